@@ -1,0 +1,198 @@
+// Package rfc3962 implements the cipher mode of the AES Kerberos enctypes:
+// CBC with ciphertext stealing and a zero IV, in the variant of RFC 3962
+// section 5 (the last two blocks are always swapped, also when the
+// message is a whole number of blocks; a single block is plain CBC).
+// RFC 8009 uses the same mode.
+//
+// [Encrypt] and [Decrypt] work in place on a message split over several
+// slices (a GSS Wrap token's confounder, the caller's data buffer and the
+// trailing header copy), so that a Kerberos per-message operation needs no
+// copy and no allocation. gokrb5 has the mode too, but it allocates on
+// every call.
+package rfc3962
+
+import (
+	"crypto/cipher"
+	"crypto/subtle"
+	"errors"
+)
+
+// BlockSize is the AES block size.
+const BlockSize = 16
+
+// ErrShort is returned for a message shorter than one block.
+var ErrShort = errors.New("rfc3962: message shorter than one block")
+
+// message is a sequence of slices read as one contiguous byte string.
+type message [][]byte
+
+func (m message) len() int {
+	n := 0
+	for _, p := range m {
+		n += len(p)
+	}
+	return n
+}
+
+// block returns the 16 bytes at off when they lie in one slice, else nil.
+func (m message) block(off int) []byte {
+	for _, p := range m {
+		if off < len(p) {
+			if off+BlockSize <= len(p) {
+				return p[off : off+BlockSize : off+BlockSize]
+			}
+			return nil
+		}
+		off -= len(p)
+	}
+	return nil
+}
+
+// read copies len(dst) bytes starting at off into dst.
+func (m message) read(off int, dst []byte) {
+	for _, p := range m {
+		if len(dst) == 0 {
+			return
+		}
+		if off >= len(p) {
+			off -= len(p)
+			continue
+		}
+		n := copy(dst, p[off:])
+		dst = dst[n:]
+		off = 0
+	}
+}
+
+// write copies src to the bytes starting at off.
+func (m message) write(off int, src []byte) {
+	for _, p := range m {
+		if len(src) == 0 {
+			return
+		}
+		if off >= len(p) {
+			off -= len(p)
+			continue
+		}
+		n := copy(p[off:], src)
+		src = src[n:]
+		off = 0
+	}
+}
+
+// Cipher is AES-CTS under one key. Its methods keep their temporaries in
+// the Cipher so that they do not allocate; a Cipher is therefore not safe
+// for concurrent use.
+type Cipher struct {
+	b cipher.Block
+	// scratch space, reused by every call
+	buf, t, out           [2 * BlockSize]byte
+	prev, save, d, ca, pc [BlockSize]byte
+}
+
+// New returns a Cipher using the AES block cipher b.
+func New(b cipher.Block) *Cipher { return &Cipher{b: b} }
+
+// Encrypt encrypts the concatenation of parts in place with AES-CTS and a
+// zero IV. The message must be at least one block long.
+func (c *Cipher) Encrypt(parts ...[]byte) error {
+	m := message(parts)
+	n := m.len()
+	if n < BlockSize {
+		return ErrShort
+	}
+	b := c.b
+	buf := c.buf[:]
+	if n == BlockSize {
+		m.read(0, buf[:BlockSize])
+		b.Encrypt(buf[:BlockSize], buf[:BlockSize])
+		m.write(0, buf[:BlockSize])
+		return nil
+	}
+	last2 := ((n+BlockSize-1)/BlockSize - 2) * BlockSize
+	prev := c.prev[:]
+	clear(prev)
+	for off := 0; off < last2; off += BlockSize {
+		p := m.block(off)
+		if p == nil {
+			p = buf[:BlockSize]
+			m.read(off, p)
+			subtle.XORBytes(p, p, prev)
+			b.Encrypt(p, p)
+			m.write(off, p)
+		} else {
+			subtle.XORBytes(p, p, prev)
+			b.Encrypt(p, p)
+		}
+		copy(prev, p)
+	}
+	// The last two blocks: 17 to 32 bytes, the final one zero-padded.
+	tl := n - last2
+	t := c.t[:]
+	clear(t)
+	m.read(last2, t[:tl])
+	subtle.XORBytes(t[:BlockSize], t[:BlockSize], prev)
+	b.Encrypt(t[:BlockSize], t[:BlockSize])
+	subtle.XORBytes(t[BlockSize:], t[BlockSize:], t[:BlockSize])
+	b.Encrypt(t[BlockSize:], t[BlockSize:])
+	copy(buf[:BlockSize], t[BlockSize:])
+	copy(buf[BlockSize:tl], t[:tl-BlockSize])
+	m.write(last2, buf[:tl])
+	return nil
+}
+
+// Decrypt decrypts the concatenation of parts in place; it reverses
+// [Cipher.Encrypt].
+func (c *Cipher) Decrypt(parts ...[]byte) error {
+	m := message(parts)
+	n := m.len()
+	if n < BlockSize {
+		return ErrShort
+	}
+	b := c.b
+	buf := c.buf[:]
+	if n == BlockSize {
+		m.read(0, buf[:BlockSize])
+		b.Decrypt(buf[:BlockSize], buf[:BlockSize])
+		m.write(0, buf[:BlockSize])
+		return nil
+	}
+	last2 := ((n+BlockSize-1)/BlockSize - 2) * BlockSize
+	tl := n - last2
+	// The tail first: it needs the ciphertext block before it, which the
+	// in-place decryption of the regular blocks overwrites.
+	prevC := c.pc[:]
+	clear(prevC)
+	if last2 > 0 {
+		m.read(last2-BlockSize, prevC)
+	}
+	d, ca, out := c.d[:], c.ca[:], c.out[:]
+	m.read(last2, buf[:tl]) // Cb | Ca truncated
+	b.Decrypt(d, buf[:BlockSize])
+	r := tl - BlockSize
+	copy(ca, buf[BlockSize:tl])
+	copy(ca[r:], d[r:])
+	subtle.XORBytes(out[BlockSize:tl], d[:r], ca[:r])
+	b.Decrypt(out[:BlockSize], ca)
+	subtle.XORBytes(out[:BlockSize], out[:BlockSize], prevC)
+	prev, save := c.prev[:], c.save[:]
+	clear(prev)
+	for off := 0; off < last2; off += BlockSize {
+		p := m.block(off)
+		if p == nil {
+			p = buf[:BlockSize]
+			m.read(off, p)
+			copy(save, p)
+			b.Decrypt(p, p)
+			subtle.XORBytes(p, p, prev)
+			m.write(off, p)
+		} else {
+			copy(save, p)
+			b.Decrypt(p, p)
+			subtle.XORBytes(p, p, prev)
+		}
+		copy(prev, save)
+	}
+	m.write(last2, out[:tl])
+	return nil
+}
