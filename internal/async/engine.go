@@ -1,0 +1,429 @@
+// Package async is the engine under the root package's asynchronous SSPI
+// family (SspiInitializeSecurityContextAsyncW and its siblings). It runs
+// synchronous calls on goroutines with three guarantees:
+//
+//   - Ordering: calls that share a key (the security context they work on)
+//     run one at a time, in the order they were issued; calls with different
+//     keys, or with no key, run in parallel.
+//   - Bounded work: at most [Limits].CPU calls compute at once, and at most
+//     [Limits].Network calls wait on the network at once. The two allowances
+//     are separate, so calls stuck on a slow KDC never hold the slots that
+//     local handshakes need. A call is network-bound when it is issued with
+//     [Network] or when it says so while running with [NetworkBound].
+//   - No idle work: a queued call is an entry in a list, not a goroutine. A
+//     call gets its goroutine when it may run; that goroutine publishes the
+//     result, runs the notify callback and ends. Nothing polls or sleeps, and
+//     an idle Engine has no goroutines at all.
+//
+// [Op] is the per-async-context state (SspiAsyncContext): idle, pending,
+// done or freed, with the status, the Done channel and the callback.
+package async
+
+import (
+	"container/list"
+	"context"
+	"runtime"
+	"sync"
+
+	"github.com/gosspi/sspi/status"
+)
+
+// Class says which allowance a call counts against.
+type Class uint8
+
+const (
+	// CPU is a call that computes: a handshake step, a credential lookup.
+	CPU Class = iota
+	// Network is a call that waits on a peer, such as a KDC exchange.
+	Network
+
+	numClasses
+	noClass Class = numClasses // a call that holds no slot
+)
+
+// DefaultNetworkLimit is the number of network-bound calls that may wait at
+// once when [Limits].Network is not set.
+const DefaultNetworkLimit = 64
+
+// Limits bounds the work an [Engine] runs at once.
+type Limits struct {
+	// CPU is the number of CPU-bound calls that may run at once.
+	// Zero or less means runtime.GOMAXPROCS(0) at the time the limits are set.
+	CPU int
+	// Network is the number of network-bound calls that may run at once.
+	// Zero or less means DefaultNetworkLimit.
+	Network int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.CPU <= 0 {
+		l.CPU = runtime.GOMAXPROCS(0)
+	}
+	if l.Network <= 0 {
+		l.Network = DefaultNetworkLimit
+	}
+	return l
+}
+
+// Engine runs calls with per-key ordering and bounded concurrency. It is
+// safe for concurrent use. The zero Engine is not usable; call [New].
+type Engine struct {
+	onPanic func(any) // constant; may be nil
+
+	mu sync.Mutex
+	// keys holds one entry per busy key: the calls issued behind the one
+	// that is running or waiting for a slot (nil when there are none).
+	keys  map[any]*list.List // guarded by mu
+	pools [numClasses]pool   // guarded by mu
+}
+
+// pool is one allowance: a count of slots in use and the FIFO of what waits
+// for one, each entry a *call (not started yet) or a *slotWaiter (a running
+// call that moves to another class).
+type pool struct {
+	limit, running int
+	wait           list.List
+}
+
+// slotWaiter is a running call blocked in NetworkBound until a slot frees.
+type slotWaiter struct {
+	ch      chan struct{} // closed when granted
+	granted bool          // guarded by Engine.mu
+	elem    *list.Element // guarded by Engine.mu; nil once granted
+}
+
+// callState is where a call is; guarded by Engine.mu.
+type callState uint8
+
+const (
+	unsubmitted callState = iota // issued, not yet handed to the engine
+	queuedKey                    // behind another call with the same key
+	queuedSlot                   // first for its key, waiting for a slot
+	running                      // has a goroutine
+	finished                     // completed, or removed from its queue
+)
+
+// call is one unit of work.
+type call struct {
+	e      *Engine
+	op     *Op
+	key    any   // comparable; nil means unordered
+	class  Class // the class it was issued with
+	fn     func(context.Context) status.Status
+	ctx    context.Context
+	cancel context.CancelFunc
+	stop   func() bool // stops the AfterFunc watching a parent context; may be nil
+
+	// guarded by e.mu
+	state   callState
+	holding Class         // the slot it holds while running (noClass if none)
+	elem    *list.Element // its entry in a key queue or a pool's wait list
+	queue   *list.List    // the list elem belongs to
+}
+
+// New returns an Engine with the given limits. onPanic, if not nil,
+// receives the value of any panic recovered from a call or a notify
+// callback; the engine survives either way.
+func New(limits Limits, onPanic func(any)) *Engine {
+	e := &Engine{onPanic: onPanic, keys: make(map[any]*list.List)}
+	e.setLimitsLocked(limits)
+	return e
+}
+
+// Limits returns the limits in force, with defaults applied.
+func (e *Engine) Limits() Limits {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Limits{CPU: e.pools[CPU].limit, Network: e.pools[Network].limit}
+}
+
+// SetLimits changes the limits. Raising a limit starts waiting calls at
+// once; lowering one lets running calls finish and starts no new ones until
+// the count drops below it.
+func (e *Engine) SetLimits(limits Limits) {
+	e.mu.Lock()
+	e.setLimitsLocked(limits)
+	var start []*call
+	for cl := range numClasses {
+		start = e.grantLocked(cl, start)
+	}
+	e.mu.Unlock()
+	e.launch(start)
+}
+
+func (e *Engine) setLimitsLocked(l Limits) {
+	l = l.withDefaults()
+	e.pools[CPU].limit = l.CPU
+	e.pools[Network].limit = l.Network
+}
+
+// Stats is a snapshot of an Engine's load.
+type Stats struct {
+	Running [numClasses]int // slots in use, by Class
+	Waiting [numClasses]int // calls and running calls waiting for a slot, by Class
+	Keys    int             // keys with a call running or queued
+	Queued  int             // calls queued behind another call with the same key
+}
+
+// Stats returns a snapshot of the engine's load.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var s Stats
+	for cl := range numClasses {
+		s.Running[cl] = e.pools[cl].running
+		s.Waiting[cl] = e.pools[cl].wait.Len()
+	}
+	s.Keys = len(e.keys)
+	for _, q := range e.keys {
+		if q != nil {
+			s.Queued += q.Len()
+		}
+	}
+	return s
+}
+
+// submit queues c behind the calls with its key, or gives it a slot, or
+// queues it for one. A call whose context has already ended completes at
+// once without running.
+func (e *Engine) submit(c *call) {
+	e.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.state = finished
+		e.mu.Unlock()
+		c.complete(canceledStatus(c.ctx))
+		return
+	}
+	if c.key != nil {
+		if q, busy := e.keys[c.key]; busy {
+			if q == nil {
+				q = list.New()
+				e.keys[c.key] = q
+			}
+			c.state, c.queue, c.elem = queuedKey, q, q.PushBack(c)
+			e.mu.Unlock()
+			return
+		}
+		e.keys[c.key] = nil
+	}
+	start := e.admitLocked(c, nil)
+	e.mu.Unlock()
+	e.launch(start)
+}
+
+// admitLocked gives c, the first call of its key, a slot of its class if
+// one is free (appending it to start) or queues it for one.
+func (e *Engine) admitLocked(c *call, start []*call) []*call {
+	p := &e.pools[c.class]
+	if p.running < p.limit && p.wait.Len() == 0 {
+		p.running++
+		c.state, c.holding = running, c.class
+		return append(start, c)
+	}
+	c.state, c.queue, c.elem = queuedSlot, &p.wait, p.wait.PushBack(c)
+	return start
+}
+
+// grantLocked hands the free slots of class cl to the front of its wait
+// list, appending calls that may now start to start.
+func (e *Engine) grantLocked(cl Class, start []*call) []*call {
+	p := &e.pools[cl]
+	for p.running < p.limit && p.wait.Len() > 0 {
+		p.running++
+		switch w := p.wait.Remove(p.wait.Front()).(type) {
+		case *call:
+			w.state, w.holding, w.queue, w.elem = running, cl, nil, nil
+			start = append(start, w)
+		case *slotWaiter:
+			w.granted, w.elem = true, nil
+			close(w.ch)
+		}
+	}
+	return start
+}
+
+// releaseLocked gives back the slot of class cl.
+func (e *Engine) releaseLocked(cl Class, start []*call) []*call {
+	if cl == noClass {
+		return start
+	}
+	e.pools[cl].running--
+	return e.grantLocked(cl, start)
+}
+
+// advanceLocked lets the next call with key run after the current one
+// finished or left its queue.
+func (e *Engine) advanceLocked(key any, start []*call) []*call {
+	if key == nil {
+		return start
+	}
+	q := e.keys[key]
+	if q == nil || q.Len() == 0 {
+		delete(e.keys, key)
+		return start
+	}
+	next := q.Remove(q.Front()).(*call)
+	next.queue, next.elem = nil, nil
+	return e.admitLocked(next, start)
+}
+
+func (e *Engine) launch(start []*call) {
+	for _, c := range start {
+		go e.run(c)
+	}
+}
+
+// run is the goroutine of one call: it runs fn, publishes the result, lets
+// the next calls start, then runs the notify callback.
+func (e *Engine) run(c *call) {
+	if c.stop != nil {
+		c.stop()
+	}
+	var st status.Status
+	if c.ctx.Err() != nil {
+		st = canceledStatus(c.ctx)
+	} else {
+		st = e.invoke(c)
+	}
+	c.cancel()
+	notify := c.op.publish(st)
+
+	e.mu.Lock()
+	c.state = finished
+	start := e.releaseLocked(c.holding, nil)
+	c.holding = noClass
+	start = e.advanceLocked(c.key, start)
+	e.mu.Unlock()
+	e.launch(start)
+
+	e.notify(notify)
+}
+
+// invoke runs fn, turning a panic into SEC_E_INTERNAL_ERROR.
+func (e *Engine) invoke(c *call) (st status.Status) {
+	defer func() {
+		if v := recover(); v != nil {
+			st = status.SEC_E_INTERNAL_ERROR
+			e.panicked(v)
+		}
+	}()
+	return c.fn(context.WithValue(c.ctx, callKey{}, c))
+}
+
+// notify runs a notify callback, surviving its panic.
+func (e *Engine) notify(fn func()) {
+	if fn == nil {
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			e.panicked(v)
+		}
+	}()
+	fn()
+}
+
+func (e *Engine) panicked(v any) {
+	if e.onPanic != nil {
+		e.onPanic(v)
+	}
+}
+
+// dequeue removes c from its queue if it has not started, completing it
+// with the cancellation status. It reports whether c was removed.
+func (e *Engine) dequeue(c *call) bool {
+	e.mu.Lock()
+	var start []*call
+	switch c.state {
+	case queuedKey:
+		c.queue.Remove(c.elem)
+	case queuedSlot:
+		c.queue.Remove(c.elem)
+		start = e.advanceLocked(c.key, start)
+	default:
+		e.mu.Unlock()
+		return false
+	}
+	c.state, c.queue, c.elem = finished, nil, nil
+	e.mu.Unlock()
+	e.launch(start)
+	c.complete(canceledStatus(c.ctx))
+	return true
+}
+
+// complete finishes a call that never ran.
+func (c *call) complete(st status.Status) {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.cancel()
+	c.e.notify(c.op.publish(st))
+}
+
+// canceledStatus is the status of a call whose context ended before it
+// could run: what status.Code gives for the context's error.
+func canceledStatus(ctx context.Context) status.Status {
+	return status.Code(context.Cause(ctx))
+}
+
+type callKey struct{}
+
+// NetworkBound is called by code running on the engine just before it
+// waits on the network (a KDC exchange, for example). It gives the call's
+// CPU slot back and takes a network slot, waiting for one if all are in
+// use, so that calls stuck on the network never hold CPU slots. The
+// returned function must be called when the wait is over: it gives the
+// network slot back and takes a CPU slot again.
+//
+// Outside the engine (a synchronous call), for a call already issued as
+// [Network], and when ctx ends while it waits for a slot, NetworkBound does
+// nothing and returns a function that does nothing.
+func NetworkBound(ctx context.Context) (done func()) {
+	c, ok := ctx.Value(callKey{}).(*call)
+	if !ok || c.class == Network {
+		return func() {}
+	}
+	if !c.e.moveSlot(c, CPU, Network) {
+		return func() {}
+	}
+	return func() { c.e.moveSlot(c, Network, CPU) }
+}
+
+// moveSlot trades the slot of class from held by the running call c for
+// one of class to, waiting for it until c's context ends. It reports
+// whether c holds a slot of class to; if not, c holds none and runs on
+// without one until it returns.
+func (e *Engine) moveSlot(c *call, from, to Class) bool {
+	e.mu.Lock()
+	if c.holding != from {
+		e.mu.Unlock()
+		return false
+	}
+	start := e.releaseLocked(from, nil)
+	c.holding = noClass
+	p := &e.pools[to]
+	if p.running < p.limit && p.wait.Len() == 0 {
+		p.running++
+		c.holding = to
+		e.mu.Unlock()
+		e.launch(start)
+		return true
+	}
+	w := &slotWaiter{ch: make(chan struct{})}
+	w.elem = p.wait.PushBack(w)
+	e.mu.Unlock()
+	e.launch(start)
+
+	select {
+	case <-w.ch:
+	case <-c.ctx.Done():
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !w.granted {
+		p.wait.Remove(w.elem)
+		return false
+	}
+	c.holding = to
+	return true
+}
