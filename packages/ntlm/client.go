@@ -1,0 +1,221 @@
+package ntlm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// clientContext is an initiator context (InitializeSecurityContext).
+type clientContext struct {
+	ntlmContext
+	id     *identity // constant
+	target string    // constant: the SPN given to ISC
+
+	// handshake state, guarded by mu
+	negotiateFlags uint32
+	negotiateBytes []byte
+}
+
+func newClient(p *Package, id *identity, target string, req uint32) *clientContext {
+	c := &clientContext{id: id, target: target}
+	c.pkg, c.client, c.req = p, true, req
+	c.anonymous = id.anonymous || req&packages.ISC_REQ_NULL_SESSION != 0
+	return c
+}
+
+// Step implements packages.Context: ISC #1 sends NEGOTIATE, ISC #2 reads
+// CHALLENGE and sends AUTHENTICATE (MS-NLMP 3.1.5).
+func (c *clientContext) Step(_ context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, err, done := c.stepPrologue(); done {
+		return st, err
+	}
+	tok, alloc := c.outToken(out)
+	if tok == nil {
+		return c.fail(status.SEC_E_INVALID_TOKEN, errors.New("ntlm: no SECBUFFER_TOKEN output buffer"))
+	}
+	switch c.state {
+	case stateStart:
+		return c.sendNegotiate(tok, alloc)
+	case stateSentNegotiate:
+		return c.readChallengeSendAuthenticate(in, tok, alloc)
+	}
+	return c.fail(status.SEC_E_INTERNAL_ERROR, errors.New("ntlm: bad client state "+c.state.String()))
+}
+
+// requestFlags are the NEGOTIATE flags for the ISC_REQ_* request
+// (packages.md 1.3): what Windows sends, with SIGN and SEAL as requested.
+func (c *clientContext) requestFlags() uint32 {
+	f := uint32(flagUnicode | flagOEM | flagRequestTarget | flagNTLM | flagAlwaysSign |
+		flagExtendedSessionSecurity | flagVersion | flag128 | flag56 | flagKeyExch)
+	if c.req&(packages.ISC_REQ_INTEGRITY|packages.ISC_REQ_REPLAY_DETECT|packages.ISC_REQ_SEQUENCE_DETECT|packages.ISC_REQ_CONFIDENTIALITY) != 0 {
+		f |= flagSign
+	}
+	if c.req&packages.ISC_REQ_CONFIDENTIALITY != 0 {
+		f |= flagSeal
+	}
+	if c.req&packages.ISC_REQ_IDENTIFY != 0 {
+		f |= flagIdentify
+	}
+	if c.anonymous {
+		f |= flagAnonymous
+	}
+	if c.config().LMCompatibility >= AllowLM {
+		f |= flagLMKey
+	}
+	return f
+}
+
+// sendNegotiate is ISC #1: NEGOTIATE_MESSAGE, always with VERSION.
+func (c *clientContext) sendNegotiate(tok *secbuffer.Buffer, alloc bool) (status.Status, error) {
+	m := &negotiateMsg{flags: c.requestFlags(), version: ourVersion}
+	b := m.marshal()
+	if !secbuffer.Fits(tok, len(b), alloc) {
+		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
+	}
+	secbuffer.Set(tok, b, alloc)
+	c.negotiateFlags, c.negotiateBytes = m.flags, b
+	c.state = stateSentNegotiate
+	return status.SEC_I_CONTINUE_NEEDED, nil
+}
+
+// authFlags are the AUTHENTICATE flags: the CHALLENGE's, less what we did
+// not ask for (MS-NLMP 3.1.5.1.2). ESS excludes LM_KEY.
+func (c *clientContext) authFlags(chal uint32) uint32 {
+	f := chal & (c.negotiateFlags | flagTargetInfo | flagTargetTypeDomain | flagTargetTypeServer)
+	if f&flagExtendedSessionSecurity != 0 {
+		f &^= flagLMKey
+	}
+	if c.anonymous {
+		f |= flagAnonymous
+	}
+	return f | flagVersion
+}
+
+// readChallengeSendAuthenticate is ISC #2.
+func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok *secbuffer.Buffer, alloc bool) (status.Status, error) {
+	inTok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
+	if inTok == nil || len(inTok.Data) == 0 {
+		return c.fail(status.SEC_E_INVALID_TOKEN, &unexpectedMessageError{expected: "CHALLENGE_MESSAGE", got: "no token"})
+	}
+	chalBytes := bytes.Clone(inTok.Data)
+	chal, err := parseChallenge(chalBytes)
+	if err != nil {
+		return c.fail(status.SEC_E_INVALID_TOKEN, err)
+	}
+	cbHash, _, err := bindings(in)
+	if err != nil {
+		return c.fail(status.SEC_E_BAD_BINDINGS, err)
+	}
+	cfg := c.config()
+	flags := c.authFlags(chal.flags)
+	if flags&flagNTLM == 0 && !c.anonymous {
+		return c.fail(status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("ntlm: server does not offer NTLM authentication"))
+	}
+	if flags&(flagUnicode|flagOEM) == 0 {
+		flags |= flagOEM
+	}
+	auth := &authenticateMsg{
+		flags:       flags,
+		workstation: cfg.workstation(),
+		hasVersion:  true,
+		version:     ourVersion,
+	}
+	var sessionBaseKey, kx [16]byte
+	var clientChallenge [8]byte
+	switch {
+	case c.anonymous:
+		// MS-NLMP 3.1.5.1.2: anonymous: empty user, LM response Z(1),
+		// empty NT response; the session base key is Z(16).
+		auth.lmChallengeResponse = []byte{0}
+	case cfg.LMCompatibility == NTLMv2Only:
+		if _, err := io.ReadFull(cfg.rand(), clientChallenge[:]); err != nil {
+			return c.fail(status.SEC_E_INTERNAL_ERROR, err)
+		}
+		info := append(avList(nil), chal.targetInfo...)
+		ts, hasTS := chal.targetInfo.get(avTimestamp)
+		var t uint64
+		if hasTS && len(ts) == 8 {
+			t = leUint64(ts)
+		} else {
+			// MS-NLMP 3.1.5.1.2: no MsvAvTimestamp from the server: the
+			// blob carries the client's time, and no pair is added.
+			t = filetime(cfg.now())
+			hasTS = false
+		}
+		var avf uint32
+		if v, ok := info.get(avFlags); ok && len(v) == 4 {
+			avf = leUint32(v)
+		}
+		info = info.set(avFlags, leBytes32(avf|avFlagMIC))
+		if c.target != "" {
+			info = info.set(avTargetName, utf16le(c.target))
+		}
+		info = info.set(avChannelBindings, append([]byte(nil), cbHash[:]...))
+		blob := v2Blob(t, clientChallenge, info)
+		key := ntowfv2(c.id.nt, c.id.user, c.id.domain)
+		var lm []byte
+		auth.ntChallengeResponse, lm, sessionBaseKey = v2Responses(key, chal.serverChallenge, clientChallenge, blob)
+		if hasTS {
+			// MS-NLMP 3.1.5.1.2: with MsvAvTimestamp the LM response is Z(24).
+			lm = make([]byte, 24)
+		}
+		auth.lmChallengeResponse = lm
+		kx = sessionBaseKey
+		auth.hasMIC = true
+	default:
+		if _, err := io.ReadFull(cfg.rand(), clientChallenge[:]); err != nil {
+			return c.fail(status.SEC_E_INTERNAL_ERROR, err)
+		}
+		if flags&flagExtendedSessionSecurity != 0 {
+			auth.ntChallengeResponse, auth.lmChallengeResponse = v1ESSResponses(c.id.nt, chal.serverChallenge, clientChallenge)
+		} else {
+			var lm *[16]byte
+			if cfg.LMCompatibility >= AllowLM {
+				lm = c.id.lm
+			}
+			auth.ntChallengeResponse, auth.lmChallengeResponse = v1Responses(c.id.nt, lm, chal.serverChallenge)
+		}
+		sessionBaseKey = v1SessionBaseKey(c.id.nt)
+		kx = kxkey(flags, sessionBaseKey, c.id.lm, auth.lmChallengeResponse, chal.serverChallenge)
+	}
+	if !c.anonymous {
+		auth.user, auth.domain = c.id.user, c.id.domain
+	}
+	exported := kx
+	if flags&flagKeyExch != 0 && flags&(flagSign|flagSeal) != 0 {
+		// MS-NLMP 3.1.5.1.2: a random exported session key, sent
+		// encrypted with the key exchange key.
+		if _, err := io.ReadFull(cfg.rand(), exported[:]); err != nil {
+			return c.fail(status.SEC_E_INTERNAL_ERROR, err)
+		}
+		auth.encryptedRandomSessionKey = rc4Once(kx[:], exported[:])
+	}
+	b := auth.marshal()
+	if auth.hasMIC {
+		mic := computeMIC(exported, c.negotiateBytes, chalBytes, b)
+		copy(b[micOffset:], mic[:])
+	}
+	if !secbuffer.Fits(tok, len(b), alloc) {
+		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
+	}
+	secbuffer.Set(tok, b, alloc)
+	if c.anonymous {
+		c.clientName = anonymousName
+	} else {
+		c.clientName = qualified(c.id.domain, c.id.user)
+	}
+	c.serverName = c.target
+	c.establish(flags, exported)
+	return status.SEC_E_OK, nil
+}
+
+// anonymousName is the name Windows gives the anonymous logon.
+const anonymousName = `NT AUTHORITY\ANONYMOUS LOGON`

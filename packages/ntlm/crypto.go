@@ -1,0 +1,265 @@
+package ntlm
+
+import (
+	"crypto/des"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rc4"
+	"encoding/binary"
+	"strings"
+
+	//lint:ignore SA1019 MD4 is what the NT hash is (MS-NLMP 3.3.1); x/crypto/md4 is frozen, not broken.
+	"golang.org/x/crypto/md4"
+)
+
+// The response and key computations of MS-NLMP 3.3 and 3.4.5. The legacy
+// algorithms (MD4, DES, RC4, HMAC-MD5) appear because the protocol requires
+// them and nowhere else.
+
+// ntowfv1 is NTOWFv1: MD4 of the UTF-16LE password (MS-NLMP 3.3.1).
+func ntowfv1(password string) [16]byte {
+	h := md4.New()
+	h.Write(utf16le(password))
+	var k [16]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// lmMagic is the plaintext LMOWFv1 encrypts (MS-NLMP 3.3.1).
+var lmMagic = []byte("KGS!@#$%")
+
+// lmowfv1 is LMOWFv1: two DES encryptions of "KGS!@#$%" keyed by the
+// upper-cased OEM password padded or cut to 14 bytes (MS-NLMP 3.3.1). The
+// emulation takes the OEM code page to be Latin-1 and maps other
+// characters to '?'.
+func lmowfv1(password string) [16]byte {
+	var p [14]byte
+	i := 0
+	for _, r := range strings.ToUpper(password) {
+		if i == len(p) {
+			break
+		}
+		if r > 0xff {
+			r = '?'
+		}
+		p[i] = byte(r)
+		i++
+	}
+	var k [16]byte
+	desEncrypt7(k[0:8], p[0:7], lmMagic)
+	desEncrypt7(k[8:16], p[7:14], lmMagic)
+	return k
+}
+
+// ntowfv2 is NTOWFv2: HMAC-MD5 keyed by NTOWFv1 over UTF-16LE(UPPER(user)
+// ‖ domain), the domain not upper-cased (MS-NLMP 3.3.2).
+func ntowfv2(nt [16]byte, user, domain string) [16]byte {
+	m := hmac.New(md5.New, nt[:])
+	m.Write(utf16le(strings.ToUpper(user) + domain))
+	var k [16]byte
+	m.Sum(k[:0])
+	return k
+}
+
+// hmacMD5 returns HMAC-MD5(key, parts...).
+func hmacMD5(key []byte, parts ...[]byte) [16]byte {
+	m := hmac.New(md5.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	var s [16]byte
+	m.Sum(s[:0])
+	return s
+}
+
+// desKey spreads a 56-bit key over 8 bytes, 7 bits each, with odd parity
+// in the low bit (MS-NLMP 6, "DES": the key is 7 bytes).
+func desKey(k7 []byte) []byte {
+	k := make([]byte, 8)
+	k[0] = k7[0]
+	k[1] = k7[0]<<7 | k7[1]>>1
+	k[2] = k7[1]<<6 | k7[2]>>2
+	k[3] = k7[2]<<5 | k7[3]>>3
+	k[4] = k7[3]<<4 | k7[4]>>4
+	k[5] = k7[4]<<3 | k7[5]>>5
+	k[6] = k7[5]<<2 | k7[6]>>6
+	k[7] = k7[6] << 1
+	for i, b := range k {
+		b &^= 1
+		// odd parity over the 7 key bits
+		p := b>>1 ^ b>>2 ^ b>>3 ^ b>>4 ^ b>>5 ^ b>>6 ^ b>>7
+		k[i] = b | (^p & 1)
+	}
+	return k
+}
+
+// desEncrypt7 writes DES(K7, d8) to dst (single-block ECB).
+func desEncrypt7(dst, k7, d8 []byte) {
+	c, err := des.NewCipher(desKey(k7))
+	if err != nil {
+		panic("ntlm: internal error: DES key size") // desKey always returns 8 bytes
+	}
+	c.Encrypt(dst, d8)
+}
+
+// desl is DESL(K, D): D encrypted under the three 7-byte thirds of K, the
+// last padded with five zero bytes (MS-NLMP 6).
+func desl(k [16]byte, d []byte) []byte {
+	var k3 [7]byte
+	copy(k3[:], k[14:16])
+	out := make([]byte, 24)
+	desEncrypt7(out[0:8], k[0:7], d)
+	desEncrypt7(out[8:16], k[7:14], d)
+	desEncrypt7(out[16:24], k3[:], d)
+	return out
+}
+
+// v1Responses computes the NTLMv1 responses without extended session
+// security (MS-NLMP 3.3.1). lm is nil to send NoLMResponseNTLMv1: the NT
+// response then fills the LM field too, as Windows does.
+func v1Responses(nt [16]byte, lm *[16]byte, serverChallenge [8]byte) (ntResp, lmResp []byte) {
+	ntResp = desl(nt, serverChallenge[:])
+	if lm == nil {
+		return ntResp, ntResp
+	}
+	return ntResp, desl(*lm, serverChallenge[:])
+}
+
+// v1ESSResponses computes the NTLMv1 responses with extended session
+// security, the "NTLM2 session response" (MS-NLMP 3.3.1).
+func v1ESSResponses(nt [16]byte, serverChallenge, clientChallenge [8]byte) (ntResp, lmResp []byte) {
+	lmResp = make([]byte, 24)
+	copy(lmResp, clientChallenge[:])
+	h := md5.Sum(append(serverChallenge[:], clientChallenge[:]...))
+	return desl(nt, h[:8]), lmResp
+}
+
+// v1SessionBaseKey is MD4(NTOWFv1) (MS-NLMP 3.3.1).
+func v1SessionBaseKey(nt [16]byte) [16]byte {
+	var k [16]byte
+	h := md4.New()
+	h.Write(nt[:])
+	h.Sum(k[:0])
+	return k
+}
+
+// v2Blob builds the NTLMv2_CLIENT_CHALLENGE "temp" of MS-NLMP 3.3.2:
+// 0x01 0x01, Z(6), Time, ClientChallenge, Z(4), AvPairs, Z(4).
+func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) []byte {
+	b := make([]byte, 28, 28+info.size()+4)
+	b[0], b[1] = 1, 1
+	binary.LittleEndian.PutUint64(b[8:], timestamp)
+	copy(b[16:24], clientChallenge[:])
+	b = info.marshal(b)
+	return append(b, 0, 0, 0, 0)
+}
+
+// v2Responses computes the NTLMv2 and LMv2 responses and the session base
+// key from NTOWFv2 and the blob (MS-NLMP 3.3.2).
+func v2Responses(v2 [16]byte, serverChallenge, clientChallenge [8]byte, blob []byte) (ntResp, lmResp []byte, sessionBaseKey [16]byte) {
+	proof := hmacMD5(v2[:], serverChallenge[:], blob)
+	ntResp = append(proof[:], blob...)
+	lm := hmacMD5(v2[:], serverChallenge[:], clientChallenge[:])
+	lmResp = append(lm[:], clientChallenge[:]...)
+	return ntResp, lmResp, hmacMD5(v2[:], proof[:])
+}
+
+// kxkey is KXKEY (MS-NLMP 3.4.5.1) for NTLMv1. For NTLMv2 the key exchange
+// key is the session base key itself. lmowf may be nil when the LM hash is
+// unknown; LM_KEY and REQUEST_NON_NT_SESSION_KEY then fall back to the
+// session base key (the acceptor never offers them).
+func kxkey(flags uint32, sessionBaseKey [16]byte, lmowf *[16]byte, lmResp []byte, serverChallenge [8]byte) [16]byte {
+	switch {
+	case flags&flagExtendedSessionSecurity != 0:
+		var lm8 [8]byte
+		copy(lm8[:], lmResp)
+		return hmacMD5(sessionBaseKey[:], serverChallenge[:], lm8[:])
+	case flags&flagLMKey != 0 && lmowf != nil:
+		var k [16]byte
+		var lm8 [8]byte
+		copy(lm8[:], lmResp)
+		desEncrypt7(k[0:8], lmowf[0:7], lm8[:])
+		desEncrypt7(k[8:16], []byte{lmowf[7], 0xbd, 0xbd, 0xbd, 0xbd, 0xbd, 0xbd}, lm8[:])
+		return k
+	case flags&flagRequestNonNTSessionKey != 0 && lmowf != nil:
+		var k [16]byte
+		copy(k[:8], lmowf[:8])
+		return k
+	}
+	return sessionBaseKey
+}
+
+// rc4Once returns RC4(key, data) from a fresh key stream.
+func rc4Once(key, data []byte) []byte {
+	c, err := rc4.NewCipher(key)
+	if err != nil {
+		panic("ntlm: internal error: RC4 key size") // keys here are 5 to 16 bytes
+	}
+	out := make([]byte, len(data))
+	c.XORKeyStream(out, data)
+	return out
+}
+
+// Magic constants of SIGNKEY and SEALKEY, NUL included (MS-NLMP 3.4.5.2-3).
+var (
+	clientSigningMagic = []byte("session key to client-to-server signing key magic constant\x00")
+	serverSigningMagic = []byte("session key to server-to-client signing key magic constant\x00")
+	clientSealingMagic = []byte("session key to client-to-server sealing key magic constant\x00")
+	serverSealingMagic = []byte("session key to server-to-client sealing key magic constant\x00")
+)
+
+// signKey is SIGNKEY (MS-NLMP 3.4.5.2); it exists only with extended
+// session security.
+func signKey(exported [16]byte, client bool) [16]byte {
+	magic := serverSigningMagic
+	if client {
+		magic = clientSigningMagic
+	}
+	return md5.Sum(append(exported[:], magic...))
+}
+
+// sealKey is SEALKEY (MS-NLMP 3.4.5.3). With extended session security the
+// key is MD5 of a 16, 7 or 5-byte prefix of the exported key (128, 56,
+// 40-bit) and the direction's constant. Without it, LM_KEY or DATAGRAM
+// weaken the key to 8 bytes (7 + 0xa0 with 56, else 5 + 0xe5 0x38 0xb0);
+// otherwise the exported key is used as is.
+func sealKey(flags uint32, exported [16]byte, client bool) []byte {
+	if flags&flagExtendedSessionSecurity != 0 {
+		base := exported[:]
+		switch {
+		case flags&flag128 != 0:
+		case flags&flag56 != 0:
+			base = exported[:7]
+		default:
+			base = exported[:5]
+		}
+		magic := serverSealingMagic
+		if client {
+			magic = clientSealingMagic
+		}
+		k := md5.Sum(append(append([]byte(nil), base...), magic...))
+		return k[:]
+	}
+	if flags&(flagLMKey|flagDatagram) != 0 {
+		if flags&flag56 != 0 {
+			return append(append([]byte(nil), exported[:7]...), 0xa0)
+		}
+		return append(append([]byte(nil), exported[:5]...), 0xe5, 0x38, 0xb0)
+	}
+	return append([]byte(nil), exported[:]...)
+}
+
+// computeMIC is the MIC of MS-NLMP 3.1.5.1.2: HMAC-MD5 keyed by the
+// exported session key over the three messages as sent, the AUTHENTICATE
+// one with its MIC field zeroed.
+func computeMIC(exported [16]byte, negotiate, challenge, authenticate []byte) [16]byte {
+	m := hmac.New(md5.New, exported[:])
+	m.Write(negotiate)
+	m.Write(challenge)
+	m.Write(authenticate[:micOffset])
+	m.Write(make([]byte, micLen))
+	m.Write(authenticate[micOffset+micLen:])
+	var s [16]byte
+	m.Sum(s[:0])
+	return s
+}

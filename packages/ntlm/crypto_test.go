@@ -1,0 +1,262 @@
+package ntlm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"testing"
+
+	//lint:ignore SA1019 MD4 is what the NT hash is (MS-NLMP 3.3.1).
+	"golang.org/x/crypto/md4"
+
+	"github.com/gosspi/sspi/internal/testkit"
+	"github.com/gosspi/sspi/secbuffer"
+)
+
+// vectorInputs decodes the header fields vectors share.
+type vectorInputs struct {
+	t *testing.T
+	v *testkit.Vector
+}
+
+func (in vectorInputs) hex(key string) []byte {
+	in.t.Helper()
+	b, err := in.v.Hex(key)
+	if err != nil {
+		in.t.Fatalf("%s: header %q: %v", in.v.Name, key, err)
+	}
+	return b
+}
+
+func (in vectorInputs) key16(key string) [16]byte {
+	in.t.Helper()
+	var k [16]byte
+	if b := in.hex(key); len(b) != 16 {
+		in.t.Fatalf("%s: header %q: %d bytes, want 16", in.v.Name, key, len(b))
+	} else {
+		copy(k[:], b)
+	}
+	return k
+}
+
+func (in vectorInputs) chal8(key string) [8]byte {
+	in.t.Helper()
+	var k [8]byte
+	if b := in.hex(key); len(b) != 8 {
+		in.t.Fatalf("%s: header %q: %d bytes, want 8", in.v.Name, key, len(b))
+	} else {
+		copy(k[:], b)
+	}
+	return k
+}
+
+func (in vectorInputs) flags() uint32 {
+	in.t.Helper()
+	f, err := strconv.ParseUint(in.v.Get("flags"), 16, 32)
+	if err != nil {
+		in.t.Fatalf("%s: flags: %v", in.v.Name, err)
+	}
+	return uint32(f)
+}
+
+// v2Inputs rebuilds the NTLMv2 blob of a vector.
+func (in vectorInputs) v2() (key [16]byte, blob []byte) {
+	in.t.Helper()
+	info, err := parseAVList(in.hex("target-info"))
+	if err != nil {
+		in.t.Fatalf("%s: target-info: %v", in.v.Name, err)
+	}
+	key = ntowfv2(ntowfv1(in.v.Get("password")), in.v.Get("user"), in.v.Get("domain"))
+	return key, v2Blob(binary.LittleEndian.Uint64(in.hex("time")), in.chal8("client-challenge"), info)
+}
+
+// TestVectors checks every MS-NLMP 4.2 and RFC 1320 vector of
+// testdata/ntlm, dispatching on the "kind" header.
+func TestVectors(t *testing.T) {
+	vs, err := testkit.Vectors("ntlm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) < 40 {
+		t.Fatalf("found %d vectors, want at least 40", len(vs))
+	}
+	for _, v := range vs {
+		t.Run(v.Name, func(t *testing.T) {
+			if v.Get("source") == "" {
+				t.Fatal("vector has no source header")
+			}
+			in := vectorInputs{t, v}
+			var got []byte
+			switch v.Get("kind") {
+			case "md4":
+				h := md4.New()
+				h.Write(in.hex("input-hex"))
+				got = h.Sum(nil)
+			case "ntowfv1":
+				k := ntowfv1(v.Get("password"))
+				got = k[:]
+			case "lmowfv1":
+				k := lmowfv1(v.Get("password"))
+				got = k[:]
+			case "v1-session-base-key":
+				k := v1SessionBaseKey(ntowfv1(v.Get("password")))
+				got = k[:]
+			case "v1-nt-response":
+				got, _ = v1Responses(ntowfv1(v.Get("password")), nil, in.chal8("server-challenge"))
+			case "v1-lm-response":
+				lm := lmowfv1(v.Get("password"))
+				_, got = v1Responses(ntowfv1(v.Get("password")), &lm, in.chal8("server-challenge"))
+			case "v1-ess-nt-response":
+				got, _ = v1ESSResponses(ntowfv1(v.Get("password")), in.chal8("server-challenge"), in.chal8("client-challenge"))
+			case "v1-ess-lm-response":
+				_, got = v1ESSResponses(ntowfv1(v.Get("password")), in.chal8("server-challenge"), in.chal8("client-challenge"))
+			case "v1-kxkey":
+				nt := ntowfv1(v.Get("password"))
+				lm := lmowfv1(v.Get("password"))
+				lmResp := in.v.Get("lm-response")
+				var resp []byte
+				if lmResp != "" {
+					resp = in.hex("lm-response")
+				} else {
+					_, resp = v1Responses(nt, &lm, in.chal8("server-challenge"))
+				}
+				k := kxkey(in.flags(), v1SessionBaseKey(nt), &lm, resp, in.chal8("server-challenge"))
+				got = k[:]
+			case "encrypted-session-key":
+				kx, r := in.key16("key-exchange-key"), in.key16("random-session-key")
+				got = rc4Once(kx[:], r[:])
+			case "ntowfv2":
+				k := ntowfv2(ntowfv1(v.Get("password")), v.Get("user"), v.Get("domain"))
+				got = k[:]
+			case "v2-blob":
+				info, err := parseAVList(in.hex("target-info"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = v2Blob(binary.LittleEndian.Uint64(in.hex("time")), in.chal8("client-challenge"), info)
+			case "v2-nt-proof", "v2-lm-response", "v2-session-base-key":
+				key, blob := in.v2()
+				nt, lm, sbk := v2Responses(key, in.chal8("server-challenge"), in.chal8("client-challenge"), blob)
+				switch v.Get("kind") {
+				case "v2-nt-proof":
+					got = nt[:16]
+					if !bytes.Equal(nt[16:], blob) {
+						t.Error("NT response does not end with the blob")
+					}
+				case "v2-lm-response":
+					got = lm
+				default:
+					got = sbk[:]
+				}
+			case "sign-key":
+				k := signKey(in.key16("exported-session-key"), v.Get("direction") == "client")
+				got = k[:]
+			case "seal-key":
+				got = sealKey(in.flags(), in.key16("exported-session-key"), v.Get("direction") == "client")
+			case "seal":
+				s := newSession(in.flags(), in.key16("exported-session-key"), true)
+				data := in.hex("plaintext")
+				msg := []secbuffer.Buffer{
+					{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, sigLen)},
+					{Type: secbuffer.SECBUFFER_DATA, Data: data},
+				}
+				if err := s.encryptMessage(0, msg); err != nil {
+					t.Fatal(err)
+				}
+				if want := in.hex("signature"); !bytes.Equal(msg[0].Data, want) {
+					t.Errorf("signature = %x, want %x", msg[0].Data, want)
+				}
+				got = msg[1].Data
+			case "challenge", "authenticate":
+				testMessageVector(t, in)
+				return
+			default:
+				t.Fatalf("unknown kind %q", v.Get("kind"))
+			}
+			if !bytes.Equal(got, v.Data) {
+				t.Errorf("got  %x\nwant %x", got, v.Data)
+			}
+		})
+	}
+}
+
+// testMessageVector parses a complete message, checks its fields and that
+// marshalling gives back the published bytes.
+func testMessageVector(t *testing.T, in vectorInputs) {
+	t.Helper()
+	v := in.v
+	switch v.Get("kind") {
+	case "challenge":
+		m, err := parseChallenge(v.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.flags != in.flags() || m.targetName != v.Get("target-name") || m.serverChallenge != [8]byte{1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef} {
+			t.Errorf("parsed %+v", m)
+		}
+		if v.Get("target-info") != "" {
+			want, _ := parseAVList(in.hex("target-info"))
+			if !m.targetInfo.equal(want) {
+				t.Errorf("target info %v, want %v", m.targetInfo, want)
+			}
+		}
+		if got := m.marshal(); !bytes.Equal(got, v.Data) {
+			t.Errorf("marshal:\n got  %x\n want %x", got, v.Data)
+		}
+	case "authenticate":
+		m, err := parseAuthenticate(v.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.flags != in.flags() || m.user != v.Get("user") || m.domain != v.Get("domain") || m.workstation != v.Get("workstation") {
+			t.Errorf("parsed names/flags %q %q %q %08x", m.user, m.domain, m.workstation, m.flags)
+		}
+		if !bytes.Equal(m.lmChallengeResponse, in.hex("lm-response")) || !bytes.Equal(m.ntChallengeResponse, in.hex("nt-response")) ||
+			!bytes.Equal(m.encryptedRandomSessionKey, in.hex("encrypted-session-key")) {
+			t.Errorf("parsed responses differ")
+		}
+		if !m.hasVersion || m.hasMIC {
+			t.Errorf("hasVersion %v hasMIC %v, want true false (payload at 0x48)", m.hasVersion, m.hasMIC)
+		}
+		if got := m.marshal(); !bytes.Equal(got, v.Data) {
+			t.Errorf("marshal:\n got  %x\n want %x", got, v.Data)
+		}
+	}
+}
+
+// TestMessageVectorUnseal checks that the receiving side of each seal
+// vector recovers the plaintext.
+func TestMessageVectorUnseal(t *testing.T) {
+	vs, err := testkit.Vectors("ntlm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Get("kind") != "seal" {
+			continue
+		}
+		t.Run(v.Name, func(t *testing.T) {
+			in := vectorInputs{t, v}
+			s := newSession(in.flags(), in.key16("exported-session-key"), false)
+			msg := []secbuffer.Buffer{
+				{Type: secbuffer.SECBUFFER_TOKEN, Data: in.hex("signature")},
+				{Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(v.Data)},
+			}
+			qop, err := s.decryptMessage(msg)
+			if err != nil || qop != 0 {
+				t.Fatalf("decrypt: qop %x err %v", qop, err)
+			}
+			if want := in.hex("plaintext"); !bytes.Equal(msg[1].Data, want) {
+				t.Errorf("plaintext %x, want %x", msg[1].Data, want)
+			}
+		})
+	}
+}
+
+func TestDESKeyParity(t *testing.T) {
+	k := desKey([]byte{0, 0, 0, 0, 0, 0, 0})
+	if hex.EncodeToString(k) != "0101010101010101" {
+		t.Errorf("desKey(0) = %x", k)
+	}
+}

@@ -1,0 +1,359 @@
+package ntlm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/status"
+)
+
+// Name is the package name, SecPkgInfo.Name.
+const Name = "NTLM"
+
+// info is the SecPkgInfo Windows 10 reports for NTLM (structures.md 7).
+var info = packages.Info{
+	Name:         Name,
+	Comment:      "NTLM Security Package",
+	Capabilities: 0x00882B37,
+	Version:      1,
+	RPCID:        10, // RPC_C_AUTHN_WINNT
+	MaxToken:     2888,
+}
+
+// sizes is SECPKG_ATTR_SIZES for every NTLM context (structures.md 8).
+var sizes = packages.SecPkgContext_Sizes{MaxToken: 2888, MaxSignature: 16, BlockSize: 0, SecurityTrailer: 16}
+
+// LMCompatibility selects which challenge responses a client sends and a
+// server accepts, as the Windows LmCompatibilityLevel registry value does.
+// The zero value is the modern default.
+type LMCompatibility int
+
+const (
+	// NTLMv2Only: clients send NTLMv2 responses only and servers accept
+	// NTLMv2 only (Windows levels 3 to 5 on the client, 5 on a DC). The
+	// default.
+	NTLMv2Only LMCompatibility = iota
+	// AllowNTLMv1: clients send NTLMv1, with extended session security
+	// (the NTLM2 session response) when the server offers it and no LM
+	// response (Windows levels 1 and 2); servers accept NTLMv1, with or
+	// without ESS, besides NTLMv2.
+	AllowNTLMv1
+	// AllowLM: as AllowNTLMv1, but a client that is not offered ESS also
+	// sends the LM response computed from the LM hash (Windows level 0).
+	AllowLM
+)
+
+// Config configures the package. A Config must not be modified after it
+// is passed to New. The zero Config is usable: NTLMv2 only, and names
+// taken from the host name.
+type Config struct {
+	// Rand is the source of client and server challenges and of exported
+	// session keys; nil means crypto/rand.
+	Rand io.Reader
+	// Time returns the current time; nil means time.Now.
+	Time func() time.Time
+
+	// LMCompatibility selects NTLMv1 and LM support, off by default.
+	LMCompatibility LMCompatibility
+
+	// Workstation is the client's NetBIOS name, sent in AUTHENTICATE;
+	// empty means the upper-cased short host name.
+	Workstation string
+
+	// ComputerName and DomainName are the server's NetBIOS computer and
+	// domain names (MsvAvNbComputerName, MsvAvNbDomainName); empty means
+	// the upper-cased short host name for both, a stand-alone server.
+	// DNSComputerName and DNSDomainName fill MsvAvDnsComputerName and
+	// MsvAvDnsDomainName; empty means the host name and no domain pair.
+	ComputerName, DomainName       string
+	DNSComputerName, DNSDomainName string
+
+	// RequireChannelBindings makes the server refuse a client that sends
+	// no channel bindings (Windows Extended Protection "Required",
+	// MS-NLMP 3.2.5.1.2 ServerChannelBindingsRequired), as the
+	// ASC_REQ_PROXY_BINDINGS request flag does for one context.
+	RequireChannelBindings bool
+
+	// AllowMissingMIC lets the server accept an NTLMv2 AUTHENTICATE
+	// without a MIC although its CHALLENGE carried MsvAvTimestamp. By
+	// default such a message is refused as a stripped MIC; clients such as
+	// go-ntlmssp never send one.
+	AllowMissingMIC bool
+
+	// Users is the server's user store when AcquireCredentials gets no
+	// store of its own: nil means the NTLM_USER_FILE file.
+	Users UserStore
+}
+
+func (c *Config) rand() io.Reader {
+	if c.Rand == nil {
+		return rand.Reader
+	}
+	return c.Rand
+}
+
+func (c *Config) now() time.Time {
+	if c.Time == nil {
+		return time.Now()
+	}
+	return c.Time()
+}
+
+// netbiosName is the host name cut at its first dot, upper-cased and at
+// most 15 characters, as Windows derives a NetBIOS name.
+func netbiosName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "LOCALHOST"
+	}
+	h, _, _ = strings.Cut(h, ".")
+	h = strings.ToUpper(h)
+	if len(h) > 15 {
+		h = h[:15]
+	}
+	return h
+}
+
+func hostName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+func (c *Config) workstation() string {
+	if c.Workstation != "" {
+		return c.Workstation
+	}
+	return netbiosName()
+}
+
+func (c *Config) computerName() string {
+	if c.ComputerName != "" {
+		return c.ComputerName
+	}
+	return netbiosName()
+}
+
+func (c *Config) domainName() string {
+	if c.DomainName != "" {
+		return c.DomainName
+	}
+	return c.computerName()
+}
+
+func (c *Config) dnsComputerName() string {
+	if c.DNSComputerName != "" {
+		return c.DNSComputerName
+	}
+	return hostName()
+}
+
+// Package is the NTLM security package. It is safe for concurrent use.
+type Package struct {
+	config Config
+}
+
+// New returns the NTLM package configured by config; nil means defaults.
+func New(config *Config) *Package {
+	p := &Package{}
+	if config != nil {
+		p.config = *config
+	}
+	return p
+}
+
+// Info returns the SecPkgInfo Windows reports for NTLM.
+func (p *Package) Info() packages.Info { return info }
+
+// NTHash is a client credential given as the NT hash (NTOWFv1) of the
+// password instead of the password, as "pass the hash" tools and
+// smbpasswd files hold it. It is accepted as authData by
+// AcquireCredentials.
+type NTHash struct {
+	User   string
+	Domain string
+	Hash   [16]byte
+}
+
+// identity is a client's resolved credential.
+type identity struct {
+	user, domain string
+	nt           [16]byte
+	lm           *[16]byte // LMOWFv1, known only from a password
+	anonymous    bool
+}
+
+// AcquireCredentials is AcquireCredentialsHandle for NTLM.
+//
+// For SECPKG_CRED_OUTBOUND, authData is a *packages.AuthIdentity (an
+// identity with empty user, domain and password is anonymous), an
+// *NTHash, or nil: then the entry of the NTLM_USER_FILE file that matches
+// principal ("DOMAIN\user", "user@DOMAIN" or "user"), or its first entry
+// when principal is empty. For SECPKG_CRED_INBOUND, authData is a
+// UserStore (Users, UserFile, LookupFunc) or nil: then Config.Users, or the
+// NTLM_USER_FILE file.
+func (p *Package) AcquireCredentials(ctx context.Context, principal string, use uint32, authData any) (packages.Credentials, error) {
+	const op = "AcquireCredentialsHandle"
+	if use&packages.SECPKG_CRED_BOTH == 0 || use&^(packages.SECPKG_CRED_BOTH|packages.SECPKG_CRED_DEFAULT|packages.SECPKG_CRED_AUTOLOGON_RESTRICTED) != 0 {
+		return nil, status.New(op, Name, status.SEC_E_INVALID_PARAMETER, errors.New("ntlm: bad credential use"))
+	}
+	c := &credentials{pkg: p, use: use}
+	var store UserStore
+	switch a := authData.(type) {
+	case nil:
+	case *packages.AuthIdentity:
+		id := identity{user: a.User, domain: a.Domain, nt: ntowfv1(a.Password)}
+		if a.User == "" && a.Domain == "" && a.Password == "" {
+			id.anonymous = true
+		} else if p.config.LMCompatibility >= AllowLM {
+			lm := lmowfv1(a.Password)
+			id.lm = &lm
+		}
+		c.id = &id
+	case *NTHash:
+		c.id = &identity{user: a.User, domain: a.Domain, nt: a.Hash}
+	case UserStore:
+		store = a
+	default:
+		return nil, status.New(op, Name, status.SEC_E_UNKNOWN_CREDENTIALS, errors.New("ntlm: unsupported authData type"))
+	}
+	if use&packages.SECPKG_CRED_OUTBOUND != 0 && c.id == nil {
+		if store != nil {
+			return nil, status.New(op, Name, status.SEC_E_UNKNOWN_CREDENTIALS, errors.New("ntlm: a user store is no client credential"))
+		}
+		id, err := defaultIdentity(principal)
+		if err != nil {
+			return nil, status.New(op, Name, status.SEC_E_NO_CREDENTIALS, err)
+		}
+		c.id = id
+	}
+	if use&packages.SECPKG_CRED_INBOUND != 0 {
+		switch {
+		case store != nil:
+		case p.config.Users != nil:
+			store = p.config.Users
+		default:
+			f := os.Getenv("NTLM_USER_FILE")
+			if f == "" {
+				return nil, status.New(op, Name, status.SEC_E_NO_CREDENTIALS, errors.New("ntlm: no user store and NTLM_USER_FILE is not set"))
+			}
+			store = UserFile(f)
+		}
+		c.store = store
+	}
+	return c, nil
+}
+
+// defaultIdentity reads the client identity from NTLM_USER_FILE.
+func defaultIdentity(principal string) (*identity, error) {
+	f := os.Getenv("NTLM_USER_FILE")
+	if f == "" {
+		return nil, errors.New("ntlm: no credentials given and NTLM_USER_FILE is not set")
+	}
+	entries, err := readUserFile(f)
+	if err != nil {
+		return nil, err
+	}
+	user, domain := splitPrincipal(principal)
+	for _, e := range entries {
+		if principal == "" || (strings.EqualFold(e.user, user) && (domain == "" || strings.EqualFold(e.domain, domain))) {
+			return &identity{user: e.user, domain: e.domain, nt: e.nt}, nil
+		}
+	}
+	return nil, errors.New("ntlm: no matching entry in NTLM_USER_FILE")
+}
+
+// splitPrincipal splits "DOMAIN\user" or "user@DOMAIN".
+func splitPrincipal(p string) (user, domain string) {
+	if d, u, ok := strings.Cut(p, `\`); ok {
+		return u, d
+	}
+	if i := strings.LastIndexByte(p, '@'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return p, ""
+}
+
+// credentials is an acquired NTLM credential. It is safe for concurrent
+// use.
+type credentials struct {
+	pkg *Package
+	use uint32
+
+	mu    sync.Mutex // guards id and store against Free
+	id    *identity  // client side
+	store UserStore  // server side
+}
+
+func (c *credentials) Use() uint32 { return c.use }
+
+func (c *credentials) Expiry() time.Time { return time.Time{} }
+
+func (c *credentials) UserName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id == nil || c.id.anonymous {
+		return ""
+	}
+	return qualified(c.id.domain, c.id.user)
+}
+
+// qualified is DOMAIN\user, or user when there is no domain.
+func qualified(domain, user string) string {
+	if domain == "" {
+		return user
+	}
+	return domain + `\` + user
+}
+
+func (c *credentials) NewClientContext(target string, req uint32) (packages.Context, error) {
+	c.mu.Lock()
+	id := c.id
+	c.mu.Unlock()
+	if c.use&packages.SECPKG_CRED_OUTBOUND == 0 || id == nil {
+		return nil, status.New("InitializeSecurityContext", Name, status.SEC_E_NO_CREDENTIALS, nil)
+	}
+	idCopy := *id
+	return newClient(c.pkg, &idCopy, target, req), nil
+}
+
+func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
+	c.mu.Lock()
+	store := c.store
+	c.mu.Unlock()
+	if c.use&packages.SECPKG_CRED_INBOUND == 0 || store == nil {
+		return nil, status.New("AcceptSecurityContext", Name, status.SEC_E_NO_CREDENTIALS, nil)
+	}
+	return newServer(c.pkg, store, req), nil
+}
+
+func (c *credentials) Free() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.id != nil {
+		clear(c.id.nt[:])
+		if c.id.lm != nil {
+			clear(c.id.lm[:])
+		}
+	}
+	c.id, c.store = nil, nil
+}
+
+// filetime converts t to a FILETIME: 100 ns units since 1601-01-01 UTC.
+func filetime(t time.Time) uint64 {
+	return uint64(packages.NewTimeStamp(t))
+}
+
+func putFiletime(t time.Time) []byte {
+	return binary.LittleEndian.AppendUint64(nil, filetime(t))
+}
