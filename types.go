@@ -1,0 +1,347 @@
+//lint:file-ignore ST1003 Windows names are kept verbatim so readers can search for them.
+
+package sspi
+
+import (
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// Windows types that are defined once in the lower packages, re-exported
+// so that one import suffices.
+type (
+	// SECURITY_STATUS is the result of every flat-API call.
+	SECURITY_STATUS = status.Status
+
+	// SecBuffer is a SecBuffer: a type and its bytes. An output buffer's
+	// capacity is cap(Data) and its result length len(Data).
+	SecBuffer = secbuffer.Buffer
+
+	// SecBufferDesc is a SecBufferDesc; Version is SECBUFFER_VERSION (0).
+	SecBufferDesc = secbuffer.Desc
+
+	// TimeStamp is a TimeStamp (FILETIME): 100-nanosecond intervals since
+	// 1601-01-01 UTC. Its Time method converts it.
+	TimeStamp = packages.TimeStamp
+
+	// AuthIdentity is the Go form of SEC_WINNT_AUTH_IDENTITY(_EX): user,
+	// domain, password and, for Negotiate, a package list.
+	AuthIdentity = packages.AuthIdentity
+
+	// SecPkgContext_Sizes answers SECPKG_ATTR_SIZES.
+	SecPkgContext_Sizes = packages.SecPkgContext_Sizes
+
+	// SecPkgContext_StreamSizes answers SECPKG_ATTR_STREAM_SIZES.
+	SecPkgContext_StreamSizes = packages.SecPkgContext_StreamSizes
+
+	// SecPkgContext_Flags answers SECPKG_ATTR_FLAGS.
+	SecPkgContext_Flags = packages.SecPkgContext_Flags
+
+	// SecPkgContext_Lifespan answers SECPKG_ATTR_LIFESPAN.
+	SecPkgContext_Lifespan = packages.SecPkgContext_Lifespan
+
+	// SecPkgContext_SessionKey answers SECPKG_ATTR_SESSION_KEY; the key is
+	// a copy the caller owns.
+	SecPkgContext_SessionKey = packages.SecPkgContext_SessionKey
+
+	// SecPkgContext_Bindings answers SECPKG_ATTR_ENDPOINT_BINDINGS and
+	// SECPKG_ATTR_UNIQUE_BINDINGS.
+	SecPkgContext_Bindings = packages.Bindings
+)
+
+// LUID is a locally unique identifier, the pvLogonId of
+// AcquireCredentialsHandle. Logon sessions do not exist off Windows, so
+// the flat API accepts only nil.
+type LUID struct {
+	LowPart  uint32
+	HighPart int32
+}
+
+// SecPkgInfoW is SecPkgInfoW: what EnumerateSecurityPackagesW and
+// QuerySecurityPackageInfoW return for a package (Windows' fCapabilities,
+// wVersion, wRPCID, cbMaxToken, Name, Comment).
+type SecPkgInfoW struct {
+	Capabilities uint32 // SECPKG_FLAG_* bits
+	Version      uint16 // 1 for every Microsoft package
+	RPCID        uint16 // RPC_C_AUTHN_* or SECPKG_ID_NONE
+	MaxToken     uint32 // largest token ISC/ASC produce
+	Name         *uint16
+	Comment      *uint16
+}
+
+// SecPkgInfoA is SecPkgInfoA: SecPkgInfoW with 8-bit strings.
+type SecPkgInfoA struct {
+	Capabilities uint32
+	Version      uint16
+	RPCID        uint16
+	MaxToken     uint32
+	Name         *byte
+	Comment      *byte
+}
+
+// SecPkgContext_NamesW answers SECPKG_ATTR_NAMES through
+// QueryContextAttributesW.
+type SecPkgContext_NamesW struct {
+	UserName *uint16
+}
+
+// SecPkgContext_NamesA answers SECPKG_ATTR_NAMES through
+// QueryContextAttributesA.
+type SecPkgContext_NamesA struct {
+	UserName *byte
+}
+
+// SecPkgContext_NativeNamesW answers SECPKG_ATTR_NATIVE_NAMES (W).
+type SecPkgContext_NativeNamesW struct {
+	ClientName *uint16
+	ServerName *uint16
+}
+
+// SecPkgContext_NativeNamesA answers SECPKG_ATTR_NATIVE_NAMES (A).
+type SecPkgContext_NativeNamesA struct {
+	ClientName *byte
+	ServerName *byte
+}
+
+// SecPkgContext_PackageInfoW answers SECPKG_ATTR_PACKAGE_INFO (W).
+type SecPkgContext_PackageInfoW struct {
+	PackageInfo *SecPkgInfoW
+}
+
+// SecPkgContext_PackageInfoA answers SECPKG_ATTR_PACKAGE_INFO (A).
+type SecPkgContext_PackageInfoA struct {
+	PackageInfo *SecPkgInfoA
+}
+
+// SecPkgContext_NegotiationInfoW answers SECPKG_ATTR_NEGOTIATION_INFO (W):
+// for Negotiate, the package it selected and a SECPKG_NEGOTIATION_* state.
+type SecPkgContext_NegotiationInfoW struct {
+	PackageInfo      *SecPkgInfoW
+	NegotiationState uint32
+}
+
+// SecPkgContext_NegotiationInfoA answers SECPKG_ATTR_NEGOTIATION_INFO (A).
+type SecPkgContext_NegotiationInfoA struct {
+	PackageInfo      *SecPkgInfoA
+	NegotiationState uint32
+}
+
+// SecPkgContext_KeyInfoW answers SECPKG_ATTR_KEY_INFO (W).
+type SecPkgContext_KeyInfoW struct {
+	SignatureAlgorithmName *uint16
+	EncryptAlgorithmName   *uint16
+	KeySize                uint32 // bits
+	SignatureAlgorithm     uint32 // package-specific id
+	EncryptAlgorithm       uint32 // package-specific id
+}
+
+// SecPkgContext_KeyInfoA answers SECPKG_ATTR_KEY_INFO (A).
+type SecPkgContext_KeyInfoA struct {
+	SignatureAlgorithmName *byte
+	EncryptAlgorithmName   *byte
+	KeySize                uint32
+	SignatureAlgorithm     uint32
+	EncryptAlgorithm       uint32
+}
+
+// SecPkgCredentials_NamesW answers SECPKG_CRED_ATTR_NAMES through
+// QueryCredentialsAttributesW.
+type SecPkgCredentials_NamesW struct {
+	UserName *uint16
+}
+
+// SecPkgCredentials_NamesA answers SECPKG_CRED_ATTR_NAMES through
+// QueryCredentialsAttributesA.
+type SecPkgCredentials_NamesA struct {
+	UserName *byte
+}
+
+// SEC_WINNT_AUTH_IDENTITY_W is SEC_WINNT_AUTH_IDENTITY_W: explicit
+// credentials for NTLM, Kerberos, Negotiate and WDigest. The strings are
+// counted (lengths in characters, without a NUL) and Flags must be
+// SEC_WINNT_AUTH_IDENTITY_UNICODE. As on Windows, each pointer must address
+// at least its length in characters.
+type SEC_WINNT_AUTH_IDENTITY_W struct {
+	User           *uint16
+	UserLength     uint32
+	Domain         *uint16
+	DomainLength   uint32
+	Password       *uint16
+	PasswordLength uint32
+	Flags          uint32
+}
+
+// SEC_WINNT_AUTH_IDENTITY_A is SEC_WINNT_AUTH_IDENTITY_A: the 8-bit form,
+// Flags SEC_WINNT_AUTH_IDENTITY_ANSI.
+type SEC_WINNT_AUTH_IDENTITY_A struct {
+	User           *byte
+	UserLength     uint32
+	Domain         *byte
+	DomainLength   uint32
+	Password       *byte
+	PasswordLength uint32
+	Flags          uint32
+}
+
+// SEC_WINNT_AUTH_IDENTITY_EXW is SEC_WINNT_AUTH_IDENTITY_EXW: Version
+// SEC_WINNT_AUTH_IDENTITY_VERSION, and a Negotiate PackageList such as
+// "kerberos,!ntlm".
+type SEC_WINNT_AUTH_IDENTITY_EXW struct {
+	Version           uint32
+	Length            uint32
+	User              *uint16
+	UserLength        uint32
+	Domain            *uint16
+	DomainLength      uint32
+	Password          *uint16
+	PasswordLength    uint32
+	Flags             uint32
+	PackageList       *uint16
+	PackageListLength uint32
+}
+
+// SEC_WINNT_AUTH_IDENTITY_EXA is SEC_WINNT_AUTH_IDENTITY_EXA.
+type SEC_WINNT_AUTH_IDENTITY_EXA struct {
+	Version           uint32
+	Length            uint32
+	User              *byte
+	UserLength        uint32
+	Domain            *byte
+	DomainLength      uint32
+	Password          *byte
+	PasswordLength    uint32
+	Flags             uint32
+	PackageList       *byte
+	PackageListLength uint32
+}
+
+// NewAuthIdentityW returns a SEC_WINNT_AUTH_IDENTITY_W for user, domain and
+// password, as C code builds one.
+func NewAuthIdentityW(user, domain, password string) *SEC_WINNT_AUTH_IDENTITY_W {
+	u, ul := utf16Counted(user)
+	d, dl := utf16Counted(domain)
+	p, pl := utf16Counted(password)
+	return &SEC_WINNT_AUTH_IDENTITY_W{
+		User: u, UserLength: ul, Domain: d, DomainLength: dl,
+		Password: p, PasswordLength: pl,
+		Flags: packages.SEC_WINNT_AUTH_IDENTITY_UNICODE,
+	}
+}
+
+// NewAuthIdentityA returns a SEC_WINNT_AUTH_IDENTITY_A for user, domain and
+// password.
+func NewAuthIdentityA(user, domain, password string) *SEC_WINNT_AUTH_IDENTITY_A {
+	return &SEC_WINNT_AUTH_IDENTITY_A{
+		User: bytez(user), UserLength: uint32(len(user)),
+		Domain: bytez(domain), DomainLength: uint32(len(domain)),
+		Password: bytez(password), PasswordLength: uint32(len(password)),
+		Flags: packages.SEC_WINNT_AUTH_IDENTITY_ANSI,
+	}
+}
+
+// utf16Counted returns s as UTF-16 (NUL-terminated for safety) and its
+// length in code units without the NUL.
+func utf16Counted(s string) (*uint16, uint32) {
+	p := utf16z(s)
+	n := uint32(0)
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return p, n
+}
+
+// identity flags: the character-set bits and the rest.
+const charsetFlags = packages.SEC_WINNT_AUTH_IDENTITY_ANSI | packages.SEC_WINNT_AUTH_IDENTITY_UNICODE
+
+// convertAuthData turns the Windows identity structures into
+// *AuthIdentity and passes everything else through. A structure whose
+// Flags do not match its character set, or whose EX Version is wrong, is
+// SEC_E_UNKNOWN_CREDENTIALS.
+func convertAuthData(authData any) (any, error) {
+	bad := func() (any, error) {
+		return nil, newError("", "", status.SEC_E_UNKNOWN_CREDENTIALS, errBadAuthData)
+	}
+	switch a := authData.(type) {
+	case *SEC_WINNT_AUTH_IDENTITY_W:
+		if a == nil {
+			return nil, nil
+		}
+		if a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_UNICODE {
+			return bad()
+		}
+		return &AuthIdentity{
+			User:     utf16n(a.User, a.UserLength),
+			Domain:   utf16n(a.Domain, a.DomainLength),
+			Password: utf16n(a.Password, a.PasswordLength),
+			Flags:    a.Flags &^ charsetFlags,
+		}, nil
+	case *SEC_WINNT_AUTH_IDENTITY_A:
+		if a == nil {
+			return nil, nil
+		}
+		if a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_ANSI {
+			return bad()
+		}
+		return &AuthIdentity{
+			User:     bytesn(a.User, a.UserLength),
+			Domain:   bytesn(a.Domain, a.DomainLength),
+			Password: bytesn(a.Password, a.PasswordLength),
+			Flags:    a.Flags &^ charsetFlags,
+		}, nil
+	case *SEC_WINNT_AUTH_IDENTITY_EXW:
+		if a == nil {
+			return nil, nil
+		}
+		if a.Version != packages.SEC_WINNT_AUTH_IDENTITY_VERSION || a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_UNICODE {
+			return bad()
+		}
+		return &AuthIdentity{
+			User:        utf16n(a.User, a.UserLength),
+			Domain:      utf16n(a.Domain, a.DomainLength),
+			Password:    utf16n(a.Password, a.PasswordLength),
+			PackageList: utf16n(a.PackageList, a.PackageListLength),
+			Flags:       a.Flags &^ charsetFlags,
+		}, nil
+	case *SEC_WINNT_AUTH_IDENTITY_EXA:
+		if a == nil {
+			return nil, nil
+		}
+		if a.Version != packages.SEC_WINNT_AUTH_IDENTITY_VERSION || a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_ANSI {
+			return bad()
+		}
+		return &AuthIdentity{
+			User:        bytesn(a.User, a.UserLength),
+			Domain:      bytesn(a.Domain, a.DomainLength),
+			Password:    bytesn(a.Password, a.PasswordLength),
+			PackageList: bytesn(a.PackageList, a.PackageListLength),
+			Flags:       a.Flags &^ charsetFlags,
+		}, nil
+	case *AuthIdentity:
+		if a == nil {
+			return nil, nil
+		}
+		return a, nil
+	}
+	return authData, nil
+}
+
+// pkgInfoW converts Info to a SecPkgInfoW.
+func pkgInfoW(i packages.Info) SecPkgInfoW {
+	return SecPkgInfoW{
+		Capabilities: i.Capabilities, Version: i.Version, RPCID: i.RPCID, MaxToken: i.MaxToken,
+		Name: utf16z(i.Name), Comment: utf16z(i.Comment),
+	}
+}
+
+// pkgInfoA converts Info to a SecPkgInfoA.
+func pkgInfoA(i packages.Info) SecPkgInfoA {
+	return SecPkgInfoA{
+		Capabilities: i.Capabilities, Version: i.Version, RPCID: i.RPCID, MaxToken: i.MaxToken,
+		Name: bytez(i.Name), Comment: bytez(i.Comment),
+	}
+}
