@@ -70,6 +70,9 @@ func (c *clientContext) requestFlags() uint32 {
 	if c.config().LMCompatibility >= AllowLM {
 		f |= flagLMKey
 	}
+	if c.config().DisableKeyExchange {
+		f &^= flagKeyExch
+	}
 	return f
 }
 

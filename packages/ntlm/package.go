@@ -76,6 +76,11 @@ type Config struct {
 	ComputerName, DomainName       string
 	DNSComputerName, DNSDomainName string
 
+	// DisableKeyExchange keeps NTLMSSP_NEGOTIATE_KEY_EXCH out: a client
+	// does not ask for it and a server does not grant it, so the exported
+	// session key is the key exchange key itself.
+	DisableKeyExchange bool
+
 	// RequireChannelBindings makes the server refuse a client that sends
 	// no channel bindings (Windows Extended Protection "Required",
 	// MS-NLMP 3.2.5.1.2 ServerChannelBindingsRequired), as the

@@ -89,6 +89,9 @@ func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buf
 	}
 	cfg := c.config()
 	flags := neg.flags&offerable | flagNTLM | flagTargetInfo | flagVersion
+	if cfg.DisableKeyExchange {
+		flags &^= flagKeyExch
+	}
 	if neg.flags&flagUnicode != 0 || neg.flags&flagOEM == 0 {
 		flags |= flagUnicode
 	} else {
