@@ -2,6 +2,7 @@ package sspi
 
 import (
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/ntlm"
 )
 
 // builtinPackages returns the built-in packages of the default Registry,
@@ -11,5 +12,7 @@ import (
 // default configuration; a program that needs another configuration
 // registers its own instance in a private [Registry].
 func builtinPackages() []packages.Package {
-	return []packages.Package{}
+	return []packages.Package{
+		ntlm.New(nil),
+	}
 }
