@@ -103,12 +103,12 @@ func (r *Registry) handshake(client bool, phCredential *CredHandle, phContext *C
 	var err error
 	first := phContext == nil
 	if first {
-		if phNewContext == nil {
-			return status.SEC_E_INVALID_PARAMETER
-		}
 		cred, err := r.Credentials(phCredential)
 		if err != nil {
 			return status.Code(err)
+		}
+		if phNewContext == nil {
+			return status.SEC_E_INVALID_PARAMETER
 		}
 		if client {
 			c, err = NewClientContext(cred, target, req)
