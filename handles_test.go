@@ -33,10 +33,16 @@ var contextCalls = []struct {
 		var s SecPkgContext_NamesA
 		return r.QueryContextAttributesA(h, SECPKG_ATTR_NAMES, &s)
 	}},
-	{"SetContextAttributesW", func(r *Registry, h *CtxtHandle) status.Status { return r.SetContextAttributesW(h, fakeAttrThing, nil, 0) }},
-	{"SetContextAttributesA", func(r *Registry, h *CtxtHandle) status.Status { return r.SetContextAttributesA(h, fakeAttrThing, nil, 0) }},
+	{"SetContextAttributesW", func(r *Registry, h *CtxtHandle) status.Status {
+		return r.SetContextAttributesW(h, fakeAttrThing, nil, 0)
+	}},
+	{"SetContextAttributesA", func(r *Registry, h *CtxtHandle) status.Status {
+		return r.SetContextAttributesA(h, fakeAttrThing, nil, 0)
+	}},
 	{"MakeSignature", func(r *Registry, h *CtxtHandle) status.Status { return r.MakeSignature(h, 0, tokenDesc(16), 0) }},
-	{"VerifySignature", func(r *Registry, h *CtxtHandle) status.Status { return r.VerifySignature(h, inDesc(make([]byte, 16)), 0, nil) }},
+	{"VerifySignature", func(r *Registry, h *CtxtHandle) status.Status {
+		return r.VerifySignature(h, inDesc(make([]byte, 16)), 0, nil)
+	}},
 	{"EncryptMessage", func(r *Registry, h *CtxtHandle) status.Status { return r.EncryptMessage(h, 0, tokenDesc(16), 0) }},
 	{"DecryptMessage", func(r *Registry, h *CtxtHandle) status.Status { return r.DecryptMessage(h, inDesc(nil), 0, nil) }},
 	{"QuerySecurityContextToken", func(r *Registry, h *CtxtHandle) status.Status {
