@@ -503,8 +503,3 @@ func gssTokenMech(b []byte) (asn1.ObjectIdentifier, bool) {
 	}
 	return oid, true
 }
-
-// isKerberos reports whether oid names Kerberos V5 (either OID).
-func isKerberos(oid asn1.ObjectIdentifier) bool {
-	return oid.Equal(oidKerberos) || oid.Equal(oidMSKRB5)
-}

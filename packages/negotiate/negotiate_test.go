@@ -20,12 +20,9 @@ func fakes() (krb, nt *fakePkg) {
 }
 
 type side struct {
-	pkg     *Package
-	list    string
-	auth    any
-	req     uint32
-	use     uint32
-	wantErr bool
+	pkg  *Package
+	auth any
+	req  uint32
 }
 
 func newCtx(t *testing.T, s side, client bool) packages.Context {
