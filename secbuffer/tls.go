@@ -119,7 +119,7 @@ func TLSServerEndPoint(state *tls.ConnectionState) (*ChannelBindings, error) {
 // handshake, the server's for a resumption). It matches Schannel's
 // SECPKG_ATTR_UNIQUE_BINDINGS.
 //
-// tls-unique is not defined for TLS 1.3 (RFC 9266 §3): there the error has
+// tls-unique is not defined for TLS 1.3 (RFC 8446 §C.5, RFC 9266 §1): there the error has
 // status SEC_E_UNSUPPORTED_FUNCTION and matches [errors.ErrUnsupported];
 // use [TLSExporter] instead.
 func TLSUnique(state *tls.ConnectionState) (*ChannelBindings, error) {
@@ -142,7 +142,7 @@ func TLSUnique(state *tls.ConnectionState) (*ChannelBindings, error) {
 // 32 bytes of keying material exported with the label
 // "EXPORTER-Channel-Binding" and no context.
 //
-// It is defined for TLS 1.3. For TLS 1.2 RFC 9266 §4.2 allows it only
+// It is defined for TLS 1.3. For TLS 1.2 RFC 9266 §2 defines it only
 // with the extended master secret (RFC 7627); crypto/tls refuses to export
 // keying material from a TLS 1.2 connection without it, and TLSExporter
 // then returns an error with status SEC_E_UNSUPPORTED_FUNCTION (which

@@ -108,7 +108,7 @@ func TestTLSExporterOpenSSL(t *testing.T) {
 
 // TestTLSExporterWithoutEMS connects to an OpenSSL server with the
 // extended master secret switched off: tls-exporter must be refused on
-// that TLS 1.2 connection (RFC 9266 §4.2) while tls-unique still works.
+// that TLS 1.2 connection (RFC 9266 §2) while tls-unique still works.
 func TestTLSExporterWithoutEMS(t *testing.T) {
 	openssl := requireOpenSSL(t)
 	cert := newCert(t, x509.SHA256WithRSA)

@@ -359,7 +359,7 @@ func TestTLSExporter(t *testing.T) {
 	for _, v := range tlsVersions {
 		t.Run(v.name, func(t *testing.T) {
 			// crypto/tls always negotiates the extended master secret, so
-			// TLS 1.2 qualifies too (RFC 9266 §4.2).
+			// TLS 1.2 qualifies too (RFC 9266 §2).
 			cs, ss := handshake(t, cert, v.version, nil)
 			c, err := secbuffer.TLSExporter(&cs)
 			if err != nil {
