@@ -119,9 +119,9 @@ func TLSServerEndPoint(state *tls.ConnectionState) (*ChannelBindings, error) {
 // handshake, the server's for a resumption). It matches Schannel's
 // SECPKG_ATTR_UNIQUE_BINDINGS.
 //
-// tls-unique is not defined for TLS 1.3 (RFC 8446 §C.5, RFC 9266 §1): there the error has
-// status SEC_E_UNSUPPORTED_FUNCTION and matches [errors.ErrUnsupported];
-// use [TLSExporter] instead.
+// tls-unique is not defined for TLS 1.3 (RFC 8446 §C.5, RFC 9266 §1):
+// there the error has status SEC_E_UNSUPPORTED_FUNCTION and matches
+// [errors.ErrUnsupported]; use [TLSExporter] instead.
 func TLSUnique(state *tls.ConnectionState) (*ChannelBindings, error) {
 	if err := checkState("TLSUnique", state); err != nil {
 		return nil, err
