@@ -19,9 +19,10 @@ import (
 // shaped like NTLM's (NEG, CHAL+nonce, AUTH+proof) and HMAC signatures, so
 // that the root can be tested without any real provider.
 //
-// Wire: "NEG"; "CHAL" nonce(8); "AUTH" user NUL proof(32) [bindings(32)].
+// Wire: "NEG"; "CHAL" nonce(8); "AUTH" user NUL proof(32) bindings-hash(16).
 type fakePackage struct {
-	name string
+	name     string
+	maxToken uint32 // reported cbMaxToken; 0 means fakeMaxToken
 }
 
 const (
@@ -34,13 +35,17 @@ const (
 type fakeThing struct{ Value int }
 
 func (p *fakePackage) Info() packages.Info {
+	maxToken := p.maxToken
+	if maxToken == 0 {
+		maxToken = fakeMaxToken
+	}
 	return packages.Info{
 		Name:         p.name,
 		Comment:      p.name + " Test Package",
 		Capabilities: packages.SECPKG_FLAG_INTEGRITY | packages.SECPKG_FLAG_PRIVACY | packages.SECPKG_FLAG_CONNECTION,
 		Version:      1,
 		RPCID:        packages.SECPKG_ID_NONE,
-		MaxToken:     fakeMaxToken,
+		MaxToken:     maxToken,
 	}
 }
 
@@ -189,7 +194,9 @@ func (c *fakeContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (sta
 			return c.fail(status.SEC_E_INVALID_TOKEN)
 		}
 		nonce := input[4:]
-		msg := append([]byte("AUTH"+c.id.User+"\x00"), c.proof(nonce, bindingsOf(in))...)
+		cb := bindingsOf(in)
+		msg := append([]byte("AUTH"+c.id.User+"\x00"), c.proof(nonce, cb)...)
+		msg = append(msg, cb...)
 		st, err := emit(msg, status.SEC_E_OK, fakeDone)
 		if err == nil {
 			c.key = fakeKey(c.id.Password, nonce)
@@ -208,17 +215,17 @@ func (c *fakeContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (sta
 	case !c.client && c.state == fakeSentChal:
 		body, ok := bytes.CutPrefix(input, []byte("AUTH"))
 		i := bytes.IndexByte(body, 0)
-		if !ok || i < 0 || len(body)-i-1 != 32 {
+		if !ok || i < 0 || len(body)-i-1 != 32+16 {
 			return c.fail(status.SEC_E_INVALID_TOKEN)
 		}
-		user, proof := string(body[:i]), body[i+1:]
+		user, proof, cb := string(body[:i]), body[i+1:i+33], body[i+33:]
 		if user != c.id.User {
 			return c.fail(status.SEC_E_LOGON_DENIED)
 		}
-		if !hmac.Equal(proof, c.proof(c.nonce, bindingsOf(in))) {
-			if !hmac.Equal(proof, c.proof(c.nonce, make([]byte, 16))) {
-				return c.fail(status.SEC_E_LOGON_DENIED)
-			}
+		if !hmac.Equal(proof, c.proof(c.nonce, cb)) {
+			return c.fail(status.SEC_E_LOGON_DENIED)
+		}
+		if !bytes.Equal(cb, bindingsOf(in)) {
 			return c.fail(status.SEC_E_BAD_BINDINGS)
 		}
 		st, err := emit(nil, status.SEC_E_OK, fakeDone)

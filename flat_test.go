@@ -109,7 +109,7 @@ func handshakeW(t *testing.T, r *Registry, password string) *flatPair {
 func TestFlatHandshakeW(t *testing.T) {
 	r := newFakeRegistry()
 	p := handshakeW(t, r, "pw")
-	if want := []int{3, 12, 4 + 6 + 32}; len(p.tokens) != 3 || p.tokens[0] != want[0] || p.tokens[1] != want[1] || p.tokens[2] != want[2] {
+	if want := []int{3, 12, 4 + 6 + 32 + 16}; len(p.tokens) != 3 || p.tokens[0] != want[0] || p.tokens[1] != want[1] || p.tokens[2] != want[2] {
 		t.Errorf("token sizes = %v, want %v", p.tokens, want)
 	}
 
