@@ -254,3 +254,23 @@ func FuzzParseChannelBindings(f *testing.F) {
 		}
 	})
 }
+
+func TestBindingsBuffer(t *testing.T) {
+	cb := &secbuffer.ChannelBindings{ApplicationData: []byte(secbuffer.PrefixTLSServerEndPoint + "abc")}
+	b := cb.Buffer()
+	if b.Type != 14 { // SECBUFFER_CHANNEL_BINDINGS, constants.md §4
+		t.Errorf("Type = %d, want SECBUFFER_CHANNEL_BINDINGS (14)", b.Type)
+	}
+	if !bytes.Equal(b.Data, cb.Marshal()) {
+		t.Errorf("Data = %x, want %x", b.Data, cb.Marshal())
+	}
+	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}, b}
+	got := secbuffer.Find(bufs, secbuffer.SECBUFFER_CHANNEL_BINDINGS)
+	if got == nil {
+		t.Fatal("Find does not see the bindings buffer")
+	}
+	p, err := secbuffer.ParseChannelBindings(got.Data)
+	if err != nil || !sameBindings(p, cb) {
+		t.Errorf("ParseChannelBindings = %+v, %v", p, err)
+	}
+}
