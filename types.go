@@ -50,6 +50,10 @@ type (
 	SecPkgContext_Bindings = packages.Bindings
 )
 
+// TimeStampNever is the largest TimeStamp, which stands for "never
+// expires".
+const TimeStampNever = packages.TimeStampNever
+
 // LUID is a locally unique identifier, the pvLogonId of
 // AcquireCredentialsHandle. Logon sessions do not exist off Windows, so
 // the flat API accepts only nil.

@@ -163,13 +163,6 @@ const (
 	SECBUFFER_KERNEL_MAP                      = secbuffer.SECBUFFER_KERNEL_MAP
 )
 
-// TimeStampNever is the largest TimeStamp, used for "never expires".
-//
-// Re-exported from package packages.
-const (
-	TimeStampNever = packages.TimeStampNever
-)
-
 // ISC_REQ_* flags: fContextReq of InitializeSecurityContext (sspi.h). Values above 32 bits travel only in a SECBUFFER_FLAGS buffer.
 //
 // Re-exported from package packages.

@@ -1,6 +1,6 @@
 // Command genexports writes zexports.go in the module root: every exported
-// constant of the status, secbuffer and packages packages re-exported under
-// the same name, so that one import of the root package suffices
+// constant of the generated files (z*.go: the Windows names) of the
+// status, secbuffer and packages packages re-exported under the same name, so that one import of the root package suffices
 // (sspi.SEC_E_OK, sspi.ISC_REQ_MUTUAL_AUTH, sspi.SECBUFFER_TOKEN).
 //
 // It runs from the module root through go generate (see sspi.go):
@@ -89,10 +89,11 @@ func main() {
 	}
 }
 
-// constants returns the exported constants of the non-test Go files in dir,
-// one group per const block, in file-name and source order.
+// constants returns the exported constants of the generated files
+// (z*.go) in dir, where each package keeps its Windows-named values, one
+// group per const block, in file-name and source order.
 func constants(dir string) ([]group, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	files, err := filepath.Glob(filepath.Join(dir, "z*.go"))
 	if err != nil {
 		return nil, err
 	}
