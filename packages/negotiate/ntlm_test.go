@@ -1,0 +1,264 @@
+package negotiate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gosspi/sspi/internal/testkit"
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// These tests run Negotiate over the real NTLM package, in memory.
+
+var testUsers = ntlm.Users{`DOM\alice`: "Passw0rd"}
+
+func ntlmPair(t testing.TB, config *Config, creq, sreq uint32) (client, server packages.Context) {
+	t.Helper()
+	p := New(config)
+	ccred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: testUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if client, err = ccred.NewClientContext("HTTP/web.example.com", creq); err != nil {
+		t.Fatal(err)
+	}
+	if server, err = scred.NewServerContext(sreq); err != nil {
+		t.Fatal(err)
+	}
+	return client, server
+}
+
+func sessionKey(t *testing.T, c packages.Context) []byte {
+	t.Helper()
+	v, err := c.QueryAttribute(packages.SECPKG_ATTR_SESSION_KEY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(*packages.SecPkgContext_SessionKey).SessionKey
+}
+
+func TestRealNTLM(t *testing.T) {
+	tests := []struct {
+		name   string
+		config *Config
+	}{
+		{"default", &Config{PackageList: "NTLM"}},
+		{"key-exchange", &Config{PackageList: "NTLM", NTLM: ntlm.New(nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := uint32(packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_INTEGRITY | packages.ISC_REQ_MUTUAL_AUTH)
+			client, server := ntlmPair(t, tt.config, req, packages.ASC_REQ_CONFIDENTIALITY|packages.ASC_REQ_INTEGRITY)
+			legs := exchange(client, server, nil, nil, nil)
+			wantStatuses(t, legs, cont, cont, cont, ok, ok)
+			if r := mustResp(t, legs[2].token); len(r.mechListMIC) != 16 {
+				t.Fatalf("client mechListMIC %x", r.mechListMIC)
+			}
+			if r := mustResp(t, legs[3].token); r.state != acceptCompleted || len(r.mechListMIC) != 16 {
+				t.Fatalf("server final %+v", r)
+			}
+			v, err := server.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+			if err != nil || v.(*packages.Names).UserName != `DOM\alice` {
+				t.Fatalf("server NAMES %v %v", v, err)
+			}
+			if ck, sk := sessionKey(t, client), sessionKey(t, server); len(ck) != 16 || !bytes.Equal(ck, sk) {
+				t.Fatalf("session keys %x / %x", ck, sk)
+			}
+			checkNegotiated(t, client, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+			checkNegotiated(t, server, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+			v, err = client.QueryAttribute(packages.SECPKG_ATTR_SIZES)
+			if err != nil || v.(*packages.SecPkgContext_Sizes).MaxSignature != 16 {
+				t.Fatalf("SIZES %v %v", v, err)
+			}
+			if client.Flags()&packages.ISC_RET_CONFIDENTIALITY == 0 {
+				t.Errorf("client flags %#x lack confidentiality", client.Flags())
+			}
+			checkMessages(t, client, server)
+			checkMessages(t, client, server)
+		})
+	}
+}
+
+func TestRealNTLMTestkitHandshake(t *testing.T) {
+	client, server := ntlmPair(t, &Config{PackageList: "NTLM"}, packages.ISC_REQ_CONFIDENTIALITY, 0)
+	legs, err := testkit.Handshake(context.Background(), client, server, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(legs) != 5 {
+		t.Fatalf("%d legs", len(legs))
+	}
+}
+
+func TestRealNTLMChannelBindings(t *testing.T) {
+	cb := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:abc")}).Marshal()}
+	other := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:xyz")}).Marshal()}
+	client, server := ntlmPair(t, &Config{PackageList: "NTLM"}, 0, 0)
+	legs := exchange(client, server, []secbuffer.Buffer{cb}, []secbuffer.Buffer{cb}, nil)
+	if last := legs[len(legs)-1]; last.err != nil || !server.Established() {
+		t.Fatalf("matching bindings: %s %v", statuses(legs), last.err)
+	}
+	client, server = ntlmPair(t, &Config{PackageList: "NTLM"}, 0, 0)
+	legs = exchange(client, server, []secbuffer.Buffer{cb}, []secbuffer.Buffer{other}, nil)
+	if last := legs[len(legs)-1]; !errors.Is(last.err, status.SEC_E_BAD_BINDINGS) && !errors.Is(last.err, status.SEC_E_LOGON_DENIED) {
+		t.Fatalf("different bindings: %s %v", statuses(legs), last.err)
+	}
+}
+
+func TestRealNTLMTamperedMIC(t *testing.T) {
+	client, server := ntlmPair(t, &Config{PackageList: "NTLM"}, 0, 0)
+	legs := exchange(client, server, nil, nil, func(i int, tok []byte) []byte {
+		if i != 2 {
+			return tok
+		}
+		r, err := parseNegTokenResp(tok)
+		if err != nil || len(r.mechListMIC) != 16 {
+			t.Fatalf("leg 2: %v", err)
+		}
+		r.mechListMIC[4] ^= 0x80
+		b, err := r.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+	last := legs[len(legs)-1]
+	if last.client || !errors.Is(last.err, status.SEC_E_MESSAGE_ALTERED) {
+		t.Fatalf("%s %v", statuses(legs), last.err)
+	}
+}
+
+func TestRealNTLMWrongPassword(t *testing.T) {
+	p := New(&Config{PackageList: "NTLM"})
+	ccred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: testUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := ccred.NewClientContext("HTTP/x", 0)
+	server, _ := scred.NewServerContext(0)
+	legs := exchange(client, server, nil, nil, nil)
+	last := legs[len(legs)-1]
+	if last.client || !errors.Is(last.err, status.SEC_E_LOGON_DENIED) {
+		t.Fatalf("%s %v", statuses(legs), last.err)
+	}
+}
+
+// A bare NTLM exchange given to a Negotiate server, as HTTP clients that
+// send "Negotiate <raw NTLM>" do.
+func TestRealNTLMRawToNegotiateServer(t *testing.T) {
+	np := ntlm.New(nil)
+	ccred, err := np.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ccred.NewClientContext("HTTP/x", packages.ISC_REQ_CONFIDENTIALITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred, err := New(nil).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: testUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, _ := scred.NewServerContext(0)
+	legs := exchange(client, server, nil, nil, nil)
+	wantStatuses(t, legs, cont, cont, ok, ok)
+	if !bytes.HasPrefix(legs[1].token, ntlmSignature) {
+		t.Fatalf("server answered %x, want a bare CHALLENGE", legs[1].token)
+	}
+	checkNegotiated(t, server, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	checkMessages(t, client, server)
+}
+
+func benchHandshake(b *testing.B, newPair func() (packages.Context, packages.Context)) {
+	b.ReportAllocs()
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		c, s := newPair()
+		if _, err := testkit.Handshake(ctx, c, s, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandshake compares a Negotiate handshake over NTLM with a bare
+// NTLM handshake, measured in the same run.
+func BenchmarkHandshake(b *testing.B) {
+	b.Run("NTLM", func(b *testing.B) {
+		p := ntlm.New(&ntlm.Config{DisableKeyExchange: true})
+		cc, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+			&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchHandshake(b, func() (packages.Context, packages.Context) {
+			c, _ := cc.NewClientContext("HTTP/web", 0)
+			s, _ := sc.NewServerContext(0)
+			return c, s
+		})
+	})
+	b.Run("Negotiate-NTLM", func(b *testing.B) {
+		p := New(&Config{PackageList: "NTLM"})
+		cc, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+			&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: testUsers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchHandshake(b, func() (packages.Context, packages.Context) {
+			c, _ := cc.NewClientContext("HTTP/web", 0)
+			s, _ := sc.NewServerContext(0)
+			return c, s
+		})
+	})
+}
+
+// BenchmarkSeal compares EncryptMessage through Negotiate with the bare
+// NTLM context underneath it.
+func BenchmarkSeal(b *testing.B) {
+	c, s := ntlmPair(b, &Config{PackageList: "NTLM"}, packages.ISC_REQ_CONFIDENTIALITY, 0)
+	if _, err := testkit.Handshake(context.Background(), c, s, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+	inner := c.(*clientContext).inner
+	data := make([]byte, 1024)
+	sig := make([]byte, 16)
+	for _, bc := range []struct {
+		name string
+		ctx  packages.Context
+	}{{"NTLM", inner}, {"Negotiate-NTLM", c}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: sig}, {Type: secbuffer.SECBUFFER_DATA, Data: data}}
+			for i := 0; i < b.N; i++ {
+				msg[0].Data = sig[:16]
+				if _, err := bc.ctx.EncryptMessage(0, msg, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
