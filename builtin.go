@@ -2,6 +2,7 @@ package sspi
 
 import (
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
 )
 
@@ -13,6 +14,7 @@ import (
 // registers its own instance in a private [Registry].
 func builtinPackages() []packages.Package {
 	return []packages.Package{
+		negotiate.New(nil),
 		ntlm.New(nil),
 	}
 }
