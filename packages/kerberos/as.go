@@ -1,0 +1,292 @@
+package kerberos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/iana/patype"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/sspi/status"
+)
+
+// asExchange gets a TGT with the password or client keytab (RFC 4120
+// 3.1): a first AS-REQ without pre-authentication, then, after
+// KDC_ERR_PREAUTH_REQUIRED, one with PA-ENC-TIMESTAMP under the key of the
+// enctype and salt the KDC announced in PA-ETYPE-INFO2.
+func (c *credentials) asExchange(ctx context.Context) (*ticket, error) {
+	const op = "InitializeSecurityContext"
+	req, err := messages.NewASReqForTGT(c.crealm, c.conf, c.cname)
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
+	}
+	if len(req.ReqBody.EType) == 0 {
+		req.ReqBody.EType = []int32{18, 17, 20, 19, 23}
+	}
+	b, err := req.Marshal()
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
+	}
+	rep, err := c.roundTrip(ctx, op, c.crealm, b)
+	var pas types.PADataSequence
+	if err != nil {
+		var ke messages.KRBError
+		if !errors.As(err, &ke) || ke.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED {
+			return nil, err
+		}
+		if err := pas.Unmarshal(ke.EData); err != nil {
+			return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed METHOD-DATA: %w", err))
+		}
+		etype := c.preauthEtype(pas, req.ReqBody.EType)
+		key, err := c.clientKey(etype, pas)
+		if err != nil {
+			return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, err)
+		}
+		ts, err := c.encTimestamp(key)
+		if err != nil {
+			return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
+		req.PAData = append(req.PAData, types.PAData{PADataType: patype.PA_ENC_TIMESTAMP, PADataValue: ts})
+		if b, err = req.Marshal(); err != nil {
+			return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
+		if rep, err = c.roundTrip(ctx, op, c.crealm, b); err != nil {
+			return nil, err
+		}
+	}
+	var asRep messages.ASRep
+	if err := asRep.Unmarshal(rep); err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed AS-REP: %w", err))
+	}
+	key, err := c.clientKey(asRep.EncPart.EType, append(slices.Clone(asRep.PAData), pas...))
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, err)
+	}
+	plain, err := crypto.DecryptEncPart(asRep.EncPart, key, keyusage.AS_REP_ENCPART)
+	clear(key.KeyValue)
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: cannot decrypt the AS-REP: wrong password or key"))
+	}
+	var enc messages.EncKDCRepPart
+	if err := enc.Unmarshal(plain); err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed EncASRepPart: %w", err))
+	}
+	if enc.Nonce != req.ReqBody.Nonce {
+		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: AS-REP nonce mismatch"))
+	}
+	if !asRep.CName.Equal(c.cname) && len(asRep.CName.NameString) > 0 {
+		c.cname = asRep.CName
+	}
+	return ticketFromRep(asRep.Ticket, enc, asRep.CName, asRep.CRealm), nil
+}
+
+func ticketFromRep(t messages.Ticket, enc messages.EncKDCRepPart, cname types.PrincipalName, crealm string) *ticket {
+	start := enc.StartTime
+	if start.IsZero() {
+		start = enc.AuthTime
+	}
+	return &ticket{
+		ticket: t, key: enc.Key, cname: cname, crealm: crealm,
+		flags: flagsWord(enc.Flags.Bytes), authTime: enc.AuthTime, startTime: start,
+		endTime: enc.EndTime, renewTill: enc.RenewTill,
+	}
+}
+
+// preauthEtype picks the enctype of the first PA-ETYPE-INFO2 entry.
+func (c *credentials) preauthEtype(pas types.PADataSequence, def []int32) int32 {
+	for _, pa := range pas {
+		if pa.PADataType == patype.PA_ETYPE_INFO2 {
+			var info types.ETypeInfo2
+			if info.Unmarshal(pa.PADataValue) == nil && len(info) > 0 {
+				return info[0].EType
+			}
+		}
+	}
+	for _, pa := range pas {
+		if pa.PADataType == patype.PA_ETYPE_INFO {
+			var info types.ETypeInfo
+			if info.Unmarshal(pa.PADataValue) == nil && len(info) > 0 {
+				return info[0].EType
+			}
+		}
+	}
+	return def[0]
+}
+
+// clientKey returns the client's long-term key of etype: from the keytab,
+// or the password's string-to-key with the salt in pas.
+func (c *credentials) clientKey(etype int32, pas types.PADataSequence) (types.EncryptionKey, error) {
+	if c.clientKT != nil {
+		k, _, err := c.clientKT.GetEncryptionKey(c.cname, c.crealm, 0, etype)
+		if err != nil {
+			return k, fmt.Errorf("kerberos: no key of enctype %d for the client in the keytab: %w", etype, err)
+		}
+		return types.EncryptionKey{KeyType: k.KeyType, KeyValue: slices.Clone(k.KeyValue)}, nil
+	}
+	// Keep only the salt information for this enctype.
+	var sel types.PADataSequence
+	for _, pa := range pas {
+		if pa.PADataType == patype.PA_ETYPE_INFO2 {
+			var info types.ETypeInfo2
+			if info.Unmarshal(pa.PADataValue) == nil {
+				for _, e := range info {
+					if e.EType == etype {
+						one, err := marshalETypeInfo2Entry(e)
+						if err == nil {
+							sel = append(sel, types.PAData{PADataType: patype.PA_ETYPE_INFO2, PADataValue: one})
+						}
+					}
+				}
+			}
+		}
+	}
+	k, _, err := crypto.GetKeyFromPassword(c.password, c.cname, c.crealm, etype, sel)
+	if err != nil {
+		return k, fmt.Errorf("kerberos: string-to-key: %w", err)
+	}
+	k.KeyType = etype
+	return k, nil
+}
+
+// marshalETypeInfo2Entry encodes ETYPE-INFO2 with the single entry e
+// (RFC 4120 5.2.7.5).
+func marshalETypeInfo2Entry(e types.ETypeInfo2Entry) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(e.EType)) })
+			if e.Salt != "" {
+				b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { addGeneralString(b, e.Salt) })
+			}
+			if len(e.S2KParams) > 0 {
+				b.AddASN1(ctxTag(2), func(b *cryptobyte.Builder) { b.AddASN1OctetString(e.S2KParams) })
+			}
+		})
+	})
+	return b.Bytes()
+}
+
+// encTimestamp returns PA-ENC-TIMESTAMP: PA-ENC-TS-ENC encrypted with the
+// client key, usage 1 (RFC 4120 5.2.7.2).
+func (c *credentials) encTimestamp(key types.EncryptionKey) ([]byte, error) {
+	now := c.p.config.now()
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { addKerberosTime(b, now) })
+		b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(now.Nanosecond() / 1000)) })
+	})
+	plain, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	ed, err := crypto.GetEncryptedData(plain, key, keyusage.AS_REQ_PA_ENC_TIMESTAMP, 0)
+	if err != nil {
+		return nil, err
+	}
+	return ed.Marshal()
+}
+
+// tgsExchange asks the TGS for sname@realm with tgt (RFC 4120 3.3).
+// forwarded asks for a forwarded TGT (delegation).
+func (c *credentials) tgsExchange(ctx context.Context, tgt *ticket, sname types.PrincipalName, realm string, forwarded bool) (*ticket, error) {
+	const op = "InitializeSecurityContext"
+	conf := c.conf
+	if forwarded {
+		cp := *conf
+		cp.LibDefaults.KDCDefaultOptions.Bytes = slices.Clone(conf.LibDefaults.KDCDefaultOptions.Bytes)
+		if len(cp.LibDefaults.KDCDefaultOptions.Bytes) < 4 {
+			cp.LibDefaults.KDCDefaultOptions.Bytes = make([]byte, 4)
+			cp.LibDefaults.KDCDefaultOptions.BitLength = 32
+		}
+		types.SetFlag(&cp.LibDefaults.KDCDefaultOptions, flags.Forwarded)
+		types.SetFlag(&cp.LibDefaults.KDCDefaultOptions, flags.Forwardable)
+		conf = &cp
+	}
+	req, err := messages.NewTGSReq(tgt.cname, tgt.crealm, conf, tgt.ticket, tgt.key, sname, false)
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
+	}
+	_ = realm // cross-realm referrals are not followed: the TGS of the client's realm answers
+	b, err := req.Marshal()
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
+	}
+	rep, err := c.roundTrip(ctx, op, tgt.crealm, b)
+	if err != nil {
+		return nil, err
+	}
+	var tgsRep messages.TGSRep
+	if err := tgsRep.Unmarshal(rep); err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed TGS-REP: %w", err))
+	}
+	if err := tgsRep.DecryptEncPart(tgt.key); err != nil {
+		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: cannot decrypt the TGS-REP"))
+	}
+	if tgsRep.DecryptedEncPart.Nonce != req.ReqBody.Nonce {
+		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: TGS-REP nonce mismatch"))
+	}
+	return ticketFromRep(tgsRep.Ticket, tgsRep.DecryptedEncPart, tgsRep.CName, tgsRep.CRealm), nil
+}
+
+// DER helpers over cryptobyte for the structures gokrb5 cannot marshal.
+
+func ctxTag(n int) asn1.Tag { return asn1.Tag(n).ContextSpecific().Constructed() }
+
+func appTag(n int) asn1.Tag { return asn1.Tag(0x40 | 0x20 | n) }
+
+const (
+	tagGeneralString   = asn1.Tag(27)
+	tagGeneralizedTime = asn1.Tag(24)
+)
+
+func addGeneralString(b *cryptobyte.Builder, s string) {
+	b.AddASN1(tagGeneralString, func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
+}
+
+// addKerberosTime adds a KerberosTime: GeneralizedTime without fraction.
+func addKerberosTime(b *cryptobyte.Builder, t time.Time) {
+	b.AddASN1(tagGeneralizedTime, func(b *cryptobyte.Builder) {
+		b.AddBytes([]byte(t.UTC().Format("20060102150405Z")))
+	})
+}
+
+func addPrincipalName(b *cryptobyte.Builder, pn types.PrincipalName) {
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(pn.NameType)) })
+		b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) {
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				for _, s := range pn.NameString {
+					addGeneralString(b, s)
+				}
+			})
+		})
+	})
+}
+
+func addEncryptionKey(b *cryptobyte.Builder, k types.EncryptionKey) {
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(k.KeyType)) })
+		b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1OctetString(k.KeyValue) })
+	})
+}
+
+func addEncryptedData(b *cryptobyte.Builder, etype int32, kvno int, cipher []byte) {
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(etype)) })
+		if kvno > 0 {
+			b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(kvno)) })
+		}
+		b.AddASN1(ctxTag(2), func(b *cryptobyte.Builder) { b.AddASN1OctetString(cipher) })
+	})
+}

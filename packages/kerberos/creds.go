@@ -1,0 +1,392 @@
+package kerberos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/config"
+	krbcreds "github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/iana/flags"
+	"github.com/jcmturner/gokrb5/v8/iana/nametype"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/status"
+)
+
+// Keytab is auth data for AcquireCredentials: a keytab file (Path) or an
+// already loaded one (Keytab). Outbound, Principal names the client
+// principal to use (default: the keytab's first principal); inbound, it
+// restricts the acceptor to one service principal.
+type Keytab struct {
+	Path      string
+	Keytab    *keytab.Keytab
+	Principal string
+}
+
+// CCache is auth data for AcquireCredentials: a FILE credential cache.
+// An empty Path means KRB5CCNAME or the default cache.
+type CCache struct {
+	Path string
+}
+
+// ticket is a service ticket or TGT with what the client needs of it.
+type ticket struct {
+	ticket    messages.Ticket
+	key       types.EncryptionKey
+	cname     types.PrincipalName
+	crealm    string
+	flags     uint32 // TicketFlags as a big-endian bit string (bit 0 = MSB)
+	authTime  time.Time
+	startTime time.Time
+	endTime   time.Time
+	renewTill time.Time
+}
+
+func (t *ticket) flag(bit int) bool { return t.flags&(1<<(31-bit)) != 0 }
+
+func flagsWord(b []byte) uint32 {
+	var w uint32
+	for i := 0; i < 4 && i < len(b); i++ {
+		w |= uint32(b[i]) << (24 - 8*i)
+	}
+	return w
+}
+
+// credentials is an acquired credential handle. It is safe for concurrent
+// use: the ticket cache is guarded by mu.
+type credentials struct {
+	p    *Package
+	conf *config.Config
+	use  uint32
+
+	// outbound, set once by AcquireCredentials
+	cname     types.PrincipalName
+	crealm    string
+	password  string
+	clientKT  *keytab.Keytab
+	delegated bool // credentials received through delegation
+
+	mu      sync.Mutex
+	tgt     *ticket            // guarded by mu
+	tickets map[string]*ticket // guarded by mu; by "sname@realm"
+	freed   bool               // guarded by mu
+
+	// inbound, set once
+	serviceKT *keytab.Keytab
+	service   string // optional restriction: the only service principal accepted
+}
+
+var _ packages.Credentials = (*credentials)(nil)
+
+func (c *credentials) Use() uint32 { return c.use }
+
+func (c *credentials) Expiry() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tgt != nil && c.password == "" && c.clientKT == nil {
+		return c.tgt.endTime
+	}
+	return time.Time{}
+}
+
+func (c *credentials) UserName() string {
+	if len(c.cname.NameString) == 0 {
+		return ""
+	}
+	return c.cname.PrincipalNameString() + "@" + c.crealm
+}
+
+func (c *credentials) Free() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.freed = true
+	c.password = ""
+	if c.tgt != nil {
+		clear(c.tgt.key.KeyValue)
+	}
+	for _, t := range c.tickets {
+		clear(t.key.KeyValue)
+	}
+	c.tgt, c.tickets = nil, nil
+}
+
+// parseUser splits a user name into principal and realm: "user@REALM",
+// "REALM\user" or "user" with the given domain or the default realm.
+func (c *credentials) parseUser(user, domain string) (types.PrincipalName, string) {
+	realm := ""
+	if i := strings.LastIndexByte(user, '@'); i >= 0 {
+		user, realm = user[:i], user[i+1:]
+	} else if i := strings.IndexByte(user, '\\'); i >= 0 {
+		realm, user = user[:i], user[i+1:]
+	}
+	if realm == "" {
+		realm = domain
+	}
+	if realm == "" {
+		realm = c.conf.LibDefaults.DefaultRealm
+	}
+	return types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), strings.ToUpper(realm)
+}
+
+func (c *credentials) loadOutbound(principal string, authData any) error {
+	switch a := authData.(type) {
+	case *packages.AuthIdentity:
+		if a == nil {
+			return c.loadDefaultOutbound(principal)
+		}
+		if a.User == "" {
+			return status.Errorf(status.SEC_E_UNKNOWN_CREDENTIALS, "kerberos: no user name")
+		}
+		c.cname, c.crealm = c.parseUser(a.User, a.Domain)
+		c.password = a.Password
+		if c.crealm == "" {
+			return status.Errorf(status.SEC_E_NO_AUTHENTICATING_AUTHORITY, "kerberos: no realm for user %q", a.User)
+		}
+		return nil
+	case *Keytab:
+		kt, err := loadKeytab(a)
+		if err != nil {
+			return err
+		}
+		c.clientKT = kt
+		name := a.Principal
+		if name == "" {
+			name = principal
+		}
+		return c.keytabPrincipal(name)
+	case *CCache:
+		path := a.Path
+		if path == "" {
+			path = c.defaultCCachePath()
+		}
+		return c.loadCCache(path)
+	case nil:
+		return c.loadDefaultOutbound(principal)
+	}
+	return status.Errorf(status.SEC_E_UNKNOWN_CREDENTIALS, "kerberos: unsupported auth data %T", authData)
+}
+
+// loadDefaultOutbound uses the default credential cache, then the default
+// client keytab.
+func (c *credentials) loadDefaultOutbound(principal string) error {
+	ccErr := c.loadCCache(c.defaultCCachePath())
+	if ccErr == nil {
+		return nil
+	}
+	path := os.Getenv("KRB5_CLIENT_KTNAME")
+	if path == "" {
+		path = c.conf.LibDefaults.DefaultClientKeytabName
+	}
+	path = expandPath(path)
+	if kt, err := keytab.Load(path); err == nil {
+		c.clientKT = kt
+		if err := c.keytabPrincipal(principal); err == nil {
+			return nil
+		}
+	}
+	return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: no credential cache or client keytab: %w", ccErr)
+}
+
+// keytabPrincipal sets the client principal from name or the keytab's
+// first entry.
+func (c *credentials) keytabPrincipal(name string) error {
+	if name != "" {
+		c.cname, c.crealm = c.parseUser(name, "")
+		return nil
+	}
+	for _, e := range c.clientKT.Entries {
+		c.cname = types.PrincipalName{NameType: nametype.KRB_NT_PRINCIPAL, NameString: e.Principal.Components}
+		c.crealm = e.Principal.Realm
+		return nil
+	}
+	return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: empty keytab")
+}
+
+func (c *credentials) defaultCCachePath() string {
+	if v := os.Getenv("KRB5CCNAME"); v != "" {
+		return v
+	}
+	if v := c.p.confValue("default_ccache_name"); v != "" {
+		return v
+	}
+	return fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
+}
+
+// expandPath strips a FILE:/WRFILE: prefix and expands %{uid}.
+func expandPath(p string) string {
+	for _, pre := range []string{"FILE:", "WRFILE:"} {
+		p = strings.TrimPrefix(p, pre)
+	}
+	uid := fmt.Sprint(os.Getuid())
+	p = strings.ReplaceAll(p, "%{uid}", uid)
+	p = strings.ReplaceAll(p, "%{euid}", fmt.Sprint(os.Geteuid()))
+	return p
+}
+
+func (c *credentials) loadCCache(path string) error {
+	if strings.Contains(path, ":") && !strings.HasPrefix(path, "FILE:") && !strings.HasPrefix(path, "/") {
+		return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: unsupported credential cache type %q", path)
+	}
+	path = expandPath(path)
+	cc, err := krbcreds.LoadCCache(path)
+	if err != nil {
+		return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: credential cache: %w", err)
+	}
+	c.cname = cc.GetClientPrincipalName()
+	c.crealm = cc.GetClientRealm()
+	c.tickets = map[string]*ticket{}
+	for _, e := range cc.GetEntries() {
+		if len(e.Ticket) == 0 || len(e.Server.PrincipalName.NameString) == 0 || e.Server.PrincipalName.NameString[0] == "X-CACHECONF:" {
+			continue
+		}
+		var tkt messages.Ticket
+		if err := tkt.Unmarshal(e.Ticket); err != nil {
+			continue
+		}
+		t := &ticket{
+			ticket: tkt, key: e.Key, cname: e.Client.PrincipalName, crealm: e.Client.Realm,
+			flags: flagsWord(e.TicketFlags.Bytes), authTime: e.AuthTime, startTime: e.StartTime,
+			endTime: e.EndTime, renewTill: e.RenewTill,
+		}
+		sn := e.Server.PrincipalName
+		if len(sn.NameString) == 2 && sn.NameString[0] == "krbtgt" && sn.NameString[1] == c.crealm && e.Server.Realm == c.crealm {
+			if c.tgt == nil || t.endTime.After(c.tgt.endTime) {
+				c.tgt = t
+			}
+			continue
+		}
+		c.tickets[ticketKey(sn, e.Server.Realm)] = t
+	}
+	if c.tgt == nil && len(c.tickets) == 0 {
+		return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: credential cache %q holds no tickets", path)
+	}
+	return nil
+}
+
+func ticketKey(sname types.PrincipalName, realm string) string {
+	return sname.PrincipalNameString() + "@" + realm
+}
+
+func loadKeytab(a *Keytab) (*keytab.Keytab, error) {
+	if a.Keytab != nil {
+		return a.Keytab, nil
+	}
+	kt, err := keytab.Load(expandPath(a.Path))
+	if err != nil {
+		return nil, status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: keytab: %w", err)
+	}
+	return kt, nil
+}
+
+func (c *credentials) loadInbound(principal string, authData any) error {
+	c.service = principal
+	switch a := authData.(type) {
+	case *Keytab:
+		kt, err := loadKeytab(a)
+		if err != nil {
+			return err
+		}
+		c.serviceKT = kt
+		if a.Principal != "" {
+			c.service = a.Principal
+		}
+		return nil
+	case nil, *packages.AuthIdentity, *CCache:
+		// Windows accepts with the machine's keys whatever the caller
+		// passes for the outbound half.
+		path := os.Getenv("KRB5_KTNAME")
+		if path == "" {
+			path = c.conf.LibDefaults.DefaultKeytabName
+		}
+		if path == "" {
+			path = "/etc/krb5.keytab"
+		}
+		kt, err := keytab.Load(expandPath(path))
+		if err != nil {
+			if c.use&packages.SECPKG_CRED_OUTBOUND != 0 {
+				// A BOTH handle may still initiate.
+				c.use &^= packages.SECPKG_CRED_INBOUND
+				return nil
+			}
+			return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: keytab: %w", err)
+		}
+		c.serviceKT = kt
+		return nil
+	}
+	return status.Errorf(status.SEC_E_UNKNOWN_CREDENTIALS, "kerberos: unsupported auth data %T", authData)
+}
+
+// serviceTicket returns a ticket for sname@realm: from the cache, or
+// through the TGS with the TGT (which an AS exchange fetches first when
+// the credentials hold a password or keytab).
+func (c *credentials) serviceTicket(ctx context.Context, sname types.PrincipalName, realm string) (*ticket, error) {
+	const op = "InitializeSecurityContext"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.freed {
+		return nil, errorf(op, status.SEC_E_INVALID_HANDLE, nil)
+	}
+	now := c.p.config.now()
+	key := ticketKey(sname, realm)
+	if t, ok := c.tickets[key]; ok && now.Before(t.endTime) {
+		return t, nil
+	}
+	tgt, err := c.tgtLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.tgsExchange(ctx, tgt, sname, realm, false)
+	if err != nil {
+		return nil, err
+	}
+	if c.tickets == nil {
+		c.tickets = map[string]*ticket{}
+	}
+	c.tickets[key] = t
+	return t, nil
+}
+
+// tgtLocked returns a valid TGT, running the AS exchange if needed.
+func (c *credentials) tgtLocked(ctx context.Context) (*ticket, error) {
+	const op = "InitializeSecurityContext"
+	now := c.p.config.now()
+	if c.tgt != nil && now.Before(c.tgt.endTime) {
+		return c.tgt, nil
+	}
+	if c.password == "" && c.clientKT == nil {
+		if c.tgt != nil {
+			return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: the ticket-granting ticket has expired"))
+		}
+		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: no ticket-granting ticket"))
+	}
+	t, err := c.asExchange(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.tgt = t
+	return t, nil
+}
+
+// forwardedTGT asks the TGS for a forwarded TGT (RFC 4120 2.6) to put in a
+// KRB-CRED. It returns nil when the TGT is not forwardable.
+func (c *credentials) forwardedTGT(ctx context.Context) (*ticket, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tgt, err := c.tgtLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !tgt.flag(flags.Forwardable) {
+		return nil, nil
+	}
+	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", c.crealm}}
+	return c.tgsExchange(ctx, tgt, sname, c.crealm, true)
+}

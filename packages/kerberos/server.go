@@ -1,0 +1,393 @@
+package kerberos
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"strings"
+	"time"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/messages"
+	"github.com/jcmturner/gokrb5/v8/pac"
+	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// serverContext is an acceptor context (AcceptSecurityContext).
+type serverContext struct {
+	baseContext
+	delegated *credentials
+	pac       *PAC
+}
+
+var _ packages.Context = (*serverContext)(nil)
+
+// PAC is what an acceptor decoded from the ticket's Privilege Attribute
+// Certificate (MS-PAC), after checking its server signature.
+type PAC struct {
+	UserSID   string   // the logon domain SID and the user RID, when the PAC has logon info
+	GroupSIDs []string // group membership SIDs
+	// LogonInfo is KERB_VALIDATION_INFO (nil when the KDC sent none, as
+	// MIT's KDC does without a plugin).
+	LogonInfo *pac.KerbValidationInfo
+	// ClientName is PAC_CLIENT_INFO's name.
+	ClientName string
+	// Raw is the whole decoded PAC.
+	Raw pac.PACType
+}
+
+// PAC returns the decoded PAC of the client's ticket, or nil.
+func (c *serverContext) PAC() *PAC { return c.pac }
+
+// DelegatedCredentials returns the outbound credentials the client
+// delegated (a forwarded TGT), usable for NewClientContext as the client,
+// or nil. They are what ASC_RET_DELEGATE announces.
+func (c *serverContext) DelegatedCredentials() packages.Credentials {
+	if c.delegated == nil {
+		return nil
+	}
+	return c.delegated
+}
+
+func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
+	if c.use&packages.SECPKG_CRED_INBOUND == 0 || c.serviceKT == nil {
+		return nil, errorf("AcceptSecurityContext", status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: credentials are not inbound"))
+	}
+	return &serverContext{baseContext: baseContext{p: c.p, cred: c, req: req}}, nil
+}
+
+// Step runs one AcceptSecurityContext leg.
+func (c *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
+	switch c.state {
+	case stateStart:
+		return c.readAPReq(in, out)
+	case stateFailed:
+		return status.Code(c.err), c.err
+	}
+	return c.fail("AcceptSecurityContext", status.SEC_E_OUT_OF_SEQUENCE, errors.New("kerberos: context already established"))
+}
+
+func ascFlags(gss uint32, req uint32) uint32 {
+	var f uint32
+	pairs := []struct{ gss, asc uint32 }{
+		{gssDeleg, packages.ASC_RET_DELEGATE},
+		{gssMutual, packages.ASC_RET_MUTUAL_AUTH},
+		{gssReplay, packages.ASC_RET_REPLAY_DETECT},
+		{gssSequence, packages.ASC_RET_SEQUENCE_DETECT},
+		{gssConf, packages.ASC_RET_CONFIDENTIALITY},
+		{gssInteg, packages.ASC_RET_INTEGRITY},
+		{gssIdentify, packages.ASC_RET_IDENTIFY},
+	}
+	for _, p := range pairs {
+		if gss&p.gss != 0 {
+			f |= p.asc
+		}
+	}
+	if req&packages.ASC_REQ_ALLOCATE_MEMORY != 0 {
+		f |= packages.ASC_RET_ALLOCATED_MEMORY
+	}
+	if req&packages.ASC_REQ_CONNECTION != 0 {
+		f |= packages.ASC_RET_CONNECTION
+	}
+	return f
+}
+
+// apError is an acceptor failure with the KRB-ERROR code to report.
+type apError struct {
+	st   status.Status
+	code int32
+	err  error
+}
+
+func (e *apError) Error() string { return e.err.Error() }
+func (e *apError) Unwrap() error { return e.err }
+
+func apFail(st status.Status, code int32, format string, args ...any) *apError {
+	return &apError{st: st, code: code, err: fmt.Errorf("kerberos: "+format, args...)}
+}
+
+// readAPReq verifies the AP-REQ (RFC 4120 3.2.3, RFC 4121 4.1) and
+// answers with an AP-REP when the client asked for mutual authentication.
+func (c *serverContext) readAPReq(in, out []secbuffer.Buffer) (status.Status, error) {
+	const op = "AcceptSecurityContext"
+	outTok := outputToken(out)
+	tok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
+	if tok == nil || len(tok.Data) == 0 {
+		return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no AP-REQ token"))
+	}
+	token, err := c.verify(tok.Data, in)
+	if err != nil {
+		var ae *apError
+		if !errors.As(err, &ae) {
+			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
+		if c.req&packages.ASC_REQ_EXTENDED_ERROR != 0 && outTok != nil && ae.code != 0 {
+			c.writeKRBError(outTok, ae.code)
+		}
+		return c.fail(op, ae.st, ae.err)
+	}
+	allocate := c.req&packages.ASC_REQ_ALLOCATE_MEMORY != 0
+	if token != nil {
+		if outTok == nil {
+			return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no output token buffer for the AP-REP"))
+		}
+		if !secbuffer.Fits(outTok, len(token), allocate) {
+			c.sess.delete()
+			c.sess = nil
+			c.state = stateFailed
+			c.err = errorf(op, status.SEC_E_BUFFER_TOO_SMALL, nil)
+			return status.SEC_E_BUFFER_TOO_SMALL, c.err
+		}
+		secbuffer.Set(outTok, token, allocate)
+	} else if outTok != nil {
+		outTok.Data = outTok.Data[:0]
+	}
+	c.state = stateDone
+	return status.SEC_E_OK, nil
+}
+
+func (c *serverContext) writeKRBError(outTok *secbuffer.Buffer, code int32) {
+	ke := messages.NewKRBError(types.PrincipalName{}, "", code, "")
+	ke.STime = c.p.config.now().Truncate(time.Second)
+	if der, err := ke.Marshal(); err == nil {
+		secbuffer.Set(outTok, frameToken(tokKRBError, der), c.req&packages.ASC_REQ_ALLOCATE_MEMORY != 0)
+	}
+}
+
+// verify checks an AP-REQ token and sets up the session; it returns the
+// framed AP-REP to send, or nil.
+func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, error) {
+	tokID, msg, err := parseFraming(token)
+	if err != nil {
+		if token[0] != 0x6e {
+			return nil, apFail(status.SEC_E_INVALID_TOKEN, 0, "%w", err)
+		}
+		tokID, msg = tokAPReq, token
+	}
+	if tokID != tokAPReq {
+		return nil, apFail(status.SEC_E_INVALID_TOKEN, 0, "unexpected token id %#04x, want AP-REQ", tokID)
+	}
+	var apReq messages.APReq
+	if err := apReq.Unmarshal(msg); err != nil {
+		return nil, apFail(status.SEC_E_INVALID_TOKEN, errorcode.KRB_AP_ERR_MSG_TYPE, "malformed AP-REQ")
+	}
+	tkt := &apReq.Ticket
+	if c.cred.service != "" && !sameService(c.cred.service, tkt.SName, tkt.Realm) {
+		return nil, apFail(status.SEC_E_WRONG_PRINCIPAL, errorcode.KRB_AP_ERR_NOT_US, "ticket is for %q, not %q", tkt.SName.PrincipalNameString(), c.cred.service)
+	}
+	key, _, err := c.cred.serviceKT.GetEncryptionKey(tkt.SName, tkt.Realm, tkt.EncPart.KVNO, tkt.EncPart.EType)
+	if err != nil {
+		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_NOKEY, "no key for %q kvno %d enctype %d in the keytab", tkt.SName.PrincipalNameString(), tkt.EncPart.KVNO, tkt.EncPart.EType)
+	}
+	if err := tkt.Decrypt(key); err != nil {
+		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_BAD_INTEGRITY, "ticket does not decrypt with the service key")
+	}
+	encTkt := &tkt.DecryptedEncPart
+	now := c.p.config.now()
+	skew := c.p.clockSkew()
+	start := encTkt.StartTime
+	if start.IsZero() {
+		start = encTkt.AuthTime
+	}
+	if start.Sub(now) > skew {
+		return nil, apFail(status.SEC_E_TIME_SKEW, errorcode.KRB_AP_ERR_TKT_NYV, "ticket not yet valid")
+	}
+	if now.Sub(encTkt.EndTime) > skew {
+		return nil, apFail(status.SEC_E_CONTEXT_EXPIRED, errorcode.KRB_AP_ERR_TKT_EXPIRED, "ticket expired at %v", encTkt.EndTime)
+	}
+	if err := apReq.DecryptAuthenticator(encTkt.Key); err != nil {
+		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the session key")
+	}
+	auth := &apReq.Authenticator
+	if !auth.CName.Equal(encTkt.CName) || auth.CRealm != encTkt.CRealm {
+		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_BADMATCH, "authenticator client does not match the ticket")
+	}
+	ctime := auth.CTime.Add(time.Duration(auth.Cusec) * time.Microsecond)
+	if d := now.Sub(ctime); d > skew || d < -skew {
+		return nil, apFail(status.SEC_E_TIME_SKEW, errorcode.KRB_AP_ERR_SKEW, "clock skew of %v is more than %v", d.Round(time.Second), skew)
+	}
+	if auth.Cksum.CksumType != cksumTypeGSS {
+		return nil, apFail(status.SEC_E_INVALID_TOKEN, errorcode.KRB_AP_ERR_INAPP_CKSUM, "authenticator checksum type %d, want 0x8003", auth.Cksum.CksumType)
+	}
+	ck, err := parseGSSChecksum(auth.Cksum.Checksum)
+	if err != nil {
+		return nil, apFail(status.SEC_E_INVALID_TOKEN, errorcode.KRB_AP_ERR_INAPP_CKSUM, "%w", err)
+	}
+	if err := c.checkBindings(ck, in); err != nil {
+		return nil, err
+	}
+	clientName := auth.CName.PrincipalNameString() + "@" + auth.CRealm
+	rkey := fmt.Sprintf("%s|%s@%s|%d|%d", clientName, tkt.SName.PrincipalNameString(), tkt.Realm, auth.CTime.Unix(), auth.Cusec)
+	if !c.p.replay.check(rkey, now, skew) {
+		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_REPEAT, "replayed authenticator")
+	}
+
+	gf := ck.flags &^ gssDeleg
+	if ck.flags&gssDeleg != 0 && ck.deleg != nil {
+		if d, err := c.readDelegation(ck.deleg, encTkt.Key); err == nil {
+			c.delegated = d
+			gf |= gssDeleg
+		}
+	}
+	if p, err := c.decodePAC(tkt); err == nil {
+		c.pac = p
+	}
+
+	rnd := c.p.config.rand()
+	recvSeq := uint32(auth.SeqNumber)
+	checkSeq := gf&(gssReplay|gssSequence) != 0
+	var apRep []byte
+	mutual := gf&gssMutual != 0 || hasMutualOption(&apReq)
+	if mutual {
+		gf |= gssMutual
+		etype := encTkt.Key.KeyType
+		if auth.SubKey.KeyType != 0 {
+			etype = auth.SubKey.KeyType
+		}
+		subkey, err := randomKey(rnd, etype)
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+		seq, err := randomSeq(rnd)
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+		part := encAPRepPart{ctime: auth.CTime, cusec: auth.Cusec, subkey: subkey, seq: int64(seq)}
+		plain, err := part.marshal()
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+		ed, err := crypto.GetEncryptedData(plain, encTkt.Key, keyusage.AP_REP_ENCPART, 0)
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+		der, err := marshalAPRep(ed.EType, ed.Cipher)
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+		apRep = frameToken(tokAPRep, der)
+		c.sess, err = newSession(subkey, false, true, seq, recvSeq, checkSeq, rnd)
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+	} else {
+		key := encTkt.Key
+		if auth.SubKey.KeyType != 0 && len(auth.SubKey.KeyValue) > 0 {
+			key = auth.SubKey
+		}
+		c.sess, err = newSession(key, false, false, recvSeq, recvSeq, checkSeq, rnd)
+		if err != nil {
+			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
+		}
+	}
+	c.flags = ascFlags(gf, c.req)
+	c.clientName = clientName
+	c.serverName = tkt.SName.PrincipalNameString() + "@" + tkt.Realm
+	c.start, c.expiry = start, encTkt.EndTime
+	return apRep, nil
+}
+
+func hasMutualOption(a *messages.APReq) bool {
+	b := a.APOptions.Bytes
+	return len(b) > 0 && b[0]&0x20 != 0
+}
+
+// sameService compares a configured service name with the ticket's.
+func sameService(want string, sname types.PrincipalName, realm string) bool {
+	got := sname.PrincipalNameString()
+	if strings.Contains(want, "@") {
+		return strings.EqualFold(want, got+"@"+realm)
+	}
+	return strings.EqualFold(want, got)
+}
+
+// checkBindings compares the client's Bnd with the acceptor's bindings
+// (packages.md 6.3): all-zero means the client had none, accepted unless
+// the acceptor requires bindings.
+func (c *serverContext) checkBindings(ck *gssChecksum, in []secbuffer.Buffer) error {
+	ours, have, err := bindingsHash(in)
+	if err != nil {
+		return apFail(status.SEC_E_BAD_BINDINGS, errorcode.KRB_AP_ERR_BADADDR, "malformed channel bindings: %w", err)
+	}
+	if !have {
+		return nil
+	}
+	var zero [16]byte
+	if subtle.ConstantTimeCompare(ck.bnd[:], zero[:]) == 1 {
+		if c.p.config.RequireChannelBindings || c.req&packages.ASC_REQ_PROXY_BINDINGS != 0 {
+			return apFail(status.SEC_E_BAD_BINDINGS, errorcode.KRB_AP_ERR_BADADDR, "client sent no channel bindings")
+		}
+		return nil
+	}
+	if subtle.ConstantTimeCompare(ck.bnd[:], ours[:]) != 1 {
+		return apFail(status.SEC_E_BAD_BINDINGS, errorcode.KRB_AP_ERR_BADADDR, "channel bindings do not match")
+	}
+	return nil
+}
+
+// readDelegation turns the KRB-CRED of the checksum into outbound
+// credentials for the client (RFC 4121 4.1.1, RFC 4120 5.8). The
+// enc-part is under the session key, or unencrypted (etype 0).
+func (c *serverContext) readDelegation(der []byte, key types.EncryptionKey) (*credentials, error) {
+	var kc messages.KRBCred
+	if err := kc.Unmarshal(der); err != nil {
+		return nil, err
+	}
+	if len(kc.Tickets) == 0 {
+		return nil, errors.New("kerberos: KRB-CRED without tickets")
+	}
+	var enc messages.EncKrbCredPart
+	if kc.EncPart.EType == 0 {
+		if err := enc.Unmarshal(kc.EncPart.Cipher); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := kc.DecryptEncPart(key); err != nil {
+			return nil, err
+		}
+		enc = kc.DecryptedEncPart
+	}
+	if len(enc.TicketInfo) == 0 {
+		return nil, errors.New("kerberos: KRB-CRED without ticket info")
+	}
+	info := enc.TicketInfo[0]
+	t := &ticket{
+		ticket: kc.Tickets[0], key: info.Key, cname: info.PName, crealm: info.PRealm,
+		flags: flagsWord(info.Flags.Bytes), authTime: info.AuthTime, startTime: info.StartTime,
+		endTime: info.EndTime, renewTill: info.RenewTill,
+	}
+	if t.startTime.IsZero() {
+		t.startTime = t.authTime
+	}
+	return &credentials{
+		p: c.p, conf: c.cred.conf, use: packages.SECPKG_CRED_OUTBOUND,
+		cname: info.PName, crealm: info.PRealm, delegated: true, tgt: t,
+	}, nil
+}
+
+// decodePAC decodes and verifies the PAC in the ticket's authorization
+// data.
+func (c *serverContext) decodePAC(tkt *messages.Ticket) (*PAC, error) {
+	ok, p, err := tkt.GetPACType(c.cred.serviceKT, &tkt.SName, log.New(io.Discard, "", 0))
+	if err != nil || !ok {
+		return nil, err
+	}
+	out := &PAC{Raw: p, LogonInfo: p.KerbValidationInfo}
+	if p.ClientInfo != nil {
+		out.ClientName = p.ClientInfo.Name
+	}
+	if li := p.KerbValidationInfo; li != nil {
+		out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
+		out.GroupSIDs = li.GetGroupMembershipSIDs()
+	}
+	return out, nil
+}
