@@ -106,7 +106,7 @@ func TestParseAuthenticateLayouts(t *testing.T) {
 		user: "u", domain: "d", workstation: "w", flags: flagUnicode,
 	}
 	for _, tc := range []struct {
-		name              string
+		name         string
 		version, mic bool
 		wantLen      int
 	}{{"64", false, false, 64}, {"72", true, false, 72}, {"88", true, true, 88}} {
