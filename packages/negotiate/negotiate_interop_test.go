@@ -1,0 +1,301 @@
+package negotiate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/secbuffer"
+)
+
+// Interop with MIT krb5's SPNEGO (through python3-gssapi) over
+// gss-ntlmssp: both directions, then signed and sealed messages.
+
+const interopUserLine = "DOM:alice:Passw0rd\n"
+
+// needPeer skips the test when a peer is missing, or fails it when
+// SSPI_INTEROP=1.
+func needPeer(t *testing.T, what string, ok bool) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("SSPI_INTEROP") == "1" {
+		t.Fatalf("interop peer missing: %s", what)
+	}
+	t.Skipf("interop peer missing: %s (apt-get install -y gss-ntlmssp python3-gssapi krb5-gss-samples curl)", what)
+}
+
+func haveGSSNTLMSSP() bool {
+	for _, p := range []string{"/etc/gss/mech.d", "/usr/etc/gss/mech.d"} {
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(p, e.Name()))
+			if err == nil && bytes.Contains(b, []byte("1.3.6.1.4.1.311.2.2.10")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func needGSSPeers(t *testing.T) {
+	t.Helper()
+	err := exec.Command("/usr/bin/python3", "-c", "import gssapi").Run()
+	needPeer(t, "python3-gssapi (/usr/bin/python3 -c 'import gssapi')", err == nil)
+	needPeer(t, "gss-ntlmssp (no mech.d entry for 1.3.6.1.4.1.311.2.2.10)", haveGSSNTLMSSP())
+}
+
+// userFile writes an NTLM_USER_FILE for the test.
+func userFile(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "ntlm_users")
+	if err := os.WriteFile(f, []byte(interopUserLine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// gssPeer is testdata/gssdriver.py run as a subprocess.
+type gssPeer struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	log bytes.Buffer
+}
+
+func startGSSPeer(t *testing.T, env []string, args ...string) *gssPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{filepath.Join("testdata", "gssdriver.py")}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &gssPeer{t: t, cmd: cmd}
+	cmd.Stderr = &p.log
+	var err error
+	if p.in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.out = bufio.NewReader(stdout)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Logf("gssdriver: %v\n%s", err, p.log.String())
+		}
+		cancel()
+	})
+	return p
+}
+
+func b64(b []byte) string {
+	if len(b) == 0 {
+		return "-"
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func unb64(t *testing.T, s string) []byte {
+	t.Helper()
+	if s == "-" {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// call sends one command and returns the answer's fields, failing the
+// test on an ERR answer.
+func (p *gssPeer) call(format string, args ...any) []string {
+	p.t.Helper()
+	f, err := p.try(format, args...)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return f
+}
+
+func (p *gssPeer) try(format string, args ...any) ([]string, error) {
+	line := fmt.Sprintf(format, args...)
+	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
+		return nil, fmt.Errorf("gssdriver: write: %v\n%s", err, p.log.String())
+	}
+	ans, err := p.out.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("gssdriver: read after %q: %v\n%s", strings.Fields(line)[0], err, p.log.String())
+	}
+	f := strings.Fields(ans)
+	if len(f) == 0 || f[0] == "ERR" {
+		return nil, fmt.Errorf("gssdriver: %q: %s", strings.Fields(line)[0], strings.TrimSpace(ans))
+	}
+	return f, nil
+}
+
+// stepOurs runs one leg of our context.
+func stepOurs(t *testing.T, c packages.Context, in []byte) []byte {
+	t.Helper()
+	var bufs []secbuffer.Buffer
+	if in != nil {
+		bufs = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: in}}
+	}
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+	if _, err := c.Step(context.Background(), bufs, out); err != nil {
+		t.Fatalf("our Step: %v", err)
+	}
+	return out[0].Data
+}
+
+// handshakeWithPeer runs our context against the peer until both are
+// complete; ourFirst says who sends the first token.
+func handshakeWithPeer(t *testing.T, ours packages.Context, peer *gssPeer, ourFirst bool) {
+	t.Helper()
+	var tok []byte
+	peerDone := false
+	ourTurn := ourFirst
+	for i := 0; i < 10; i++ {
+		if ourTurn {
+			tok = stepOurs(t, ours, tok)
+		} else {
+			f := peer.call("STEP %s", b64(tok))
+			tok, peerDone = unb64(t, f[1]), f[2] == "1"
+		}
+		if (ours.Established() && peerDone) || len(tok) == 0 {
+			break
+		}
+		ourTurn = !ourTurn
+	}
+	if !ours.Established() || !peerDone {
+		t.Fatalf("handshake did not finish: ours %v, peer %v", ours.Established(), peerDone)
+	}
+}
+
+// messagesWithPeer exchanges sealed and signed messages both ways. NTLM's
+// GSS wrap token is the 16-byte signature followed by the sealed data.
+func messagesWithPeer(t *testing.T, ours packages.Context, peer *gssPeer) {
+	t.Helper()
+	for i := 0; i < 3; i++ {
+		msg := []byte(fmt.Sprintf("from gosspi %d", i))
+		bufs := []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)},
+			{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), msg...)},
+		}
+		if _, err := ours.EncryptMessage(0, bufs, 0); err != nil {
+			t.Fatal(err)
+		}
+		f := peer.call("UNWRAP %s", b64(append(append([]byte(nil), bufs[0].Data...), bufs[1].Data...)))
+		if got := unb64(t, f[1]); !bytes.Equal(got, msg) || f[2] != "1" {
+			t.Fatalf("peer unwrapped %q conf %s, want %q", got, f[2], msg)
+		}
+
+		msg = []byte(fmt.Sprintf("from MIT %d", i))
+		f = peer.call("WRAP %s 1", b64(msg))
+		wrapped := unb64(t, f[1])
+		if len(wrapped) < 16 {
+			t.Fatalf("wrap token %x", wrapped)
+		}
+		bufs = []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: wrapped[:16]},
+			{Type: secbuffer.SECBUFFER_DATA, Data: wrapped[16:]},
+		}
+		if _, _, err := ours.DecryptMessage(bufs, 0); err != nil {
+			t.Fatalf("DecryptMessage of the peer's wrap: %v", err)
+		}
+		if !bytes.Equal(bufs[1].Data, msg) {
+			t.Fatalf("decrypted %q, want %q", bufs[1].Data, msg)
+		}
+
+		f = peer.call("MIC %s", b64(msg))
+		bufs = []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_DATA, Data: msg},
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])},
+		}
+		if _, err := ours.VerifySignature(bufs, 0); err != nil {
+			t.Fatalf("VerifySignature of the peer's MIC: %v", err)
+		}
+		bufs[1].Data = make([]byte, 16)
+		if err := ours.MakeSignature(0, bufs, 0); err != nil {
+			t.Fatal(err)
+		}
+		peer.call("VERIFY %s %s", b64(msg), b64(bufs[1].Data))
+	}
+}
+
+const spnegoOID = "1.3.6.1.5.5.2"
+
+func TestInteropNTLMClientToMIT(t *testing.T) {
+	needGSSPeers(t)
+	users := userFile(t)
+	peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users}, "accept", spnegoOID)
+	p := New(&Config{PackageList: "NTLM"})
+	cred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cred.NewClientContext("host/localhost", packages.ISC_REQ_CONFIDENTIALITY|packages.ISC_REQ_INTEGRITY|packages.ISC_REQ_MUTUAL_AUTH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakeWithPeer(t, c, peer, true)
+	checkNegotiated(t, c, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	if got := string(unb64(t, peer.call("PEER")[1])); !strings.EqualFold(strings.TrimRight(got, "\x00"), `DOM\alice`) {
+		t.Errorf("peer saw initiator %q", got)
+	}
+	if got := string(unb64(t, peer.call("MECH")[1])); got != "1.3.6.1.4.1.311.2.2.10" {
+		t.Errorf("peer mechanism %s", got)
+	}
+	messagesWithPeer(t, c, peer)
+}
+
+func TestInteropMITClientToNTLMServer(t *testing.T) {
+	needGSSPeers(t)
+	users := userFile(t)
+	peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users}, "initiate", spnegoOID, "host@localhost", "alice@DOM", "Passw0rd")
+	p := New(&Config{PackageList: "NTLM"})
+	cred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: ntlm.UserFile(users)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cred.NewServerContext(packages.ASC_REQ_CONFIDENTIALITY | packages.ASC_REQ_INTEGRITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakeWithPeer(t, s, peer, false)
+	checkNegotiated(t, s, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	v, err := s.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+	if err != nil || !strings.EqualFold(v.(*packages.Names).UserName, `DOM\alice`) {
+		t.Fatalf("NAMES %v %v", v, err)
+	}
+	messagesWithPeer(t, s, peer)
+}
+
+// The MIT acceptor offers only NTLM through SPNEGO; our initiator is
+// forbidden NTLM and has no Kerberos: it fails before sending anything.
+func TestInteropNTLMForbiddenNoKerberos(t *testing.T) {
+	p := New(&Config{PackageList: "!NTLM"})
+	_, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err == nil {
+		t.Fatal("credentials acquired with NTLM forbidden and no Kerberos")
+	}
+}
