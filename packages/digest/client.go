@@ -199,6 +199,7 @@ func (c *clientContext) stepHTTP(tok string, in, out []secbuffer.Buffer) (status
 	auth := c.nextAuthorization(method, c.target)
 	if auth.qop == qopAuthInt && !haveEntity {
 		// packages.md 4.2: the response waits for CompleteAuthToken.
+		auth.pending = true
 		p := auth.marshal()
 		if err := c.checkOut(out, len(p)); err != nil {
 			c.restore(saved)
@@ -463,6 +464,7 @@ func (c *clientContext) CompleteAuthToken(bufs []secbuffer.Buffer) (status.Statu
 		return status.SEC_E_INVALID_TOKEN, c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
 	c.finishAuthorization(a, method, hentity)
+	a.pending = false
 	p := a.marshal()
 	b := secbuffer.Find(bufs, secbuffer.SECBUFFER_TOKEN)
 	if b == nil {

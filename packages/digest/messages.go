@@ -114,6 +114,7 @@ type httpAuthorization struct {
 	// kept by a client for CompleteAuthToken; never marshalled
 	method  string
 	hentity string
+	pending bool // response not computed yet: leave it out
 }
 
 func parseHTTPAuthorization(s string) (*httpAuthorization, error) {
@@ -201,7 +202,7 @@ func (a *httpAuthorization) marshal() []byte {
 	if a.algorithm != "" {
 		w.token("algorithm", a.algorithm)
 	}
-	if a.response != "" {
+	if !a.pending {
 		w.quoted("response", a.response)
 	}
 	if a.qop != "" {

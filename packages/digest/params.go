@@ -223,8 +223,19 @@ func (w *paramWriter) quoted(name, value string) {
 	w.b = append(w.b, '"')
 }
 
-// token appends name=value without quotes; value must be a token.
+// token appends name=value without quotes, or quoted when value is not a
+// token (RFC 9110 5.6.2), so that whatever was parsed can be written back.
 func (w *paramWriter) token(name, value string) {
+	for i := 0; i < len(value); i++ {
+		if !isTokenChar(value[i]) {
+			w.quoted(name, value)
+			return
+		}
+	}
+	if value == "" {
+		w.quoted(name, value)
+		return
+	}
 	w.sep()
 	w.b = append(w.b, name...)
 	w.b = append(w.b, '=')
