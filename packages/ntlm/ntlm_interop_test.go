@@ -1,0 +1,260 @@
+package ntlm
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// Interop with gss-ntlmssp (MIT GSSAPI's NTLM mechanism) through
+// python3-gssapi, both directions, with signed and sealed messages.
+
+func requireGSSNTLMSSP(t *testing.T) {
+	t.Helper()
+	peers.Require(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
+	peers.Require(t, "gss-ntlmssp (apt-get install -y gss-ntlmssp)", peers.HaveGSSNTLMSSP())
+}
+
+// userFile writes an NTLM_USER_FILE for alice.
+func userFile(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "ntlm_users")
+	if err := os.WriteFile(f, []byte("EXAMPLE:alice:Secret1!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func bindingsBuffer(app []byte) []secbuffer.Buffer {
+	if app == nil {
+		return nil
+	}
+	cb := &secbuffer.ChannelBindings{ApplicationData: app}
+	return []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: cb.Marshal()}}
+}
+
+var interopBindings = []struct {
+	name          string
+	peer, ours    []byte
+	strictMIC     bool // server without AllowMissingMIC
+	wantErr       status.Status
+	wantPeerError bool // our client against their server: their error
+}{
+	{name: "no bindings"},
+	// gss-ntlmssp 1.2 sends no MIC and no MsvAvFlags: the default server
+	// takes that for a stripped MIC.
+	{name: "no MIC refused by default", strictMIC: true, wantErr: status.SEC_E_LOGON_DENIED},
+	{name: "bindings", peer: []byte("tls-server-end-point:0123"), ours: []byte("tls-server-end-point:0123")},
+	{name: "bindings mismatch", peer: []byte("tls-server-end-point:0123"), ours: []byte("tls-server-end-point:9999"), wantErr: status.SEC_E_BAD_BINDINGS, wantPeerError: true},
+}
+
+// TestInteropGSSClient: gss-ntlmssp initiates, our server accepts.
+func TestInteropGSSClient(t *testing.T) {
+	requireGSSNTLMSSP(t)
+	users := userFile(t)
+	for _, tc := range interopBindings {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &Config{AllowMissingMIC: !tc.strictMIC}
+			ctx := context.Background()
+			d, err := peers.StartGSS(peers.GSSOptions{
+				Role: "initiate", Mech: "ntlm", Target: "HTTP@localhost",
+				ChannelBindings: tc.peer, Env: []string{"NTLM_USER_FILE=" + users},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			cred, err := New(cfg).AcquireCredentials(ctx, "", packages.SECPKG_CRED_INBOUND, UserFile(users))
+			if err != nil {
+				t.Fatal(err)
+			}
+			server, err := cred.NewServerContext(packages.ASC_REQ_CONFIDENTIALITY | packages.ASC_REQ_INTEGRITY)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var info map[string]string
+			for !server.Established() || info == nil {
+				tok, done, inf, err := d.Next(ctx)
+				if err != nil {
+					t.Fatalf("%v; stderr: %s", err, d.Stderr())
+				}
+				if done {
+					info = inf
+					continue
+				}
+				out, _, err := step(server, tok, 4096, bindingsBuffer(tc.ours)...)
+				if err != nil {
+					if tc.wantErr == 0 || !errors.Is(err, tc.wantErr) {
+						t.Fatalf("got %v, want %v", err, tc.wantErr)
+					}
+					return
+				}
+				if len(out) > 0 {
+					if err := d.SendToken(out); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tc.wantErr != 0 {
+				t.Fatalf("handshake succeeded, want %v", tc.wantErr)
+			}
+			n, _ := server.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+			if got := n.(*packages.Names).UserName; got != `EXAMPLE\alice` {
+				t.Errorf("NAMES %q", got)
+			}
+			checkSessionKey(t, server, info)
+			exchangeWithPeer(t, d, server)
+		})
+	}
+}
+
+// TestInteropGSSServer: our client initiates, gss-ntlmssp accepts.
+func TestInteropGSSServer(t *testing.T) {
+	requireGSSNTLMSSP(t)
+	users := userFile(t)
+	for _, tc := range interopBindings {
+		if tc.strictMIC {
+			continue // our client always sends a MIC
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			d, err := peers.StartGSS(peers.GSSOptions{
+				Role: "accept", Mech: "ntlm", ChannelBindings: tc.peer,
+				Env: []string{"NTLM_USER_FILE=" + users},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			cred, err := New(nil).AcquireCredentials(ctx, "", packages.SECPKG_CRED_OUTBOUND,
+				&packages.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Secret1!"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client, err := cred.NewClientContext("HTTP/localhost", reqSeal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			neg, _, err := step(client, nil, 4096)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.SendToken(neg); err != nil {
+				t.Fatal(err)
+			}
+			chal, _, _, err := d.Next(ctx)
+			if err != nil {
+				t.Fatalf("%v; stderr: %s", err, d.Stderr())
+			}
+			auth, st, err := step(client, chal, 4096, bindingsBuffer(tc.ours)...)
+			if err != nil || st != status.SEC_E_OK {
+				t.Fatalf("ISC #2: %v %v", st, err)
+			}
+			if err := d.SendToken(auth); err != nil {
+				t.Fatal(err)
+			}
+			_, done, info, err := d.Next(ctx)
+			if tc.wantPeerError {
+				if err == nil {
+					t.Fatalf("gss-ntlmssp accepted mismatched bindings")
+				}
+				return
+			}
+			if err != nil || !done {
+				t.Fatalf("peer: %v %v; stderr: %s", done, err, d.Stderr())
+			}
+			if info["peer"] == "" {
+				t.Errorf("no peer name in %v", info)
+			}
+			checkSessionKey(t, client, info)
+			exchangeWithPeer(t, d, client)
+		})
+	}
+}
+
+func checkSessionKey(t *testing.T, c packages.Context, info map[string]string) {
+	t.Helper()
+	if info["key"] == "-" || info["key"] == "" {
+		t.Logf("peer does not report its session key")
+		return
+	}
+	want, err := hex.DecodeString(info["key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionKey(t, c); !bytes.Equal(got, want) {
+		t.Errorf("session key %x, peer has %x", got, want)
+	}
+}
+
+// exchangeWithPeer seals and signs in both directions between our context
+// and the peer: gss_wrap is signature(16) ‖ sealed data, gss_get_mic the
+// 16-byte signature.
+func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		// Peer → us, sealed.
+		plain := []byte("from the peer, message " + string(rune('A'+i)))
+		tok, enc, err := d.Wrap(ctx, plain, true)
+		if err != nil || !enc || len(tok) != sigLen+len(plain) {
+			t.Fatalf("peer wrap: %d bytes, encrypted %v, %v", len(tok), enc, err)
+		}
+		msg := []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:sigLen]},
+			{Type: secbuffer.SECBUFFER_DATA, Data: tok[sigLen:]},
+		}
+		if _, _, err := ours.DecryptMessage(msg, 0); err != nil || !bytes.Equal(msg[1].Data, plain) {
+			t.Fatalf("DecryptMessage of the peer's wrap: %q %v", msg[1].Data, err)
+		}
+		// Us → peer, sealed.
+		plain = []byte("from us, message " + string(rune('A'+i)))
+		msg = []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, sigLen)},
+			{Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(plain)},
+		}
+		if _, err := ours.EncryptMessage(0, msg, 0); err != nil {
+			t.Fatal(err)
+		}
+		got, enc, err := d.Unwrap(ctx, append(msg[0].Data, msg[1].Data...))
+		if err != nil || !enc || !bytes.Equal(got, plain) {
+			t.Fatalf("peer unwrap of our EncryptMessage: %q %v %v", got, enc, err)
+		}
+		// Peer → us, signed.
+		mic, err := d.GetMIC(ctx, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: plain}, {Type: secbuffer.SECBUFFER_TOKEN, Data: mic}}
+		if _, err := ours.VerifySignature(sig, 0); err != nil {
+			t.Fatalf("VerifySignature of the peer's MIC: %v", err)
+		}
+		// Us → peer, signed.
+		sig = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: plain}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, sigLen)}}
+		if err := ours.MakeSignature(0, sig, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.VerifyMIC(ctx, plain, sig[1].Data); err != nil {
+			t.Fatalf("peer verify of our signature: %v", err)
+		}
+	}
+	// A tampered message from the peer is refused.
+	tok, _, err := d.Wrap(ctx, []byte("tamper"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok[len(tok)-1] ^= 1
+	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:sigLen]}, {Type: secbuffer.SECBUFFER_DATA, Data: tok[sigLen:]}}
+	if _, _, err := ours.DecryptMessage(msg, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+		t.Errorf("tampered peer message: %v", err)
+	}
+}
