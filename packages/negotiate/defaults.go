@@ -2,12 +2,13 @@ package negotiate
 
 import (
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/ntlm"
 )
 
 // defaultKerberos returns the Kerberos package used when Config.Kerberos
 // is nil.
-func defaultKerberos() packages.Package { return nil }
+func defaultKerberos() packages.Package { return kerberos.New(nil) }
 
 // defaultNTLM returns the NTLM package used when Config.NTLM is nil.
 //

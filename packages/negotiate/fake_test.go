@@ -239,11 +239,11 @@ func msgData(msg []secbuffer.Buffer) []byte {
 
 func (c *fakeCtx) MakeSignature(qop uint32, msg []secbuffer.Buffer, seq uint32) error {
 	t := secbuffer.Find(msg, secbuffer.SECBUFFER_TOKEN)
-	if c.key == nil || t == nil || len(t.Data) < 16 {
+	if c.key == nil || t == nil || cap(t.Data) < 16 {
 		return status.SEC_E_INVALID_TOKEN
 	}
-	copy(t.Data, c.signature(c.client, c.sendSeq, msgData(msg)))
 	t.Data = t.Data[:16]
+	copy(t.Data, c.signature(c.client, c.sendSeq, msgData(msg)))
 	c.sendSeq++
 	return nil
 }

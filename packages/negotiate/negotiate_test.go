@@ -136,7 +136,7 @@ func checkMessages(t *testing.T, client, server packages.Context) {
 		msg := []byte(fmt.Sprintf("message %d", i))
 		bufs := []secbuffer.Buffer{
 			{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), msg...)},
-			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 64)},
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 128)},
 		}
 		if err := from.MakeSignature(0, bufs, 0); err != nil {
 			t.Fatalf("MakeSignature: %v", err)
@@ -144,7 +144,7 @@ func checkMessages(t *testing.T, client, server packages.Context) {
 		if _, err := to.VerifySignature(bufs, 0); err != nil {
 			t.Fatalf("VerifySignature: %v", err)
 		}
-		bufs[1].Data = make([]byte, 64)
+		bufs[1].Data = make([]byte, 0, 128)
 		if _, err := from.EncryptMessage(0, bufs, 0); err != nil {
 			t.Fatalf("EncryptMessage: %v", err)
 		}

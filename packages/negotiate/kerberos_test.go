@@ -1,0 +1,315 @@
+package negotiate
+
+import (
+	"bytes"
+	"context"
+	"encoding/asn1"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/config"
+
+	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/kerberos"
+	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
+)
+
+// These tests run Negotiate over the real Kerberos package against the
+// MIT KDC of scripts/testkdc.sh (realm GOSSPI.TEST), and over NTLM when
+// Kerberos cannot be had.
+
+var aliceKrb = &packages.AuthIdentity{User: "alice", Domain: "GOSSPI.TEST", Password: "alice-pw"}
+
+// krbUsers lets the NTLM server accept alice with her Kerberos password,
+// so that a fallback to NTLM can complete.
+var krbUsers = ntlm.Users{"alice": "alice-pw"}
+
+func kdcPackage(t testing.TB, k *peers.KDC, list string) *Package {
+	t.Helper()
+	conf, err := config.Load(k.Krb5Conf)
+	if err != nil && conf == nil {
+		t.Fatal(err)
+	}
+	return New(&Config{Kerberos: kerberos.New(&kerberos.Config{Krb5Conf: conf}), PackageList: list})
+}
+
+func kdcPair(t testing.TB, k *peers.KDC, p *Package, target string, creq uint32) (client, server packages.Context) {
+	t.Helper()
+	ccred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if client, err = ccred.NewClientContext(target, creq); err != nil {
+		t.Fatal(err)
+	}
+	if server, err = scred.NewServerContext(0); err != nil {
+		t.Fatal(err)
+	}
+	return client, server
+}
+
+func TestKDCKerberos(t *testing.T) {
+	k := kdc(t)
+	tests := []struct {
+		name string
+		req  uint32
+	}{
+		{"mutual", packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY},
+		{"no-mutual", packages.ISC_REQ_CONFIDENTIALITY},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/localhost", tt.req)
+			legs := exchange(client, server, nil, nil, nil)
+			wantStatuses(t, legs, cont, ok, ok)
+			init, err := parseNegTokenInit(legs[0].token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []asn1.ObjectIdentifier{oidMSKRB5, oidKerberos, oidNTLM}; !reflect.DeepEqual(init.mechTypes, want) {
+				t.Fatalf("mechTypes %v", init.mechTypes)
+			}
+			if oid, ok := gssTokenMech(init.mechToken); !ok || !isKerberosOID(oid) {
+				t.Fatalf("optimistic token is not Kerberos: %x", init.mechToken[:min(16, len(init.mechToken))])
+			}
+			r := mustResp(t, legs[1].token)
+			mutual := tt.req&packages.ISC_REQ_MUTUAL_AUTH != 0
+			if r.state != acceptCompleted || !r.supportedMech.Equal(oidMSKRB5) || (len(r.responseToken) > 0) != mutual {
+				t.Fatalf("reply %+v", r)
+			}
+			checkNegotiated(t, client, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+			checkNegotiated(t, server, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+			v, err := server.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+			if err != nil || !strings.HasPrefix(v.(*packages.Names).UserName, "alice@GOSSPI.TEST") {
+				t.Fatalf("server NAMES %v %v", v, err)
+			}
+			if ck, sk := sessionKey(t, client), sessionKey(t, server); len(ck) == 0 || !bytes.Equal(ck, sk) {
+				t.Fatalf("session keys differ")
+			}
+			checkMessages(t, client, server)
+		})
+	}
+}
+
+func isKerberosOID(oid asn1.ObjectIdentifier) bool {
+	return oid.Equal(oidKerberos) || oid.Equal(oidMSKRB5)
+}
+
+// An SPN the KDC does not know: the client drops Kerberos and uses NTLM.
+func TestKDCUnknownSPNFallsBackToNTLM(t *testing.T) {
+	k := kdc(t)
+	client, server := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/nosuch.gosspi.test", packages.ISC_REQ_CONFIDENTIALITY)
+	legs := exchange(client, server, nil, nil, nil)
+	wantStatuses(t, legs, cont, cont, cont, ok, ok)
+	init, err := parseNegTokenInit(legs[0].token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(init.mechTypes, []asn1.ObjectIdentifier{oidNTLM}) {
+		t.Fatalf("mechTypes %v, want NTLM only", init.mechTypes)
+	}
+	checkNegotiated(t, client, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	checkMessages(t, client, server)
+}
+
+// With NTLM forbidden the Kerberos failure comes back.
+func TestKDCUnknownSPNNTLMForbidden(t *testing.T) {
+	k := kdc(t)
+	for _, list := range []string{"config", "identity"} {
+		t.Run(list, func(t *testing.T) {
+			cfgList, id := "", *aliceKrb
+			if list == "config" {
+				cfgList = "!NTLM"
+			} else {
+				id.PackageList = "!ntlm"
+			}
+			p := kdcPackage(t, k, cfgList)
+			cred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, &id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := cred.NewClientContext("HTTP/nosuch.gosspi.test", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+			st, err := c.Step(context.Background(), nil, out)
+			if err == nil || !st.Failed() || len(out[0].Data) != 0 {
+				t.Fatalf("Step: %v %v, %d bytes", st, err, len(out[0].Data))
+			}
+			t.Logf("Kerberos failure: %v", err)
+			if st != status.SEC_E_TARGET_UNKNOWN || !errors.Is(err, status.SEC_E_TARGET_UNKNOWN) || !strings.Contains(err.Error(), "Kerberos") {
+				t.Fatalf("error %v is not the Kerberos failure SEC_E_TARGET_UNKNOWN", err)
+			}
+		})
+	}
+}
+
+// A KDC that does not answer: a realm whose KDC is a closed port.
+func TestNoKDCFallsBackToNTLM(t *testing.T) {
+	conf, err := config.NewFromString("[libdefaults]\n default_realm = NOKDC.TEST\n dns_lookup_kdc = false\n dns_lookup_realm = false\n[realms]\n NOKDC.TEST = {\n  kdc = 127.0.0.1:1\n }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := &packages.AuthIdentity{User: "alice", Domain: "NOKDC.TEST", Password: "alice-pw"}
+	for _, forbid := range []bool{false, true} {
+		list := ""
+		if forbid {
+			list = "!NTLM"
+		}
+		p := New(&Config{Kerberos: kerberos.New(&kerberos.Config{Krb5Conf: conf}), PackageList: list})
+		ccred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ccred.NewClientContext("HTTP/web.nokdc.test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if forbid {
+			out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+			st, err := c.Step(context.Background(), nil, out)
+			if !errors.Is(err, status.SEC_E_NO_AUTHENTICATING_AUTHORITY) || st != status.SEC_E_NO_AUTHENTICATING_AUTHORITY {
+				t.Fatalf("NTLM forbidden: %v %v, want SEC_E_NO_AUTHENTICATING_AUTHORITY", st, err)
+			}
+			continue
+		}
+		scred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: krbUsers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := scred.NewServerContext(0)
+		legs := exchange(c, s, nil, nil, nil)
+		wantStatuses(t, legs, cont, cont, cont, ok, ok)
+		checkNegotiated(t, c, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	}
+}
+
+// The server offers NTLM only: it answers the optimistic Kerberos token
+// with request-mic and NTLM; both sides then exchange mechListMICs.
+func TestKDCServerWithoutKerberos(t *testing.T) {
+	k := kdc(t)
+	ccred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ccred.NewClientContext("HTTP/localhost", packages.ISC_REQ_CONFIDENTIALITY)
+	s, _ := scred.NewServerContext(0)
+	legs := exchange(c, s, nil, nil, nil)
+	wantStatuses(t, legs, cont, cont, cont, cont, cont, ok, ok)
+	if r := mustResp(t, legs[1].token); r.state != requestMIC || !r.supportedMech.Equal(oidNTLM) {
+		t.Fatalf("first reply %+v", r)
+	}
+	checkNegotiated(t, c, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	checkMessages(t, c, s)
+}
+
+// A man in the middle strips Kerberos from the list to force NTLM; the
+// client's mechListMIC over its real list gives it away.
+func TestKDCDowngradeDetected(t *testing.T) {
+	k := kdc(t)
+	client, server := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/localhost", 0)
+	legs := exchange(client, server, nil, nil, func(i int, tok []byte) []byte {
+		if i != 0 {
+			return tok
+		}
+		b, err := (&negTokenInit{mechTypes: []asn1.ObjectIdentifier{oidNTLM}}).marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+	last := legs[len(legs)-1]
+	if last.client || !errors.Is(last.err, status.SEC_E_MESSAGE_ALTERED) || server.Established() {
+		t.Fatalf("legs %s, last error %v: want the server to fail with SEC_E_MESSAGE_ALTERED", statuses(legs), last.err)
+	}
+}
+
+// A bare Kerberos AP-REQ given to a Negotiate server.
+func TestKDCRawKerberosToNegotiateServer(t *testing.T) {
+	k := kdc(t)
+	conf, err := config.Load(k.Krb5Conf)
+	if err != nil && conf == nil {
+		t.Fatal(err)
+	}
+	kp := kerberos.New(&kerberos.Config{Krb5Conf: conf})
+	ccred, err := kp.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ccred.NewClientContext("HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_CONFIDENTIALITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scred, err := New(&Config{Kerberos: kp}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := scred.NewServerContext(0)
+	legs := exchange(c, s, nil, nil, nil)
+	wantStatuses(t, legs, cont, ok, ok)
+	if classifyToken(legs[1].token) != rawKerberos {
+		t.Fatalf("server answered %x, want a bare AP-REP", legs[1].token[:min(16, len(legs[1].token))])
+	}
+	checkNegotiated(t, s, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+	checkMessages(t, c, s)
+}
+
+func TestInteropKerberosClientToMIT(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir()}
+	peer := startGSSPeer(t, env, "accept", spnegoOID)
+	ccred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ccred.NewClientContext("host/localhost", packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_CONFIDENTIALITY|packages.ISC_REQ_INTEGRITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakeWithPeer(t, c, peer, true)
+	checkNegotiated(t, c, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+	if got := string(unb64(t, peer.call("PEER")[1])); !strings.HasPrefix(got, "alice@GOSSPI.TEST") {
+		t.Errorf("peer saw initiator %q", got)
+	}
+	messagesWithPeer(t, c, peer)
+}
+
+func TestInteropMITClientToKerberosServer(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir()}
+	peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw")
+	scred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scred.NewServerContext(packages.ASC_REQ_CONFIDENTIALITY | packages.ASC_REQ_INTEGRITY | packages.ASC_REQ_MUTUAL_AUTH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakeWithPeer(t, s, peer, false)
+	checkNegotiated(t, s, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+	v, err := s.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+	if err != nil || !strings.HasPrefix(v.(*packages.Names).UserName, "alice@GOSSPI.TEST") {
+		t.Fatalf("NAMES %v %v", v, err)
+	}
+	messagesWithPeer(t, s, peer)
+}
