@@ -98,8 +98,8 @@ CONF
 export KRB5_CONFIG="$dir/krb5.conf" KRB5_KDC_PROFILE="$dir/kdc.conf"
 kdb5_util create -s -r $realm -P masterpw >"$dir/setup.log" 2>&1
 k() { kadmin.local -r $realm -q "$1" >>"$dir/setup.log" 2>&1; }
-k "addprinc -pw alice-pw alice"
-k "addprinc -pw bob-pw bob"
+k "addprinc +requires_preauth -pw alice-pw alice"
+k "addprinc +requires_preauth -pw bob-pw bob"
 for s in HTTP/localhost host/localhost; do
 	k "addprinc -randkey $s"
 	k "ktadd -norandkey -k $dir/service.keytab $s"

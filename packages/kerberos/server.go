@@ -3,14 +3,14 @@ package kerberos
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"strings"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/iana/adtype"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -238,7 +238,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			gf |= gssDeleg
 		}
 	}
-	if p, err := c.decodePAC(tkt); err == nil {
+	if p, err := c.decodePAC(tkt, key); err == nil {
 		c.pac = p
 	}
 
@@ -374,20 +374,107 @@ func (c *serverContext) readDelegation(der []byte, key types.EncryptionKey) (*cr
 	}, nil
 }
 
-// decodePAC decodes and verifies the PAC in the ticket's authorization
-// data.
-func (c *serverContext) decodePAC(tkt *messages.Ticket) (*PAC, error) {
-	ok, p, err := tkt.GetPACType(c.cred.serviceKT, &tkt.SName, log.New(io.Discard, "", 0))
-	if err != nil || !ok {
+// decodePAC decodes the PAC in the ticket's authorization data
+// (AD-IF-RELEVANT containing AD-WIN2K-PAC) and checks its server
+// signature with the service key (MS-PAC 2.8). It returns nil, nil when
+// the ticket has no PAC.
+func (c *serverContext) decodePAC(tkt *messages.Ticket, key types.EncryptionKey) (*PAC, error) {
+	for _, ad := range tkt.DecryptedEncPart.AuthorizationData {
+		if ad.ADType != adtype.ADIfRelevant {
+			continue
+		}
+		var inner types.AuthorizationData
+		if err := inner.Unmarshal(ad.ADData); err != nil {
+			continue
+		}
+		for _, e := range inner {
+			if e.ADType == adtype.ADWin2KPAC {
+				return parsePAC(e.ADData, key)
+			}
+		}
+	}
+	return nil, nil
+}
+
+// PAC buffer types (MS-PAC 2.4).
+const (
+	pacLogonInfo       = 1
+	pacServerChecksum  = 6
+	pacPrivSvrChecksum = 7
+	pacClientInfo      = 10
+)
+
+func parsePAC(b []byte, key types.EncryptionKey) (out *PAC, err error) {
+	defer func() {
+		// The NDR decoders are not ours; a PAC they cannot read is an
+		// error, never a crash.
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("kerberos: malformed PAC: %v", r)
+		}
+	}()
+	var p pac.PACType
+	if err := p.Unmarshal(b); err != nil {
 		return nil, err
 	}
-	out := &PAC{Raw: p, LogonInfo: p.KerbValidationInfo}
-	if p.ClientInfo != nil {
-		out.ClientName = p.ClientInfo.Name
+	zeroed := append([]byte(nil), b...)
+	out = &PAC{}
+	var serverType uint32
+	var serverSig []byte
+	for _, buf := range p.Buffers {
+		off, n := buf.Offset, uint64(buf.CBBufferSize)
+		if off > uint64(len(b)) || n > uint64(len(b))-off {
+			return nil, errors.New("kerberos: PAC buffer out of range")
+		}
+		data := b[off : off+n]
+		switch buf.ULType {
+		case pacLogonInfo:
+			var li pac.KerbValidationInfo
+			if err := li.Unmarshal(data); err != nil {
+				return nil, err
+			}
+			out.LogonInfo = &li
+			out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
+			out.GroupSIDs = li.GetGroupMembershipSIDs()
+		case pacClientInfo:
+			var ci pac.ClientInfo
+			if err := ci.Unmarshal(data); err != nil {
+				return nil, err
+			}
+			out.ClientName = ci.Name
+		case pacServerChecksum, pacPrivSvrChecksum:
+			// PAC_SIGNATURE_DATA (MS-PAC 2.8): a checksum type, then the
+			// signature, whose length follows from the type.
+			if len(data) < 4 {
+				return nil, errors.New("kerberos: short PAC signature")
+			}
+			typ := binary.LittleEndian.Uint32(data)
+			sl := 12
+			switch int32(typ) {
+			case -138, 19: // KERB_CHECKSUM_HMAC_MD5, hmac-sha256-128-aes128
+				sl = 16
+			case 20: // hmac-sha384-192-aes256
+				sl = 24
+			}
+			if len(data) < 4+sl {
+				return nil, errors.New("kerberos: short PAC signature")
+			}
+			clear(zeroed[off+4 : off+4+uint64(sl)])
+			if buf.ULType == pacServerChecksum {
+				serverType, serverSig = typ, data[4:4+sl]
+			}
+		}
 	}
-	if li := p.KerbValidationInfo; li != nil {
-		out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
-		out.GroupSIDs = li.GetGroupMembershipSIDs()
+	if serverSig == nil {
+		return nil, errors.New("kerberos: PAC without a server signature")
 	}
+	et, err := crypto.GetChksumEtype(int32(serverType))
+	if err != nil {
+		return nil, err
+	}
+	if !et.VerifyChecksum(key.KeyValue, zeroed, serverSig, keyusage.KERB_NON_KERB_CKSUM_SALT) {
+		return nil, errors.New("kerberos: PAC server signature does not verify")
+	}
+	p.Data = nil
+	out.Raw = p
 	return out, nil
 }
