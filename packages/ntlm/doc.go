@@ -1,0 +1,79 @@
+// Package ntlm is the NTLM security package: connection-oriented NTLM of
+// [MS-NLMP], client and server, with session security, behind the
+// provider contract of [packages].
+//
+// [MS-NLMP]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-nlmp/
+//
+// # Handshake
+//
+// The client's first Step (InitializeSecurityContext) sends NEGOTIATE,
+// always with VERSION as Windows does; the server answers with CHALLENGE;
+// the client's second Step reads it and sends AUTHENTICATE and returns
+// SEC_E_OK (the token must still be sent); the server's second Step checks
+// it and returns SEC_E_OK with no token, or SEC_E_LOGON_DENIED,
+// SEC_E_BAD_BINDINGS or SEC_E_INVALID_TOKEN. A failure is sticky. The
+// server accepts the NEGOTIATE forms of every client seen in the wild: 40
+// bytes (Windows), 32 bytes without VERSION (curl) and the 16-byte minimal
+// one.
+//
+// # Responses
+//
+// As on Windows at LmCompatibilityLevel 3 and above, clients send NTLMv2
+// only and servers accept NTLMv2 only; [Config.LMCompatibility] enables
+// NTLMv1 (with extended session security when offered) and, on the client,
+// the LM response. The client adds to the server's AV pairs MsvAvFlags
+// (MIC present), MsvAvTargetName (the target given to
+// InitializeSecurityContext) and MsvAvChannelBindings (the MD5 of a
+// SECBUFFER_CHANNEL_BINDINGS input buffer, 16 zero bytes without one),
+// keeps the server's MsvAvTimestamp and computes the MIC over the three
+// messages. The server checks the NTLMv2 proof, the MIC, and the channel
+// bindings against its own SECBUFFER_CHANNEL_BINDINGS buffer
+// (SEC_E_BAD_BINDINGS on a mismatch; [Config.RequireChannelBindings] or
+// ASC_REQ_PROXY_BINDINGS refuse clients that send none). Since its
+// CHALLENGE carries MsvAvTimestamp, the server refuses an NTLMv2
+// AUTHENTICATE without a MIC as a stripped MIC, which Windows does only
+// when MsvAvFlags announces one; [Config.AllowMissingMIC] accepts clients
+// that never send one (gss-ntlmssp 1.2, go-ntlmssp, curl). Anonymous
+// authentication works on both sides: an empty [packages.AuthIdentity] or
+// ISC_REQ_NULL_SESSION on the client, ASC_REQ_ALLOW_NULL_SESSION on the
+// server.
+//
+// # Credentials
+//
+// A client credential is a [packages.AuthIdentity], an [NTHash], or nil
+// for the NTLM_USER_FILE file of gss-ntlmssp. A server credential names a
+// [UserStore]: [Users] in memory, a [UserFile], or a [LookupFunc] that
+// returns the NT hash of a user; nil means [Config.Users] or
+// NTLM_USER_FILE.
+//
+// # Session security
+//
+// Key exchange (KEY_EXCH), 128-bit keys and extended session security are
+// requested by default; SIGN follows ISC_REQ_INTEGRITY, REPLAY_DETECT and
+// SEQUENCE_DETECT, SEAL follows ISC_REQ_CONFIDENTIALITY. MakeSignature,
+// VerifySignature, EncryptMessage and DecryptMessage use the Windows buffer
+// layout: the 16-byte NTLMSSP_MESSAGE_SIGNATURE in the SECBUFFER_TOKEN
+// buffer, SECBUFFER_DATA buffers sealed in place as one RC4 stream, buffers
+// flagged SECBUFFER_READONLY neither sealed nor signed, those flagged
+// SECBUFFER_READONLY_WITH_CHECKSUM signed but not sealed. SECQOP_WRAP_NO_ENCRYPT
+// signs without sealing, and DecryptMessage reports it (the signature does
+// not say whether data was sealed, so a message that fails the sealed
+// reading is tried as signed-only). Each direction keeps its own sequence
+// number and RC4 state under its own lock, so sending and receiving run
+// concurrently (without extended session security, NTLMv1 shares one of
+// each between the directions, as Windows does). A replayed or reordered
+// message gives SEC_E_OUT_OF_SEQUENCE and leaves the context usable; a
+// modified one gives SEC_E_MESSAGE_ALTERED. The MessageSeqNo arguments are
+// ignored, as by every connection-oriented package. Steady-state calls do
+// not allocate.
+//
+// # Left out
+//
+// Connectionless (datagram) NTLM and ISC_REQ_DATAGRAM, the LM_KEY and
+// REQUEST_NON_NT_SESSION_KEY session keys on the server (the user store
+// holds NT hashes only; the client computes them), LM-only responses on the
+// server, the server's check of MsvAvTimestamp against its clock and of
+// MsvAvTargetName against its own SPNs, MsvAvSingleHost, and pass-through
+// authentication to a domain controller (NETLOGON): the server verifies
+// against its own [UserStore].
+package ntlm
