@@ -285,7 +285,7 @@ func runHandshake(t testing.TB, isc, asc handshakeCall, ccred, scred *sspi.CredH
 		if token != nil || !client {
 			in = &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: token}}}
 		}
-		out := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}}
+		out := tokenDesc(tokenCap)
 		var l leg
 		l.client = client
 		if client {
@@ -293,14 +293,14 @@ func runHandshake(t testing.TB, isc, asc handshakeCall, ccred, scred *sspi.CredH
 			if !cStarted {
 				cur = nil
 			}
-			l.st = isc(ccred, cur, in, &cctx, out, &l.attr, &l.expiry)
+			l.st = isc(ccred, cur, in, &cctx, &out, &l.attr, &l.expiry)
 			cStarted, cDone = true, l.st == sspi.SEC_E_OK
 		} else {
 			cur := &sctx
 			if !sStarted {
 				cur = nil
 			}
-			l.st = asc(scred, cur, in, &sctx, out, &l.attr, &l.expiry)
+			l.st = asc(scred, cur, in, &sctx, &out, &l.attr, &l.expiry)
 			sStarted, sDone = true, l.st == sspi.SEC_E_OK
 		}
 		l.token = append([]byte(nil), out.Buffers[0].Data...)
@@ -932,6 +932,10 @@ func newCallbackHandshake(t testing.TB, r *sspi.Registry, ccred, scred *sspi.Cre
 	return h
 }
 
+// tokenCap is the output buffer every handshake test and benchmark offers:
+// room for any NTLM token.
+const tokenCap = 4096
+
 func tokenDesc(capacity int) secbuffer.Desc {
 	return secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, capacity)}}}
 }
@@ -942,7 +946,7 @@ func (h *callbackHandshake) fail(err error) {
 }
 
 func (h *callbackHandshake) start() {
-	h.cOut = tokenDesc(1 << 12)
+	h.cOut = tokenDesc(tokenCap)
 	if st := h.r.SspiInitializeSecurityContextAsyncW(h.ch, h.ccred, nil, h.target, clientReq, 0, 0, nil, 0, &h.cctx, &h.cOut, nil, nil); st != sspi.SEC_E_OK {
 		h.fail(fmt.Errorf("queueing the first ISC: %v", st))
 	}
@@ -982,7 +986,7 @@ func (h *callbackHandshake) onClient(a *sspi.SspiAsyncContext, data any) {
 	}
 	// Hand the token to the server.
 	h.sIn = secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: h.cOut.Buffers[0].Data}}}
-	h.sOut = tokenDesc(1 << 12)
+	h.sOut = tokenDesc(tokenCap)
 	var cur *sspi.CtxtHandle
 	if h.sLegs > 0 {
 		cur = &h.sctx
@@ -1020,7 +1024,7 @@ func (h *callbackHandshake) onServer(a *sspi.SspiAsyncContext, data any) {
 	switch st {
 	case sspi.SEC_I_CONTINUE_NEEDED:
 		h.cIn = secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: h.sOut.Buffers[0].Data}}}
-		h.cOut = tokenDesc(1 << 12)
+		h.cOut = tokenDesc(tokenCap)
 		sspi.SspiReinitAsyncContext(h.ch)
 		if q := h.r.SspiInitializeSecurityContextAsyncW(h.ch, nil, &h.cctx, h.target, clientReq, 0, 0, &h.cIn, 0, &h.cctx, &h.cOut, nil, nil); q != sspi.SEC_E_OK {
 			h.fail(fmt.Errorf("queueing ISC: %v", q))
@@ -1177,4 +1181,51 @@ func BenchmarkAsyncPendingCall(b *testing.B) {
 		sspi.SspiFreeAsyncContext(h)
 	}
 	sspi.SspiFreeAsyncContext(blocker)
+}
+
+// BenchmarkHandshakeSyncParallel is the baseline for
+// BenchmarkHandshakeAsyncParallel: NTLM handshakes through the synchronous
+// calls on GOMAXPROCS goroutines.
+func BenchmarkHandshakeSyncParallel(b *testing.B) {
+	r := ntlmCase.registry(b)
+	target, _ := sspi.UTF16PtrFromString(testTarget)
+	ccred := acquire(b, r, ntlmCase.client, sspi.SECPKG_CRED_OUTBOUND)
+	scred := acquire(b, r, ntlmCase.server, sspi.SECPKG_CRED_INBOUND)
+	isc, asc := syncCalls(r, target)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, cctx, sctx := runHandshake(b, isc, asc, &ccred, &scred)
+			r.DeleteSecurityContext(&cctx)
+			r.DeleteSecurityContext(&sctx)
+		}
+	})
+}
+
+// BenchmarkHandshakeAsyncParallel runs b.N NTLM handshakes at once, each
+// driven by its notify callbacks, the way a server would use the engine.
+func BenchmarkHandshakeAsyncParallel(b *testing.B) {
+	r := ntlmCase.registry(b)
+	target, _ := sspi.UTF16PtrFromString(testTarget)
+	ccred := acquire(b, r, ntlmCase.client, sspi.SECPKG_CRED_OUTBOUND)
+	scred := acquire(b, r, ntlmCase.server, sspi.SECPKG_CRED_INBOUND)
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	wg.Add(b.N)
+	hs := make([]*callbackHandshake, b.N)
+	for i := range hs {
+		hs[i] = newCallbackHandshake(b, r, &ccred, &scred, target, wg.Done)
+	}
+	for _, h := range hs {
+		h.start()
+	}
+	wg.Wait()
+	b.StopTimer()
+	for _, h := range hs {
+		if h.err != nil {
+			b.Fatal(h.err)
+		}
+		sspi.SspiFreeAsyncContext(h.ch)
+		sspi.SspiFreeAsyncContext(h.sh)
+	}
 }
