@@ -90,6 +90,19 @@ func parseParams(s string) ([]param, error) {
 		var value string
 		if i < len(s) && s[i] == '"' {
 			i++
+			// Fast path: no escapes, no controls up to the closing quote.
+			if j := strings.IndexByte(s[i:], '"'); j >= 0 && j <= maxValueLen && strings.IndexByte(s[i:i+j], '\\') < 0 && !hasControl(s[i:i+j]) {
+				out = append(out, param{name, s[i : i+j]})
+				i += j + 1
+				if len(out) > maxParams {
+					return nil, &parseError{i, "too many parameters"}
+				}
+				skipOWS()
+				if i < len(s) && s[i] != ',' {
+					return nil, &parseError{i, "expected ',' between parameters"}
+				}
+				continue
+			}
 			var b strings.Builder
 			closed := false
 			for i < len(s) {
@@ -324,4 +337,15 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
+}
+
+// hasControl reports whether s holds a control character other than tab,
+// which a quoted-string may not (RFC 9110 5.6.4 qdtext).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
