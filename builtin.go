@@ -2,6 +2,7 @@ package sspi
 
 import (
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/digest"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
 )
@@ -16,5 +17,6 @@ func builtinPackages() []packages.Package {
 	return []packages.Package{
 		negotiate.New(nil),
 		ntlm.New(nil),
+		digest.New(nil),
 	}
 }
