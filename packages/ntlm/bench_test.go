@@ -51,7 +51,6 @@ func BenchmarkHandshake(b *testing.B) {
 // rawSigner is the baseline: the primitives of one ESS signature with
 // KEY_EXCH, state kept across calls as the contexts keep it.
 type rawSigner struct {
-	mac  interface{ Reset() }
 	h    hashWriter
 	rc4  *rc4.Cipher
 	seq  [4]byte

@@ -34,8 +34,8 @@ func newClient(p *Package, id *identity, target string, req uint32) *clientConte
 func (c *clientContext) Step(_ context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, err, done := c.stepPrologue(); done {
-		return st, err
+	if err := c.stepPrologue(); err != nil {
+		return status.Code(err), err
 	}
 	tok, alloc := c.outToken(out)
 	if tok == nil {

@@ -91,19 +91,19 @@ func (c *ntlmContext) fail(st status.Status, cause error) (status.Status, error)
 	return st, err
 }
 
-// stepPrologue handles a Step call on a failed, deleted or established
+// stepPrologue refuses a Step call on a failed, deleted or established
 // context. Call with mu held.
-func (c *ntlmContext) stepPrologue() (status.Status, error, bool) {
+func (c *ntlmContext) stepPrologue() error {
 	switch c.state {
 	case stateFailed:
-		return status.Code(c.err), c.err, true
+		return c.err
 	case stateDeleted:
-		return status.SEC_E_INVALID_HANDLE, status.New(c.op(), Name, status.SEC_E_INVALID_HANDLE, nil), true
+		return status.New(c.op(), Name, status.SEC_E_INVALID_HANDLE, nil)
 	case stateEstablished:
-		st, err := c.fail(status.SEC_E_OUT_OF_SEQUENCE, errors.New("ntlm: handshake already complete"))
-		return st, err, true
+		_, err := c.fail(status.SEC_E_OUT_OF_SEQUENCE, errors.New("ntlm: handshake already complete"))
+		return err
 	}
-	return 0, nil, false
+	return nil
 }
 
 // outToken returns the SECBUFFER_TOKEN output buffer and whether the

@@ -581,3 +581,70 @@ func TestGoNTLMSSPClient(t *testing.T) {
 		}
 	})
 }
+
+func TestCredentialUse(t *testing.T) {
+	t.Setenv("NTLM_USER_FILE", "")
+	ctx := context.Background()
+	p := New(testConfig())
+	id := &packages.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Secret1!"}
+	for _, tc := range []struct {
+		name       string
+		use        uint32
+		authData   any
+		wantErr    status.Status
+		client, sv bool // which contexts can be created
+	}{
+		{"outbound identity", packages.SECPKG_CRED_OUTBOUND, id, 0, true, false},
+		{"outbound nothing", packages.SECPKG_CRED_OUTBOUND, nil, status.SEC_E_NO_CREDENTIALS, false, false},
+		{"inbound store", packages.SECPKG_CRED_INBOUND, testUsers, 0, false, true},
+		{"inbound nothing", packages.SECPKG_CRED_INBOUND, nil, status.SEC_E_NO_CREDENTIALS, false, false},
+		{"both identity", packages.SECPKG_CRED_BOTH, id, 0, true, false},
+		{"both store", packages.SECPKG_CRED_BOTH, testUsers, 0, false, true},
+		{"outbound store", packages.SECPKG_CRED_OUTBOUND, testUsers, status.SEC_E_UNKNOWN_CREDENTIALS, false, false},
+		{"unknown type", packages.SECPKG_CRED_OUTBOUND, 42, status.SEC_E_UNKNOWN_CREDENTIALS, false, false},
+		{"bad use", 0, id, status.SEC_E_INVALID_PARAMETER, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cred, err := p.AcquireCredentials(ctx, "", tc.use, tc.authData)
+			if tc.wantErr != 0 {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cred.NewClientContext("", 0); (err == nil) != tc.client {
+				t.Errorf("NewClientContext: %v", err)
+			}
+			if _, err := cred.NewServerContext(0); (err == nil) != tc.sv {
+				t.Errorf("NewServerContext: %v", err)
+			}
+			cred.Free()
+			if _, err := cred.NewClientContext("", 0); err == nil {
+				t.Error("NewClientContext after Free")
+			}
+		})
+	}
+}
+
+// TestCurlNegotiate: the server answers curl's 32-byte OEM NEGOTIATE with
+// an OEM CHALLENGE that keeps ESS.
+func TestCurlNegotiate(t *testing.T) {
+	p := newPair(t, testConfig(), testConfig(), nil, "", 0, 0)
+	chal, st, err := step(p.server, mustHex(t, curlNegotiate), 4096)
+	if err != nil || st != status.SEC_I_CONTINUE_NEEDED {
+		t.Fatalf("%v %v", st, err)
+	}
+	m, err := parseChallenge(chal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.flags&flagOEM == 0 || m.flags&flagUnicode != 0 || m.flags&flagExtendedSessionSecurity == 0 || m.flags&flagKeyExch != 0 {
+		t.Errorf("CHALLENGE flags %#x", m.flags)
+	}
+	if m.targetName != "SERVER" {
+		t.Errorf("target name %q", m.targetName)
+	}
+}

@@ -232,12 +232,15 @@ func (p *Package) AcquireCredentials(ctx context.Context, principal string, use 
 	default:
 		return nil, status.New(op, Name, status.SEC_E_UNKNOWN_CREDENTIALS, errors.New("ntlm: unsupported authData type"))
 	}
+	// With SECPKG_CRED_BOTH, a side that has no credentials only fails
+	// when a context of that side is created.
+	both := use&packages.SECPKG_CRED_BOTH == packages.SECPKG_CRED_BOTH
 	if use&packages.SECPKG_CRED_OUTBOUND != 0 && c.id == nil {
-		if store != nil {
+		if store != nil && !both {
 			return nil, status.New(op, Name, status.SEC_E_UNKNOWN_CREDENTIALS, errors.New("ntlm: a user store is no client credential"))
 		}
 		id, err := defaultIdentity(principal)
-		if err != nil {
+		if err != nil && !both {
 			return nil, status.New(op, Name, status.SEC_E_NO_CREDENTIALS, err)
 		}
 		c.id = id
@@ -249,10 +252,12 @@ func (p *Package) AcquireCredentials(ctx context.Context, principal string, use 
 			store = p.config.Users
 		default:
 			f := os.Getenv("NTLM_USER_FILE")
-			if f == "" {
+			if f == "" && !both {
 				return nil, status.New(op, Name, status.SEC_E_NO_CREDENTIALS, errors.New("ntlm: no user store and NTLM_USER_FILE is not set"))
 			}
-			store = UserFile(f)
+			if f != "" {
+				store = UserFile(f)
+			}
 		}
 		c.store = store
 	}

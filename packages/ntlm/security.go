@@ -87,7 +87,7 @@ func (s *session) clear() {
 		}
 		h.mu.Lock()
 		if h.rc4 != nil {
-			h.rc4.Reset()
+			*h.rc4 = rc4.Cipher{}
 		}
 		h.rc4, h.mac = nil, nil
 		h.snap, h.alt = rc4.Cipher{}, rc4.Cipher{}

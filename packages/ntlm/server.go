@@ -40,8 +40,8 @@ func newServer(p *Package, store UserStore, req uint32) *serverContext {
 func (c *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, err, done := c.stepPrologue(); done {
-		return st, err
+	if err := c.stepPrologue(); err != nil {
+		return status.Code(err), err
 	}
 	inTok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
 	if inTok == nil || len(inTok.Data) == 0 {
