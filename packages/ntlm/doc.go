@@ -2,8 +2,6 @@
 // [MS-NLMP], client and server, with session security, behind the
 // provider contract of [packages].
 //
-// [MS-NLMP]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-nlmp/
-//
 // # Handshake
 //
 // The client's first Step (InitializeSecurityContext) sends NEGOTIATE,
@@ -76,4 +74,6 @@
 // MsvAvTargetName against its own SPNs, MsvAvSingleHost, and pass-through
 // authentication to a domain controller (NETLOGON): the server verifies
 // against its own [UserStore].
+//
+// [MS-NLMP]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-nlmp/
 package ntlm
