@@ -13,7 +13,7 @@ import (
 	"github.com/gosspi/sspi/secbuffer"
 )
 
-const demoUsage = `Usage: sspi demo [-p package]
+const demoUsage = `Usage: sspi demo [-p package] [--async]
 
 For every registered security package that can run on this machine alone,
 acquire client and server credentials, run InitializeSecurityContextW
@@ -24,6 +24,8 @@ skipped, with what to set to enable them.
 
 Options:
   -p name   run only the package called name (case-insensitive)
+  --async   make the handshake calls through the async family
+            (SspiInitializeSecurityContextAsyncW, SspiAcceptSecurityContextAsync)
 
 Exit status: 0 if every package that ran succeeded, 1 otherwise.
 `
@@ -93,12 +95,18 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, demoUsage) }
 	opts := demoOptions{hs: syncHandshaker{}}
 	fs.StringVar(&opts.only, "p", "", "run only this package")
+	useAsync := fs.Bool("async", false, "make the handshake calls through the async family")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sspi demo: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
+	}
+	if *useAsync {
+		ah := newAsyncHandshaker()
+		defer ah.free()
+		opts.hs = ah
 	}
 
 	var n uint32
