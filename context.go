@@ -44,6 +44,9 @@ type Context struct {
 	sizesOnce sync.Once // guards sizes and sizesErr
 	sizes     packages.SecPkgContext_Sizes
 	sizesErr  error
+
+	ntlmOnce sync.Once // guards ntlm
+	ntlm     bool      // the established context runs NTLM (Unwrap's layout)
 }
 
 func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {
@@ -456,17 +459,22 @@ func (c *Context) Wrap(plain []byte) (sealed []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// One allocation: the token, the data and the padding are laid out in
+	// place, then closed up if the package used less than the maximum.
+	t, n, p := int(sizes.SecurityTrailer), len(plain), int(sizes.BlockSize)
+	out := make([]byte, t+n+p)
+	copy(out[t:], plain)
 	bufs := []secbuffer.Buffer{
-		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)},
-		{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), plain...)},
-		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, sizes.BlockSize)},
+		{Type: secbuffer.SECBUFFER_TOKEN, Data: out[:0:t]},
+		{Type: secbuffer.SECBUFFER_DATA, Data: out[t : t+n : t+n]},
+		{Type: secbuffer.SECBUFFER_PADDING, Data: out[t+n : t+n : t+n+p]},
 	}
 	if err := c.EncryptMessage(0, bufs, 0); err != nil {
 		return nil, err
 	}
-	sealed = make([]byte, 0, len(bufs[0].Data)+len(bufs[1].Data)+len(bufs[2].Data))
+	sealed = out[:0]
 	for _, b := range bufs {
-		sealed = append(sealed, b.Data...)
+		sealed = append(sealed, b.Data...) // copy handles the overlap
 	}
 	return sealed, nil
 }
@@ -478,7 +486,7 @@ func (c *Context) Wrap(plain []byte) (sealed []byte, err error) {
 func (c *Context) Unwrap(sealed []byte) (plain []byte, err error) {
 	msg := append([]byte(nil), sealed...)
 	var bufs []secbuffer.Buffer
-	if strings.EqualFold(c.NegotiatedPackage(), "NTLM") {
+	if c.runsNTLM() {
 		sizes, err := c.Sizes()
 		if err != nil {
 			return nil, err
@@ -504,6 +512,17 @@ func (c *Context) Unwrap(sealed []byte) (plain []byte, err error) {
 		return d.Data, nil
 	}
 	return nil, nil
+}
+
+// runsNTLM reports whether the context's messages are NTLM's, whose
+// DecryptMessage takes no SECBUFFER_STREAM. It is decided once the
+// handshake is complete.
+func (c *Context) runsNTLM() bool {
+	if !c.Established() {
+		return strings.EqualFold(c.NegotiatedPackage(), "NTLM")
+	}
+	c.ntlmOnce.Do(func() { c.ntlm = strings.EqualFold(c.NegotiatedPackage(), "NTLM") })
+	return c.ntlm
 }
 
 // Export serialises the context (ExportSecurityContext) into a blob of

@@ -15,10 +15,7 @@ var (
 	errFreedCredentials  = errors.New("sspi: credentials already freed")
 	errDeletedContext    = errors.New("sspi: context already deleted")
 	errNoOutputToken     = errors.New("sspi: no SECBUFFER_TOKEN output buffer")
-	errNoInputToken      = errors.New("sspi: no SECBUFFER_TOKEN buffer")
 	errBadAuthData       = errors.New("sspi: malformed SEC_WINNT_AUTH_IDENTITY")
-	errTokenTooLarge     = errors.New("sspi: output token larger than any buffer the package accepts")
-	errNotEstablished    = errors.New("sspi: context not established")
 	errAttributeMismatch = errors.New("sspi: attribute value does not match the buffer type")
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/gosspi/sspi/status"
 )
 
-func mustUTF16(t *testing.T, s string) *uint16 {
+func mustUTF16(t testing.TB, s string) *uint16 {
 	t.Helper()
 	p, err := UTF16PtrFromString(s)
 	if err != nil {
@@ -19,7 +19,7 @@ func mustUTF16(t *testing.T, s string) *uint16 {
 	return p
 }
 
-func mustBytes(t *testing.T, s string) *byte {
+func mustBytes(t testing.TB, s string) *byte {
 	t.Helper()
 	p, err := BytePtrFromString(s)
 	if err != nil {
