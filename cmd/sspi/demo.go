@@ -63,6 +63,7 @@ type demoCase struct {
 // demoCases lists the packages the demo knows how to run.
 var demoCases = []*demoCase{
 	ntlmDemo,
+	digestDemo,
 }
 
 // handshaker makes the two handshake calls. syncHandshaker calls the flat
