@@ -3,11 +3,18 @@ package ntlm
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
@@ -256,5 +263,86 @@ func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
 	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:sigLen]}, {Type: secbuffer.SECBUFFER_DATA, Data: tok[sigLen:]}}
 	if _, _, err := ours.DecryptMessage(msg, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Errorf("tampered peer message: %v", err)
+	}
+}
+
+// TestInteropCurl: curl --ntlm against an HTTP server on 127.0.0.1 that
+// authenticates with our server context, one context per connection.
+func TestInteropCurl(t *testing.T) {
+	_, err := exec.LookPath("curl")
+	peers.Require(t, "curl (apt-get install -y curl)", err == nil)
+	for _, tc := range []struct {
+		name     string
+		user     string
+		wantCode string
+	}{
+		{"good password", `EXAMPLE\alice:Secret1!`, "200"},
+		{"bad password", `EXAMPLE\alice:wrong`, "401"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// curl sends no MIC.
+			cred, err := New(&Config{AllowMissingMIC: true}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			conns := map[string]packages.Context{}
+			var authed string
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "NTLM ")
+				if !ok {
+					w.Header().Set("WWW-Authenticate", "NTLM")
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				in, err := base64.StdEncoding.DecodeString(tok)
+				if err != nil {
+					w.WriteHeader(http.StatusBadRequest)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				sc := conns[r.RemoteAddr]
+				if sc == nil {
+					sc, _ = cred.NewServerContext(0)
+					conns[r.RemoteAddr] = sc
+				}
+				out, st, err := step(sc, in, 4096)
+				if err != nil {
+					delete(conns, r.RemoteAddr)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				if st == status.SEC_I_CONTINUE_NEEDED {
+					w.Header().Set("WWW-Authenticate", "NTLM "+base64.StdEncoding.EncodeToString(out))
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				n, _ := sc.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+				authed = n.(*packages.Names).UserName
+				w.Write([]byte("hello " + authed))
+			})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			go srv.Serve(ln)
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "curl", "-s", "--http1.1", "--ntlm", "-u", tc.user,
+				"-o", "-", "-w", "\n%{http_code}", "http://"+ln.Addr().String()+"/").CombinedOutput()
+			if err != nil {
+				t.Fatalf("curl: %v: %s", err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if code := lines[len(lines)-1]; code != tc.wantCode {
+				t.Fatalf("HTTP %s, want %s; output %q", code, tc.wantCode, out)
+			}
+			if tc.wantCode == "200" && authed != `EXAMPLE\alice` {
+				t.Errorf("authenticated as %q", authed)
+			}
+		})
 	}
 }
