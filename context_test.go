@@ -313,7 +313,7 @@ func TestGoAPIConcurrentMessages(t *testing.T) {
 }
 
 func TestDefaultRegistry(t *testing.T) {
-	if DefaultRegistry() != DefaultRegistry() {
+	if a, b := DefaultRegistry(), DefaultRegistry(); a != b {
 		t.Fatal("DefaultRegistry is not a singleton")
 	}
 	var n uint32
