@@ -120,6 +120,8 @@ func (r *Registry) handshake(client bool, phCredential *CredHandle, phContext *C
 		}
 	} else if c, err = r.Context(phContext); err != nil {
 		return status.Code(err)
+	} else if c.client != client {
+		return status.SEC_E_INVALID_HANDLE // a server context passed to ISC, or the reverse
 	}
 
 	st, err := c.step(context.Background(), in, pOutput.Buffers)

@@ -151,6 +151,10 @@ func TestHandleMisuse(t *testing.T) {
 		}
 	}
 
+	// A context of the other side is the wrong kind for a handshake call.
+	wantStatus(t, "ISC on a server context", r.InitializeSecurityContextW(nil, &live.server, nil, 0, 0, 0, inDesc(nil), 0, &live.server, tokenDesc(64), nil, nil), SEC_E_INVALID_HANDLE)
+	wantStatus(t, "ASC on a client context", r.AcceptSecurityContext(nil, &live.client, inDesc(nil), 0, 0, &live.client, tokenDesc(64), nil, nil), SEC_E_INVALID_HANDLE)
+
 	// The live handles still work after all that.
 	var names SecPkgContext_NamesW
 	wantStatus(t, "live context", r.QueryContextAttributesW(&live.server, SECPKG_ATTR_NAMES, &names), SEC_E_OK)
