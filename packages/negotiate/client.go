@@ -223,7 +223,11 @@ func (c *clientContext) reply(out []byte, resp *negTokenResp) (result, error) {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN,
 				fmt.Errorf("negotiate: %s reply with nothing left to send", resp.state))
 		}
-		return c.respond(out, mic, false)
+		// Once the mechanism is done and both MICs are exchanged, the
+		// negotiation is over: the acceptor sent its MIC first and will not
+		// answer ours (MIT krb5 behaves so; RFC 4178 5).
+		done := len(out) == 0 && c.micSent && c.micReceived
+		return c.respond(out, mic, done)
 	}
 	// The acceptor is done; so are we once its MIC, if one is due, checked.
 	if (c.micSent || c.micRequired) && !c.micReceived {

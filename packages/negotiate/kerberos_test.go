@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/asn1"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -311,5 +313,176 @@ func TestInteropMITClientToKerberosServer(t *testing.T) {
 	if err != nil || !strings.HasPrefix(v.(*packages.Names).UserName, "alice@GOSSPI.TEST") {
 		t.Fatalf("NAMES %v %v", v, err)
 	}
+	messagesWithPeer(t, s, peer)
+}
+
+// The client prefers NTLM, the server has Kerberos only: Kerberos is
+// selected with request-mic, and the mechListMIC is exchanged with the
+// Kerberos keys (the acceptor subkey) both ways.
+func TestKDCKerberosWithMIC(t *testing.T) {
+	k := kdc(t)
+	tests := []struct {
+		name string
+		req  uint32
+		want []status.Status
+	}{
+		// The acceptor sends AP-REP with its MIC; the initiator's MIC ends
+		// the negotiation on both sides, with no further token.
+		{"mutual", packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY, []status.Status{cont, cont, cont, cont, ok, ok}},
+		{"no-mutual", packages.ISC_REQ_CONFIDENTIALITY, []status.Status{cont, cont, cont, ok, ok}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, _ := kdcPair(t, k, kdcPackage(t, k, "NTLM,Kerberos"), "HTTP/localhost", tt.req)
+			_, server := kdcPair(t, k, kdcPackage(t, k, "Kerberos"), "HTTP/localhost", 0)
+			legs := exchange(client, server, nil, nil, nil)
+			wantStatuses(t, legs, tt.want...)
+			init, err := parseNegTokenInit(legs[0].token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []asn1.ObjectIdentifier{oidNTLM, oidMSKRB5, oidKerberos}; !reflect.DeepEqual(init.mechTypes, want) {
+				t.Fatalf("mechTypes %v", init.mechTypes)
+			}
+			if r := mustResp(t, legs[1].token); r.state != requestMIC || !r.supportedMech.Equal(oidMSKRB5) || r.responseToken != nil {
+				t.Fatalf("first reply %+v", r)
+			}
+			var clientMIC, serverMIC bool
+			for _, l := range legs[2:] {
+				if len(l.token) == 0 {
+					continue
+				}
+				if r := mustResp(t, l.token); r.mechListMIC != nil {
+					if l.client {
+						clientMIC = true
+					} else {
+						serverMIC = true
+					}
+				}
+			}
+			if !clientMIC || !serverMIC {
+				t.Fatalf("mechListMIC sent by client %v, server %v", clientMIC, serverMIC)
+			}
+			if last := legs[len(legs)-1]; len(last.token) != 0 {
+				t.Fatalf("last leg sent %x", last.token)
+			}
+			checkNegotiated(t, client, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+			checkNegotiated(t, server, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+			checkMessages(t, client, server)
+		})
+	}
+}
+
+// Our initiator prefers NTLM; MIT's acceptor negotiates Kerberos only, so
+// it selects Kerberos and asks for the mechListMIC, which MIT then checks.
+func TestInteropKerberosMICWithMIT(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir()}
+	peer := startGSSPeer(t, env, "accept", spnegoOID, "1.2.840.113554.1.2.2")
+	ccred, err := kdcPackage(t, k, "NTLM,Kerberos").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ccred.NewClientContext("host/localhost", packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_CONFIDENTIALITY|packages.ISC_REQ_INTEGRITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshakeWithPeer(t, c, peer, true)
+	checkNegotiated(t, c, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+	if got := string(unb64(t, peer.call("MECH")[1])); got != "1.2.840.113554.1.2.2" {
+		t.Errorf("peer mechanism %s", got)
+	}
+	messagesWithPeer(t, c, peer)
+}
+
+// MIT's initiator sends an optimistic Kerberos token; our server offers
+// NTLM only, so MIT switches to NTLM (gss-ntlmssp) under request-mic.
+func TestInteropMITSwitchesToNTLM(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("GOSSPI.TEST:alice:alice-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir(), "NTLM_USER_FILE=" + users}
+	peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw")
+	scred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := scred.NewServerContext(packages.ASC_REQ_CONFIDENTIALITY)
+	f := peer.call("STEP -")
+	init, err := parseNegTokenInit(unb64(t, f[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(init.mechTypes) < 2 || !isKerberosOID(init.mechTypes[0]) {
+		t.Skipf("MIT did not lead with Kerberos: %v", init.mechTypes)
+	}
+	// Run the rest from that first token.
+	tok := stepOurs(t, s, unb64(t, f[1]))
+	if r := mustResp(t, tok); r.state != requestMIC || !r.supportedMech.Equal(oidNTLM) {
+		t.Fatalf("our first reply %+v", r)
+	}
+	for i := 0; i < 6 && !s.Established(); i++ {
+		f = peer.call("STEP %s", b64(tok))
+		if tok = unb64(t, f[1]); len(tok) == 0 {
+			break
+		}
+		tok = stepOurs(t, s, tok)
+	}
+	f = peer.call("STEP %s", b64(tok))
+	if !s.Established() || f[2] != "1" {
+		t.Fatalf("not established: ours %v, peer %s", s.Established(), f[2])
+	}
+	checkNegotiated(t, s, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	messagesWithPeer(t, s, peer)
+}
+
+// MIT's initiator lists NTLM before Kerberos; our server offers Kerberos
+// only, so it selects Kerberos with request-mic and the MICs are checked
+// by both.
+func TestInteropMITKerberosMICToServer(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir(), "NTLM_USER_FILE=" + userFile(t)}
+	peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw",
+		"1.3.6.1.4.1.311.2.2.10,1.2.840.113554.1.2.2")
+	scred, err := kdcPackage(t, k, "Kerberos").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := scred.NewServerContext(packages.ASC_REQ_CONFIDENTIALITY | packages.ASC_REQ_MUTUAL_AUTH)
+	f := peer.call("STEP -")
+	first := unb64(t, f[1])
+	init, err := parseNegTokenInit(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(init.mechTypes) < 2 || !init.mechTypes[0].Equal(oidNTLM) {
+		t.Fatalf("MIT listed %v, want NTLM first", init.mechTypes)
+	}
+	tok := stepOurs(t, s, first)
+	if r := mustResp(t, tok); r.state != requestMIC || !isKerberosOID(r.supportedMech) {
+		t.Fatalf("our first reply %+v", r)
+	}
+	peerDone := false
+	for i := 0; i < 6 && !(s.Established() && peerDone); i++ {
+		f = peer.call("STEP %s", b64(tok))
+		tok, peerDone = unb64(t, f[1]), f[2] == "1"
+		if len(tok) == 0 {
+			break
+		}
+		tok = stepOurs(t, s, tok)
+		if len(tok) == 0 {
+			break
+		}
+	}
+	if !s.Established() || !peerDone {
+		t.Fatalf("not established: ours %v, peer %v", s.Established(), peerDone)
+	}
+	checkNegotiated(t, s, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
 	messagesWithPeer(t, s, peer)
 }

@@ -91,19 +91,22 @@ func statuses(legs []leg) string {
 		if l.client {
 			who = "C"
 		}
-		s += fmt.Sprintf("%s:%v ", who, l.st)
+		s += fmt.Sprintf("%s:%s ", who, l.st.String())
 	}
 	return s
 }
 
 func wantStatuses(t *testing.T, legs []leg, want ...status.Status) {
 	t.Helper()
-	var got []status.Status
+	var got, ws []string
 	for _, l := range legs {
-		got = append(got, l.st)
+		got = append(got, l.st.String())
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("legs %s; want %v", statuses(legs), want)
+	for _, w := range want {
+		ws = append(ws, w.String())
+	}
+	if !reflect.DeepEqual(got, ws) {
+		t.Fatalf("legs %s; want %v", statuses(legs), ws)
 	}
 }
 

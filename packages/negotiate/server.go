@@ -229,12 +229,19 @@ func (c *serverContext) afterToken(resp *negTokenResp, out, mic []byte) (result,
 		}
 		return respond(resp, false)
 	}
+	sentBefore := c.micSent
 	if mic != nil {
 		if c.micReceived {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: a second mechListMIC"))
 		}
 		if err := c.verifyMIC(mic); err != nil {
 			return result{}, err
+		}
+		if sentBefore && len(out) == 0 {
+			// Our MIC went first; the initiator's answer ends the
+			// negotiation and the initiator expects nothing more (it
+			// completed when it sent its MIC). MIT krb5 does the same.
+			return result{st: status.SEC_E_OK, done: true}, nil
 		}
 	}
 	if c.micRequired && !c.micReceived {

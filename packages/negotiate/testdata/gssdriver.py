@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """A GSS-API peer driven line by line from a Go test.
 
-Usage: gssdriver.py initiate|accept MECH [TARGET [USER PASSWORD]]
+Usage: gssdriver.py initiate MECH TARGET [USER PASSWORD [NEGMECHS]]
+       gssdriver.py accept MECH [NEGMECHS]
 
-MECH is a dotted OID (1.3.6.1.5.5.2 for SPNEGO). The initiator names
+MECH is a dotted OID (1.3.6.1.5.5.2 for SPNEGO); NEGMECHS, a comma-separated
+list of dotted OIDs, sets what SPNEGO negotiates, in that order
+(gss_set_neg_mechs). The initiator names
 TARGET as a host-based service (service@host); with USER and PASSWORD it
 acquires credentials with them, otherwise it uses the defaults (a ccache,
 or NTLM_USER_FILE for gss-ntlmssp).
@@ -34,6 +37,10 @@ def unb64(s):
     return b"" if s == "-" else base64.b64decode(s)
 
 
+def set_neg_mechs(creds, oids):
+    gssapi.raw.set_neg_mechs(creds, [gssapi.OID.from_int_seq(m) for m in oids.split(",")])
+
+
 def main():
     role, mech = sys.argv[1], gssapi.OID.from_int_seq(sys.argv[2])
     if role == "initiate":
@@ -43,6 +50,8 @@ def main():
             user = gssapi.Name(sys.argv[4], gssapi.NameType.user)
             creds = gssapi.raw.acquire_cred_with_password(
                 user, sys.argv[5].encode(), usage="initiate", mechs=[mech]).creds
+            if len(sys.argv) > 6:
+                set_neg_mechs(creds, sys.argv[6])
         flags = (gssapi.RequirementFlag.mutual_authentication |
                  gssapi.RequirementFlag.integrity |
                  gssapi.RequirementFlag.confidentiality |
@@ -51,6 +60,8 @@ def main():
         ctx = gssapi.SecurityContext(name=target, creds=creds, usage="initiate", mech=mech, flags=flags)
     else:
         creds = gssapi.Credentials(usage="accept", mechs=[mech])
+        if len(sys.argv) > 3:
+            set_neg_mechs(creds, sys.argv[3])
         ctx = gssapi.SecurityContext(creds=creds, usage="accept")
     for line in sys.stdin:
         f = line.split()
