@@ -810,3 +810,38 @@ func BenchmarkPendingCall(b *testing.B) {
 		<-ops[i].Done()
 	}
 }
+
+// A callback may block until a later call completes: that call must get
+// the slot and the key the finished call gave up, not wait behind the
+// callback.
+func TestCallbackWaitsForLaterCall(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		keyOfB any
+	}{
+		{"same key", "k"},
+		{"same slot", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := New(Limits{CPU: 1}, nil)
+				var a, b Op
+				gateA := newGate(status.SEC_E_OK)
+				var bStatus status.Status
+				callbackDone := make(chan struct{})
+				a.SetNotify(func() {
+					bStatus = b.Wait(context.Background())
+					close(callbackDone)
+				})
+				mustStart(t, &a, e, "k", CPU, gateA.run)
+				mustStart(t, &b, e, tt.keyOfB, CPU, func(context.Context) status.Status { return status.SEC_I_CONTINUE_NEEDED })
+				synctest.Wait()
+				close(gateA.release)
+				<-callbackDone
+				if bStatus != status.SEC_I_CONTINUE_NEEDED {
+					t.Errorf("later call: %v", bStatus)
+				}
+			})
+		})
+	}
+}

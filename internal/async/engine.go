@@ -275,10 +275,11 @@ func (e *Engine) launch(start []*call) {
 }
 
 // run is the goroutine of one call: it runs fn, publishes the result, lets
-// the next calls start, then runs the notify callback. If the call's end
-// let other calls start, the goroutine carries on with the first of them
-// instead of ending, which saves a goroutine start and a thread wake-up
-// per call under load.
+// the next calls start, then runs the notify callback. If the call has no
+// callback and its end let other calls start, the goroutine carries on
+// with the first of them instead of ending, which saves a goroutine start
+// per call under load. A call with a callback never does: the callback
+// may block until a later call completes, which must not wait behind it.
 func (e *Engine) run(c *call) {
 	for c != nil {
 		c = e.runOne(c)
@@ -304,7 +305,7 @@ func (e *Engine) runOne(c *call) (next *call) {
 	c.holding = noClass
 	start = e.advanceLocked(c.key, start)
 	e.mu.Unlock()
-	if len(start) > 0 {
+	if len(start) > 0 && notify == nil {
 		next, start = start[0], start[1:]
 	}
 	e.launch(start)
