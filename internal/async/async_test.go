@@ -845,3 +845,60 @@ func TestCallbackWaitsForLaterCall(t *testing.T) {
 		})
 	}
 }
+
+// Two Frees at once: both return only once the call has ended.
+func TestConcurrentFree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Limits{}, nil)
+		var o Op
+		release := make(chan struct{})
+		var ended atomic.Bool
+		mustStart(t, &o, e, nil, CPU, func(context.Context) status.Status {
+			<-release // a call that does not watch its context
+			ended.Store(true)
+			return status.SEC_E_OK
+		})
+		synctest.Wait()
+		var returned atomic.Int32
+		for range 2 {
+			go func() {
+				o.Free()
+				if !ended.Load() {
+					t.Error("Free returned before the call ended")
+				}
+				returned.Add(1)
+			}()
+		}
+		synctest.Wait()
+		if n := returned.Load(); n != 0 {
+			t.Fatalf("%d Frees returned while the call runs", n)
+		}
+		close(release)
+		synctest.Wait()
+		if n := returned.Load(); n != 2 {
+			t.Errorf("%d Frees returned, want 2", n)
+		}
+	})
+}
+
+// A call whose parent context has already ended completes without
+// running, and its callback does not run on the issuing goroutine.
+func TestCallbackNotOnIssuer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Limits{}, nil)
+		var o Op
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		ch := make(chan status.Status) // unbuffered: a callback run inside Start would block forever
+		o.SetNotify(func() { ch <- o.Status() })
+		if err := o.Start(ctx, e, nil, CPU, func(context.Context) status.Status {
+			t.Error("call ran with a cancelled parent")
+			return status.SEC_E_OK
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if st := <-ch; st != status.SEC_E_INTERNAL_ERROR {
+			t.Errorf("status %v", st)
+		}
+	})
+}

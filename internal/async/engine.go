@@ -185,14 +185,16 @@ func (e *Engine) Stats() Stats {
 }
 
 // submit queues c behind the calls with its key, or gives it a slot, or
-// queues it for one. A call whose context has already ended completes at
-// once without running.
+// queues it for one. A call whose context has already ended completes
+// without running.
 func (e *Engine) submit(c *call) {
 	e.mu.Lock()
 	if c.ctx.Err() != nil {
+		// Complete it on a goroutine of its own: the callback never runs
+		// on the goroutine that issued the call.
 		c.state = finished
 		e.mu.Unlock()
-		c.complete(canceledStatus(c.ctx))
+		go c.complete(canceledStatus(c.ctx))
 		return
 	}
 	if c.key != nil {

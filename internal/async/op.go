@@ -202,11 +202,15 @@ func (o *Op) Free() {
 		return
 	}
 	o.mu.Lock()
+	c, ch := o.cur, o.done
 	if o.freed.Swap(true) {
+		// Freed already, perhaps by a Free still waiting for the call.
 		o.mu.Unlock()
+		if c != nil {
+			<-ch
+		}
 		return
 	}
-	c, ch := o.cur, o.done
 	o.onNotify = nil
 	o.mu.Unlock()
 	if c == nil {
