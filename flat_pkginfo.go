@@ -1,6 +1,7 @@
 package sspi
 
 import (
+	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -22,33 +23,25 @@ func EnumerateSecurityPackagesA(pcPackages *uint32, ppPackageInfo **SecPkgInfoA)
 // unsafe.Slice(*ppPackageInfo, *pcPackages). The array is Go memory:
 // FreeContextBuffer on it is a no-op.
 func (r *Registry) EnumerateSecurityPackagesW(pcPackages *uint32, ppPackageInfo **SecPkgInfoW) status.Status {
-	if pcPackages == nil || ppPackageInfo == nil {
-		return status.SEC_E_INVALID_PARAMETER
-	}
-	infos := r.Packages()
-	*pcPackages, *ppPackageInfo = uint32(len(infos)), nil
-	if len(infos) > 0 {
-		out := make([]SecPkgInfoW, len(infos))
-		for i, info := range infos {
-			out[i] = pkgInfoW(info)
-		}
-		*ppPackageInfo = &out[0]
-	}
-	return status.SEC_E_OK
+	return enumerate(r, pcPackages, ppPackageInfo, pkgInfoW)
 }
 
 // EnumerateSecurityPackagesA is EnumerateSecurityPackagesW with
 // SecPkgInfoA.
 func (r *Registry) EnumerateSecurityPackagesA(pcPackages *uint32, ppPackageInfo **SecPkgInfoA) status.Status {
+	return enumerate(r, pcPackages, ppPackageInfo, pkgInfoA)
+}
+
+func enumerate[T any](r *Registry, pcPackages *uint32, ppPackageInfo **T, conv func(packages.Info) T) status.Status {
 	if pcPackages == nil || ppPackageInfo == nil {
 		return status.SEC_E_INVALID_PARAMETER
 	}
 	infos := r.Packages()
 	*pcPackages, *ppPackageInfo = uint32(len(infos)), nil
 	if len(infos) > 0 {
-		out := make([]SecPkgInfoA, len(infos))
+		out := make([]T, len(infos))
 		for i, info := range infos {
-			out[i] = pkgInfoA(info)
+			out[i] = conv(info)
 		}
 		*ppPackageInfo = &out[0]
 	}
@@ -71,30 +64,24 @@ func QuerySecurityPackageInfoA(pszPackageName *byte, ppPackageInfo **SecPkgInfoA
 // package named pszPackageName (compared case-insensitively), or nil and
 // SEC_E_SECPKG_NOT_FOUND.
 func (r *Registry) QuerySecurityPackageInfoW(pszPackageName *uint16, ppPackageInfo **SecPkgInfoW) status.Status {
-	if ppPackageInfo == nil {
-		return status.SEC_E_INVALID_PARAMETER
-	}
-	*ppPackageInfo = nil
-	reg, err := r.lookup(UTF16PtrToString(pszPackageName))
-	if err != nil || pszPackageName == nil {
-		return status.SEC_E_SECPKG_NOT_FOUND
-	}
-	info := pkgInfoW(reg.info)
-	*ppPackageInfo = &info
-	return status.SEC_E_OK
+	return queryPackageInfo(r, pszPackageName == nil, UTF16PtrToString(pszPackageName), ppPackageInfo, pkgInfoW)
 }
 
 // QuerySecurityPackageInfoA is QuerySecurityPackageInfoW with SecPkgInfoA.
 func (r *Registry) QuerySecurityPackageInfoA(pszPackageName *byte, ppPackageInfo **SecPkgInfoA) status.Status {
+	return queryPackageInfo(r, pszPackageName == nil, BytePtrToString(pszPackageName), ppPackageInfo, pkgInfoA)
+}
+
+func queryPackageInfo[T any](r *Registry, noName bool, name string, ppPackageInfo **T, conv func(packages.Info) T) status.Status {
 	if ppPackageInfo == nil {
 		return status.SEC_E_INVALID_PARAMETER
 	}
 	*ppPackageInfo = nil
-	reg, err := r.lookup(BytePtrToString(pszPackageName))
-	if err != nil || pszPackageName == nil {
+	reg, err := r.lookup(name)
+	if err != nil || noName {
 		return status.SEC_E_SECPKG_NOT_FOUND
 	}
-	info := pkgInfoA(reg.info)
+	info := conv(reg.info)
 	*ppPackageInfo = &info
 	return status.SEC_E_OK
 }

@@ -77,19 +77,17 @@ func bytez(s string) *byte {
 	return &b[0]
 }
 
-// utf16n returns the n UTF-16 code units at p as a Go string: a counted,
-// not NUL-terminated field of SEC_WINNT_AUTH_IDENTITY_W.
-func utf16n(p *uint16, n uint32) string {
+// counted returns the n characters at p as a Go string: a counted, not
+// NUL-terminated field of SEC_WINNT_AUTH_IDENTITY_W (UTF-16) or _A (8-bit).
+func counted[C uint16 | byte](p *C, n uint32) string {
 	if p == nil || n == 0 {
 		return ""
 	}
-	return string(utf16.Decode(unsafe.Slice(p, n)))
-}
-
-// bytesn returns the n bytes at p as a Go string.
-func bytesn(p *byte, n uint32) string {
-	if p == nil || n == 0 {
-		return ""
+	switch q := any(p).(type) {
+	case *uint16:
+		return string(utf16.Decode(unsafe.Slice(q, n)))
+	case *byte:
+		return string(unsafe.Slice(q, n))
 	}
-	return string(unsafe.Slice(p, n))
+	return ""
 }

@@ -267,64 +267,32 @@ const charsetFlags = packages.SEC_WINNT_AUTH_IDENTITY_ANSI | packages.SEC_WINNT_
 // Flags do not match its character set, or whose EX Version is wrong, is
 // SEC_E_UNKNOWN_CREDENTIALS.
 func convertAuthData(authData any) (any, error) {
-	bad := func() (any, error) {
-		return nil, newError("", "", status.SEC_E_UNKNOWN_CREDENTIALS, errBadAuthData)
-	}
+	const (
+		unicode = packages.SEC_WINNT_AUTH_IDENTITY_UNICODE
+		ansi    = packages.SEC_WINNT_AUTH_IDENTITY_ANSI
+		version = packages.SEC_WINNT_AUTH_IDENTITY_VERSION
+	)
 	switch a := authData.(type) {
 	case *SEC_WINNT_AUTH_IDENTITY_W:
 		if a == nil {
 			return nil, nil
 		}
-		if a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_UNICODE {
-			return bad()
-		}
-		return &AuthIdentity{
-			User:     utf16n(a.User, a.UserLength),
-			Domain:   utf16n(a.Domain, a.DomainLength),
-			Password: utf16n(a.Password, a.PasswordLength),
-			Flags:    a.Flags &^ charsetFlags,
-		}, nil
+		return identityFields[uint16]{a.User, a.UserLength, a.Domain, a.DomainLength, a.Password, a.PasswordLength, nil, 0, a.Flags}.convert(unicode, true)
 	case *SEC_WINNT_AUTH_IDENTITY_A:
 		if a == nil {
 			return nil, nil
 		}
-		if a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_ANSI {
-			return bad()
-		}
-		return &AuthIdentity{
-			User:     bytesn(a.User, a.UserLength),
-			Domain:   bytesn(a.Domain, a.DomainLength),
-			Password: bytesn(a.Password, a.PasswordLength),
-			Flags:    a.Flags &^ charsetFlags,
-		}, nil
+		return identityFields[byte]{a.User, a.UserLength, a.Domain, a.DomainLength, a.Password, a.PasswordLength, nil, 0, a.Flags}.convert(ansi, true)
 	case *SEC_WINNT_AUTH_IDENTITY_EXW:
 		if a == nil {
 			return nil, nil
 		}
-		if a.Version != packages.SEC_WINNT_AUTH_IDENTITY_VERSION || a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_UNICODE {
-			return bad()
-		}
-		return &AuthIdentity{
-			User:        utf16n(a.User, a.UserLength),
-			Domain:      utf16n(a.Domain, a.DomainLength),
-			Password:    utf16n(a.Password, a.PasswordLength),
-			PackageList: utf16n(a.PackageList, a.PackageListLength),
-			Flags:       a.Flags &^ charsetFlags,
-		}, nil
+		return identityFields[uint16]{a.User, a.UserLength, a.Domain, a.DomainLength, a.Password, a.PasswordLength, a.PackageList, a.PackageListLength, a.Flags}.convert(unicode, a.Version == version)
 	case *SEC_WINNT_AUTH_IDENTITY_EXA:
 		if a == nil {
 			return nil, nil
 		}
-		if a.Version != packages.SEC_WINNT_AUTH_IDENTITY_VERSION || a.Flags&charsetFlags != packages.SEC_WINNT_AUTH_IDENTITY_ANSI {
-			return bad()
-		}
-		return &AuthIdentity{
-			User:        bytesn(a.User, a.UserLength),
-			Domain:      bytesn(a.Domain, a.DomainLength),
-			Password:    bytesn(a.Password, a.PasswordLength),
-			PackageList: bytesn(a.PackageList, a.PackageListLength),
-			Flags:       a.Flags &^ charsetFlags,
-		}, nil
+		return identityFields[byte]{a.User, a.UserLength, a.Domain, a.DomainLength, a.Password, a.PasswordLength, a.PackageList, a.PackageListLength, a.Flags}.convert(ansi, a.Version == version)
 	case *AuthIdentity:
 		if a == nil {
 			return nil, nil
@@ -332,6 +300,35 @@ func convertAuthData(authData any) (any, error) {
 		return a, nil
 	}
 	return authData, nil
+}
+
+// identityFields are the counted strings and flags shared by the W, A and
+// EX identity structures, with C the character type.
+type identityFields[C uint16 | byte] struct {
+	user        *C
+	userLen     uint32
+	domain      *C
+	domainLen   uint32
+	password    *C
+	passwordLen uint32
+	packageList *C
+	packageLen  uint32
+	flags       uint32
+}
+
+// convert checks that the flags name charset alone (and that the structure
+// is otherwise well formed) and returns the *AuthIdentity.
+func (f identityFields[C]) convert(charset uint32, wellFormed bool) (any, error) {
+	if !wellFormed || f.flags&charsetFlags != charset {
+		return nil, newError("", "", status.SEC_E_UNKNOWN_CREDENTIALS, errBadAuthData)
+	}
+	return &AuthIdentity{
+		User:        counted(f.user, f.userLen),
+		Domain:      counted(f.domain, f.domainLen),
+		Password:    counted(f.password, f.passwordLen),
+		PackageList: counted(f.packageList, f.packageLen),
+		Flags:       f.flags &^ charsetFlags,
+	}, nil
 }
 
 // pkgInfoW converts Info to a SecPkgInfoW.
