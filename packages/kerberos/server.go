@@ -412,56 +412,50 @@ func parsePAC(b []byte, key types.EncryptionKey) (out *PAC, err error) {
 			out, err = nil, fmt.Errorf("kerberos: malformed PAC: %v", r)
 		}
 	}()
-	var p pac.PACType
-	if err := p.Unmarshal(b); err != nil {
-		return nil, err
+	// PACTYPE (MS-PAC 2.3): cBuffers, Version, then cBuffers
+	// PAC_INFO_BUFFERs of 16 bytes each.
+	if len(b) < 8 {
+		return nil, errors.New("kerberos: short PAC")
 	}
+	n := binary.LittleEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-8)/16 {
+		return nil, errors.New("kerberos: PAC buffer count out of range")
+	}
+	raw := pac.PACType{CBuffers: n, Version: binary.LittleEndian.Uint32(b[4:])}
 	zeroed := append([]byte(nil), b...)
-	out = &PAC{}
 	var serverType uint32
 	var serverSig []byte
-	for _, buf := range p.Buffers {
-		off, n := buf.Offset, uint64(buf.CBBufferSize)
-		if off > uint64(len(b)) || n > uint64(len(b))-off {
+	for i := 0; i < int(n); i++ {
+		e := b[8+16*i:]
+		buf := pac.InfoBuffer{ULType: binary.LittleEndian.Uint32(e), CBBufferSize: binary.LittleEndian.Uint32(e[4:]), Offset: binary.LittleEndian.Uint64(e[8:])}
+		off, size := buf.Offset, uint64(buf.CBBufferSize)
+		if off > uint64(len(b)) || size > uint64(len(b))-off {
 			return nil, errors.New("kerberos: PAC buffer out of range")
 		}
-		data := b[off : off+n]
-		switch buf.ULType {
-		case pacLogonInfo:
-			var li pac.KerbValidationInfo
-			if err := li.Unmarshal(data); err != nil {
-				return nil, err
-			}
-			out.LogonInfo = &li
-			out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
-			out.GroupSIDs = li.GetGroupMembershipSIDs()
-		case pacClientInfo:
-			var ci pac.ClientInfo
-			if err := ci.Unmarshal(data); err != nil {
-				return nil, err
-			}
-			out.ClientName = ci.Name
-		case pacServerChecksum, pacPrivSvrChecksum:
-			// PAC_SIGNATURE_DATA (MS-PAC 2.8): a checksum type, then the
-			// signature, whose length follows from the type.
-			if len(data) < 4 {
-				return nil, errors.New("kerberos: short PAC signature")
-			}
-			typ := binary.LittleEndian.Uint32(data)
-			sl := 12
-			switch int32(typ) {
-			case -138, 19: // KERB_CHECKSUM_HMAC_MD5, hmac-sha256-128-aes128
-				sl = 16
-			case 20: // hmac-sha384-192-aes256
-				sl = 24
-			}
-			if len(data) < 4+sl {
-				return nil, errors.New("kerberos: short PAC signature")
-			}
-			clear(zeroed[off+4 : off+4+uint64(sl)])
-			if buf.ULType == pacServerChecksum {
-				serverType, serverSig = typ, data[4:4+sl]
-			}
+		raw.Buffers = append(raw.Buffers, buf)
+		if buf.ULType != pacServerChecksum && buf.ULType != pacPrivSvrChecksum {
+			continue
+		}
+		// PAC_SIGNATURE_DATA (MS-PAC 2.8): a checksum type, then the
+		// signature, whose length follows from the type.
+		data := b[off : off+size]
+		if len(data) < 4 {
+			return nil, errors.New("kerberos: short PAC signature")
+		}
+		typ := binary.LittleEndian.Uint32(data)
+		sl := 12
+		switch int32(typ) {
+		case -138, 19: // KERB_CHECKSUM_HMAC_MD5, hmac-sha256-128-aes128
+			sl = 16
+		case 20: // hmac-sha384-192-aes256
+			sl = 24
+		}
+		if len(data) < 4+sl {
+			return nil, errors.New("kerberos: short PAC signature")
+		}
+		clear(zeroed[off+4 : off+4+uint64(sl)])
+		if buf.ULType == pacServerChecksum {
+			serverType, serverSig = typ, data[4:4+sl]
 		}
 	}
 	if serverSig == nil {
@@ -474,7 +468,29 @@ func parsePAC(b []byte, key types.EncryptionKey) (out *PAC, err error) {
 	if !et.VerifyChecksum(key.KeyValue, zeroed, serverSig, keyusage.KERB_NON_KERB_CKSUM_SALT) {
 		return nil, errors.New("kerberos: PAC server signature does not verify")
 	}
-	p.Data = nil
-	out.Raw = p
+	// Only a PAC the KDC signed reaches the NDR decoders.
+	out = &PAC{}
+	for _, buf := range raw.Buffers {
+		data := b[buf.Offset : buf.Offset+uint64(buf.CBBufferSize)]
+		switch buf.ULType {
+		case pacLogonInfo:
+			var li pac.KerbValidationInfo
+			if err := li.Unmarshal(data); err != nil {
+				return nil, err
+			}
+			out.LogonInfo = &li
+			raw.KerbValidationInfo = &li
+			out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
+			out.GroupSIDs = li.GetGroupMembershipSIDs()
+		case pacClientInfo:
+			var ci pac.ClientInfo
+			if err := ci.Unmarshal(data); err != nil {
+				return nil, err
+			}
+			out.ClientName = ci.Name
+			raw.ClientInfo = &ci
+		}
+	}
+	out.Raw = raw
 	return out, nil
 }
