@@ -234,7 +234,10 @@ func runDemoCase(w io.Writer, opts demoOptions, dc *demoCase, maxToken uint32, c
 			var in *secbuffer.Desc
 			var ctx *sspi.CtxtHandle
 			if haveClient {
-				in, ctx = input(tok), &client
+				ctx = &client
+			}
+			if haveClient || leg > 0 { // after a serverFirst challenge too
+				in = input(tok)
 			}
 			st = opts.hs.initialize(&ccred, ctx, target, dc.clientReq, in, &client, out, &attr)
 			haveClient = haveClient || st.Succeeded()
