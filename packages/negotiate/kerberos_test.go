@@ -486,3 +486,83 @@ func TestInteropMITKerberosMICToServer(t *testing.T) {
 	checkNegotiated(t, s, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
 	messagesWithPeer(t, s, peer)
 }
+
+// MIT's acceptor negotiates Kerberos only; our client offers NTLM only:
+// MIT answers with a reject token and our client fails with
+// SEC_E_LOGON_DENIED.
+func TestInteropMITRejectsClient(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir()}
+	peer := startGSSPeer(t, env, "accept", spnegoOID, krbOnly)
+	cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := cred.NewClientContext("host/localhost", 0)
+	tok := stepOurs(t, c, nil)
+	f, err := peer.try("STEP %s", b64(tok))
+	if err == nil || len(f) < 2 || f[0] != "ERRTOKEN" {
+		t.Fatalf("MIT acceptor: %v, want a failure with a reject token", err)
+	}
+	t.Logf("MIT: %v", err)
+	rejectTok := unb64(t, f[1])
+	if r := mustResp(t, rejectTok); r.state != reject {
+		t.Fatalf("MIT answered %+v, want reject", r)
+	}
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	_, err = c.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: rejectTok}}, out)
+	if !errors.Is(err, status.SEC_E_LOGON_DENIED) {
+		t.Fatalf("our client: %v, want SEC_E_LOGON_DENIED", err)
+	}
+}
+
+// A man in the middle strips Kerberos from MIT's list (and its optimistic
+// AP-REQ) so that our server picks NTLM; MIT's mechListMIC over its real
+// list exposes it.
+func TestInteropDowngradeFromMITDetected(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("GOSSPI.TEST:alice:alice-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir(), "NTLM_USER_FILE=" + users}
+	peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw")
+	scred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := scred.NewServerContext(0)
+	f := peer.call("STEP -")
+	init, err := parseNegTokenInit(unb64(t, f[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(init.mechTypes) < 2 || !isKerberosOID(init.mechTypes[0]) {
+		t.Fatalf("MIT listed %v, want Kerberos first", init.mechTypes)
+	}
+	altered, err := (&negTokenInit{mechTypes: []asn1.ObjectIdentifier{oidNTLM}}).marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := stepOurs(t, s, altered)
+	var lastErr error
+	for i := 0; i < 6; i++ {
+		f, err := peer.try("STEP %s", b64(tok))
+		if err != nil {
+			t.Fatalf("MIT: %v", err)
+		}
+		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+		_, lastErr = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}}, out)
+		if lastErr != nil || s.Established() {
+			break
+		}
+		tok = out[0].Data
+	}
+	if !errors.Is(lastErr, status.SEC_E_MESSAGE_ALTERED) || s.Established() {
+		t.Fatalf("our server: %v (established %v), want SEC_E_MESSAGE_ALTERED", lastErr, s.Established())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
 )
 
 // Interop with MIT krb5's SPNEGO (through python3-gssapi) over
@@ -125,7 +127,7 @@ func unb64(t *testing.T, s string) []byte {
 }
 
 // call sends one command and returns the answer's fields, failing the
-// test on an ERR answer.
+// test on an ERR or ERRTOKEN answer.
 func (p *gssPeer) call(format string, args ...any) []string {
 	p.t.Helper()
 	f, err := p.try(format, args...)
@@ -145,8 +147,12 @@ func (p *gssPeer) try(format string, args ...any) ([]string, error) {
 		return nil, fmt.Errorf("gssdriver: read after %q: %v\n%s", strings.Fields(line)[0], err, p.log.String())
 	}
 	f := strings.Fields(ans)
-	if len(f) == 0 || f[0] == "ERR" {
+	switch {
+	case len(f) == 0 || f[0] == "ERR":
 		return nil, fmt.Errorf("gssdriver: %q: %s", strings.Fields(line)[0], strings.TrimSpace(ans))
+	case f[0] == "ERRTOKEN":
+		// The fields carry the error token (f[1]) along with the error.
+		return f, fmt.Errorf("gssdriver: %q: %s", strings.Fields(line)[0], strings.TrimSpace(ans))
 	}
 	return f, nil
 }
@@ -296,4 +302,90 @@ func TestInteropMITClientToNTLMServer(t *testing.T) {
 		t.Fatalf("NAMES %v %v", v, err)
 	}
 	messagesWithPeer(t, s, peer)
+}
+
+// ntlmOnly and krbOnly restrict what a MIT peer's SPNEGO negotiates.
+const (
+	ntlmOnly = "1.3.6.1.4.1.311.2.2.10"
+	krbOnly  = "1.2.840.113554.1.2.2"
+)
+
+// Our server offers Kerberos only; MIT offers NTLM only: we reject, and
+// MIT fails on our reject token.
+func TestInteropServerRejectsMIT(t *testing.T) {
+	needGSSPeers(t)
+	users := userFile(t)
+	peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users}, "initiate", spnegoOID, "host@localhost", "alice@DOM", "Passw0rd", ntlmOnly)
+	krb, nt := fakes()
+	cred, err := New(&Config{Kerberos: krb, NTLM: nt, PackageList: "Kerberos"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := cred.NewServerContext(0)
+	f := peer.call("STEP -")
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	_, err = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}}, out)
+	if !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
+		t.Fatalf("our server: %v, want SEC_E_INVALID_TOKEN", err)
+	}
+	if r := mustResp(t, out[0].Data); r.state != reject {
+		t.Fatalf("our token %+v, want reject", r)
+	}
+	if _, err := peer.try("STEP %s", b64(out[0].Data)); err == nil {
+		t.Fatal("MIT accepted our reject token")
+	}
+}
+
+// tamperMIC flips a bit of the mechListMIC of a NegTokenResp.
+func tamperMIC(t *testing.T, tok []byte) []byte {
+	t.Helper()
+	r := mustResp(t, tok)
+	if len(r.mechListMIC) == 0 {
+		t.Fatal("no mechListMIC to alter")
+	}
+	r.mechListMIC[len(r.mechListMIC)/2] ^= 0x01
+	b, err := r.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A mechListMIC altered on its way from MIT to our server.
+func TestInteropTamperedMICFromMIT(t *testing.T) {
+	needGSSPeers(t)
+	users := userFile(t)
+	peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users}, "initiate", spnegoOID, "host@localhost", "alice@DOM", "Passw0rd", ntlmOnly)
+	cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: ntlm.UserFile(users)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := cred.NewServerContext(0)
+	f := peer.call("STEP -")
+	tok := stepOurs(t, s, unb64(t, f[1]))
+	f = peer.call("STEP %s", b64(tok)) // AUTHENTICATE with the MIC
+	bad := tamperMIC(t, unb64(t, f[1]))
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	_, err = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bad}}, out)
+	if !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) || s.Established() {
+		t.Fatalf("our server: %v, want SEC_E_MESSAGE_ALTERED", err)
+	}
+}
+
+// A mechListMIC altered on its way from our client to MIT.
+func TestInteropTamperedMICToMIT(t *testing.T) {
+	needGSSPeers(t)
+	peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + userFile(t)}, "accept", spnegoOID)
+	cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := cred.NewClientContext("host/localhost", 0)
+	tok := stepOurs(t, c, nil)
+	f := peer.call("STEP %s", b64(tok))
+	tok = stepOurs(t, c, unb64(t, f[1])) // AUTHENTICATE with our MIC
+	if _, err := peer.try("STEP %s", b64(tamperMIC(t, tok))); err == nil {
+		t.Fatal("MIT accepted an altered mechListMIC")
+	}
 }

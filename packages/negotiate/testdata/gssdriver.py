@@ -20,7 +20,8 @@ values are base64, "-" for none:
   VERIFY msg mic     -> OK
   PEER               -> DATA name   (the initiator's name, acceptor side)
   MECH               -> DATA oid    (the mechanism actually used)
-Any failure answers "ERR text".
+Any failure answers "ERR text", or "ERRTOKEN tok text" when the failing
+STEP produced an error token (an SPNEGO reject, a KRB-ERROR).
 """
 import base64
 import sys
@@ -92,7 +93,12 @@ def main():
             else:
                 print("ERR unknown command")
         except Exception as e:  # report every GSS failure to the test
-            print("ERR", str(e).replace("\n", " "))
+            text = str(e).replace("\n", " ")
+            tok = getattr(e, "token", None)
+            if tok:
+                print("ERRTOKEN", b64(tok), text)
+            else:
+                print("ERR", text)
         sys.stdout.flush()
 
 
