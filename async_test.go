@@ -450,6 +450,13 @@ func TestAsyncMisuse(t *testing.T) {
 		bogusCtx := sspi.CtxtHandle{Lower: 7, Upper: 7}
 		bogusCred := sspi.CredHandle{Lower: 7, Upper: 7}
 
+		// A live context for the calls that continue or delete one.
+		var liveCtx sspi.CtxtHandle
+		liveOut := tokenDesc(256)
+		if st := r.InitializeSecurityContextW(&ccred, nil, target, clientReq, 0, 0, nil, 0, &liveCtx, &liveOut, nil, nil); st != sspi.SEC_I_CONTINUE_NEEDED {
+			t.Fatalf("first leg: %v", st)
+		}
+
 		// Each call, with the outputs it would write.
 		var newCtx sspi.CtxtHandle
 		var newCred sspi.CredHandle
@@ -459,6 +466,9 @@ func TestAsyncMisuse(t *testing.T) {
 			return &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 256)}}}
 		}
 		in := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte("hello x")}}}
+		in2 := func() *secbuffer.Desc {
+			return &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte("challenge")}}}
+		}
 		calls := []struct {
 			name string
 			call issueFunc
@@ -481,8 +491,11 @@ func TestAsyncMisuse(t *testing.T) {
 			{"FreeCred", func(h *sspi.SspiAsyncContext) status.Status {
 				return r.SspiFreeCredentialsHandleAsync(h, &ccred)
 			}},
+			{"ISC continuing", func(h *sspi.SspiAsyncContext) status.Status {
+				return r.SspiInitializeSecurityContextAsyncW(h, nil, &liveCtx, target, clientReq, 0, 0, in, 0, &newCtx, out(), &attr, &expiry)
+			}},
 			{"Delete", func(h *sspi.SspiAsyncContext) status.Status {
-				return r.SspiDeleteSecurityContextAsync(h, &bogusCtx)
+				return r.SspiDeleteSecurityContextAsync(h, &liveCtx)
 			}},
 		}
 
@@ -512,6 +525,11 @@ func TestAsyncMisuse(t *testing.T) {
 		}
 		if st := sspi.SspiGetAsyncCallStatus(busy); st != sspi.SEC_I_ASYNC_CALL_PENDING {
 			t.Errorf("busy context status %v after refused calls", st)
+		}
+		// Nothing ran: the client credentials are still there (and the
+		// live context is where the first leg left it, checked below).
+		if _, err := r.Credentials(&ccred); err != nil {
+			t.Errorf("refused FreeCredentialsHandle ran: %v", err)
 		}
 
 		// Handles that name nothing: refused at once, the async context
@@ -611,6 +629,12 @@ func TestAsyncMisuse(t *testing.T) {
 			t.Error("busy call wrote no context handle")
 		}
 		r.DeleteSecurityContext(&busyCtx)
+		if st := r.InitializeSecurityContextW(nil, &liveCtx, target, clientReq, 0, 0, in2(), 0, &liveCtx, &liveOut, nil, nil); st != sspi.SEC_E_OK {
+			t.Errorf("live context after refused calls: %v", st)
+		}
+		if st := r.DeleteSecurityContext(&liveCtx); st != sspi.SEC_E_OK {
+			t.Errorf("live context after refused calls: %v", st)
+		}
 
 		// Double free, free of nil.
 		for _, h := range []*sspi.SspiAsyncContext{busy, idle, freed, nil} {
