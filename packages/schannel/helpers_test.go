@@ -23,13 +23,13 @@ import (
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 type testPKI struct {
-	caCert   *x509.Certificate
-	caKey    *ecdsa.PrivateKey
-	roots    *x509.CertPool
-	server   tls.Certificate // localhost, 127.0.0.1
-	expired  tls.Certificate // localhost, expired at testNow
-	client   tls.Certificate // client auth
-	otherCA  tls.Certificate // self-signed localhost not chaining to caCert
+	caCert  *x509.Certificate
+	caKey   *ecdsa.PrivateKey
+	roots   *x509.CertPool
+	server  tls.Certificate // localhost, 127.0.0.1
+	expired tls.Certificate // localhost, expired at testNow
+	client  tls.Certificate // client auth
+	otherCA tls.Certificate // self-signed localhost not chaining to caCert
 }
 
 var (
