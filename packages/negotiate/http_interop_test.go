@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/secbuffer"
 )
@@ -126,5 +127,43 @@ func TestInteropCurlNegotiateNTLM(t *testing.T) {
 	}
 	if len(ns.users) != 1 || len(ns.kinds) != 1 || ns.kinds[0] != rawSPNEGO {
 		t.Fatalf("server authenticated %v, first tokens %v (want one SPNEGO)", ns.users, ns.kinds)
+	}
+}
+
+// curl --negotiate with a Kerberos ticket from kinit.
+func TestInteropCurlNegotiateKerberos(t *testing.T) {
+	k := kdc(t)
+	_, err := exec.LookPath("curl")
+	needPeer(t, "curl", err == nil)
+	kinit, err := exec.LookPath("kinit")
+	needPeer(t, "kinit (krb5-user)", err == nil)
+	cred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, hs := startNegotiateServer(t, cred)
+	dir := t.TempDir()
+	env := append(k.Env(filepath.Join(dir, "ccache")), "KRB5RCACHEDIR="+dir, "NTLM_USER_FILE=")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ki := exec.CommandContext(ctx, kinit, "alice@GOSSPI.TEST")
+	ki.Env = env
+	ki.Stdin = strings.NewReader("alice-pw\n")
+	if out, err := ki.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	url := strings.Replace(hs.URL, "127.0.0.1", "localhost", 1) + "/"
+	cmd := exec.CommandContext(ctx, "curl", "-4", "-sS", "--negotiate", "-u", ":", "--http1.1", "-o", "-", "-w", "\n%{http_code}", url)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	if !strings.HasSuffix(string(out), "\n200") || !strings.Contains(string(out), "hello alice@GOSSPI.TEST") {
+		t.Fatalf("curl output:\n%s", out)
+	}
+	if len(ns.kinds) != 1 || ns.kinds[0] != rawSPNEGO {
+		t.Fatalf("first tokens %v, want one SPNEGO", ns.kinds)
 	}
 }

@@ -675,3 +675,57 @@ func TestFilterMechs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAcceptToken gives arbitrary first and second tokens to a server
+// context: it must fail cleanly (a failure status, no panic) or go on.
+func FuzzAcceptToken(f *testing.F) {
+	for _, v := range vectors(f) {
+		f.Add(v.Data, []byte(nil))
+	}
+	f.Add([]byte("NTLMSSP\x00\x01clientnc"), []byte("NTLMSSP\x00\x03"))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		krb, nt := fakes()
+		p := New(&Config{Kerberos: krb, NTLM: nt})
+		cred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := cred.NewServerContext(0)
+		for _, tok := range [][]byte{first, second} {
+			out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+			st, err := s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}}, out)
+			if (err != nil) != st.Failed() {
+				t.Fatalf("status %v with error %v", st, err)
+			}
+			if err != nil || s.Established() {
+				return
+			}
+		}
+	})
+}
+
+// FuzzInitiateReply gives an arbitrary reply to a client context that
+// sent its NegTokenInit.
+func FuzzInitiateReply(f *testing.F) {
+	for _, v := range vectors(f) {
+		f.Add(v.Data)
+	}
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		krb, nt := fakes()
+		p := New(&Config{Kerberos: krb, NTLM: nt})
+		cred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := cred.NewClientContext("HTTP/x", packages.ISC_REQ_MUTUAL_AUTH)
+		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+		if _, err := c.Step(context.Background(), nil, out); err != nil {
+			t.Fatal(err)
+		}
+		out[0].Data = out[0].Data[:0]
+		st, err := c.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: reply}}, out)
+		if (err != nil) != st.Failed() {
+			t.Fatalf("status %v with error %v", st, err)
+		}
+	})
+}
