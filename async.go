@@ -13,12 +13,23 @@ import (
 	"github.com/gosspi/sspi/status"
 )
 
-// The asynchronous family (sspi.h, "Asynchronous interface"). On Windows it
-// exists only in kernel mode; here it is an ordinary Go API of the same
-// shape, built on the synchronous calls: each SspiXxxAsync function takes an
-// *SspiAsyncContext followed by exactly the parameters of its synchronous
-// counterpart, queues that synchronous call on the engine and returns at
-// once. The engine runs queued calls on goroutines:
+// SspiAsyncContext is an SspiAsyncContext: it tracks one asynchronous call
+// at a time and its completion status. Create one with
+// [SspiCreateAsyncContext], issue calls with the SspiXxxAsync functions,
+// read the result with [SspiGetAsyncCallStatus] (after waiting on
+// [SspiAsyncContext.Done], with [SspiAsyncContext.Wait] or in the callback
+// of [SspiSetAsyncNotifyCallback]), reuse it after [SspiReinitAsyncContext]
+// and release it with [SspiFreeAsyncContext]. It is safe for concurrent
+// use.
+//
+// On Windows the asynchronous family exists only in kernel mode; here it
+// is an ordinary Go API of the same shape, built on the synchronous calls:
+// each SspiXxxAsync function takes an *SspiAsyncContext followed by exactly
+// the parameters of its synchronous counterpart, queues that synchronous
+// call and returns at once. The caller must keep every handle, buffer and
+// pointer it passed alive and untouched until the call completes, as on
+// Windows, where these parameters are annotated _In_ because they are
+// written at completion. The engine that runs the calls guarantees:
 //
 //   - Calls on one security context (the same *phContext, or the same
 //     *phCredential for SspiFreeCredentialsHandleAsync) run one at a time in
@@ -29,17 +40,6 @@ import (
 //     [SetAsyncLimits]), so a slow KDC cannot starve local handshakes.
 //   - A queued call is an entry in a list, not a goroutine; nothing polls or
 //     sleeps; an idle engine has no goroutines.
-//
-// The caller must keep every handle, buffer and pointer it passed alive and
-// untouched until the call completes, as on Windows, where these
-// parameters are annotated _In_ because they are written at completion.
-
-// SspiAsyncContext is an SspiAsyncContext: it tracks one asynchronous call
-// at a time and its completion status. Create one with
-// [SspiCreateAsyncContext], issue calls with the SspiXxxAsync functions,
-// read the result with [SspiGetAsyncCallStatus] (or wait on [SspiAsyncContext.Done]
-// or with [SspiAsyncContext.Wait]), and release it with [SspiFreeAsyncContext].
-// It is safe for concurrent use.
 type SspiAsyncContext struct {
 	op async.Op
 }
