@@ -566,3 +566,22 @@ func TestInteropDowngradeFromMITDetected(t *testing.T) {
 		t.Fatalf("our server: %v (established %v), want SEC_E_MESSAGE_ALTERED", lastErr, s.Established())
 	}
 }
+
+// Channel bindings reach the Kerberos context through Negotiate.
+func TestKDCKerberosChannelBindings(t *testing.T) {
+	k := kdc(t)
+	cb := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:abc")}).Marshal()}
+	other := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:xyz")}).Marshal()}
+	p := kdcPackage(t, k, "")
+	client, server := kdcPair(t, k, p, "HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH)
+	legs := exchange(client, server, []secbuffer.Buffer{cb}, []secbuffer.Buffer{cb}, nil)
+	if last := legs[len(legs)-1]; last.err != nil || !server.Established() || !client.Established() {
+		t.Fatalf("matching bindings: %s %v", statuses(legs), last.err)
+	}
+	client, server = kdcPair(t, k, p, "HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH)
+	legs = exchange(client, server, []secbuffer.Buffer{cb}, []secbuffer.Buffer{other}, nil)
+	last := legs[len(legs)-1]
+	if last.client || !errors.Is(last.err, status.SEC_E_BAD_BINDINGS) {
+		t.Fatalf("different bindings: %s %v, want SEC_E_BAD_BINDINGS from the server", statuses(legs), last.err)
+	}
+}
