@@ -25,7 +25,7 @@ var interopEtypes = []struct {
 	service string
 	etype   int32
 }{
-	{"e17", 17}, {"e18", 18}, {"e19", 19}, {"e20", 20},
+	{"e17", 17}, {"e18", 18}, {"e19", 19}, {"e20", 20}, {"e23", 23},
 }
 
 // driverMessages exchanges MIC and Wrap tokens between our context c and

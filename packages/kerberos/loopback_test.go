@@ -100,6 +100,8 @@ var loopbackTests = []struct {
 	{"aes256-mutual", 18, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 3},
 	{"aes128-mutual", 17, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_REPLAY_DETECT, "", "", 3},
 	{"aes128-sha256", 19, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 3},
+	{"rc4-mutual", 23, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 3},
+	{"rc4-nomutual", 23, packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 2},
 	{"aes256-nomutual", 18, packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 2},
 	{"aes256-bindings", 18, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_REPLAY_DETECT, "tls-server-end-point:abc", "tls-server-end-point:abc", 3},
 	{"aes256-client-no-bindings", 18, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_INTEGRITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "tls-server-end-point:abc", 3},
@@ -205,8 +207,8 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 		if qop != 0 && !bytes.Equal(data, msg) {
 			t.Fatal("integrity-only wrap changed the data")
 		}
-		wire := append(bytes.Clone(w[0].Data), data...)
-		r := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(w[0].Data)}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(data)}}
+		wire := append(append(bytes.Clone(w[0].Data), data...), w[2].Data...)
+		r := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(w[0].Data)}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(data)}, {Type: secbuffer.SECBUFFER_PADDING, Data: bytes.Clone(w[2].Data)}}
 		gotQOP, _, err := b.DecryptMessage(r, 0)
 		if err != nil {
 			t.Fatalf("DecryptMessage(qop %#x): %v", qop, err)
@@ -223,11 +225,11 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 	}
 	// Stream form, and a tampered token.
 	data := bytes.Clone(msg)
-	w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)}, {Type: secbuffer.SECBUFFER_DATA, Data: data}}
+	w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)}, {Type: secbuffer.SECBUFFER_DATA, Data: data}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, 1)}}
 	if _, err := a.EncryptMessage(0, w, 0); err != nil {
 		t.Fatal(err)
 	}
-	wire := append(bytes.Clone(w[0].Data), data...)
+	wire := append(append(bytes.Clone(w[0].Data), data...), w[2].Data...)
 	tampered := bytes.Clone(wire)
 	tampered[len(tampered)-1] ^= 1
 	s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: tampered}, {Type: secbuffer.SECBUFFER_DATA}}
@@ -245,11 +247,11 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 	var toks [2][]byte
 	for i := range toks {
 		d := bytes.Clone(msg)
-		w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)}, {Type: secbuffer.SECBUFFER_DATA, Data: d}}
+		w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)}, {Type: secbuffer.SECBUFFER_DATA, Data: d}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, 1)}}
 		if _, err := a.EncryptMessage(0, w, 0); err != nil {
 			t.Fatal(err)
 		}
-		toks[i] = append(bytes.Clone(w[0].Data), d...)
+		toks[i] = append(append(bytes.Clone(w[0].Data), d...), w[2].Data...)
 	}
 	s = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: toks[1]}, {Type: secbuffer.SECBUFFER_DATA}}
 	if _, _, err := b.DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
@@ -288,7 +290,7 @@ func sessionPair(t testing.TB, etype int32, key []byte, acceptorSubkey bool) (*b
 }
 
 func TestSessionEnctypes(t *testing.T) {
-	for _, etype := range []int32{17, 18, 19, 20} {
+	for _, etype := range []int32{17, 18, 19, 20, 23} {
 		t.Run(fmt.Sprint(etype), func(t *testing.T) {
 			key, err := randomKey(New(nil).config.rand(), etype)
 			if err != nil {

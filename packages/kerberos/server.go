@@ -257,11 +257,23 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
+		sendSubkey := true
+		if etype == 23 {
+			// RFC 4757 contexts keep the initiator subkey: MIT initiators
+			// ignore an acceptor subkey for RFC 1964-style tokens.
+			subkey, sendSubkey = auth.SubKey, false
+			if subkey.KeyType == 0 {
+				subkey = encTkt.Key
+			}
+		}
 		seq, err := randomSeq(rnd)
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
-		part := encAPRepPart{ctime: auth.CTime, cusec: auth.Cusec, subkey: subkey, seq: int64(seq)}
+		part := encAPRepPart{ctime: auth.CTime, cusec: auth.Cusec, seq: int64(seq)}
+		if sendSubkey {
+			part.subkey = subkey
+		}
 		plain, err := part.marshal()
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
@@ -275,7 +287,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
 		apRep = frameToken(tokAPRep, der)
-		c.sess, err = newSession(subkey, false, true, seq, recvSeq, checkSeq, rnd)
+		c.sess, err = newSession(subkey, false, sendSubkey, seq, recvSeq, checkSeq, rnd)
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
