@@ -5,6 +5,7 @@ import (
 	"github.com/gosspi/sspi/packages/digest"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/packages/schannel"
 )
 
 // builtinPackages returns the built-in packages of the default Registry,
@@ -18,5 +19,7 @@ func builtinPackages() []packages.Package {
 		negotiate.New(nil),
 		ntlm.New(nil),
 		digest.New(nil),
+		schannel.New(nil),
+		schannel.NewUnified(nil),
 	}
 }
