@@ -3,6 +3,7 @@ package sspi
 import (
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/digest"
+	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/packages/schannel"
@@ -17,6 +18,7 @@ import (
 func builtinPackages() []packages.Package {
 	return []packages.Package{
 		negotiate.New(nil),
+		kerberos.New(nil),
 		ntlm.New(nil),
 		digest.New(nil),
 		schannel.New(nil),
