@@ -64,6 +64,8 @@ type demoCase struct {
 var demoCases = []*demoCase{
 	ntlmDemo,
 	digestDemo,
+	schannelDemo,
+	unispDemo,
 }
 
 // handshaker makes the two handshake calls. syncHandshaker calls the flat
