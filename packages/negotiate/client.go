@@ -45,7 +45,7 @@ func (c *clientContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 	var err error
 	switch c.state {
 	case clientStart:
-		r, err = c.sendInit(ctx, extras(in))
+		r, err = c.sendInit(ctx, c.hinted(inputToken(in)), extras(in))
 	case clientSentInit, clientWaitResp:
 		r, err = c.readResp(ctx, inputToken(in), extras(in))
 	}
@@ -73,10 +73,10 @@ func (c *clientContext) startMech(ctx context.Context, mc mechCred, extra []secb
 // first one's optimistic token. A mechanism that cannot start (Kerberos
 // without a ticket, a KDC or a known SPN) is dropped from the list, as
 // Windows does, unless it is the last one.
-func (c *clientContext) sendInit(ctx context.Context, extra []secbuffer.Buffer) (result, error) {
+func (c *clientContext) sendInit(ctx context.Context, mechs []mechCred, extra []secbuffer.Buffer) (result, error) {
 	var firstErr error
 	var tok []byte
-	for i, mc := range c.cred.mechs {
+	for i, mc := range mechs {
 		inner, t, err := c.startMech(ctx, mc, extra)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -87,7 +87,7 @@ func (c *clientContext) sendInit(ctx context.Context, extra []secbuffer.Buffer) 
 			}
 			continue
 		}
-		c.mech, c.inner, c.listed, tok = mc.mech, inner, c.cred.mechs[i:], t
+		c.mech, c.inner, c.listed, tok = mc.mech, inner, mechs[i:], t
 		break
 	}
 	if c.inner == nil {
@@ -112,6 +112,35 @@ func (c *clientContext) sendInit(ctx context.Context, extra []secbuffer.Buffer) 
 	}
 	c.state = clientSentInit
 	return result{token: enc, st: status.SEC_I_CONTINUE_NEEDED}, nil
+}
+
+// hinted returns the mechanisms to try: those of the credentials, less
+// the ones a server-first NegTokenInit2 (MS-SPNG 3.2.5.2) in the first
+// input leaves out, when it leaves any in.
+func (c *clientContext) hinted(in []byte) []mechCred {
+	if len(in) == 0 {
+		return c.cred.mechs
+	}
+	init, err := parseNegTokenInit(in)
+	if err != nil {
+		return c.cred.mechs
+	}
+	var out []mechCred
+	for _, mc := range c.cred.mechs {
+	next:
+		for _, o := range mc.mech.oids {
+			for _, s := range init.mechTypes {
+				if o.Equal(s) {
+					out = append(out, mc)
+					break next
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return c.cred.mechs
+	}
+	return out
 }
 
 // listedMech returns the listed mechanism oid names, or nil.

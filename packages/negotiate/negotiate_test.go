@@ -626,6 +626,43 @@ func TestServerFirstNegTokenInit2(t *testing.T) {
 	}
 }
 
+// A server-first NegTokenInit2 that lists NTLM only: the client does not
+// try Kerberos.
+func TestClientUsesServerHints(t *testing.T) {
+	krb, nt := fakes()
+	cp := New(&Config{Kerberos: krb, NTLM: nt})
+	sp := New(&Config{Kerberos: krb, NTLM: nt, PackageList: "NTLM"})
+	client, server := newCtx(t, side{pkg: cp}, true), newCtx(t, side{pkg: sp}, false)
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1024)}}
+	if _, err := server.Step(context.Background(), nil, out); err != nil {
+		t.Fatal(err)
+	}
+	hint := append([]byte(nil), out[0].Data...)
+	cout := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1024)}}
+	if _, err := client.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: hint}}, cout); err != nil {
+		t.Fatal(err)
+	}
+	init, err := parseNegTokenInit(cout[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(init.mechTypes, []asn1.ObjectIdentifier{oidNTLM}) {
+		t.Fatalf("mechTypes %v, want NTLM only", init.mechTypes)
+	}
+	// The rest of the handshake goes as usual.
+	tok := cout[0].Data
+	for i, c := range []packages.Context{server, client, server, client} {
+		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+		if _, err := c.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}}, out); err != nil {
+			t.Fatalf("leg %d: %v", i, err)
+		}
+		tok = out[0].Data
+	}
+	if !client.Established() || !server.Established() {
+		t.Fatal("not established")
+	}
+}
+
 func TestWrongPassword(t *testing.T) {
 	krb, nt := fakes()
 	krb.acquireErr = status.SEC_E_NO_CREDENTIALS
