@@ -901,7 +901,7 @@ func TestAsyncManyHandshakes(t *testing.T) {
 		}
 		wg.Wait()
 		synctest.Wait() // every engine goroutine has ended
-		if got := runtime.NumGoroutine(); got != base {
+		if got := runtime.NumGoroutine(); got > base {
 			t.Errorf("%d goroutines after the handshakes, %d before", got, base)
 		}
 		for i, h := range hs {
