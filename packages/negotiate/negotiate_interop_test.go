@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/secbuffer"
@@ -30,33 +31,18 @@ const interopUserLine = "DOM:alice:Passw0rd\n"
 // SSPI_INTEROP=1.
 func needPeer(t *testing.T, what string, ok bool) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("SSPI_INTEROP") == "1" {
-		t.Fatalf("interop peer missing: %s", what)
-	}
-	t.Skipf("interop peer missing: %s (apt-get install -y gss-ntlmssp python3-gssapi krb5-gss-samples curl)", what)
+	peers.Require(t, what, ok)
 }
 
-func haveGSSNTLMSSP() bool {
-	for _, p := range []string{"/etc/gss/mech.d", "/usr/etc/gss/mech.d"} {
-		ents, _ := os.ReadDir(p)
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(p, e.Name()))
-			if err == nil && bytes.Contains(b, []byte("1.3.6.1.4.1.311.2.2.10")) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
+// needGSSPeers requires python3-gssapi and gss-ntlmssp. The driver is this
+// package's own testdata/gssdriver.py rather than internal/peers': the
+// tests below need to restrict SPNEGO's mechanisms (gss_set_neg_mechs),
+// to step each leg by hand so that tokens can be altered in transit, and
+// to see the error token (an SPNEGO reject) a failing step produces.
 func needGSSPeers(t *testing.T) {
 	t.Helper()
-	err := exec.Command("/usr/bin/python3", "-c", "import gssapi").Run()
-	needPeer(t, "python3-gssapi (/usr/bin/python3 -c 'import gssapi')", err == nil)
-	needPeer(t, "gss-ntlmssp (no mech.d entry for 1.3.6.1.4.1.311.2.2.10)", haveGSSNTLMSSP())
+	needPeer(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
+	needPeer(t, "gss-ntlmssp (apt-get install -y gss-ntlmssp)", peers.HaveGSSNTLMSSP())
 }
 
 // userFile writes an NTLM_USER_FILE for the test.
@@ -81,7 +67,7 @@ type gssPeer struct {
 func startGSSPeer(t *testing.T, env []string, args ...string) *gssPeer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{filepath.Join("testdata", "gssdriver.py")}, args...)...)
+	cmd := exec.CommandContext(ctx, peers.Python, append([]string{filepath.Join("testdata", "gssdriver.py")}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &gssPeer{t: t, cmd: cmd}
 	cmd.Stderr = &p.log
