@@ -42,8 +42,35 @@
 // (SECBUFFER_CHANNEL_BINDINGS, ...) are passed to the mechanism on every
 // leg.
 //
+// # Status codes
+//
+// A server that has no mechanism in common with the client, or that gets
+// a bare token of a mechanism it does not offer, fails with
+// SEC_E_INVALID_TOKEN and writes an SPNEGO reject token to the output
+// buffer (for SPNEGO input). A client that receives reject fails with
+// SEC_E_LOGON_DENIED, unless the reject carries a mechanism token whose
+// own failure comes first. A mechListMIC that does not verify, or one
+// that is missing where RFC 4178 requires it, gives
+// SEC_E_MESSAGE_ALTERED. Malformed SPNEGO gives SEC_E_INVALID_TOKEN: the
+// decoder is strict DER (minimal lengths in short or long form) and
+// accepts the extensions RFC 4178's ASN.1 allows. MakeSignature and the
+// other per-message calls give SEC_E_INVALID_HANDLE until the handshake
+// completes. A failure is sticky; an output buffer too small
+// (SEC_E_BUFFER_TOO_SMALL) is not: the next call delivers the token.
+//
+// # Leg counts
+//
+// NTLM takes three client calls (the third reads the server's
+// accept-completed and its mechListMIC) and two server calls; Kerberos
+// takes two client calls and one server call. When the server selected a
+// mechanism other than the client's first, one more round trip starts
+// it. When the server's mechListMIC went out first (Kerberos after
+// request-mic), the client's MIC ends the negotiation on both sides with
+// no further token, as MIT krb5 does.
+//
 // NegoEx is not implemented: it is never offered, and ignored when a peer
-// offers it.
+// offers it. DCE-style contexts are left to the mechanisms (Kerberos
+// refuses them, so Negotiate falls back to NTLM).
 package negotiate
 
 import (
