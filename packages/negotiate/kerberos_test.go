@@ -585,3 +585,20 @@ func TestKDCKerberosChannelBindings(t *testing.T) {
 		t.Fatalf("different bindings: %s %v, want SEC_E_BAD_BINDINGS from the server", statuses(legs), last.err)
 	}
 }
+
+// Kerberos refuses DCE-style contexts, so Negotiate starts NTLM instead.
+func TestKDCDCEStyleFallsBackToNTLM(t *testing.T) {
+	k := kdc(t)
+	client, _ := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/localhost", packages.ISC_REQ_USE_DCE_STYLE)
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+	if _, err := client.Step(context.Background(), nil, out); err != nil {
+		t.Fatal(err)
+	}
+	init, err := parseNegTokenInit(out[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(init.mechTypes, []asn1.ObjectIdentifier{oidNTLM}) {
+		t.Fatalf("mechTypes %v, want NTLM only", init.mechTypes)
+	}
+}
