@@ -34,11 +34,6 @@ const (
 	flagAcceptorSubkey = 0x04
 )
 
-const (
-	tokMIC  = 0x0404
-	tokWrap = 0x0504
-)
-
 // cfxDir holds the derived keys of one direction (our sending usages or
 // the peer's) and scratch space, so that a token costs no allocation. Its
 // users serialise on the session's send or receive lock.
@@ -112,16 +107,6 @@ func newCFXDir(etype int32, key []byte, sealUsage, signUsage uint32) (*cfxDir, e
 	clear(kcSeal)
 	clear(kcSign)
 	return d, nil
-}
-
-// mac computes HMAC over parts with m and returns its first h bytes (in
-// d.sum).
-func (d *cfxDir) mac(m hash.Hash, parts ...[]byte) []byte {
-	m.Reset()
-	for _, p := range parts {
-		m.Write(p)
-	}
-	return m.Sum(d.sum[:0])[:d.h]
 }
 
 // region is one piece of a Wrap token's plaintext: encrypted unless

@@ -91,15 +91,6 @@ func (d *gssDriver) read() []string {
 	return f
 }
 
-// readMaybe returns the next line's fields, including ERR lines.
-func (d *gssDriver) readMaybe() []string {
-	d.t.Helper()
-	if !d.out.Scan() {
-		d.t.Fatalf("gssdriver ended: %v; stderr: %s", d.out.Err(), d.stder.String())
-	}
-	return strings.Fields(d.out.Text())
-}
-
 func (d *gssDriver) send(fields ...string) {
 	d.t.Helper()
 	if _, err := fmt.Fprintln(d.in, strings.Join(fields, " ")); err != nil {

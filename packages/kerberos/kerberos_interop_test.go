@@ -400,3 +400,37 @@ func (deadTransport) RoundTrip(ctx context.Context, realm string, req []byte) ([
 }
 
 var _ = peers.KDC{}
+
+// countingTransport records the requests it forwards.
+type countingTransport struct {
+	next Transport
+	n    int
+}
+
+func (c *countingTransport) RoundTrip(ctx context.Context, realm string, req []byte) ([]byte, error) {
+	c.n++
+	return c.next.RoundTrip(ctx, realm, req)
+}
+
+func TestInteropTransport(t *testing.T) {
+	k := kdc(t)
+	for _, udp := range []bool{false, true} {
+		t.Run(fmt.Sprintf("udp=%v", udp), func(t *testing.T) {
+			p := kdcPackage(t, k, nil)
+			conf, _ := p.krb5conf()
+			if udp {
+				conf.LibDefaults.UDPPreferenceLimit = 1465
+			}
+			ct := &countingTransport{next: &netTransport{p: p}}
+			p.config.Transport = ct
+			err := iscError(t, p, bg(), aliceIdentity, "HTTP/localhost")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// AS-REQ without and with pre-authentication, then TGS-REQ.
+			if ct.n != 3 {
+				t.Errorf("%d KDC requests, want 3", ct.n)
+			}
+		})
+	}
+}

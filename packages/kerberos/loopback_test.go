@@ -433,3 +433,102 @@ func TestMain(m *testing.M) {
 	}
 	exitFunc(code)
 }
+
+func TestExtendedErrorToken(t *testing.T) {
+	m := newMemRealm(t, 18, &Config{RequireChannelBindings: true})
+	cc, _ := m.contexts(t, packages.ISC_REQ_MUTUAL_AUTH)
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	if _, err := cc.Step(context.Background(), nil, out); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := m.server.NewServerContext(packages.ASC_REQ_EXTENDED_ERROR)
+	sout := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: out[0].Data}, cbBuffer("tls-server-end-point:x")}
+	if _, err := sc.Step(context.Background(), in, sout); !errors.Is(err, status.SEC_E_BAD_BINDINGS) {
+		t.Fatalf("ASC: %v", err)
+	}
+	id, _, err := parseFraming(sout[0].Data)
+	if err != nil || id != tokKRBError {
+		t.Fatalf("no framed KRB-ERROR token: %v %#x", err, id)
+	}
+	// The client maps the KRB-ERROR (KRB_AP_ERR_BADADDR) to a failure and
+	// keeps the KRB-ERROR reachable.
+	_, err = cc.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: sout[0].Data}}, nil)
+	var ke messages.KRBError
+	if err == nil || !errors.As(err, &ke) || ke.ErrorCode != 38 {
+		t.Fatalf("client: %v (code %d)", err, ke.ErrorCode)
+	}
+	if status.Code(err).Succeeded() {
+		t.Fatalf("client status %v", status.Code(err))
+	}
+}
+
+func TestAttributes(t *testing.T) {
+	m := newMemRealm(t, 18, nil)
+	cc, sc := m.contexts(t, packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_ALLOCATE_MEMORY)
+	if _, err := cc.QueryAttribute(packages.SECPKG_ATTR_SIZES); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
+		t.Errorf("SIZES before the handshake: %v", err)
+	}
+	if err := cc.MakeSignature(0, nil, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
+		t.Errorf("MakeSignature before the handshake: %v", err)
+	}
+	if _, err := handshake(t, cc, sc, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []packages.Context{cc, sc} {
+		sz, err := c.QueryAttribute(packages.SECPKG_ATTR_SIZES)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := packages.SecPkgContext_Sizes{MaxToken: 48000, MaxSignature: 28, BlockSize: 1, SecurityTrailer: 76}
+		if *sz.(*packages.SecPkgContext_Sizes) != want {
+			t.Errorf("sizes %+v, want %+v", sz, want)
+		}
+		ls, _ := c.QueryAttribute(packages.SECPKG_ATTR_LIFESPAN)
+		if l := ls.(*packages.SecPkgContext_Lifespan); l.Expiry.Time().Sub(c.Expiry()).Abs() > time.Second || c.Expiry().Before(time.Now()) {
+			t.Errorf("lifespan %v / expiry %v", l.Expiry.Time(), c.Expiry())
+		}
+	}
+	if cc.Flags()&packages.ISC_RET_ALLOCATED_MEMORY == 0 {
+		t.Errorf("client flags %#x lack ISC_RET_ALLOCATED_MEMORY", cc.Flags())
+	}
+	info := m.p.Info()
+	if info.Name != "Kerberos" || info.Comment != "Microsoft Kerberos V1.0" || info.Capabilities != 0x008F3BBF || info.RPCID != 16 || info.MaxToken != 48000 || info.Version != 1 {
+		t.Errorf("Info = %+v", info)
+	}
+	cc.Delete()
+	cc.Delete()
+	if err := cc.MakeSignature(0, nil, 0); err == nil {
+		t.Error("MakeSignature after Delete succeeded")
+	}
+}
+
+func TestTargetNames(t *testing.T) {
+	conf := config.New()
+	conf.LibDefaults.DefaultRealm = "DEF.REALM"
+	conf.DomainRealm[".example.com"] = "EXAMPLE.COM"
+	conf.DomainRealm["host.other.org"] = "OTHER.ORG"
+	tests := []struct {
+		target, want, realm string
+		ntype               int32
+	}{
+		{"HTTP/web.example.com", "HTTP/web.example.com", "EXAMPLE.COM", nametype.KRB_NT_SRV_INST},
+		{"HTTP/web.example.com@X.Y", "HTTP/web.example.com", "X.Y", nametype.KRB_NT_SRV_INST},
+		{"HTTP/host.other.org:8080", "HTTP/host.other.org:8080", "OTHER.ORG", nametype.KRB_NT_SRV_INST},
+		{"host@web.example.com", "host/web.example.com", "EXAMPLE.COM", nametype.KRB_NT_SRV_HST},
+		{"HTTP/unknown.net", "HTTP/unknown.net", "DEF.REALM", nametype.KRB_NT_SRV_INST},
+		{"alice@DEF.REALM", "alice", "DEF.REALM", nametype.KRB_NT_PRINCIPAL},
+		{"bob", "bob", "DEF.REALM", nametype.KRB_NT_PRINCIPAL},
+	}
+	for _, tt := range tests {
+		pn, realm, err := parseTarget(conf, tt.target)
+		if err != nil || pn.PrincipalNameString() != tt.want || realm != tt.realm || pn.NameType != tt.ntype {
+			t.Errorf("%q: %v@%s (%d), %v; want %s@%s (%d)", tt.target, pn.PrincipalNameString(), realm, pn.NameType, err, tt.want, tt.realm, tt.ntype)
+		}
+	}
+	for _, bad := range []string{"", "@X", "HTTP//host", "/host"} {
+		if _, _, err := parseTarget(conf, bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -179,10 +179,9 @@ func marshalAPRep(etype int32, cipher []byte) ([]byte, error) {
 // KRB-CRED (RFC 4120 5.8) for delegation: one forwarded TGT.
 
 type credInfo struct {
-	ticketDER []byte
-	t         *ticket
-	srealm    string
-	sname     types.PrincipalName
+	t      *ticket
+	srealm string
+	sname  types.PrincipalName
 }
 
 func marshalEncKrbCredPart(ci *credInfo, now time.Time) ([]byte, error) {

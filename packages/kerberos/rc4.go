@@ -66,23 +66,6 @@ func rc4Frame(dst []byte, inner int) []byte {
 	return append(dst, oidKrb5...)
 }
 
-// checksum computes SGN_CKSUM: HMAC-MD5(Ksign, MD5(salt ‖ header[:8] ‖
-// parts...))[:8].
-func (d *rc4Dir) checksum(salt uint32, header []byte, parts ...[]byte) []byte {
-	var s [4]byte
-	binary.LittleEndian.PutUint32(s[:], salt)
-	d.md5.Reset()
-	d.md5.Write(s[:])
-	d.md5.Write(header[:8])
-	for _, p := range parts {
-		d.md5.Write(p)
-	}
-	inner := d.md5.Sum(d.sum[:0])
-	d.ksign.Reset()
-	d.ksign.Write(inner)
-	return d.ksign.Sum(d.sum[:0])[:8]
-}
-
 // seqCipher returns RC4 keyed with Kseq = HMAC(HMAC(Kss, 0), SGN_CKSUM).
 func (d *rc4Dir) seqCipher(cksum []byte) *rc4.Cipher {
 	d.kseq.Reset()

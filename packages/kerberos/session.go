@@ -3,7 +3,6 @@ package kerberos
 import (
 	"crypto/hmac"
 	"encoding/binary"
-	"errors"
 	"io"
 	"sync"
 
@@ -274,8 +273,6 @@ func (s *session) encryptMessage(qop uint32, msg []secbuffer.Buffer) (status.Sta
 	s.sendSeq++
 	return status.SEC_E_OK, nil
 }
-
-var errAltered = errors.New("kerberos: message altered")
 
 // decryptMessage reads a Wrap token as TOKEN + DATA (any layout the header
 // describes) or as one SECBUFFER_STREAM, whose plaintext the DATA buffer
