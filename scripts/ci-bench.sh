@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/ci-bench.sh: run the benchmarks of every package that has some
 # and print, per package, a Markdown table of ns/op, B/op and allocs/op with
-# each result's ratio to the baseline measured in the same run (the
-# sibling sub-benchmark whose name starts with "baseline").
+# each result's ratio to the baseline measured in the same run: the
+# sibling sub-benchmark whose last name element matches BASELINE_RE
+# (an awk regular expression, case-insensitive; default "^baseline").
 #
 # Usage: scripts/ci-bench.sh [packages...]   (default: every package with a
 # func BenchmarkXxx). BENCHTIME (default 1s) and COUNT (default 1) are
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 benchtime=${BENCHTIME:-1s}
+baseline_re=${BASELINE_RE:-^baseline}
 count=${COUNT:-1}
 
 if [ "$#" -gt 0 ]; then
@@ -27,7 +29,7 @@ for p in "${pkgs[@]}"; do
 	echo "## $p"
 	echo
 	go test -run='^$' -bench=. -benchmem -benchtime="$benchtime" -count="$count" "$p" |
-		awk '
+		awk -v bre="$baseline_re" '
 		/^Benchmark/ && / ns\/op/ {
 			name = $1; sub(/-[0-9]+$/, "", name)
 			ns = ""; bop = "-"; aop = "-"
@@ -40,7 +42,7 @@ for p in "${pkgs[@]}"; do
 			sum[name] += ns; cnt[name]++; b[name] = bop; a[name] = aop
 			parent = name; sub(/\/[^\/]*$/, "", parent)
 			leaf = name; sub(/^.*\//, "", leaf)
-			if (parent != name && tolower(leaf) ~ /^baseline/) base[parent] = name
+			if (parent != name && tolower(leaf) ~ tolower(bre) && !(parent in base)) base[parent] = name
 		}
 		END {
 			if (n == 0) { print "(no benchmarks)"; exit }
