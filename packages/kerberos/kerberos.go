@@ -39,24 +39,58 @@
 // # Windows behaviour
 //
 // ISC with ISC_REQ_MUTUAL_AUTH returns SEC_I_CONTINUE_NEEDED and verifies
-// the AP-REP on the second call; the acceptor always sends an acceptor
-// subkey. EncryptMessage writes the header-in-token layout Windows uses
-// (TOKEN = 60 bytes for the AES-SHA1 enctypes, data encrypted in place, the
-// PADDING buffer left empty); the concatenation TOKEN‖DATA is an RFC 4121
-// Wrap token with RRC = 28 that MIT's gss_unwrap reads. DecryptMessage
-// takes TOKEN+DATA or a single SECBUFFER_STREAM (any RRC), and
-// SECQOP_WRAP_NO_ENCRYPT gives integrity-only Wrap tokens. Sizes are the
-// Windows ones: cbMaxToken 48000, cbMaxSignature 28, cbBlockSize 1,
-// cbSecurityTrailer 76 (AES-SHA1).
+// the AP-REP on the second call (a wrong or forged AP-REP is
+// SEC_E_MUTUAL_AUTH_FAILED); a KRB-ERROR token from the acceptor maps to
+// a failure status, with the messages.KRBError reachable through
+// errors.As. The authenticator checksum carries the ISC_REQ flags as GSS
+// flags and the MD5 of a SECBUFFER_CHANNEL_BINDINGS input. With
+// ISC_REQ_DELEGATE and a forwardable TGT, a forwarded TGT travels in a
+// KRB-CRED encrypted with the session key (as MIT does by default, the
+// service ticket's ok-as-delegate flag is not required); the acceptor then
+// reports ASC_RET_DELEGATE and its context's [DelegatedCredentialer]
+// method returns credentials that initiate further contexts as the client.
+//
+// The acceptor checks the ticket and authenticator, the clock skew
+// ([Config.ClockSkew], default 5 minutes: SEC_E_TIME_SKEW), a replay cache
+// shared by the Package, and the channel bindings when it has some
+// (mismatch: SEC_E_BAD_BINDINGS; a client that sent none is accepted
+// unless [Config.RequireChannelBindings] or ASC_REQ_PROXY_BINDINGS). It
+// answers mutual authentication with an AP-REP carrying an acceptor
+// subkey (AES enctypes; rc4-hmac contexts keep the initiator's subkey, as
+// MIT's initiator expects). With ASC_REQ_EXTENDED_ERROR a failure also
+// produces a KRB-ERROR token. The client principal is in SECPKG_ATTR_NAMES
+// and SECPKG_ATTR_NATIVE_NAMES; a PAC in the ticket is verified with the
+// service key and exposed through [PACContext].
+//
+// Per-message calls follow RFC 4121 for aes128/aes256-cts-hmac-sha1-96,
+// aes128-cts-hmac-sha256-128 and aes256-cts-hmac-sha384-192, and RFC 4757
+// for rc4-hmac. EncryptMessage writes the header-in-token layout Windows
+// uses: for AES, TOKEN = 16-byte header ‖ rotated trailer ‖ encrypted
+// confounder (60 bytes for the SHA-1 enctypes), the DATA buffers
+// encrypted in place, the PADDING buffer (optional) left empty; the
+// concatenation TOKEN‖DATA is an RFC 4121 Wrap token with RRC = 16 +
+// checksum length that MIT's gss_unwrap reads. For rc4-hmac the TOKEN holds
+// the framed 32-byte token header and the PADDING buffer (required) the
+// one pad byte. DecryptMessage takes TOKEN + DATA (+ PADDING) or a single
+// SECBUFFER_STREAM holding a whole token with any RRC, and then points the
+// DATA buffer at the plaintext inside the stream. SECQOP_WRAP_NO_ENCRYPT
+// gives integrity-only Wrap tokens (TOKEN = header ‖ checksum, RRC = EC =
+// checksum length). DATA buffers flagged SECBUFFER_READONLY_WITH_CHECKSUM
+// are signed but not encrypted. Sequence numbers are checked when replay
+// or sequence detection was negotiated (SEC_E_OUT_OF_SEQUENCE). Sizes are
+// the Windows ones: cbMaxToken 48000, cbMaxSignature 28, cbBlockSize 1,
+// cbSecurityTrailer 76 for the AES-SHA1 enctypes (16 + and 64 + the
+// checksum length for the SHA-2 ones, 37 and 49 for rc4-hmac).
 //
 // # Left out
 //
 // DCE-style (three-leg) contexts (ISC_REQ_USE_DCE_STYLE gives
 // SEC_E_UNSUPPORTED_FUNCTION), user-to-user, cross-realm referrals, PKINIT,
-// FAST, S4U, KDC-side password changes, datagram contexts and the
-// ImpersonateSecurityContext family (Windows tokens). The Windows
-// authorization data of MS-KILE 3.2.5.8 (KERB-AD-RESTRICTION-ENTRY,
-// AD-AUTH-DATA-AP-OPTIONS) is not added to the authenticator.
+// FAST, S4U, password changes, datagram contexts, context export and the
+// ImpersonateSecurityContext family. The Windows authorization data of
+// MS-KILE 3.2.5.8 (KERB-AD-RESTRICTION-ENTRY, AD-AUTH-DATA-AP-OPTIONS) is
+// not added to the authenticator. Only FILE credential caches are read,
+// and none is written.
 package kerberos
 
 import (

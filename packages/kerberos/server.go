@@ -45,6 +45,24 @@ type PAC struct {
 	Raw pac.PACType
 }
 
+// PACContext is implemented by acceptor contexts of this package: PAC
+// returns the decoded PAC of the client's ticket, or nil.
+type PACContext interface {
+	PAC() *PAC
+}
+
+// DelegatedCredentialer is implemented by acceptor contexts of this
+// package: DelegatedCredentials returns the client's delegated
+// credentials (ASC_RET_DELEGATE), or nil.
+type DelegatedCredentialer interface {
+	DelegatedCredentials() packages.Credentials
+}
+
+var (
+	_ PACContext            = (*serverContext)(nil)
+	_ DelegatedCredentialer = (*serverContext)(nil)
+)
+
 // PAC returns the decoded PAC of the client's ticket, or nil.
 func (c *serverContext) PAC() *PAC { return c.pac }
 
