@@ -1249,3 +1249,64 @@ func BenchmarkHandshakeAsyncParallel(b *testing.B) {
 		b.Fatal(h.err)
 	}
 }
+
+// Calls of a package that may wait on a KDC count against the network
+// allowance: with it used up, local NTLM handshakes still run.
+func TestAsyncSlowKDCDoesNotStarveLocal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
+		sspi.SetAsyncLimits(sspi.AsyncLimits{CPU: 1, Network: 1})
+		kdc := make(chan struct{})
+		var kdcWaits atomic.Int32
+		r := ntlmCase.registry(t)
+		r.Register(&toyPackage{name: "Kerberos", onStep: func(context.Context) {
+			kdcWaits.Add(1)
+			<-kdc // the KDC does not answer
+		}})
+		kcred := acquire(t, r, peer{pkg: "Kerberos"}, sspi.SECPKG_CRED_OUTBOUND)
+		target, _ := sspi.UTF16PtrFromString(testTarget)
+		const slow = 3
+		var hs [slow]*sspi.SspiAsyncContext
+		var ctxs [slow]sspi.CtxtHandle
+		for i := range hs {
+			hs[i] = sspi.SspiCreateAsyncContext()
+			out := tokenDesc(256)
+			if st := r.SspiInitializeSecurityContextAsyncW(hs[i], &kcred, nil, target, clientReq, 0, 0, nil, 0, &ctxs[i], &out, nil, nil); st != sspi.SEC_E_OK {
+				t.Fatal(st)
+			}
+		}
+		synctest.Wait()
+		if n := kdcWaits.Load(); n != 1 {
+			t.Fatalf("%d calls waiting on the KDC with a network allowance of 1", n)
+		}
+
+		// A whole NTLM handshake goes through meanwhile.
+		ccred := acquire(t, r, ntlmCase.client, sspi.SECPKG_CRED_OUTBOUND)
+		scred := acquire(t, r, ntlmCase.server, sspi.SECPKG_CRED_INBOUND)
+		ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
+		isc, asc := asyncCalls(t, r, target, ch, sh)
+		legs, cctx, sctx := runHandshake(t, isc, asc, &ccred, &scred)
+		if last := legs[len(legs)-1]; last.st != sspi.SEC_E_OK {
+			t.Errorf("NTLM handshake ended with %v", last.st)
+		}
+		for i, h := range hs {
+			if st := sspi.SspiGetAsyncCallStatus(h); st != sspi.SEC_I_ASYNC_CALL_PENDING {
+				t.Errorf("KDC call %d: %v before the KDC answered", i, st)
+			}
+		}
+
+		close(kdc)
+		for i, h := range hs {
+			if st := h.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
+				t.Errorf("KDC call %d: %v", i, st)
+			}
+			r.DeleteSecurityContext(&ctxs[i])
+			sspi.SspiFreeAsyncContext(h)
+		}
+		for _, c := range []*sspi.CtxtHandle{&cctx, &sctx} {
+			r.DeleteSecurityContext(c)
+		}
+		sspi.SspiFreeAsyncContext(ch)
+		sspi.SspiFreeAsyncContext(sh)
+	})
+}
