@@ -28,9 +28,10 @@ const (
 )
 
 type event struct {
-	kind eventKind
-	err  error                       // evDone
-	cri  *tls.CertificateRequestInfo // evNeedCert
+	kind    eventKind
+	started int                         // records of the last hand-over that crypto/tls began to read
+	err     error                       // evDone
+	cri     *tls.CertificateRequestInfo // evNeedCert
 }
 
 // memConn is the private transport under a context's tls.Conn. During
@@ -44,24 +45,30 @@ type event struct {
 // between.
 type memConn struct {
 	async  bool // handshake goroutine running; set before start, cleared after it ends
-	feed   chan []byte
+	feed   chan [][]byte
 	events chan event
 	quit   chan struct{}
 
-	cur     []byte  // unread bytes of the record handed over
-	out     []byte  // bytes written, waiting to be returned
-	capture *[]byte // when set, writes go there instead of out
+	queue   [][]byte // records handed over and not yet begun (handshake)
+	started int      // how many records of the last hand-over were begun
+	cur     []byte   // unread bytes of the record being read
+	out     []byte   // bytes written, waiting to be returned
+	capture *[]byte  // when set, writes go there instead of out
 }
 
 func newMemConn() *memConn {
 	return &memConn{
-		feed:   make(chan []byte),
+		feed:   make(chan [][]byte),
 		events: make(chan event),
 		quit:   make(chan struct{}),
 	}
 }
 
 func (c *memConn) Read(p []byte) (int, error) {
+	if len(c.cur) == 0 && len(c.queue) > 0 {
+		c.cur, c.queue = c.queue[0], c.queue[1:]
+		c.started++
+	}
 	if len(c.cur) == 0 {
 		if !c.async {
 			return 0, errWouldBlock
@@ -70,8 +77,9 @@ func (c *memConn) Read(p []byte) (int, error) {
 			return 0, net.ErrClosed
 		}
 		select {
-		case b := <-c.feed:
-			c.cur = b
+		case q := <-c.feed:
+			c.queue, c.started = q[1:], 1
+			c.cur = q[0]
 		case <-c.quit:
 			return 0, net.ErrClosed
 		}
@@ -81,9 +89,12 @@ func (c *memConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// send delivers ev to the caller, or reports false once the context is
-// being deleted.
+// send delivers ev to the caller, with the count of records begun and
+// the records not begun dropped (the caller reports them as EXTRA), or
+// reports false once the context is being deleted.
 func (c *memConn) send(ev event) bool {
+	ev.started = c.started
+	c.queue, c.started = nil, 0
 	select {
 	case c.events <- ev:
 		return true

@@ -284,20 +284,41 @@ func (c *schannelContext) stepHandshake(ctx context.Context, op string, in []sec
 				return c.deliver(op, in, input, tok, c.conn.takeOut(), status.SEC_I_INCOMPLETE_CREDENTIALS, len(input)-pos)
 			}
 		}
-		n, need, err := nextRecord(input[pos:])
-		if err != nil {
-			return c.fail(op, status.SEC_E_ILLEGAL_MESSAGE, err)
+		// Hand over every complete record at once; crypto/tls reads them
+		// one by one and reports how many it began.
+		var recs [][]byte
+		var lens []int
+		next := pos
+		for {
+			n, need, err := nextRecord(input[next:])
+			if err != nil {
+				if len(recs) == 0 {
+					return c.fail(op, status.SEC_E_ILLEGAL_MESSAGE, err)
+				}
+				break
+			}
+			if n == 0 {
+				if len(recs) == 0 {
+					missing = need
+				}
+				break
+			}
+			recs = append(recs, input[next:next+n])
+			lens = append(lens, n)
+			next += n
 		}
-		if n == 0 {
-			missing = need
+		if len(recs) == 0 {
 			break
 		}
-		c.conn.feed <- input[pos : pos+n]
-		pos += n
-		progressed = true
+		c.conn.feed <- recs
+		var err error
 		if ev, err = c.wait(ctx); err != nil {
 			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
 		}
+		for _, n := range lens[:ev.started] {
+			pos += n
+		}
+		progressed = true
 		haveEv = true
 	}
 	if !progressed {
