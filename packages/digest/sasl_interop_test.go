@@ -3,12 +3,15 @@ package digest
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -300,6 +303,147 @@ func TestLdapsearchAgainstOurServer(t *testing.T) {
 			}
 			if lp.layer != (tt.qop != qopAuth) || !bytes.Equal(lp.ops, []byte{0x63, 0x42}) {
 				t.Errorf("layer %v, operations %x", lp.layer, lp.ops)
+			}
+		})
+	}
+}
+
+// TestOurClientAgainstCyrusServer: our initiator authenticates to Cyrus
+// SASL's sample server (sasl2-bin) for each qop and cipher the server is
+// limited to, which checks our digest-response and sends rspauth that we
+// check; the server then reports the security strength it agreed to and
+// exchanges one message each way through the security layer.
+func TestOurClientAgainstCyrusServer(t *testing.T) {
+	server := requirePeer(t, "sasl-sample-server", "sasl2-bin libsasl2-modules")
+	saslpasswd := requirePeer(t, "saslpasswd2", "sasl2-bin")
+	stdbuf := requirePeer(t, "stdbuf", "coreutils")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sasldb2")
+	conf := "sasldb_path: " + db + "\npwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: DIGEST-MD5\n"
+	if err := os.WriteFile(filepath.Join(dir, "sample.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pw := exec.Command(saslpasswd, "-p", "-c", "-f", db, "-u", "example.org", "chris")
+	pw.Stdin = strings.NewReader("secret")
+	if out, err := pw.CombinedOutput(); err != nil {
+		t.Fatalf("saslpasswd2: %v\n%s", err, out)
+	}
+	for _, tt := range []struct {
+		name, ssf string
+		req       uint32
+		qop       string
+	}{
+		{"auth", "min=0,max=0", 0, qopAuth},
+		{"auth-int", "min=1,max=1", packages.ISC_REQ_INTEGRITY, qopAuthInt},
+		{"rc4", "min=128,max=128", packages.ISC_REQ_CONFIDENTIALITY, qopAuthConf},
+		{"rc4-56", "min=56,max=56", packages.ISC_REQ_CONFIDENTIALITY, qopAuthConf},
+		{"rc4-40", "min=40,max=40", packages.ISC_REQ_CONFIDENTIALITY, qopAuthConf},
+		{"des", "min=55,max=55", packages.ISC_REQ_CONFIDENTIALITY, qopAuthConf},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// stdbuf: the sample server writes through stdio, which a pipe
+			// would buffer until exit.
+			cmd := exec.Command(stdbuf, "-oL", server, "-m", "DIGEST-MD5", "-s", "ldap", "-d", "localhost", "-u", "example.org", "-b", tt.ssf)
+			cmd.Env = append(cmd.Environ(), "SASL_CONF_PATH="+dir)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			timer := time.AfterFunc(20*time.Second, func() { _ = cmd.Process.Kill() })
+			defer timer.Stop()
+			defer func() { _ = cmd.Process.Kill() }()
+			lines := bufio.NewScanner(stdout)
+			var transcript []string
+			// recv returns the next "S: " line, decoded.
+			recv := func() []byte {
+				t.Helper()
+				for lines.Scan() {
+					l := lines.Text()
+					transcript = append(transcript, l)
+					if b64, ok := strings.CutPrefix(l, "S: "); ok {
+						b, err := base64.StdEncoding.DecodeString(b64)
+						if err != nil {
+							t.Fatalf("server line %q: %v", l, err)
+						}
+						return b
+					}
+				}
+				t.Fatalf("server ended: %s\n%s", strings.Join(transcript, "\n"), stderr.String())
+				return nil
+			}
+			send := func(b []byte) {
+				t.Helper()
+				if _, err := fmt.Fprintf(stdin, "C: %s\n", base64.StdEncoding.EncodeToString(b)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if mechs := recv(); string(mechs) != "DIGEST-MD5" {
+				t.Fatalf("mechanisms %q", mechs)
+			}
+			send([]byte("DIGEST-MD5"))
+			c := newClient(t, New(nil), "chris", "secret", "ldap/localhost", tt.req)
+			step(t, c, nil, status.SEC_I_CONTINUE_NEEDED)
+			resp := step(t, c, []secbuffer.Buffer{tokenBuf(recv())}, status.SEC_I_CONTINUE_NEEDED)
+			if !strings.Contains(string(resp), "qop="+tt.qop) {
+				t.Errorf("our response %q", resp)
+			}
+			send(resp)
+			step(t, c, []secbuffer.Buffer{tokenBuf(recv())}, status.SEC_E_OK)
+			send(nil)
+			// The sample server then sends "srv message 1" (with its NUL)
+			// through sasl_encode and wants "client message 1" back.
+			layer := tt.qop != qopAuth
+			got := recv()
+			if layer {
+				if len(got) < 4 || int(binary.BigEndian.Uint32(got)) != len(got)-4 {
+					t.Fatalf("server message %x", got)
+				}
+				bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: got[4:]}, {Type: secbuffer.SECBUFFER_DATA}}
+				if _, _, err := c.DecryptMessage(bufs, 0); err != nil {
+					t.Fatalf("DecryptMessage of the server's message: %v", err)
+				}
+				got = bufs[1].Data
+			}
+			if string(got) != "srv message 1\x00" {
+				t.Fatalf("server message %q", got)
+			}
+			msg := []byte("client message 1\x00")
+			if layer {
+				sealed := seal(t, c, msg)
+				w := wire(sealed)
+				msg = append(binary.BigEndian.AppendUint32(nil, uint32(len(w))), w...)
+			}
+			send(msg)
+			stdin.Close()
+			for lines.Scan() {
+				transcript = append(transcript, lines.Text())
+			}
+			var ssf string
+			received := false
+			for _, l := range transcript {
+				if v, ok := strings.CutPrefix(l, "SSF: "); ok {
+					ssf = v
+				}
+				// (Debian's build spells it "recieved".)
+				received = received || strings.Contains(l, "decoded message 'client message 1'")
+			}
+			if !received {
+				t.Errorf("the server did not decode our message:\n%s", strings.Join(transcript, "\n"))
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("sample server: %v\n%s\n%s", err, strings.Join(transcript, "\n"), stderr.String())
+			}
+			if want := strings.TrimPrefix(strings.Split(tt.ssf, ",")[0], "min="); ssf != want {
+				t.Errorf("server SSF %q, want %s\n%s", ssf, want, strings.Join(transcript, "\n"))
 			}
 		})
 	}
