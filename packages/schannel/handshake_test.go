@@ -658,3 +658,133 @@ func TestProtocolAndCipherLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestPostHandshakeTickets follows TLS 1.3 NewSessionTicket records
+// through DecryptMessage (SEC_I_RENEGOTIATE) and both caller patterns of
+// the following handshake call.
+func TestPostHandshakeTickets(t *testing.T) {
+	k := getPKI()
+	for _, pattern := range []string{"extra-as-token", "empty-input"} {
+		t.Run(pattern, func(t *testing.T) {
+			p := New(testConfig())
+			ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots})
+			client, server := newPair(t, p, ccred, serverCred(t, p, k.server), "localhost", clientReq, serverReq)
+			if err := pump(t, client, server, whole); err != nil {
+				t.Fatal(err)
+			}
+			// The server's tickets came with its flight and were left over.
+			stream := append(append([]byte(nil), client.acc...), encrypt(t, server.ctx, []byte("data"))...)
+			if len(client.acc) == 0 {
+				t.Fatal("no tickets after the handshake")
+			}
+			cache := ccred.(*credentials).cache
+			before := cache.len()
+			r := decrypt(client.ctx, stream)
+			if r.st != status.SEC_I_RENEGOTIATE || !bytes.Equal(r.extra, stream) || r.data != nil {
+				t.Fatalf("DecryptMessage: %v data %q extra %d/%d", r.st, r.data, len(r.extra), len(stream))
+			}
+			var rest []byte
+			if pattern == "extra-as-token" {
+				out, st, extra, err := client.call(t, r.extra, true)
+				if st != status.SEC_E_OK || err != nil || len(out) != 0 || len(extra) >= len(stream) {
+					t.Fatalf("ISC: %v %v out %d extra %d", st, err, len(out), len(extra))
+				}
+				rest = extra
+			} else {
+				out, st, _, err := client.call(t, nil, false)
+				if st != status.SEC_E_OK || err != nil || len(out) != 0 {
+					t.Fatalf("ISC: %v %v", st, err)
+				}
+				// The ticket record is skipped when it comes back.
+				r := decrypt(client.ctx, stream)
+				if r.st != status.SEC_E_OK || len(r.data) != 0 {
+					t.Fatalf("DecryptMessage again: %v", r.st)
+				}
+				rest = r.extra
+			}
+			plain, left, _ := readAll(t, client, rest)
+			if string(plain) != "data" || len(left) != 0 {
+				t.Fatalf("data %q left %d", plain, len(left))
+			}
+			if cache.len() != before+1 {
+				t.Fatalf("session cache %d -> %d entries", before, cache.len())
+			}
+		})
+	}
+}
+
+func TestStreamSizes(t *testing.T) {
+	tests := []struct {
+		vers   uint32
+		algs   []uint32
+		header uint32
+		trail  uint32
+		block  uint32
+	}{
+		{packages.SP_PROT_TLS1_3_CLIENT, nil, 5, 17, 1},
+		{packages.SP_PROT_TLS1_2_CLIENT, []uint32{packages.CALG_AES_128}, 13, 16, 1},
+	}
+	k := getPKI()
+	for _, tt := range tests {
+		p := New(testConfig())
+		ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, EnabledProtocols: tt.vers, SupportedAlgs: tt.algs})
+		client, server := newPair(t, p, ccred, serverCred(t, p, k.server), "localhost", clientReq, serverReq)
+		if err := pump(t, client, server, whole); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []*endpoint{client, server} {
+			a, err := e.ctx.QueryAttribute(packages.SECPKG_ATTR_STREAM_SIZES)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := packages.SecPkgContext_StreamSizes{Header: tt.header, Trailer: tt.trail, MaximumMessage: 16384, Buffers: 4, BlockSize: tt.block}
+			if got := *a.(*packages.SecPkgContext_StreamSizes); got != want {
+				t.Errorf("%#x %s: %+v, want %+v", tt.vers, e.name, got, want)
+			}
+		}
+		// A full record: exactly header + 16384 + trailer bytes.
+		rec := encrypt(t, client.ctx, make([]byte, 16384))
+		if len(rec) != int(tt.header+16384+tt.trail) {
+			t.Errorf("record of %d bytes", len(rec))
+		}
+		// More than cbMaximumMessage is refused.
+		msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM_HEADER, Data: make([]byte, 64)}, {Type: secbuffer.SECBUFFER_DATA, Data: make([]byte, 16385)}, {Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: make([]byte, 64)}}
+		if _, err := client.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_INVALID_PARAMETER {
+			t.Errorf("16385 bytes: %v", err)
+		}
+		// Header or trailer too small.
+		msg = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM_HEADER, Data: make([]byte, tt.header-1)}, {Type: secbuffer.SECBUFFER_DATA, Data: make([]byte, 10)}, {Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: make([]byte, 64)}}
+		if _, err := client.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_BUFFER_TOO_SMALL {
+			t.Errorf("small header: %v", err)
+		}
+		ci, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_CIPHER_INFO)
+		info := ci.(*SecPkgContext_CipherInfo)
+		if name := UTF16ToString(info.CipherSuiteName[:]); name == "" || UTF16ToString(info.Cipher[:]) != "AES" || info.Version != 1 {
+			t.Errorf("cipher info %q %q", name, UTF16ToString(info.Cipher[:]))
+		}
+	}
+}
+
+func TestBeforeHandshake(t *testing.T) {
+	p := New(testConfig())
+	ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, nil)
+	cc, _ := ccred.NewClientContext("localhost", clientReq)
+	defer cc.Delete()
+	if _, err := cc.QueryAttribute(packages.SECPKG_ATTR_STREAM_SIZES); status.Code(err) != status.SEC_E_INVALID_HANDLE {
+		t.Errorf("STREAM_SIZES: %v", err)
+	}
+	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte{23, 3, 3, 0, 0}}, {}, {}, {}}
+	if _, _, err := cc.DecryptMessage(msg, 0); status.Code(err) != status.SEC_E_INVALID_HANDLE {
+		t.Errorf("DecryptMessage: %v", err)
+	}
+	if _, err := cc.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_INVALID_HANDLE {
+		t.Errorf("EncryptMessage: %v", err)
+	}
+	if _, err := cc.Step(context.Background(), nil, nil); status.Code(err) != status.SEC_E_INVALID_TOKEN {
+		t.Errorf("no output buffer: %v", err)
+	}
+	cc.Delete()
+	if _, err := cc.Step(context.Background(), nil, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}); status.Code(err) != status.SEC_E_INVALID_HANDLE {
+		t.Errorf("after Delete: %v", err)
+	}
+}
