@@ -40,9 +40,6 @@ func (c *credentials) NewClientContext(target string, req uint32) (packages.Cont
 	if c.use&packages.SECPKG_CRED_OUTBOUND == 0 {
 		return nil, errorf("InitializeSecurityContext", status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: credentials are not outbound"))
 	}
-	if req&packages.ISC_REQ_USE_DCE_STYLE != 0 {
-		return nil, errorf("InitializeSecurityContext", status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("kerberos: DCE-style contexts are not supported"))
-	}
 	return &clientContext{baseContext: baseContext{p: c.p, cred: c, req: req}, target: target}, nil
 }
 
@@ -71,6 +68,8 @@ func gssFlagsFor(req uint32) uint32 {
 		{packages.ISC_REQ_INTEGRITY, gssInteg},
 		{packages.ISC_REQ_IDENTIFY, gssIdentify},
 		{packages.ISC_REQ_EXTENDED_ERROR, gssExtendedErr},
+		// MS-KILE 3.4.5.1: DCE style implies mutual authentication.
+		{packages.ISC_REQ_USE_DCE_STYLE, gssDCEStyle | gssMutual},
 	}
 	for _, p := range pairs {
 		if req&p.isc != 0 {
@@ -109,6 +108,9 @@ func iscFlags(gss uint32, req uint32) uint32 {
 	}
 	if req&packages.ISC_REQ_CONNECTION != 0 {
 		f |= packages.ISC_RET_CONNECTION
+	}
+	if gss&gssDCEStyle != 0 {
+		f |= packages.ISC_RET_USED_DCE_STYLE
 	}
 	return f
 }
@@ -211,6 +213,9 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 		return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
 	}
 	token := frameToken(tokAPReq, der)
+	if gf&gssDCEStyle != 0 {
+		token = der // MS-KILE 3.4.5.1: no GSS framing in DCE style
+	}
 	allocate := c.req&packages.ISC_REQ_ALLOCATE_MEMORY != 0
 	if !secbuffer.Fits(outTok, len(token), allocate) {
 		return status.SEC_E_BUFFER_TOO_SMALL, status.SEC_E_BUFFER_TOO_SMALL
@@ -321,11 +326,44 @@ func (c *clientContext) readAPRep(in, out []secbuffer.Buffer) (status.Status, er
 	if err != nil {
 		return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
 	}
-	if o := outputToken(out); o != nil {
+	sess.dce = c.gssFlags&gssDCEStyle != 0
+	o := outputToken(out)
+	if sess.dce {
+		// The third leg: an AP-REP from the client with its own sequence
+		// number (MS-KILE 3.4.5.1).
+		third, err := c.thirdLeg()
+		if err != nil {
+			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
+		allocate := c.req&packages.ISC_REQ_ALLOCATE_MEMORY != 0
+		if o == nil {
+			return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no output token buffer"))
+		}
+		if !secbuffer.Fits(o, len(third), allocate) {
+			return status.SEC_E_BUFFER_TOO_SMALL, status.SEC_E_BUFFER_TOO_SMALL
+		}
+		secbuffer.Set(o, third, allocate)
+	} else if o != nil {
 		o.Data = o.Data[:0]
 	}
 	c.sess = sess
 	c.flags = iscFlags(c.gssFlags, c.req)
 	c.state = stateDone
 	return status.SEC_E_OK, nil
+}
+
+// thirdLeg builds the DCE-style AP-REP the client returns: ctime/cusec of
+// its authenticator and its initial sequence number, under the ticket
+// session key.
+func (c *clientContext) thirdLeg() ([]byte, error) {
+	part := encAPRepPart{ctime: c.ctime, cusec: c.cusec, seq: int64(c.seq)}
+	plain, err := part.marshal()
+	if err != nil {
+		return nil, err
+	}
+	ed, err := crypto.GetEncryptedData(plain, c.tkt.key, keyusage.AP_REP_ENCPART, 0)
+	if err != nil {
+		return nil, err
+	}
+	return marshalAPRep(ed.EType, ed.Cipher)
 }

@@ -78,15 +78,23 @@
 // checksum length). DATA buffers flagged SECBUFFER_READONLY_WITH_CHECKSUM
 // are signed but not encrypted. Sequence numbers are checked when replay
 // or sequence detection was negotiated (SEC_E_OUT_OF_SEQUENCE). Sizes are
-// the Windows ones: cbMaxToken 48000, cbMaxSignature 28, cbBlockSize 1,
-// cbSecurityTrailer 76 for the AES-SHA1 enctypes (16 + and 64 + the
-// checksum length for the SHA-2 ones, 37 and 49 for rc4-hmac).
+// the Windows ones: cbMaxToken 48000, cbBlockSize 1, and for the AES-SHA1
+// enctypes cbMaxSignature 28 and cbSecurityTrailer 76 (for the SHA-2
+// enctypes 16 and 64 plus the checksum length; for rc4-hmac 37 and 49).
+//
+// # DCE style
+//
+// ISC_REQ_USE_DCE_STYLE gives the three-leg exchange of MS-KILE 3.4.5.1:
+// an unframed AP-REQ, an unframed AP-REP from the acceptor
+// (SEC_I_CONTINUE_NEEDED), and a third AP-REP from the initiator carrying
+// its sequence number. Sealed AES tokens then use EC = 16 and Windows'
+// rotation by RRC + EC (TOKEN = 76 bytes for the SHA-1 enctypes), and
+// rc4-hmac framing leaves the data out of its length.
 //
 // # Left out
 //
-// DCE-style (three-leg) contexts (ISC_REQ_USE_DCE_STYLE gives
-// SEC_E_UNSUPPORTED_FUNCTION), user-to-user, cross-realm referrals, PKINIT,
-// FAST, S4U, password changes, datagram contexts, context export and the
+// User-to-user, cross-realm referrals, PKINIT, FAST, S4U, password
+// changes, datagram contexts, context export and the
 // ImpersonateSecurityContext family. The Windows authorization data of
 // MS-KILE 3.2.5.8 (KERB-AD-RESTRICTION-ENTRY, AD-AUTH-DATA-AP-OPTIONS) is
 // not added to the authenticator. Only FILE credential caches are read,

@@ -102,6 +102,8 @@ var loopbackTests = []struct {
 	{"aes128-sha256", 19, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 3},
 	{"rc4-mutual", 23, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 3},
 	{"rc4-nomutual", 23, packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 2},
+	{"aes256-dce", 18, packages.ISC_REQ_USE_DCE_STYLE | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 4},
+	{"rc4-dce", 23, packages.ISC_REQ_USE_DCE_STYLE | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 4},
 	{"aes256-nomutual", 18, packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "", 2},
 	{"aes256-bindings", 18, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_CONFIDENTIALITY | packages.ISC_REQ_REPLAY_DETECT, "tls-server-end-point:abc", "tls-server-end-point:abc", 3},
 	{"aes256-client-no-bindings", 18, packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_INTEGRITY | packages.ISC_REQ_SEQUENCE_DETECT, "", "tls-server-end-point:abc", 3},
@@ -131,10 +133,18 @@ func TestLoopback(t *testing.T) {
 			if len(legs) != tt.wantLegs {
 				t.Fatalf("%d legs, want %d", len(legs), tt.wantLegs)
 			}
-			if tt.wantLegs == 3 && legs[0].Status != status.SEC_I_CONTINUE_NEEDED {
+			if tt.wantLegs >= 3 && legs[0].Status != status.SEC_I_CONTINUE_NEEDED {
 				t.Errorf("ISC #1 = %v, want SEC_I_CONTINUE_NEEDED", legs[0].Status)
 			}
-			if !bytes.HasPrefix(legs[0].Token, []byte{0x60}) || !bytes.Contains(legs[0].Token[:20], append(oidKrb5, 1, 0)) {
+			if tt.req&packages.ISC_REQ_USE_DCE_STYLE != 0 {
+				// Raw AP-REQ, AP-REP, AP-REP (MS-KILE 3.4.5.1).
+				if legs[0].Token[0] != 0x6e || legs[1].Token[0] != 0x6f || legs[1].Status != status.SEC_I_CONTINUE_NEEDED || legs[2].Token[0] != 0x6f || legs[2].Status != status.SEC_E_OK {
+					t.Errorf("DCE legs: %x %v / %x %v / %x %v", legs[0].Token[0], legs[0].Status, legs[1].Token[0], legs[1].Status, legs[2].Token[0], legs[2].Status)
+				}
+				if cc.Flags()&packages.ISC_RET_USED_DCE_STYLE == 0 || sc.Flags()&packages.ASC_RET_USED_DCE_STYLE == 0 {
+					t.Errorf("flags %#x / %#x lack USED_DCE_STYLE", cc.Flags(), sc.Flags())
+				}
+			} else if !bytes.HasPrefix(legs[0].Token, []byte{0x60}) || !bytes.Contains(legs[0].Token[:20], append(oidKrb5, 1, 0)) {
 				t.Errorf("AP-REQ token not framed: % x", legs[0].Token[:16])
 			}
 			if tt.req&packages.ISC_REQ_MUTUAL_AUTH != 0 && cc.Flags()&packages.ISC_RET_MUTUAL_AUTH == 0 {

@@ -193,6 +193,11 @@ func (s *session) rc4EncryptMessage(qop uint32, tok *secbuffer.Buffer, msg []sec
 		}
 	}
 	inner := rc4OIDLen + rc4WrapBody + dataLen + 1
+	if s.dce {
+		// MS-KILE 3.4.5.1: in DCE style the framing length leaves out the
+		// application data.
+		inner = rc4OIDLen + rc4WrapBody
+	}
 	n := rc4FramingLen(inner) + rc4WrapBody
 	if cap(tok.Data) < n {
 		return status.SEC_E_BUFFER_TOO_SMALL, status.SEC_E_BUFFER_TOO_SMALL

@@ -27,6 +27,7 @@ type serverContext struct {
 	baseContext
 	delegated *credentials
 	pac       *PAC
+	tktKey    types.EncryptionKey // DCE style: for the client's AP-REP
 }
 
 var _ packages.Context = (*serverContext)(nil)
@@ -88,6 +89,8 @@ func (c *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 	switch c.state {
 	case stateStart:
 		return c.readAPReq(in, out)
+	case stateWaitAPRep:
+		return c.readThirdLeg(in, out)
 	case stateFailed:
 		return status.Code(c.err), c.err
 	}
@@ -104,6 +107,7 @@ func ascFlags(gss uint32, req uint32) uint32 {
 		{gssConf, packages.ASC_RET_CONFIDENTIALITY},
 		{gssInteg, packages.ASC_RET_INTEGRITY},
 		{gssIdentify, packages.ASC_RET_IDENTIFY},
+		{gssDCEStyle, packages.ASC_RET_USED_DCE_STYLE},
 	}
 	for _, p := range pairs {
 		if gss&p.gss != 0 {
@@ -168,6 +172,40 @@ func (c *serverContext) readAPReq(in, out []secbuffer.Buffer) (status.Status, er
 		secbuffer.Set(outTok, token, allocate)
 	} else if outTok != nil {
 		outTok.Data = outTok.Data[:0]
+	}
+	if c.sess.dce {
+		c.state = stateWaitAPRep
+		return status.SEC_I_CONTINUE_NEEDED, nil
+	}
+	c.state = stateDone
+	return status.SEC_E_OK, nil
+}
+
+// readThirdLeg reads the DCE-style client AP-REP (MS-KILE 3.4.5.1) and
+// takes the client's sequence number from it.
+func (c *serverContext) readThirdLeg(in, out []secbuffer.Buffer) (status.Status, error) {
+	const op = "AcceptSecurityContext"
+	tok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
+	if tok == nil || len(tok.Data) == 0 {
+		return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no AP-REP token"))
+	}
+	var rep messages.APRep
+	if err := rep.Unmarshal(tok.Data); err != nil {
+		return c.fail(op, status.SEC_E_INVALID_TOKEN, fmt.Errorf("kerberos: malformed AP-REP: %w", err))
+	}
+	plain, err := crypto.DecryptEncPart(rep.EncPart, c.tktKey, keyusage.AP_REP_ENCPART)
+	if err != nil {
+		return c.fail(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: client AP-REP does not decrypt with the session key"))
+	}
+	var enc messages.EncAPRepPart
+	if err := enc.Unmarshal(plain); err != nil {
+		return c.fail(op, status.SEC_E_INVALID_TOKEN, fmt.Errorf("kerberos: malformed EncAPRepPart: %w", err))
+	}
+	c.sess.recvMu.Lock()
+	c.sess.recvSeq = uint64(uint32(enc.SequenceNumber))
+	c.sess.recvMu.Unlock()
+	if o := outputToken(out); o != nil {
+		o.Data = o.Data[:0]
 	}
 	c.state = stateDone
 	return status.SEC_E_OK, nil
@@ -264,7 +302,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 	recvSeq := uint32(auth.SeqNumber)
 	checkSeq := gf&(gssReplay|gssSequence) != 0
 	var apRep []byte
-	mutual := gf&gssMutual != 0 || hasMutualOption(&apReq)
+	mutual := gf&(gssMutual|gssDCEStyle) != 0 || hasMutualOption(&apReq)
 	if mutual {
 		gf |= gssMutual
 		etype := encTkt.Key.KeyType
@@ -305,6 +343,9 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
 		apRep = frameToken(tokAPRep, der)
+		if gf&gssDCEStyle != 0 {
+			apRep = der
+		}
 		c.sess, err = newSession(subkey, false, sendSubkey, seq, recvSeq, checkSeq, rnd)
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
@@ -319,6 +360,8 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
 	}
+	c.sess.dce = gf&gssDCEStyle != 0
+	c.tktKey = encTkt.Key
 	c.flags = ascFlags(gf, c.req)
 	c.clientName = clientName
 	c.serverName = tkt.SName.PrincipalNameString() + "@" + tkt.Realm

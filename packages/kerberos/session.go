@@ -23,6 +23,7 @@ type session struct {
 	acceptorSubkey bool
 	key            types.EncryptionKey
 	checkSeq       bool // replay or sequence detection was negotiated
+	dce            bool // DCE style: EC = 16 and rotation by RRC + EC (packages.md 2.7)
 	rand           io.Reader
 
 	sendMu  sync.Mutex
@@ -254,21 +255,30 @@ func (s *session) encryptMessage(qop uint32, msg []secbuffer.Buffer) (status.Sta
 		s.sendSeq++
 		return status.SEC_E_OK, nil
 	}
-	n := 48 + h
+	// The trailer is EC filler bytes and the header copy; TOKEN = header ‖
+	// trailer ‖ checksum ‖ confounder, the rotation by RRC (+ EC in DCE
+	// style) having moved them there.
+	ec := 0
+	if s.dce {
+		ec = 16
+	}
+	tl := ec + 16
+	n := 32 + tl + h
 	if cap(tok.Data) < n {
 		return status.SEC_E_BUFFER_TOO_SMALL, status.SEC_E_BUFFER_TOO_SMALL
 	}
 	t := tok.Data[:n]
 	flags := s.ourFlags() | flagSealed
-	conf, trailer, cksum := t[32+h:48+h], t[16:32], t[32:32+h]
+	trailer, cksum, conf := t[16:16+tl], t[16+tl:16+tl+h], t[16+tl+h:n]
 	if _, err := io.ReadFull(s.rand, conf); err != nil {
 		return status.SEC_E_INTERNAL_ERROR, errorf("EncryptMessage", status.SEC_E_INTERNAL_ERROR, err)
 	}
-	putWrapHeader(trailer, flags, 0, 0, s.sendSeq)
+	clear(trailer[:ec]) // filler
+	putWrapHeader(trailer[ec:], flags, uint16(ec), 0, s.sendSeq)
 	if err := d.seal(conf, data, trailer, cksum); err != nil {
 		return status.SEC_E_INTERNAL_ERROR, errorf("EncryptMessage", status.SEC_E_INTERNAL_ERROR, err)
 	}
-	putWrapHeader(t, flags, 0, uint16(16+h), s.sendSeq)
+	putWrapHeader(t, flags, uint16(ec), uint16(16+h), s.sendSeq)
 	tok.Data = t
 	s.sendSeq++
 	return status.SEC_E_OK, nil
@@ -328,12 +338,13 @@ func (s *session) decryptMessage(msg []secbuffer.Buffer) (uint32, status.Status,
 		}
 		return packages.SECQOP_WRAP_NO_ENCRYPT, status.SEC_E_OK, nil
 	}
-	if ec != 0 || rrc != 16+h || len(t) != 48+h {
+	tl := ec + 16
+	if rrc != 16+h || (ec != 0 && !(s.dce && ec == 16)) || len(t) != 32+tl+h {
 		return s.decryptJoined(tok, msg)
 	}
-	conf, trailer, cksum := t[32+h:48+h], t[16:32], t[32:32+h]
+	trailer, cksum, conf := t[16:16+tl], t[16+tl:16+tl+h], t[16+tl+h:]
 	ok, err := d.unseal(conf, data, trailer, cksum)
-	if err != nil || !ok || !headerEqual(trailer, t[:16]) {
+	if err != nil || !ok || !headerEqual(trailer[ec:], t[:16]) {
 		return fail(status.SEC_E_MESSAGE_ALTERED)
 	}
 	if err := s.acceptSeq(seq); err != nil {
@@ -380,7 +391,12 @@ func (s *session) decryptStream(msg []secbuffer.Buffer, stream *secbuffer.Buffer
 	rrc := int(binary.BigEndian.Uint16(t[6:]))
 	seq := binary.BigEndian.Uint64(t[8:16])
 	body := t[16:]
-	rotateLeft(body, rrc)
+	if s.dce && t[2]&flagSealed != 0 {
+		// Windows rotates sealed tokens by RRC + EC (MIT k5sealv3iov.c).
+		rotateLeft(body, rrc+ec)
+	} else {
+		rotateLeft(body, rrc)
+	}
 	var plain []byte
 	var qop uint32
 	if t[2]&flagSealed == 0 {
