@@ -77,7 +77,9 @@
 // RFC 2831 2.2 subsequent authentication (a SASL response with no new
 // challenge) is refused. Channel bindings (SECBUFFER_CHANNEL_BINDINGS,
 // SECBUFFER_TARGET_HOST) are accepted and ignored: no Digest wire field
-// carries them and how Windows binds them is not public. HTTP responses
+// carries them and how Windows binds them is not public; an acceptor asked
+// for ASC_REQ_PROXY_BINDINGS therefore refuses every response with
+// SEC_E_BAD_BINDINGS. HTTP responses
 // carry no charset directive (RFC 7616 3.4 has none), and an HTTP server
 // offers one algorithm per challenge (the first of [Config].Algorithms),
 // accepting any listed one. For auth-int, the server's rspauth assumes an

@@ -649,3 +649,51 @@ func TestInfo(t *testing.T) {
 		t.Errorf("Info = %+v, want %+v", got, want)
 	}
 }
+
+// TestHTTPRFC2069 answers a challenge without qop in the RFC 2069 form:
+// no qop, nc or cnonce, response = H(H(A1) ":" nonce ":" H(A2)).
+func TestHTTPRFC2069(t *testing.T) {
+	c := newClient(t, New(nil), "Mufasa", "CircleOfLife", "/dir/index.html", packages.ISC_REQ_USE_HTTP_STYLE)
+	ch := `realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"`
+	auth := step(t, c, []secbuffer.Buffer{tokenBuf([]byte(ch)), paramBuf("GET"), paramBuf("")}, status.SEC_E_OK)
+	a, err := parseHTTPAuthorization(string(auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDigester(lookupAlgorithm(MD5))
+	want := d.hexOf(d.baseHA1("Mufasa", "testrealm@host.com", "CircleOfLife"), "dcd98b7102dd2f0e8b11d0f600bfb0c093", d.hexOf("GET", "/dir/index.html"))
+	if a.qop != "" || a.nc != "" || a.cnonce != "" || a.response != want || bytes.Contains(auth, []byte("nc=")) {
+		t.Errorf("Authorization %q, want response %s", auth, want)
+	}
+}
+
+// TestSASLAuthzID: an authorization identity enters A1 on both sides.
+func TestSASLAuthzID(t *testing.T) {
+	p := New(&Config{Realm: "r"})
+	s := newServer(t, p, Users{{Name: "u", Password: "pw"}}, "", packages.ASC_REQ_INTEGRITY)
+	cred, err := New(nil).AcquireCredentials(bg, "", packages.SECPKG_CRED_OUTBOUND, &Identity{User: "u", Password: "pw", AuthzID: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cred.NewClientContext("ldap/dc1", packages.ISC_REQ_INTEGRITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legs, err := testkit.Handshake(bg, c, s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(legs[2].Token, []byte(`authzid="admin"`)) {
+		t.Errorf("response %q", legs[2].Token)
+	}
+	signRoundTrip(t, c, s, []byte("as admin"))
+}
+
+func TestProxyBindingsRefused(t *testing.T) {
+	p := New(nil)
+	s := newServer(t, p, Users{{Name: "u", Password: "p"}}, "", ASC_REQ_HTTP|packages.ASC_REQ_PROXY_BINDINGS)
+	ch := step(t, s, nil, status.SEC_I_CONTINUE_NEEDED)
+	c := newClient(t, p, "u", "p", "/", packages.ISC_REQ_USE_HTTP_STYLE)
+	auth := step(t, c, []secbuffer.Buffer{tokenBuf(ch), paramBuf("GET"), paramBuf("")}, status.SEC_E_OK)
+	step(t, s, []secbuffer.Buffer{tokenBuf(auth), paramBuf("GET"), paramBuf("/")}, status.SEC_E_BAD_BINDINGS)
+}

@@ -118,6 +118,11 @@ func (s *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 	if len(tok) > maxParamsLen {
 		return status.SEC_E_INVALID_TOKEN, s.fail(status.SEC_E_INVALID_TOKEN, errors.New("digest: input token too long"))
 	}
+	if len(tok) > 0 && s.req&packages.ASC_REQ_PROXY_BINDINGS != 0 {
+		// No Digest response carries channel bindings (packages.md 6.3),
+		// so a caller that requires them can never be satisfied.
+		return status.SEC_E_BAD_BINDINGS, s.fail(status.SEC_E_BAD_BINDINGS, errors.New("digest: ASC_REQ_PROXY_BINDINGS, but Digest responses carry no channel bindings"))
+	}
 	if s.http {
 		if len(tok) == 0 {
 			if s.state == serverEstablished {
