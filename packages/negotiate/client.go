@@ -31,8 +31,10 @@ var _ packages.Context = (*clientContext)(nil)
 
 func newClientContext(cred *credentials, target string, req uint32) *clientContext {
 	return &clientContext{
-		negContext: negContext{cred: cred, client: true, req: req, allocate: req&packages.ISC_REQ_ALLOCATE_MEMORY != 0},
-		target:     target,
+		negContext: negContext{cred: cred, client: true, req: req, allocate: req&packages.ISC_REQ_ALLOCATE_MEMORY != 0,
+			// packages.md 3.4: DCE-style contexts always exchange the MIC.
+			micRequired: req&packages.ISC_REQ_USE_DCE_STYLE != 0},
+		target: target,
 	}
 }
 

@@ -586,19 +586,39 @@ func TestKDCKerberosChannelBindings(t *testing.T) {
 	}
 }
 
-// Kerberos refuses DCE-style contexts, so Negotiate starts NTLM instead.
-func TestKDCDCEStyleFallsBackToNTLM(t *testing.T) {
+// A DCE-style (three-leg) Kerberos context through Negotiate: the
+// mechListMIC is then always exchanged (packages.md 3.4).
+func TestKDCDCEStyle(t *testing.T) {
 	k := kdc(t)
-	client, _ := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/localhost", packages.ISC_REQ_USE_DCE_STYLE)
-	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
-	if _, err := client.Step(context.Background(), nil, out); err != nil {
-		t.Fatal(err)
-	}
-	init, err := parseNegTokenInit(out[0].Data)
+	p := kdcPackage(t, k, "")
+	ccred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(init.mechTypes, []asn1.ObjectIdentifier{oidNTLM}) {
-		t.Fatalf("mechTypes %v, want NTLM only", init.mechTypes)
+	scred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	client, _ := ccred.NewClientContext("HTTP/localhost", packages.ISC_REQ_USE_DCE_STYLE|packages.ISC_REQ_CONFIDENTIALITY)
+	server, _ := scred.NewServerContext(packages.ASC_REQ_USE_DCE_STYLE)
+	legs := exchange(client, server, nil, nil, nil)
+	last := legs[len(legs)-1]
+	if last.err != nil || !client.Established() || !server.Established() {
+		t.Fatalf("legs %s: %v", statuses(legs), last.err)
+	}
+	var clientMIC, serverMIC bool
+	for _, l := range legs[1:] {
+		if len(l.token) == 0 {
+			continue
+		}
+		if r := mustResp(t, l.token); r.mechListMIC != nil {
+			clientMIC, serverMIC = clientMIC || l.client, serverMIC || !l.client
+		}
+	}
+	if !clientMIC || !serverMIC {
+		t.Fatalf("mechListMIC sent by client %v, server %v (legs %s)", clientMIC, serverMIC, statuses(legs))
+	}
+	checkNegotiated(t, client, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
+	checkMessages(t, client, server)
 }

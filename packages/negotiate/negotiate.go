@@ -68,9 +68,11 @@
 // request-mic), the client's MIC ends the negotiation on both sides with
 // no further token, as MIT krb5 does.
 //
+// DCE-style contexts (ISC_REQ_USE_DCE_STYLE, ASC_REQ_USE_DCE_STYLE)
+// always exchange the mechListMIC.
+//
 // NegoEx is not implemented: it is never offered, and ignored when a peer
-// offers it. DCE-style contexts are left to the mechanisms (Kerberos
-// refuses them, so Negotiate falls back to NTLM).
+// offers it.
 package negotiate
 
 import (

@@ -171,7 +171,7 @@ func (c *serverContext) readInit(ctx context.Context, tok []byte, extra []secbuf
 	c.mech, c.inner, c.mechTypesDER = sel.mech, inner, init.rawMechTypes
 	// RFC 4178 5: the MIC is mandatory when the initiator's first choice
 	// (and so its optimistic token) was not taken.
-	c.micRequired = idx != 0
+	c.micRequired = idx != 0 || c.req&packages.ASC_REQ_USE_DCE_STYLE != 0
 	c.state = serverWaitResp
 	resp := &negTokenResp{supportedMech: selOID, state: acceptIncomplete}
 	if c.micRequired {
