@@ -131,52 +131,23 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		hasVersion:  true,
 		version:     ourVersion,
 	}
-	var sessionBaseKey, kx [16]byte
 	var clientChallenge [8]byte
+	if _, err := io.ReadFull(cfg.rand(), clientChallenge[:]); err != nil {
+		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
+	}
+	var kx [16]byte // KeyExchangeKey
 	switch {
 	case c.anonymous:
 		// MS-NLMP 3.1.5.1.2: anonymous: empty user, LM response Z(1),
-		// empty NT response; the session base key is Z(16).
+		// empty NT response; the session base key, and so the key
+		// exchange key, is Z(16).
 		auth.lmChallengeResponse = []byte{0}
 	case cfg.LMCompatibility == NTLMv2Only:
-		if _, err := io.ReadFull(cfg.rand(), clientChallenge[:]); err != nil {
-			return c.fail(status.SEC_E_INTERNAL_ERROR, err)
-		}
-		info := append(avList(nil), chal.targetInfo...)
-		ts, hasTS := chal.targetInfo.get(avTimestamp)
-		var t uint64
-		if hasTS && len(ts) == 8 {
-			t = leUint64(ts)
-		} else {
-			// MS-NLMP 3.1.5.1.2: no MsvAvTimestamp from the server: the
-			// blob carries the client's time, and no pair is added.
-			t = filetime(cfg.now())
-			hasTS = false
-		}
-		var avf uint32
-		if v, ok := info.get(avFlags); ok && len(v) == 4 {
-			avf = leUint32(v)
-		}
-		info = info.set(avFlags, leBytes32(avf|avFlagMIC))
-		if c.target != "" {
-			info = info.set(avTargetName, utf16le(c.target))
-		}
-		info = info.set(avChannelBindings, append([]byte(nil), cbHash[:]...))
-		blob := v2Blob(t, clientChallenge, info)
-		key := ntowfv2(c.id.nt, c.id.user, c.id.domain)
-		var lm []byte
-		auth.ntChallengeResponse, lm, sessionBaseKey = v2Responses(key, chal.serverChallenge, clientChallenge, blob)
-		if hasTS {
-			// MS-NLMP 3.1.5.1.2: with MsvAvTimestamp the LM response is Z(24).
-			lm = make([]byte, 24)
-		}
-		auth.lmChallengeResponse = lm
-		kx = sessionBaseKey
+		// NTLMv2: the key exchange key is the session base key
+		// (MS-NLMP 3.4.5.1).
+		auth.ntChallengeResponse, auth.lmChallengeResponse, kx = c.ntlmv2Responses(chal, clientChallenge, cbHash)
 		auth.hasMIC = true
 	default:
-		if _, err := io.ReadFull(cfg.rand(), clientChallenge[:]); err != nil {
-			return c.fail(status.SEC_E_INTERNAL_ERROR, err)
-		}
 		if flags&flagExtendedSessionSecurity != 0 {
 			auth.ntChallengeResponse, auth.lmChallengeResponse = v1ESSResponses(c.id.nt, chal.serverChallenge, clientChallenge)
 		} else {
@@ -186,8 +157,7 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 			}
 			auth.ntChallengeResponse, auth.lmChallengeResponse = v1Responses(c.id.nt, lm, chal.serverChallenge)
 		}
-		sessionBaseKey = v1SessionBaseKey(c.id.nt)
-		kx = kxkey(flags, sessionBaseKey, c.id.lm, auth.lmChallengeResponse, chal.serverChallenge)
+		kx = kxkey(flags, v1SessionBaseKey(c.id.nt), c.id.lm, auth.lmChallengeResponse, chal.serverChallenge)
 	}
 	if !c.anonymous {
 		auth.user, auth.domain = c.id.user, c.id.domain
@@ -218,6 +188,42 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	c.serverName = c.target
 	c.establish(flags, exported)
 	return status.SEC_E_OK, nil
+}
+
+// ntlmv2Responses computes the NTLMv2 and LM responses and the session
+// base key (MS-NLMP 3.3.2), the blob carrying the server's AV pairs plus
+// MsvAvFlags (MIC present), MsvAvTargetName and MsvAvChannelBindings
+// (MS-NLMP 3.1.5.1.2).
+func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]byte, cbHash [16]byte) (nt, lm []byte, sessionBaseKey [16]byte) {
+	info := append(avList(nil), chal.targetInfo...)
+	var t uint64
+	ts, hasTS := info.get(avTimestamp)
+	if hasTS && len(ts) == 8 {
+		t = leUint64(ts)
+	} else {
+		// No MsvAvTimestamp from the server: the blob carries the
+		// client's time, and no pair is added.
+		t = filetime(c.config().now())
+		hasTS = false
+	}
+	var avf uint32
+	if v, ok := info.get(avFlags); ok && len(v) == 4 {
+		avf = leUint32(v)
+	}
+	info = info.set(avFlags, leBytes32(avf|avFlagMIC))
+	if c.target != "" {
+		info = info.set(avTargetName, utf16le(c.target))
+	}
+	// 16 zero bytes when the caller gave no SECBUFFER_CHANNEL_BINDINGS.
+	info = info.set(avChannelBindings, append([]byte(nil), cbHash[:]...))
+	blob := v2Blob(t, clientChallenge, info)
+	key := ntowfv2(c.id.nt, c.id.user, c.id.domain)
+	nt, lm, sessionBaseKey = v2Responses(key, chal.serverChallenge, clientChallenge, blob)
+	if hasTS {
+		// With MsvAvTimestamp the LM response is Z(24).
+		lm = make([]byte, 24)
+	}
+	return nt, lm, sessionBaseKey
 }
 
 // anonymousName is the name Windows gives the anonymous logon.
