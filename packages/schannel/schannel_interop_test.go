@@ -544,3 +544,64 @@ func TestOpenSSLRenegotiation(t *testing.T) {
 		t.Fatalf("renegotiation: %v %v", st, err)
 	}
 }
+
+// TestOpenSSLKeyUpdate has s_client send a TLS 1.3 KeyUpdate asking for
+// ours: DecryptMessage reports SEC_I_RENEGOTIATE, AcceptSecurityContext
+// returns our KeyUpdate, and traffic goes on under the new keys.
+func TestOpenSSLKeyUpdate(t *testing.T) {
+	bin := needOpenSSL(t)
+	f := writePEM(t)
+	k := getPKI()
+	p := New(&Config{})
+	cred := acquire(t, p, packages.SECPKG_CRED_INBOUND, &SCHANNEL_CRED{Creds: []tls.Certificate{k.server}})
+	l, port := listen(t)
+	c := startClient(t, bin, port, "-CAfile", f.ca, "-servername", "localhost", "-tls1_3")
+	ctx, _ := cred.NewServerContext(serverReq)
+	defer ctx.Delete()
+	s := accept(t, l, ctx)
+	if err := s.handshake(false); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c.stdin, "K\n")
+	// The KeyUpdate record: SEC_I_RENEGOTIATE, then ASC with its bytes
+	// returns our KeyUpdate.
+	for {
+		if len(s.buf) == 0 {
+			s.fill()
+		}
+		r := decrypt(ctx, s.buf)
+		if r.st == status.SEC_E_INCOMPLETE_MESSAGE {
+			s.fill()
+			continue
+		}
+		if r.st == status.SEC_E_OK && len(r.data) == 0 {
+			s.buf = append([]byte(nil), r.extra...)
+			continue
+		}
+		if r.st != status.SEC_I_RENEGOTIATE {
+			t.Fatalf("DecryptMessage: %v %v %q", r.st, r.err, r.data)
+		}
+		s.buf = append([]byte(nil), r.extra...)
+		in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: s.buf}, {Type: secbuffer.SECBUFFER_EMPTY}}
+		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+		if st, err := ctx.Step(context.Background(), in, out); st != status.SEC_E_OK {
+			t.Fatalf("ASC: %v %v", st, err)
+		}
+		if len(out[0].Data) == 0 {
+			t.Fatal("no KeyUpdate in answer")
+		}
+		s.send(out[0].Data)
+		s.buf = nil
+		if in[1].Type == secbuffer.SECBUFFER_EXTRA {
+			s.buf = append([]byte(nil), in[1].Data...)
+		}
+		break
+	}
+	io.WriteString(c.stdin, "after update\n")
+	if got := s.readN(len("after update\n")); string(got) != "after update\n" {
+		t.Fatalf("got %q", got)
+	}
+	s.write([]byte("pong under new keys\n"))
+	c.waitLine(t, "pong under new keys")
+	s.shutdown()
+}
