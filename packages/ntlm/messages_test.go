@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/gosspi/sspi/internal/testkit"
@@ -128,15 +129,25 @@ func TestParseAuthenticateLayouts(t *testing.T) {
 	}
 }
 
-// seeds returns the message vectors of testdata/ntlm of one kind.
+// seeds adds the message vectors of testdata/ntlm of one kind, and the
+// messages of that kind in the recorded transcripts.
 func seeds(f *testing.F, kind string) {
 	vs, err := testkit.Vectors("ntlm")
+	if err != nil {
+		f.Fatal(err)
+	}
+	ts, err := testkit.Vectors(filepath.Join("ntlm", "transcripts"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, v := range vs {
 		if v.Get("kind") == kind {
 			f.Add(v.Data)
+		}
+	}
+	for _, v := range ts {
+		if b, err := v.Hex(kind); err == nil && len(b) > 0 {
+			f.Add(b)
 		}
 	}
 }
@@ -147,6 +158,7 @@ func FuzzNegotiate(f *testing.F) {
 	}
 	c := newClient(New(testConfig()), &identity{user: "u"}, "", reqSeal)
 	f.Add((&negotiateMsg{flags: c.requestFlags(), version: ourVersion}).marshal())
+	seeds(f, "negotiate")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseNegotiate(data)
 		if err != nil {
