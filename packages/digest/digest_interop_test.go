@@ -217,7 +217,12 @@ func TestCurlAgainstOurServer(t *testing.T) {
 // lighttpdPeer starts lighttpd with mod_auth (htdigest backend) on a free
 // 127.0.0.1 port, with its configuration in a temporary folder, and stops
 // it when the test ends.
-func lighttpdPeer(t *testing.T, realm, algorithms string, users map[string]string) string {
+//
+// families are the hash families whose H(A1) go into the htdigest file
+// (lighttpd tells MD5 from the 32-byte ones by length only, so SHA-256 and
+// SHA-512-256 need servers of their own); extra is added to the
+// auth.require options.
+func lighttpdPeer(t *testing.T, realm, algorithms, extra string, families []string, users map[string]string) string {
 	t.Helper()
 	bin := requirePeer(t, "lighttpd", "lighttpd")
 	dir := t.TempDir()
@@ -232,8 +237,14 @@ func lighttpdPeer(t *testing.T, realm, algorithms string, users map[string]strin
 	// SHA-256 forms (lighttpd tells them apart by length).
 	var ht bytes.Buffer
 	for u, pw := range users {
-		for _, alg := range []string{MD5, SHA256} {
-			fmt.Fprintf(&ht, "%s:%s:%s\n", u, realm, newDigester(lookupAlgorithm(alg)).baseHA1(u, realm, pw))
+		for _, alg := range families {
+			d := newDigester(lookupAlgorithm(alg))
+			fmt.Fprintf(&ht, "%s:%s:%s", u, realm, d.baseHA1(u, realm, pw))
+			if strings.Contains(extra, "userhash") {
+				// lighttpd finds userhashes in an optional 4th field.
+				fmt.Fprintf(&ht, ":%s", d.userhash(u, realm))
+			}
+			ht.WriteString("\n")
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "htdigest"), ht.Bytes(), 0o600); err != nil {
@@ -254,8 +265,8 @@ mimetype.assign = (".html" => "text/html")
 index-file.names = ("index.html")
 auth.backend = "htdigest"
 auth.backend.htdigest.userfile = %q
-auth.require = ("/" => ("method" => "digest", "realm" => %q, "require" => "valid-user", "algorithm" => %q))
-`, www, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "htdigest"), realm, algorithms)
+auth.require = ("/" => ("method" => "digest", "realm" => %q, "require" => "valid-user", "algorithm" => %q%s))
+`, www, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "htdigest"), realm, algorithms, extra)
 	confPath := filepath.Join(dir, "lighttpd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -327,7 +338,7 @@ func get(t *testing.T, url, authorization string) *http.Response {
 // mod_auth digest, an independent server.
 func TestOurClientAgainstLighttpd(t *testing.T) {
 	const realm, pass = "lighttpd@example.org", "Circle of Life"
-	base := lighttpdPeer(t, realm, "SHA-256|MD5", map[string]string{"Mufasa": pass})
+	base := lighttpdPeer(t, realm, "SHA-256|MD5", "", []string{MD5, SHA256}, map[string]string{"Mufasa": pass})
 	for _, alg := range []string{MD5, SHA256} {
 		t.Run(alg, func(t *testing.T) {
 			const uri = "/index.html"
@@ -369,4 +380,29 @@ func TestOurClientAgainstLighttpd(t *testing.T) {
 		}
 		step(t, c, []secbuffer.Buffer{tokenBuf(challengeFor(t, resp, MD5)), paramBuf("GET"), paramBuf("")}, status.SEC_E_LOGON_DENIED)
 	})
+}
+
+// TestOurClientAgainstLighttpdRFC7616 covers what curl 7.88 lacks:
+// SHA-512-256 (FIPS 180-4 SHA-512/256), and userhash.
+func TestOurClientAgainstLighttpdRFC7616(t *testing.T) {
+	const realm, pass, uri = "api@example.org", "Secret, or not?", "/index.html"
+	for _, tt := range []struct {
+		name, alg, extra string
+		family           string
+	}{
+		{"SHA-512-256", SHA512_256, "", SHA512_256},
+		{"SHA-256/userhash", SHA256, `, "userhash" => "enable"`, SHA256},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base := lighttpdPeer(t, realm, tt.alg, tt.extra, []string{tt.family}, map[string]string{"Mufasa": pass})
+			resp := get(t, base+uri, "")
+			ch := challengeFor(t, resp, tt.alg)
+			c := newClient(t, New(nil), "Mufasa", pass, uri, packages.ISC_REQ_USE_HTTP_STYLE)
+			auth := step(t, c, []secbuffer.Buffer{tokenBuf(ch), paramBuf("GET"), paramBuf("")}, status.SEC_E_OK)
+			resp = get(t, base+uri, string(auth))
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, challenge %q, Authorization %q", resp.StatusCode, ch, auth)
+			}
+		})
+	}
 }
