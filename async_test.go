@@ -163,6 +163,47 @@ func toyCase(onStep func(context.Context)) handshakeCase {
 	}
 }
 
+// stepGate holds the toy package's steps: while it is held, a step that
+// starts waits until the gate is released.
+type stepGate struct {
+	mu sync.Mutex
+	ch chan struct{} // closed on release; nil while steps run freely
+}
+
+// wait is the toy package's onStep.
+func (g *stepGate) wait(context.Context) {
+	g.mu.Lock()
+	ch := g.ch
+	g.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+// hold makes the steps that start from now on wait until release.
+func (g *stepGate) hold() (release func()) {
+	ch := make(chan struct{})
+	g.mu.Lock()
+	g.ch = ch
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		if g.ch == ch {
+			g.ch = nil
+		}
+		g.mu.Unlock()
+		close(ch)
+	}
+}
+
+// pass lets the steps that start from now on run freely; steps already
+// waiting stay held until release.
+func (g *stepGate) pass() {
+	g.mu.Lock()
+	g.ch = nil
+	g.mu.Unlock()
+}
+
 // countingReader is a deterministic Rand (0, 1, 2, ...) safe for
 // concurrent use.
 type countingReader struct {
@@ -469,13 +510,8 @@ type issueFunc func(h *sspi.SspiAsyncContext) status.Status
 // and a busy async context, and against handles that name nothing.
 func TestAsyncMisuse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hold := make(chan struct{})
-		var holding atomic.Bool
-		r := toyCase(func(context.Context) {
-			if holding.Load() {
-				<-hold
-			}
-		}).registry(t)
+		var gate stepGate
+		r := toyCase(gate.wait).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
 		scred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_INBOUND)
 		target, _ := sspi.UTF16PtrFromString(testTarget)
@@ -537,7 +573,7 @@ func TestAsyncMisuse(t *testing.T) {
 		freed := sspi.SspiCreateAsyncContext()
 		sspi.SspiFreeAsyncContext(freed)
 		busy := sspi.SspiCreateAsyncContext()
-		holding.Store(true)
+		release := gate.hold()
 		var busyCtx sspi.CtxtHandle
 		if st := r.SspiInitializeSecurityContextAsyncW(busy, &ccred, nil, target, clientReq, 0, 0, nil, 0, &busyCtx, out(), &attr, &expiry); st != sspi.SEC_E_OK {
 			t.Fatalf("queueing the busy call: %v", st)
@@ -655,8 +691,7 @@ func TestAsyncMisuse(t *testing.T) {
 		}
 
 		// The busy call completes normally after all that.
-		holding.Store(false)
-		close(hold)
+		release()
 		if st := busy.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
 			t.Errorf("busy call: %v", st)
 		}
@@ -688,13 +723,8 @@ func TestAsyncOrderingPerContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
 		sspi.SetAsyncLimits(sspi.AsyncLimits{CPU: 4})
-		hold := make(chan struct{})
-		var holding atomic.Bool
-		r := toyCase(func(context.Context) {
-			if holding.Load() {
-				<-hold
-			}
-		}).registry(t)
+		var gate stepGate
+		r := toyCase(gate.wait).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
 		target, _ := sspi.UTF16PtrFromString(testTarget)
 		var cctx sspi.CtxtHandle
@@ -703,7 +733,7 @@ func TestAsyncOrderingPerContext(t *testing.T) {
 			t.Fatalf("first leg: %v", st)
 		}
 
-		holding.Store(true)
+		release := gate.hold()
 		isc, del, other := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
 		in := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte("challenge")}}}
 		out = &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 256)}}}
@@ -720,7 +750,7 @@ func TestAsyncOrderingPerContext(t *testing.T) {
 		}
 		// A call on another context is not held up.
 		var other2 sspi.CtxtHandle
-		holding.Store(false)
+		gate.pass()
 		out2 := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 256)}}}
 		if st := r.SspiInitializeSecurityContextAsyncW(other, &ccred, nil, target, clientReq, 0, 0, nil, 0, &other2, out2, nil, nil); st != sspi.SEC_E_OK {
 			t.Fatal(st)
@@ -728,7 +758,7 @@ func TestAsyncOrderingPerContext(t *testing.T) {
 		if st := other.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
 			t.Errorf("call on another context: %v", st)
 		}
-		close(hold)
+		release()
 		if st := isc.Wait(context.Background()); st != sspi.SEC_E_OK || string(out.Buffers[0].Data) != "proof" {
 			t.Errorf("ISC: %v %q", st, out.Buffers[0].Data)
 		}
@@ -749,14 +779,11 @@ func TestAsyncOrderingPerContext(t *testing.T) {
 // Free waits for a running one, whose callback then never runs.
 func TestAsyncFreeCancels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hold := make(chan struct{})
-		var holding atomic.Bool
+		var gate stepGate
 		var steps atomic.Int32
-		r := toyCase(func(context.Context) {
+		r := toyCase(func(ctx context.Context) {
 			steps.Add(1)
-			if holding.Load() {
-				<-hold
-			}
+			gate.wait(ctx)
 		}).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
 		target, _ := sspi.UTF16PtrFromString(testTarget)
@@ -764,7 +791,7 @@ func TestAsyncFreeCancels(t *testing.T) {
 		newOut := func() *secbuffer.Desc {
 			return &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 256)}}}
 		}
-		holding.Store(true)
+		release := gate.hold()
 		running, queued := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
 		var notified atomic.Int32
 		for _, h := range []*sspi.SspiAsyncContext{running, queued} {
@@ -791,7 +818,7 @@ func TestAsyncFreeCancels(t *testing.T) {
 			t.Fatal("SspiFreeAsyncContext returned while the call runs")
 		default:
 		}
-		close(hold)
+		release()
 		<-freed
 		// The call created a context before Free returned; its handle is
 		// written and must be deleted by the caller.
@@ -807,13 +834,11 @@ func TestAsyncFreeCancels(t *testing.T) {
 		}
 
 		// A call queued behind another on the same context never runs.
-		holding.Store(false)
 		var c2 sspi.CtxtHandle
 		if st := r.InitializeSecurityContextW(&ccred, nil, target, clientReq, 0, 0, nil, 0, &c2, newOut(), nil, nil); st != sspi.SEC_I_CONTINUE_NEEDED {
 			t.Fatal(st)
 		}
-		hold = make(chan struct{})
-		holding.Store(true)
+		release = gate.hold()
 		blocker := sspi.SspiCreateAsyncContext()
 		in := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte("challenge")}}}
 		if st := r.SspiInitializeSecurityContextAsyncW(blocker, nil, &c2, target, clientReq, 0, 0, in, 0, &c2, newOut(), nil, nil); st != sspi.SEC_E_OK {
@@ -825,7 +850,7 @@ func TestAsyncFreeCancels(t *testing.T) {
 		synctest.Wait()
 		before := steps.Load()
 		sspi.SspiFreeAsyncContext(queued)
-		close(hold)
+		release()
 		if st := blocker.Wait(context.Background()); st != sspi.SEC_E_OK {
 			t.Errorf("blocker: %v", st)
 		}
@@ -1107,9 +1132,10 @@ func TestAsyncCPULimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
 		sspi.SetAsyncLimits(sspi.AsyncLimits{CPU: 1})
-		hold := make(chan struct{})
+		var gate stepGate
+		release := gate.hold()
 		var running, maxRunning atomic.Int32
-		r := toyCase(func(context.Context) {
+		r := toyCase(func(ctx context.Context) {
 			n := running.Add(1)
 			for {
 				m := maxRunning.Load()
@@ -1117,12 +1143,13 @@ func TestAsyncCPULimit(t *testing.T) {
 					break
 				}
 			}
-			<-hold
+			gate.wait(ctx)
 			running.Add(-1)
 		}).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
 		target, _ := sspi.UTF16PtrFromString(testTarget)
 		const n = 20
+		base := runtime.NumGoroutine()
 		hs := make([]*sspi.SspiAsyncContext, n)
 		ctxs := make([]sspi.CtxtHandle, n)
 		for i := range hs {
@@ -1132,15 +1159,15 @@ func TestAsyncCPULimit(t *testing.T) {
 				t.Fatal(st)
 			}
 		}
-		base := runtime.NumGoroutine()
 		synctest.Wait()
 		if got := running.Load(); got != 1 {
 			t.Errorf("%d calls running with a CPU limit of 1", got)
 		}
-		if got := runtime.NumGoroutine(); got > base {
-			t.Errorf("queued calls hold goroutines: %d, %d before", got, base)
+		// One goroutine for the running call; none for the queued ones.
+		if got := runtime.NumGoroutine(); got > base+1 {
+			t.Errorf("%d goroutines with %d calls queued and one running, %d before", got, n-1, base)
 		}
-		close(hold)
+		release()
 		for i, h := range hs {
 			if st := h.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
 				t.Errorf("call %d: %v", i, st)
@@ -1191,13 +1218,8 @@ func BenchmarkHandshakeAsync(b *testing.B) { benchmarkHandshake(b, true) }
 // context; B/op and allocs/op are per pending call (the async context
 // included).
 func BenchmarkAsyncPendingCall(b *testing.B) {
-	hold := make(chan struct{})
-	var holding atomic.Bool
-	r := toyCase(func(context.Context) {
-		if holding.Load() {
-			<-hold
-		}
-	}).registry(b)
+	var gate stepGate
+	r := toyCase(gate.wait).registry(b)
 	ccred := acquire(b, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
 	target, _ := sspi.UTF16PtrFromString(testTarget)
 	var cctx sspi.CtxtHandle
@@ -1205,7 +1227,7 @@ func BenchmarkAsyncPendingCall(b *testing.B) {
 	if st := r.InitializeSecurityContextW(&ccred, nil, target, clientReq, 0, 0, nil, 0, &cctx, &out, nil, nil); st != sspi.SEC_I_CONTINUE_NEEDED {
 		b.Fatal(st)
 	}
-	holding.Store(true)
+	release := gate.hold()
 	blocker := sspi.SspiCreateAsyncContext()
 	in := secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte("challenge")}}}
 	out = tokenDesc(256)
@@ -1223,7 +1245,7 @@ func BenchmarkAsyncPendingCall(b *testing.B) {
 		hs = append(hs, h)
 	}
 	b.StopTimer()
-	close(hold)
+	release()
 	blocker.Wait(context.Background())
 	for _, h := range hs {
 		h.Wait(context.Background())
