@@ -55,6 +55,23 @@ type SecPkgContext_CipherInfo struct {
 	KeyType         uint32
 }
 
+// SECPKGCONTEXT_CONNECTION_INFO_EX_V1 is SecPkgContext_ConnectionInfoEx.Version.
+const SECPKGCONTEXT_CONNECTION_INFO_EX_V1 = 1
+
+// SecPkgContext_ConnectionInfoEx answers SECPKG_ATTR_CONNECTION_INFO_EX:
+// SecPkgContext_ConnectionInfo with CNG algorithm names instead of
+// ALG_IDs.
+type SecPkgContext_ConnectionInfoEx struct {
+	Version        uint32
+	Protocol       uint32
+	Cipher         [SZ_ALG_MAX_SIZE]uint16 // szCipher
+	CipherStrength uint32
+	Hash           [SZ_ALG_MAX_SIZE]uint16 // szHash
+	HashStrength   uint32
+	Exchange       [SZ_ALG_MAX_SIZE]uint16 // szExchange
+	ExchStrength   uint32
+}
+
 // SecPkgContext_SessionInfo answers SECPKG_ATTR_SESSION_INFO. Flags has
 // SSL_SESSION_RECONNECT when the session was resumed. crypto/tls does not
 // expose session ids, so SessionIdSize is 0.
@@ -211,6 +228,17 @@ func (c *schannelContext) query(attr uint32) (any, error) {
 			Hash:           s.hashAlg,
 			HashStrength:   s.hashBits,
 			Exch:           packages.CALG_ECDH_EPHEM,
+			ExchStrength:   exchangeBits(cs.CurveID),
+		}, nil
+	case packages.SECPKG_ATTR_CONNECTION_INFO_EX:
+		return &SecPkgContext_ConnectionInfoEx{
+			Version:        SECPKGCONTEXT_CONNECTION_INFO_EX_V1,
+			Protocol:       protocolBit(cs.Version, c.client),
+			Cipher:         utf16Array(s.cipherName),
+			CipherStrength: s.bits,
+			Hash:           utf16Array(s.hashName),
+			HashStrength:   s.hashBits,
+			Exchange:       utf16Array(exchangeName(cs.CurveID)),
 			ExchStrength:   exchangeBits(cs.CurveID),
 		}, nil
 	case packages.SECPKG_ATTR_CIPHER_INFO:

@@ -3,6 +3,7 @@
 package schannel
 
 import (
+	"bytes"
 	"container/list"
 	"crypto/tls"
 	"crypto/x509"
@@ -163,8 +164,7 @@ type credentials struct {
 	roots *x509.CertPool
 	flags uint32
 
-	minVersion, maxVersion   uint16 // per side: computed at context creation
-	protoClient, protoServer uint32
+	protoClient, protoServer uint32   // SP_PROT_* bits enabled on each side
 	suites                   []uint16 // nil = crypto/tls defaults
 	lifespan                 time.Duration
 
@@ -257,6 +257,15 @@ func (p *Package) acquire(use uint32, authData any) (*credentials, error) {
 		c.leafs = append(c.leafs, leaf)
 	}
 	c.certs = append([]tls.Certificate(nil), certs...)
+	if c.flags&packages.SCH_SEND_ROOT_CERT == 0 {
+		// Schannel leaves the root out of the chain it sends unless
+		// SCH_SEND_ROOT_CERT is set.
+		for i := range c.certs {
+			if chain := c.certs[i].Certificate; len(chain) > 1 && selfSigned(chain[len(chain)-1]) {
+				c.certs[i].Certificate = chain[: len(chain)-1 : len(chain)-1]
+			}
+		}
+	}
 	if c.roots == nil {
 		c.roots = p.config.roots()
 	}
@@ -445,4 +454,13 @@ func (s *sessionCache) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lru.Len()
+}
+
+// selfSigned reports whether der is a self-signed certificate (a root).
+func selfSigned(der []byte) bool {
+	c, err := x509.ParseCertificate(der)
+	if err != nil || !bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return false
+	}
+	return c.CheckSignatureFrom(c) == nil
 }

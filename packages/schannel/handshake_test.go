@@ -757,6 +757,10 @@ func TestStreamSizes(t *testing.T) {
 		if _, err := client.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_BUFFER_TOO_SMALL {
 			t.Errorf("small header: %v", err)
 		}
+		cx, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_CONNECTION_INFO_EX)
+		if ex := cx.(*SecPkgContext_ConnectionInfoEx); UTF16ToString(ex.Cipher[:]) != "AES" || ex.Version != 1 || ex.Protocol != tt.vers {
+			t.Errorf("connection info ex %+v", ex)
+		}
 		ci, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_CIPHER_INFO)
 		info := ci.(*SecPkgContext_CipherInfo)
 		if name := UTF16ToString(info.CipherSuiteName[:]); name == "" || UTF16ToString(info.Cipher[:]) != "AES" || info.Version != 1 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/pem"
 	"os"
 	"testing"
@@ -53,20 +54,30 @@ func TestLoadCertificates(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 	p := New(&Config{Time: func() time.Time { return leaf.NotBefore.Add(24 * time.Hour) }})
-	scred := acquire(t, p, packages.SECPKG_CRED_INBOUND, &SCH_CREDENTIALS{Creds: []tls.Certificate{p12}})
 	ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCH_CREDENTIALS{RootStore: roots})
-	client, server := newPair(t, p, ccred, scred, "localhost", clientReq, serverReq)
-	if err := pump(t, client, server, whole); err != nil {
-		t.Fatal(err)
-	}
-	chain, err := client.ctx.QueryAttribute(packages.SECPKG_ATTR_REMOTE_CERT_CHAIN)
-	if err != nil || len(chain.([]*x509.Certificate)) != 2 {
-		t.Fatalf("REMOTE_CERT_CHAIN: %v", err)
-	}
-	rc, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_REMOTE_CERTIFICATES)
-	certs := rc.(*SecPkgContext_Certificates)
-	if certs.Certificates != 2 || len(certs.CertificateChain) != 8+len(leaf.Raw)+len(ca.Raw) {
-		t.Fatalf("REMOTE_CERTIFICATES: %d certificates, %d bytes", certs.Certificates, len(certs.CertificateChain))
+	// Schannel sends the root only with SCH_SEND_ROOT_CERT.
+	for _, tt := range []struct {
+		flags uint32
+		want  [][]byte
+	}{{0, [][]byte{leaf.Raw}}, {packages.SCH_SEND_ROOT_CERT, [][]byte{leaf.Raw, ca.Raw}}} {
+		scred := acquire(t, p, packages.SECPKG_CRED_INBOUND, &SCH_CREDENTIALS{Creds: []tls.Certificate{p12}, Flags: tt.flags})
+		client, server := newPair(t, p, ccred, scred, "localhost", clientReq, serverReq)
+		if err := pump(t, client, server, whole); err != nil {
+			t.Fatal(err)
+		}
+		chain, err := client.ctx.QueryAttribute(packages.SECPKG_ATTR_REMOTE_CERT_CHAIN)
+		if err != nil || len(chain.([]*x509.Certificate)) != len(tt.want) {
+			t.Fatalf("flags %#x: REMOTE_CERT_CHAIN: %v", tt.flags, err)
+		}
+		rc, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_REMOTE_CERTIFICATES)
+		var want []byte
+		for _, der := range tt.want {
+			want = binary.LittleEndian.AppendUint32(want, uint32(len(der)))
+			want = append(want, der...)
+		}
+		if certs := rc.(*SecPkgContext_Certificates); certs.Certificates != uint32(len(tt.want)) || !bytes.Equal(certs.CertificateChain, want) {
+			t.Fatalf("flags %#x: REMOTE_CERTIFICATES: %d certificates", tt.flags, certs.Certificates)
+		}
 	}
 }
 

@@ -78,7 +78,6 @@ type stream struct {
 	ctx  packages.Context
 	conn net.Conn
 	buf  []byte // received, not yet consumed
-	in   bytes.Buffer
 }
 
 func (s *stream) fill() {
@@ -359,10 +358,9 @@ func reverse(s string) string {
 
 // sClient is a running openssl s_client.
 type sClient struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bytes.Buffer
-	lines  chan string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
 }
 
 func startClient(t *testing.T, bin string, port int, args ...string) *sClient {
