@@ -3,7 +3,9 @@ package ntlm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -646,5 +648,61 @@ func TestCurlNegotiate(t *testing.T) {
 	}
 	if m.targetName != "SERVER" {
 		t.Errorf("target name %q", m.targetName)
+	}
+}
+
+// TestSessionWithoutESS exercises NTLMv1 session security (no extended
+// session security: CRC32 checksums, one RC4 state and one sequence counter
+// shared by both directions) between two sessions built from one key.
+func TestSessionWithoutESS(t *testing.T) {
+	for _, flags := range []uint32{0xe2028233, 0x82028233 | flagLMKey, 0x02028233 | flagLMKey} {
+		t.Run(fmt.Sprintf("%08x", flags), func(t *testing.T) {
+			key := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+			c, s := newSession(flags, key, true), newSession(flags, key, false)
+			if c.out != c.in {
+				t.Fatal("directions do not share their state without ESS")
+			}
+			send := func(from, to *session, text string, seal bool, qop uint32) {
+				t.Helper()
+				msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte(text)}}
+				var err error
+				if seal {
+					err = from.encryptMessage(qop, msg)
+				} else {
+					err = from.makeSignature(0, msg)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if binary.LittleEndian.Uint32(msg[0].Data[4:8]) != 0 {
+					t.Errorf("RandomPad %x, want zero", msg[0].Data[4:8])
+				}
+				if seal {
+					got, err := to.decryptMessage(msg)
+					if err != nil || got != qop || string(msg[1].Data) != text {
+						t.Fatalf("decrypt %q: qop %#x %v", msg[1].Data, got, err)
+					}
+				} else if _, err := to.verify(msg, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(c, s, "c2s signed", false, 0)
+			send(s, c, "s2c signed", false, 0)
+			send(c, s, "c2s sealed", true, 0)
+			send(s, c, "s2c sealed", true, 0)
+			send(c, s, "c2s clear", true, packages.SECQOP_WRAP_NO_ENCRYPT)
+			send(s, c, "s2c sealed again", true, 0)
+			// A replay is caught through the encrypted sequence number.
+			msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}}
+			if err := c.makeSignature(0, msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.verify(msg, false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.verify(msg, false); err == nil {
+				t.Fatal("replayed message verified")
+			}
+		})
 	}
 }
