@@ -185,7 +185,7 @@ func (c *clientContext) stepHTTP(tok string, in, out []secbuffer.Buffer) (status
 	}
 	params := pkgParams(in)
 	method := paramAt(params, 0)
-	hentity, haveEntity, err := c.entityParam(in, params, 1)
+	ent, haveEntity, err := findEntity(in, params, 1)
 	if err != nil {
 		return status.SEC_E_INVALID_TOKEN, c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
@@ -213,7 +213,7 @@ func (c *clientContext) stepHTTP(tok string, in, out []secbuffer.Buffer) (status
 		}
 		return status.SEC_I_COMPLETE_NEEDED, nil
 	}
-	c.finishAuthorization(auth, method, hentity)
+	c.finishAuthorization(auth, method, ent)
 	p := auth.marshal()
 	if err := c.checkOut(out, len(p)); err != nil {
 		c.restore(saved)
@@ -246,37 +246,44 @@ func (c *clientContext) restore(s clientSnapshot) {
 	c.ch, c.alg, c.dg, c.cnonce, c.nc, c.ha1, c.qop = s.ch, s.alg, s.dg, s.cnonce, s.nc, s.ha1, s.qop
 }
 
-// entityParam finds H(entity-body): a SECBUFFER_DATA buffer holding the
-// body itself (an extension: the package hashes it with the algorithm in
-// use) or the hex hash in PKG_PARAMS buffer i. ok is false when neither was
-// supplied. The hash is checked once the algorithm is known.
-func (c *clientContext) entityParam(in []secbuffer.Buffer, params [][]byte, i int) (hentity string, ok bool, err error) {
+// entity is the entity body for auth-int as the caller supplied it: the
+// body itself in a SECBUFFER_DATA buffer (an extension: the package hashes
+// it with the algorithm in use) or its hex hash in a PKG_PARAMS buffer.
+// The zero entity is an empty body.
+type entity struct {
+	body []byte // the body itself, when raw
+	raw  bool
+	hash string // lower-case hex H(entity-body), when given as a hash
+}
+
+// findEntity reads the entity from a DATA buffer of in or PKG_PARAMS
+// buffer i; supplied is false when neither is there.
+func findEntity(in []secbuffer.Buffer, params [][]byte, i int) (e entity, supplied bool, err error) {
 	if d := secbuffer.Find(in, secbuffer.SECBUFFER_DATA); d != nil {
-		return "\x00" + string(d.Data), true, nil
+		return entity{body: d.Data, raw: true}, true, nil
 	}
 	h := paramAt(params, i)
 	if h == "" {
-		return "", false, nil
+		return entity{}, false, nil
 	}
-	if !isHex(h, len(h)) || len(h)%2 != 0 {
-		return "", false, errors.New("digest: H(entity) parameter is not hex")
+	if !isHex(h, len(h)) {
+		return entity{}, false, errors.New("digest: H(entity) parameter is not hex")
 	}
-	return strings.ToLower(h), true, nil
+	return entity{hash: strings.ToLower(h)}, true, nil
 }
 
-// resolveEntity turns entityParam's result into hex H(entity) for the
-// current algorithm: hashes a raw body, checks a given hash's length.
-func resolveEntity(dg *digester, hentity string) (string, error) {
-	if strings.HasPrefix(hentity, "\x00") {
-		return dg.entityHash([]byte(hentity[1:])), nil
-	}
-	if hentity == "" {
+// hexHash returns hex H(entity-body) for dg's algorithm: it hashes a raw
+// body and checks the length of a given hash.
+func (e entity) hexHash(dg *digester) (string, error) {
+	switch {
+	case e.raw:
+		return dg.entityHash(e.body), nil
+	case e.hash == "":
 		return dg.entityHash(nil), nil
+	case len(e.hash) != 2*dg.alg.size:
+		return "", fmt.Errorf("digest: H(entity) has %d hex digits, %s needs %d", len(e.hash), dg.alg.name, 2*dg.alg.size)
 	}
-	if len(hentity) != 2*dg.alg.size {
-		return "", fmt.Errorf("digest: H(entity) has %d hex digits, %s needs %d", len(hentity), dg.alg.name, 2*dg.alg.size)
-	}
-	return hentity, nil
+	return e.hash, nil
 }
 
 // useChallenge adopts a (new) challenge: new nonce, nc from 1, new cnonce.
@@ -372,20 +379,17 @@ func isASCII(s string) bool {
 	return true
 }
 
-// finishAuthorization computes the response. hentity is entityParam's
-// form; an invalid one leaves the response empty, which the server rejects.
-func (c *clientContext) finishAuthorization(a *httpAuthorization, method, hentity string) {
+// finishAuthorization computes the response. An entity whose hash does
+// not fit the algorithm leaves H(entity) empty, which the server rejects;
+// callers check it first where they can report it.
+func (c *clientContext) finishAuthorization(a *httpAuthorization, method string, ent entity) {
 	he := ""
 	if a.qop == qopAuthInt {
-		var err error
-		if he, err = resolveEntity(c.dg, hentity); err != nil {
-			he = ""
-		}
+		he, _ = ent.hexHash(c.dg)
 	}
 	ha2 := c.dg.ha2(method, a.uri, he, a.qop == qopAuthInt)
 	a.response = c.dg.response(c.ha1, a.nonce, a.nc, a.cnonce, a.qop, ha2)
 	a.method = method
-	a.hentity = he
 }
 
 // readAuthInfo verifies Authentication-Info (packages.md 4.2, mutual
@@ -407,9 +411,9 @@ func (c *clientContext) readAuthInfo(ps *paramSet, in, out []secbuffer.Buffer) (
 		if last.qop == qopAuthInt {
 			// The response's own entity: PKG_PARAMS buffer 1 or a DATA
 			// buffer, else an empty body.
-			h, _, err := c.entityParam(in, pkgParams(in), 1)
+			ent, _, err := findEntity(in, pkgParams(in), 1)
 			if err == nil {
-				he, err = resolveEntity(c.dg, h)
+				he, err = ent.hexHash(c.dg)
 			}
 			if err != nil {
 				return status.SEC_E_INVALID_TOKEN, c.fail(status.SEC_E_INVALID_TOKEN, err)
@@ -456,14 +460,14 @@ func (c *clientContext) CompleteAuthToken(bufs []secbuffer.Buffer) (status.Statu
 	if u := paramAt(params, 1); u != "" {
 		a.uri = u
 	}
-	hentity, _, err := c.entityParam(bufs, params, 2)
+	ent, _, err := findEntity(bufs, params, 2)
 	if err != nil {
 		return status.SEC_E_INVALID_TOKEN, c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
-	if _, err := resolveEntity(c.dg, hentity); err != nil {
+	if _, err := ent.hexHash(c.dg); err != nil {
 		return status.SEC_E_INVALID_TOKEN, c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
-	c.finishAuthorization(a, method, hentity)
+	c.finishAuthorization(a, method, ent)
 	a.pending = false
 	p := a.marshal()
 	b := secbuffer.Find(bufs, secbuffer.SECBUFFER_TOKEN)
@@ -703,7 +707,7 @@ func (c *clientContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint
 	if d := secbuffer.Find(msg, secbuffer.SECBUFFER_DATA); d != nil {
 		dataIn = []secbuffer.Buffer{*d}
 	}
-	hentity, _, err := c.entityParam(dataIn, params, 2)
+	ent, _, err := findEntity(dataIn, params, 2)
 	if err != nil {
 		return status.New("MakeSignature", pkgName, status.SEC_E_INVALID_TOKEN, err)
 	}
@@ -720,12 +724,12 @@ func (c *clientContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint
 	}
 	a := c.nextAuthorization(method, uri)
 	if a.qop == qopAuthInt {
-		if _, err := resolveEntity(c.dg, hentity); err != nil {
+		if _, err := ent.hexHash(c.dg); err != nil {
 			c.restore(saved)
 			return status.New("MakeSignature", pkgName, status.SEC_E_INVALID_TOKEN, err)
 		}
 	}
-	c.finishAuthorization(a, method, hentity)
+	c.finishAuthorization(a, method, ent)
 	p := a.marshal()
 	if !secbuffer.Fits(outBuf, len(p), c.allocate()) {
 		c.restore(saved)

@@ -113,7 +113,6 @@ type httpAuthorization struct {
 
 	// kept by a client for CompleteAuthToken; never marshalled
 	method  string
-	hentity string
 	pending bool // response not computed yet: leave it out
 }
 

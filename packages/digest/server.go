@@ -203,11 +203,10 @@ func deny(st status.Status, format string, args ...any) *verifyError {
 
 // verified is what a successful check of an Authorization yields.
 type verified struct {
-	auth    *httpAuthorization
-	user    string
-	ha1     string
-	dg      *digester
-	hentity string
+	auth *httpAuthorization
+	user string
+	ha1  string
+	dg   *digester
 }
 
 // verifyHTTP checks an Authorization against the request described by the
@@ -259,13 +258,11 @@ func (s *serverContext) verifyHTTP(ctx context.Context, tok string, in []secbuff
 	dg := newDigester(alg)
 	he := ""
 	if a.qop == qopAuthInt {
-		h := paramAt(params, 2)
-		if d := secbuffer.Find(in, secbuffer.SECBUFFER_DATA); d != nil {
-			h = "\x00" + string(d.Data)
-		} else if h != "" && !isHex(h, len(h)) {
-			return nil, deny(status.SEC_E_INVALID_TOKEN, "digest: H(entity) parameter is not hex")
+		ent, _, err := findEntity(in, params, 2)
+		if err == nil {
+			he, err = ent.hexHash(dg)
 		}
-		if he, err = resolveEntity(dg, strings.ToLower(h)); err != nil {
+		if err != nil {
 			return nil, &verifyError{st: status.SEC_E_INVALID_TOKEN, err: err}
 		}
 	}
@@ -310,7 +307,7 @@ func (s *serverContext) verifyHTTP(ctx context.Context, tok string, in []secbuff
 		// when nc does not advance.
 		return nil, deny(status.SEC_E_OUT_OF_SEQUENCE, "digest: nonce count %s replayed", a.nc)
 	}
-	return &verified{auth: a, user: user, ha1: ha1, dg: dg, hentity: he}, nil
+	return &verified{auth: a, user: user, ha1: ha1, dg: dg}, nil
 }
 
 // readAuthorization is ASC #2 (and any later request on the context).
