@@ -184,7 +184,8 @@ func inToken(msg []secbuffer.Buffer) ([]byte, error) {
 // was negotiated but ALWAYS_SIGN was (MS-NLMP 3.4.4.1 and 3.4.4.2).
 var dummySignature = [sigLen]byte{1}
 
-// makeSignature signs msg: MakeSignature, or EncryptMessage when seal.
+// protect signs msg (MakeSignature), or seals and signs it
+// (EncryptMessage) when seal.
 func (s *session) protect(msg []secbuffer.Buffer, seal bool) error {
 	tok, err := sigToken(msg)
 	if err != nil {

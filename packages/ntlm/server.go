@@ -173,7 +173,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 		// The session base key of an anonymous logon is Z(16).
 	case len(auth.ntChallengeResponse) > 24:
 		var st status.Status
-		if kx, st, err = c.checkNTLMv2(ctx, auth, authBytes, required); err != nil {
+		if kx, st, err = c.checkNTLMv2(ctx, auth, required); err != nil {
 			return c.fail(st, err)
 		}
 		c.clientName = qualified(auth.domain, auth.user)
@@ -227,7 +227,7 @@ func (c *serverContext) lookup(ctx context.Context, domain, user string) ([16]by
 
 // checkNTLMv2 verifies an NTLMv2 response, the channel bindings and
 // whether a MIC must be checked; it returns the key exchange key.
-func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, authBytes []byte, required bool) ([16]byte, status.Status, error) {
+func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, required bool) ([16]byte, status.Status, error) {
 	var kx [16]byte
 	resp := auth.ntChallengeResponse
 	if len(resp) < 16+28 || resp[16] != 1 || resp[17] != 1 {
