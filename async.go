@@ -194,8 +194,9 @@ func SspiAsyncContextRequiresNotify(AsyncContext *SspiAsyncContext) bool {
 // issued on Handle is queued or running, then exactly the status its
 // synchronous counterpart returned (SspiGetAsyncCallStatus). Before any
 // call and after [SspiReinitAsyncContext] it returns SEC_E_OK; for a nil or
-// freed context, SEC_E_INVALID_HANDLE. A caller that polls should block on
-// [SspiAsyncContext.Done] between checks.
+// freed context, SEC_E_INVALID_HANDLE. A call that panics (a bug in a
+// package) completes with SEC_E_INTERNAL_ERROR. A caller that polls should
+// block on [SspiAsyncContext.Done] between checks.
 func SspiGetAsyncCallStatus(Handle *SspiAsyncContext) status.Status {
 	if Handle == nil {
 		return status.SEC_E_INVALID_HANDLE

@@ -1367,3 +1367,49 @@ func TestAsyncSlowKDCDoesNotStarveLocal(t *testing.T) {
 		sspi.SspiFreeAsyncContext(sh)
 	})
 }
+
+// A package that panics fails its call with SEC_E_INTERNAL_ERROR, and a
+// callback that panics is recovered: the engine goes on.
+func TestAsyncPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var panicking atomic.Bool
+		r := toyCase(func(context.Context) {
+			if panicking.Load() {
+				panic("toy: bug")
+			}
+		}).registry(t)
+		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
+		target, _ := sspi.UTF16PtrFromString(testTarget)
+		h := sspi.SspiCreateAsyncContext()
+		defer sspi.SspiFreeAsyncContext(h)
+		var callbacks atomic.Int32
+		sspi.SspiSetAsyncNotifyCallback(h, func(*sspi.SspiAsyncContext, any) {
+			callbacks.Add(1)
+			panic("callback bug")
+		}, nil)
+
+		var cctx sspi.CtxtHandle
+		panicking.Store(true)
+		out := tokenDesc(256)
+		if st := r.SspiInitializeSecurityContextAsyncW(h, &ccred, nil, target, clientReq, 0, 0, nil, 0, &cctx, &out, nil, nil); st != sspi.SEC_E_OK {
+			t.Fatal(st)
+		}
+		if st := h.Wait(context.Background()); st != sspi.SEC_E_INTERNAL_ERROR {
+			t.Errorf("panicking package: %v, want SEC_E_INTERNAL_ERROR", st)
+		}
+		panicking.Store(false)
+		sspi.SspiReinitAsyncContext(h)
+		out = tokenDesc(256)
+		if st := r.SspiInitializeSecurityContextAsyncW(h, &ccred, nil, target, clientReq, 0, 0, nil, 0, &cctx, &out, nil, nil); st != sspi.SEC_E_OK {
+			t.Fatal(st)
+		}
+		if st := h.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
+			t.Errorf("call after the panics: %v", st)
+		}
+		synctest.Wait()
+		if n := callbacks.Load(); n != 2 {
+			t.Errorf("%d callbacks, want 2", n)
+		}
+		r.DeleteSecurityContext(&cctx)
+	})
+}
