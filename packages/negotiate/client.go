@@ -145,7 +145,7 @@ func (c *clientContext) hinted(in []byte) []mechCred {
 	return out
 }
 
-// listedMech returns the listed mechanism oid names, or nil.
+// listedMech returns the mechanism of the list sent that oid names, or nil.
 func (c *clientContext) listedMech(oid asn1.ObjectIdentifier) *mechCred {
 	for i := range c.listed {
 		for _, o := range c.listed[i].mech.oids {

@@ -281,7 +281,7 @@ func parseNegTokenResp(b []byte) (*negTokenResp, error) {
 	return resp, nil
 }
 
-// readOctetString reads a context-tagged [n] OCTET STRING if present; the
+// readTaggedOctetString reads a context-tagged [n] OCTET STRING if present; the
 // result is a non-nil copy when present.
 func readTaggedOctetString(s *cryptobyte.String, n uint8, out *[]byte) bool {
 	if !s.PeekASN1Tag(ctxTag(n)) {
