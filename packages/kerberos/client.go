@@ -331,7 +331,7 @@ func (c *clientContext) readAPRep(in, out []secbuffer.Buffer) (status.Status, er
 	if sess.dce {
 		// The third leg: an AP-REP from the client with its own sequence
 		// number (MS-KILE 3.4.5.1).
-		third, err := c.thirdLeg()
+		third, err := c.thirdLeg(recvSeq)
 		if err != nil {
 			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
 		}
@@ -352,11 +352,11 @@ func (c *clientContext) readAPRep(in, out []secbuffer.Buffer) (status.Status, er
 	return status.SEC_E_OK, nil
 }
 
-// thirdLeg builds the DCE-style AP-REP the client returns: ctime/cusec of
-// its authenticator and its initial sequence number, under the ticket
-// session key.
-func (c *clientContext) thirdLeg() ([]byte, error) {
-	part := encAPRepPart{ctime: c.ctime, cusec: c.cusec, seq: int64(c.seq)}
+// thirdLeg builds the DCE-style AP-REP the client returns under the
+// ticket session key: ctime/cusec of its authenticator, no subkey, and
+// the acceptor's sequence number echoed (MIT krb5_rd_rep_dce checks it).
+func (c *clientContext) thirdLeg(acceptorSeq uint32) ([]byte, error) {
+	part := encAPRepPart{ctime: c.ctime, cusec: c.cusec, seq: int64(acceptorSeq)}
 	plain, err := part.marshal()
 	if err != nil {
 		return nil, err

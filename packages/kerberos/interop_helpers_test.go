@@ -27,6 +27,7 @@ type gssDriver struct {
 	in    io.WriteCloser
 	out   *bufio.Scanner
 	stder strings.Builder
+	last  string // the last command sent, for failure messages
 }
 
 const python = "/usr/bin/python3"
@@ -86,14 +87,16 @@ func (d *gssDriver) read() []string {
 		d.t.Fatal("gssdriver: empty line")
 	}
 	if f[0] == "ERR" {
-		d.t.Fatalf("gssdriver: %s", d.out.Text())
+		cmd, _, _ := strings.Cut(d.last, " ")
+		d.t.Fatalf("gssdriver, after %s: %s", cmd, d.out.Text())
 	}
 	return f
 }
 
 func (d *gssDriver) send(fields ...string) {
 	d.t.Helper()
-	if _, err := fmt.Fprintln(d.in, strings.Join(fields, " ")); err != nil {
+	d.last = strings.Join(fields, " ")
+	if _, err := fmt.Fprintln(d.in, d.last); err != nil {
 		d.t.Fatalf("gssdriver write: %v; stderr: %s", err, d.stder.String())
 	}
 }

@@ -51,7 +51,17 @@ func driverMessages(t *testing.T, c packages.Context, d *gssDriver) {
 			}
 			wire := append(bytes.Clone(w[0].Data), w[1].Data...)
 			wire = append(wire, w[2].Data...)
-			d.send("UNWRAP", b64(wire))
+			if c.Flags()&(packages.ISC_RET_USED_DCE_STYLE|packages.ASC_RET_USED_DCE_STYLE) != 0 {
+				// MIT's gss_unwrap rotates by RRC alone; its IOV path has
+				// the Windows DCE rotation, with the SSPI TOKEN as header.
+				args := []string{"UNWRAPIOV", b64(w[0].Data), b64(w[1].Data)}
+				if len(w[2].Data) > 0 {
+					args = append(args, b64(w[2].Data))
+				}
+				d.send(args...)
+			} else {
+				d.send("UNWRAP", b64(wire))
+			}
 			f := d.read()
 			wantEnc := "1"
 			if qop != 0 {
@@ -431,6 +441,54 @@ func TestInteropTransport(t *testing.T) {
 			if ct.n != 3 {
 				t.Errorf("%d KDC requests, want 3", ct.n)
 			}
+		})
+	}
+}
+
+func TestInteropDCE(t *testing.T) {
+	k := kdc(t)
+	requirePython(t)
+	p := kdcPackage(t, k, nil)
+	cli, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_OUTBOUND, aliceIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_INBOUND, &Keytab{Path: k.ServiceKeytab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := kinit(t, k)
+	for _, e := range []string{"e17", "e18", "e23"} {
+		t.Run(e+"-client", func(t *testing.T) {
+			d := startDriver(t, append(k.Env(""), "KRB5_KTNAME="+k.ServiceKeytab), "accept")
+			c, err := cli.NewClientContext(e+"/localhost", packages.ISC_REQ_USE_DCE_STYLE|packages.ISC_REQ_CONFIDENTIALITY|packages.ISC_REQ_SEQUENCE_DETECT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clientToDriver(t, c, d, "")
+			driverMessages(t, c, d)
+		})
+		t.Run(e+"-server", func(t *testing.T) {
+			d := startDriver(t, k.Env(cc), "initiate", e+"@localhost", "dce", "seq")
+			sc, _ := srv.NewServerContext(0)
+			for {
+				f := d.read()
+				if f[0] == "ESTABLISHED" {
+					break
+				}
+				in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, field(f, 1))}}
+				out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, maxToken)}}
+				if _, err := sc.Step(bg(), in, out); err != nil {
+					t.Fatalf("ASC: %v", err)
+				}
+				if len(out[0].Data) > 0 {
+					d.send("TOKEN", b64(out[0].Data))
+				}
+			}
+			if !sc.Established() || sc.Flags()&packages.ASC_RET_USED_DCE_STYLE == 0 {
+				t.Fatalf("established %v flags %#x", sc.Established(), sc.Flags())
+			}
+			driverMessages(t, sc, d)
 		})
 	}
 }

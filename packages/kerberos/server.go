@@ -28,6 +28,7 @@ type serverContext struct {
 	delegated *credentials
 	pac       *PAC
 	tktKey    types.EncryptionKey // DCE style: for the client's AP-REP
+	dceSeq    uint32              // DCE style: our AP-REP's sequence number
 }
 
 var _ packages.Context = (*serverContext)(nil)
@@ -181,8 +182,8 @@ func (c *serverContext) readAPReq(in, out []secbuffer.Buffer) (status.Status, er
 	return status.SEC_E_OK, nil
 }
 
-// readThirdLeg reads the DCE-style client AP-REP (MS-KILE 3.4.5.1) and
-// takes the client's sequence number from it.
+// readThirdLeg reads the DCE-style client AP-REP (MS-KILE 3.4.5.1), which
+// must echo our sequence number.
 func (c *serverContext) readThirdLeg(in, out []secbuffer.Buffer) (status.Status, error) {
 	const op = "AcceptSecurityContext"
 	tok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
@@ -201,9 +202,9 @@ func (c *serverContext) readThirdLeg(in, out []secbuffer.Buffer) (status.Status,
 	if err := enc.Unmarshal(plain); err != nil {
 		return c.fail(op, status.SEC_E_INVALID_TOKEN, fmt.Errorf("kerberos: malformed EncAPRepPart: %w", err))
 	}
-	c.sess.recvMu.Lock()
-	c.sess.recvSeq = uint64(uint32(enc.SequenceNumber))
-	c.sess.recvMu.Unlock()
+	if uint32(enc.SequenceNumber) != c.dceSeq || enc.Subkey.KeyType != 0 {
+		return c.fail(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: client AP-REP does not echo the acceptor's sequence number"))
+	}
 	if o := outputToken(out); o != nil {
 		o.Data = o.Data[:0]
 	}
@@ -347,6 +348,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			apRep = der
 		}
 		c.sess, err = newSession(subkey, false, sendSubkey, seq, recvSeq, checkSeq, rnd)
+		c.dceSeq = seq
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}

@@ -2,7 +2,7 @@
 """MIT krb5 GSS-API driven line by line, for the Kerberos interop tests.
 
 Usage: gssdriver.py initiate TARGET [flags...] | gssdriver.py accept [flags...]
-Flags: mutual, nomutual, deleg, seq, cb=HEX (channel-binding application data).
+Flags: mutual, nomutual, deleg, seq, dce, cb=HEX (channel-binding application data).
 Credentials come from the environment (KRB5CCNAME, KRB5_KTNAME, KRB5_CONFIG).
 
 Protocol (one line each way, base64 payloads):
@@ -12,6 +12,9 @@ Protocol (one line each way, base64 payloads):
   then commands, each answered by "OK ..." or "ERR <text>":
   "WRAP <0|1> <b64>"   -> "OK <b64 token>"
   "UNWRAP <b64>"       -> "OK <0|1 encrypted> <b64 message>"
+  "UNWRAPIOV <b64 header> <b64 data> [<b64 padding>]" -> the same through
+                          gss_unwrap_iov with HEADER, DATA (and PADDING) buffers:
+                          the SSPI TOKEN, DATA and PADDING split
   "MIC <b64>"          -> "OK <b64 token>"
   "VERIFY <b64 msg> <b64 mic>" -> "OK"
   "DELEG TARGET"       -> "OK <b64 token>": an AP-REQ made with the delegated credential
@@ -57,6 +60,8 @@ def main():
         flags.append(gssapi.RequirementFlag.mutual_authentication)
     if "deleg" in opts:
         flags.append(gssapi.RequirementFlag.delegate_to_peer)
+    if "dce" in opts:
+        flags.append(gssapi.RequirementFlag.dce_style)
     if "seq" in opts:
         flags += [gssapi.RequirementFlag.replay_detection, gssapi.RequirementFlag.out_of_sequence_detection]
 
@@ -95,6 +100,14 @@ def main():
             elif f[0] == "UNWRAP":
                 r = ctx.unwrap(unb64(f[1]))
                 say("OK", "1" if r.encrypted else "0", b64(r.message))
+            elif f[0] == "UNWRAPIOV":
+                bufs = [(gssapi.raw.IOVBufferType.header, False, unb64(f[1])),
+                        (gssapi.raw.IOVBufferType.data, False, unb64(f[2]) if len(f) > 2 else b"")]
+                if len(f) > 3:
+                    bufs.append((gssapi.raw.IOVBufferType.padding, False, unb64(f[3])))
+                iov = gssapi.raw.IOV(*bufs, std_layout=False)
+                res = gssapi.raw.unwrap_iov(ctx, iov)
+                say("OK", "1" if res.encrypted else "0", b64(iov[1].value))
             elif f[0] == "MIC":
                 say("OK", b64(ctx.get_signature(unb64(f[1]) if len(f) > 1 else b"")))
             elif f[0] == "VERIFY":
