@@ -224,9 +224,22 @@ func checkHeader(msg []byte, typ uint32, min int) error {
 		return malformed("no NTLMSSP signature")
 	}
 	if got := binary.LittleEndian.Uint32(msg[8:]); got != typ {
-		return malformed("message type %d, want %d", got, typ)
+		return fmt.Errorf("%w: %w", errMalformed, &unexpectedMessageError{expected: typeName(typ), got: typeName(got)})
 	}
 	return nil
+}
+
+// typeName names a MessageType for errors.
+func typeName(t uint32) string {
+	switch t {
+	case typeNegotiate:
+		return "NEGOTIATE_MESSAGE"
+	case typeChallenge:
+		return "CHALLENGE_MESSAGE"
+	case typeAuthenticate:
+		return "AUTHENTICATE_MESSAGE"
+	}
+	return fmt.Sprintf("message type %d", t)
 }
 
 // encodeString encodes s as UTF-16LE when unicode, else as OEM bytes

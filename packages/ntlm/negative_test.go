@@ -298,7 +298,9 @@ func TestMalformedLegs(t *testing.T) {
 		// An AUTHENTICATE where NEGOTIATE is expected.
 		_, _, auth := legs(t, p)
 		q := newPair(t, testConfig(), testConfig(), nil, "", 0, 0)
-		if _, _, err := step(q.server, auth, 4096); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
+		_, _, err := step(q.server, auth, 4096)
+		var ue *unexpectedMessageError
+		if !errors.Is(err, status.SEC_E_INVALID_TOKEN) || !errors.As(err, &ue) || ue.got != "AUTHENTICATE_MESSAGE" || ue.expected != "NEGOTIATE_MESSAGE" {
 			t.Errorf("AUTHENTICATE at ASC #1: %v", err)
 		}
 	})
