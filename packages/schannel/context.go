@@ -219,6 +219,9 @@ func (c *schannelContext) incomplete(op string, in []secbuffer.Buffer, tok *secb
 // until it finishes, asks for a client certificate, or needs bytes that
 // have not arrived.
 func (c *schannelContext) stepHandshake(ctx context.Context, op string, in []secbuffer.Buffer, input []byte, tok *secbuffer.Buffer, out []secbuffer.Buffer) (status.Status, error) {
+	if err := ctx.Err(); err != nil {
+		return c.fail(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("schannel: handshake abandoned: %w", err))
+	}
 	progressed := false
 	pos := 0
 	var ev event

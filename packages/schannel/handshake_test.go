@@ -792,3 +792,26 @@ func TestBeforeHandshake(t *testing.T) {
 		t.Errorf("after Delete: %v", err)
 	}
 }
+
+func TestCancel(t *testing.T) {
+	k := getPKI()
+	p := New(testConfig())
+	ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots})
+	cc, _ := ccred.NewClientContext("localhost", clientReq)
+	defer cc.Delete()
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+	if st, err := cc.Step(context.Background(), nil, out); st != status.SEC_I_CONTINUE_NEEDED {
+		t.Fatal(st, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte{22, 3, 3, 0, 1, 2}}, {Type: secbuffer.SECBUFFER_EMPTY}}
+	st, err := cc.Step(ctx, in, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}})
+	if st != status.SEC_E_INTERNAL_ERROR || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v %v", st, err)
+	}
+	// The context is dead.
+	if _, err := cc.Step(context.Background(), in, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("after cancel: %v", err)
+	}
+}

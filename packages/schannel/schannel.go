@@ -3,58 +3,107 @@
 // and TLS 1.3 driven through SSPI token passing, on top of crypto/tls.
 //
 // It follows the Windows Schannel SSPI behaviour described in the
-// project's spec (packages.md §5 and §6.1):
+// project's spec (packages.md §5 and §6.1).
 //
-//   - AcquireCredentials takes a [*SCHANNEL_CRED] or [*SCH_CREDENTIALS]
-//     (Go forms of the Windows structures, with tls.Certificate standing in
-//     for PCCERT_CONTEXT and *x509.CertPool for HCERTSTORE), a
-//     *tls.Certificate, or nil. [LoadPEM] and [LoadPKCS12] read
-//     certificates and keys from files.
-//   - InitializeSecurityContext and AcceptSecurityContext take whatever
-//     bytes arrived in a SECBUFFER_TOKEN (part of a record, several records,
-//     the last flight plus application data) and return the bytes to send.
-//     SEC_E_INCOMPLETE_MESSAGE turns the first SECBUFFER_EMPTY input buffer
-//     into SECBUFFER_MISSING; bytes not consumed are reported as
-//     SECBUFFER_EXTRA. Whole records only are consumed, as Schannel does.
-//   - The target name is sent as SNI (not for IP literals), checked against
-//     the server certificate (SEC_E_WRONG_PRINCIPAL, SEC_E_UNTRUSTED_ROOT,
-//     SEC_E_CERT_EXPIRED) unless manual validation was asked for, and keys
-//     the client session cache.
-//   - EncryptMessage and DecryptMessage use the STREAM_HEADER, DATA,
-//     STREAM_TRAILER and EXTRA buffers; DecryptMessage decrypts in place.
-//     TLS 1.3 post-handshake messages come back as SEC_I_RENEGOTIATE, a
-//     received close_notify as SEC_I_CONTEXT_EXPIRED, and
-//     ApplyControlToken(SCHANNEL_SHUTDOWN) followed by a handshake call
-//     produces our close_notify.
-//   - QueryAttribute answers STREAM_SIZES, CONNECTION_INFO, CIPHER_INFO,
-//     SESSION_INFO, APPLICATION_PROTOCOL, REMOTE_CERT_CONTEXT,
-//     LOCAL_CERT_CONTEXT, REMOTE_CERTIFICATES, ISSUER_LIST_EX,
-//     CERT_CHECK_RESULT, ENDPOINT_BINDINGS (tls-server-end-point, RFC 5929)
-//     and UNIQUE_BINDINGS (tls-unique on TLS 1.2, tls-exporter from RFC 9266
-//     on TLS 1.3) for channel binding of NTLM, Kerberos or Negotiate.
+// # Credentials
+//
+// AcquireCredentials takes a [*SCHANNEL_CRED] or [*SCH_CREDENTIALS] (Go
+// forms of the Windows structures, with tls.Certificate standing in for
+// PCCERT_CONTEXT and *x509.CertPool for HCERTSTORE), a *tls.Certificate, or
+// nil. [LoadPEM] and [LoadPKCS12] read certificates and keys from files.
+// Protocol masks select TLS 1.2 and 1.3 (a mask with neither gives
+// SEC_E_ALGORITHM_MISMATCH); palgSupportedAlgs, the cipher strengths and
+// CRYPTO_SETTINGS limit the TLS 1.2 cipher suites. Flags with an effect:
+// SCH_CRED_MANUAL_CRED_VALIDATION, SCH_CRED_NO_SERVERNAME_CHECK,
+// SCH_CRED_DEFERRED_CRED_VALIDATION (the result is in
+// SECPKG_ATTR_CERT_CHECK_RESULT), SCH_CRED_NO_DEFAULT_CREDS (no client
+// certificate from [Config.DefaultClientCertificates]),
+// SCH_CRED_DISABLE_RECONNECTS and SCH_SEND_ROOT_CERT. SCH_CRED_AUTO_CRED_VALIDATION
+// and SCH_CRED_USE_DEFAULT_CREDS describe the default; the revocation flags
+// and SCH_USE_STRONG_CRYPTO (crypto/tls offers no weak suite) are accepted
+// and change nothing. A server credential without a certificate fails at
+// the first AcceptSecurityContext with SEC_E_NO_CREDENTIALS.
+//
+// # Handshake
+//
+// InitializeSecurityContext and AcceptSecurityContext take whatever bytes
+// arrived in a SECBUFFER_TOKEN (part of a record, several records, the last
+// flight followed by application data) and return the bytes to send. Only
+// whole records are consumed, as Schannel does: with none complete the
+// call returns SEC_E_INCOMPLETE_MESSAGE and turns the first SECBUFFER_EMPTY
+// input buffer into SECBUFFER_MISSING with the count of bytes needed;
+// bytes not consumed come back as SECBUFFER_EXTRA. The target name is sent
+// as SNI (not for IP literals), checked against the server certificate
+// (SEC_E_UNTRUSTED_ROOT, SEC_E_CERT_EXPIRED, SEC_E_WRONG_PRINCIPAL,
+// SEC_E_CERT_WRONG_USAGE) unless manual validation was asked for, and keys
+// the client session cache: a session is resumed only for the same target
+// name and credential handle within the session lifespan (10 hours by
+// default). When a server asks for a client certificate and the credential
+// has none, the client returns SEC_I_INCOMPLETE_CREDENTIALS (never with
+// ISC_REQ_USE_SUPPLIED_CREDS); the next call, with no input or the same
+// input again, goes on without one. ASC_REQ_MUTUAL_AUTH asks the client for
+// a certificate, validated against the credential's root store when it
+// has one. ALPN comes in a SECBUFFER_APPLICATION_PROTOCOLS buffer of the
+// first call ([MarshalApplicationProtocols]) and the result in
+// SECPKG_ATTR_APPLICATION_PROTOCOL. With ISC_REQ_EXTENDED_ERROR or
+// ASC_REQ_EXTENDED_ERROR (or a SECBUFFER_ALERT output buffer) a failed
+// handshake returns the alert to send.
+//
+// # Messages
+//
+// EncryptMessage fills STREAM_HEADER, DATA (in place) and STREAM_TRAILER
+// with one record of at most 16384 bytes of data; DecryptMessage processes
+// the one record at the start of its DATA buffer and rewrites the buffers
+// as STREAM_HEADER, DATA (the plaintext, in place inside the caller's
+// bytes), STREAM_TRAILER and EXTRA. TLS 1.3 post-handshake messages
+// (NewSessionTicket, KeyUpdate) come back as SEC_I_RENEGOTIATE with the
+// record in EXTRA: the next handshake call, with those bytes or with none,
+// returns SEC_E_OK and any answer to send (our KeyUpdate), and the record is
+// skipped if it is passed to DecryptMessage again. A received close_notify
+// gives SEC_I_CONTEXT_EXPIRED; ApplyControlToken(SCHANNEL_SHUTDOWN) followed
+// by a handshake call produces our close_notify. MakeSignature and
+// VerifySignature return SEC_E_UNSUPPORTED_FUNCTION, as on Windows.
+//
+// QueryAttribute answers STREAM_SIZES, CONNECTION_INFO, CONNECTION_INFO_EX,
+// CIPHER_INFO, KEY_INFO, SESSION_INFO, APPLICATION_PROTOCOL,
+// REMOTE_CERT_CONTEXT (a *x509.Certificate), REMOTE_CERT_CHAIN,
+// REMOTE_CERTIFICATES, LOCAL_CERT_CONTEXT, ISSUER_LIST_EX, CERT_CHECK_RESULT,
+// NAMES, LIFESPAN, FLAGS, ENDPOINT_BINDINGS (tls-server-end-point, RFC
+// 5929) and UNIQUE_BINDINGS (tls-unique on TLS 1.2, tls-exporter of RFC
+// 9266 on TLS 1.3), the last two as SEC_CHANNEL_BINDINGS blobs ready for a
+// SECBUFFER_CHANNEL_BINDINGS buffer of NTLM, Kerberos or Negotiate.
 //
 // # Goroutines
 //
-// crypto/tls runs a handshake as blocking code, so each context that is
+// crypto/tls runs a handshake as blocking code, so a context that is
 // handshaking owns one goroutine running it over a private in-memory
-// connection. Every call hands bytes to it and waits, through channels,
-// until it needs more input or has finished: calls stay synchronous from
-// the caller's view. The goroutine ends when the handshake ends (success
-// or failure) or when the context is deleted; a context abandoned in the
-// middle of a handshake without Delete keeps its goroutine. After the
-// handshake no goroutine runs: records are encrypted and decrypted on the
-// caller's goroutine.
+// connection. Each call hands the complete records to it and waits,
+// through channels, until it needs more input, asks for a client
+// certificate or has finished: calls stay synchronous from the caller's
+// view. The goroutine ends with the handshake (success or failure) or
+// when the context is deleted; a context abandoned in the middle of a
+// handshake without Delete keeps its goroutine. Cancelling the
+// context.Context of a call abandons the handshake: the call fails with
+// SEC_E_INTERNAL_ERROR and the context is dead. After the handshake no
+// goroutine runs: records are encrypted and decrypted on the caller's
+// goroutine, and EncryptMessage and DecryptMessage on one context take
+// turns.
 //
 // # Left out
 //
-// TLS 1.0 and 1.1, SSL, DTLS, PSK, renegotiation (a TLS 1.2 HelloRequest
-// or renegotiating ClientHello is refused with an alert and ends the
-// context), TLS 1.3 post-handshake client authentication, the messages mode
-// (ISC_REQ_MESSAGES), revocation checking, certificate mapping to accounts,
-// arbitrary alerts through SCHANNEL_ALERT after the handshake (crypto/tls
-// cannot send them), and TLS 1.3 cipher suite limits (crypto/tls does not
-// make them configurable). MakeSignature and VerifySignature return
-// SEC_E_UNSUPPORTED_FUNCTION, as for Schannel on Windows.
+// TLS 1.0 and 1.1, SSL, DTLS, PSK and TLS 1.3 early data; renegotiation
+// (a TLS 1.2 HelloRequest or renegotiating ClientHello comes back as
+// SEC_I_RENEGOTIATE, and the handshake call that takes it answers with an
+// alert and SEC_E_ILLEGAL_MESSAGE); TLS 1.3 post-handshake client
+// authentication; the messages mode and the other ISC_REQ/ASC_REQ flags
+// above 32 bits (SECBUFFER_FLAGS is not read); revocation checking;
+// mapping client certificates to accounts; arbitrary alerts through
+// SCHANNEL_ALERT after the handshake (crypto/tls cannot send them; only
+// close_notify is accepted); TLS 1.3 cipher suite limits (crypto/tls fixes
+// them); a server-side session lifespan (crypto/tls tickets live up to 7
+// days); SECPKG_ATTR_KEYING_MATERIAL and the other SetContextAttributes
+// attributes; the session id in SESSION_INFO (crypto/tls does not expose
+// it). Only the legacy PKCS #12 encryption is read.
 package schannel
 
 import (
