@@ -85,6 +85,7 @@ func (c *clientContext) sendNegotiate(tok *secbuffer.Buffer, alloc bool) (status
 	}
 	secbuffer.Set(tok, b, alloc)
 	c.negotiateFlags, c.negotiateBytes = m.flags, b
+	c.retFlags = c.contextFlags(m.flags) // what was asked; final after ISC #2
 	c.state = stateSentNegotiate
 	return status.SEC_I_CONTINUE_NEEDED, nil
 }

@@ -340,6 +340,9 @@ func TestMalformedLegs(t *testing.T) {
 		if err != nil || st != status.SEC_I_CONTINUE_NEEDED || len(neg) != negotiateLen {
 			t.Fatalf("retry: %d bytes, %v, %v", len(neg), st, err)
 		}
+		if p.client.Flags()&packages.ISC_RET_CONNECTION == 0 {
+			t.Errorf("flags after ISC #1: %#x", p.client.Flags())
+		}
 	})
 }
 

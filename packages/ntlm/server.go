@@ -134,6 +134,7 @@ func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buf
 	c.challengeBytes = b
 	c.challengeFlags = flags
 	c.serverChallenge = m.serverChallenge
+	c.retFlags = c.contextFlags(flags) // what was offered; final after ASC #2
 	c.state = stateSentChallenge
 	return status.SEC_I_CONTINUE_NEEDED, nil
 }
