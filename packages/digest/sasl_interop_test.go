@@ -448,3 +448,109 @@ func TestOurClientAgainstCyrusServer(t *testing.T) {
 		})
 	}
 }
+
+// TestCurlPOP3AgainstOurServer: curl's own DIGEST-MD5 client (curl 7.88,
+// qop auth) logs in to a minimal POP3 server (RFC 1939, RFC 5034 AUTH)
+// whose SASL side is our acceptor.
+func TestCurlPOP3AgainstOurServer(t *testing.T) {
+	curl := requirePeer(t, "curl", "curl")
+	for _, tt := range []struct {
+		name, pass string
+		want       status.Status
+	}{{"right password", "secret", status.SEC_E_OK}, {"wrong password", "wrong", status.SEC_E_LOGON_DENIED}} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(&Config{Realm: "example.org"})
+			// curl 7.88 puts the realm, not the host, in digest-uri
+			// (observed here), so that is the principal to expect.
+			srv := newServer(t, p, Users{{Name: "chris", Password: "secret"}}, "pop/example.org", 0)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			type result struct {
+				st       status.Status
+				response string
+				err      error
+			}
+			done := make(chan result, 1)
+			go func() {
+				var res result
+				defer func() { done <- res }()
+				conn, err := l.Accept()
+				if err != nil {
+					res.err = err
+					return
+				}
+				defer conn.Close()
+				if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+					res.err = err
+					return
+				}
+				r := bufio.NewReader(conn)
+				say := func(s string) { _, _ = io.WriteString(conn, s+"\r\n") }
+				say("+OK ready")
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						res.err = err
+						return
+					}
+					switch cmd := strings.TrimRight(line, "\r\n"); cmd {
+					case "CAPA":
+						say("+OK\r\nSASL DIGEST-MD5\r\n.")
+					case "AUTH DIGEST-MD5":
+						out := outBuf()
+						if st, err := srv.Step(bg, nil, out); st != status.SEC_I_CONTINUE_NEEDED {
+							res.err = err
+							return
+						}
+						say("+ " + base64.StdEncoding.EncodeToString(out[0].Data))
+						line, err := r.ReadString('\n')
+						if err != nil {
+							res.err = err
+							return
+						}
+						resp, err := base64.StdEncoding.DecodeString(strings.TrimRight(line, "\r\n"))
+						if err != nil {
+							res.err = err
+							return
+						}
+						res.response = string(resp)
+						out = outBuf()
+						res.st, _ = srv.Step(bg, []secbuffer.Buffer{tokenBuf(resp)}, out)
+						if res.st != status.SEC_E_OK {
+							say("-ERR authentication failed")
+							continue
+						}
+						say("+ " + base64.StdEncoding.EncodeToString(out[0].Data))
+						if _, err := r.ReadString('\n'); err != nil { // the client's empty answer
+							res.err = err
+							return
+						}
+						say("+OK logged in")
+					case "LIST":
+						say("+OK 0 messages\r\n.")
+					case "QUIT":
+						say("+OK bye")
+						return
+					default:
+						say("-ERR unknown command")
+					}
+				}
+			}()
+			out, err := exec.Command(curl, "-sS", "--login-options", "AUTH=DIGEST-MD5", "-u", "chris:"+tt.pass,
+				"pop3://"+l.Addr().String()+"/").CombinedOutput()
+			res := <-done
+			if res.err != nil && res.err != io.EOF {
+				t.Fatalf("server: %v (curl: %v, %s)", res.err, err, out)
+			}
+			if res.st != tt.want || (err == nil) != (tt.want == status.SEC_E_OK) {
+				t.Fatalf("ASC %v, curl %v: %s\nresponse %q", res.st, err, out, res.response)
+			}
+			if !strings.Contains(res.response, `digest-uri="pop/example.org"`) || !strings.Contains(res.response, "qop=auth") {
+				t.Errorf("curl's response %q", res.response)
+			}
+		})
+	}
+}
