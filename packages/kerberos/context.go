@@ -29,6 +29,7 @@ type baseContext struct {
 const (
 	stateStart = iota
 	stateWaitAPRep
+	statePendingAPRep // acceptor: AP-REP built, waiting for a large enough buffer
 	stateDone
 	stateFailed
 )

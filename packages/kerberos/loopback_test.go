@@ -542,3 +542,29 @@ func TestTargetNames(t *testing.T) {
 		}
 	}
 }
+
+func TestBufferTooSmall(t *testing.T) {
+	m := newMemRealm(t, 18, nil)
+	cc, sc := m.contexts(t, packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_SEQUENCE_DETECT)
+	small := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 10)}}
+	if st, err := cc.Step(context.Background(), nil, small); st != status.SEC_E_BUFFER_TOO_SMALL || err == nil {
+		t.Fatalf("ISC with a small buffer: %v %v", st, err)
+	}
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	if st, err := cc.Step(context.Background(), nil, out); st != status.SEC_I_CONTINUE_NEEDED {
+		t.Fatalf("ISC retry: %v %v", st, err)
+	}
+	in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: out[0].Data}}
+	small = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 10)}}
+	if st, err := sc.Step(context.Background(), in, small); st != status.SEC_E_BUFFER_TOO_SMALL || err == nil {
+		t.Fatalf("ASC with a small buffer: %v %v", st, err)
+	}
+	sout := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+	if st, err := sc.Step(context.Background(), in, sout); st != status.SEC_E_OK {
+		t.Fatalf("ASC retry: %v %v", st, err)
+	}
+	if st, err := cc.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: sout[0].Data}}, nil); st != status.SEC_E_OK {
+		t.Fatalf("ISC #2: %v %v", st, err)
+	}
+	exchangeMessages(t, cc, sc)
+}

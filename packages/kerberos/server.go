@@ -27,6 +27,7 @@ type serverContext struct {
 	baseContext
 	delegated *credentials
 	pac       *PAC
+	pending   []byte              // an AP-REP that did not fit the output buffer
 	tktKey    types.EncryptionKey // DCE style: for the client's AP-REP
 	dceSeq    uint32              // DCE style: our AP-REP's sequence number
 }
@@ -92,6 +93,8 @@ func (c *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 		return c.readAPReq(in, out)
 	case stateWaitAPRep:
 		return c.readThirdLeg(in, out)
+	case statePendingAPRep:
+		return c.sendPending(out)
 	case stateFailed:
 		return status.Code(c.err), c.err
 	}
@@ -164,16 +167,33 @@ func (c *serverContext) readAPReq(in, out []secbuffer.Buffer) (status.Status, er
 			return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no output token buffer for the AP-REP"))
 		}
 		if !secbuffer.Fits(outTok, len(token), allocate) {
-			c.sess.delete()
-			c.sess = nil
-			c.state = stateFailed
-			c.err = errorf(op, status.SEC_E_BUFFER_TOO_SMALL, nil)
-			return status.SEC_E_BUFFER_TOO_SMALL, c.err
+			// The authenticator is in the replay cache now, so the AP-REP
+			// is kept for the caller's next call with a larger buffer.
+			c.pending = token
+			c.state = statePendingAPRep
+			return status.SEC_E_BUFFER_TOO_SMALL, status.SEC_E_BUFFER_TOO_SMALL
 		}
 		secbuffer.Set(outTok, token, allocate)
 	} else if outTok != nil {
 		outTok.Data = outTok.Data[:0]
 	}
+	if c.sess.dce {
+		c.state = stateWaitAPRep
+		return status.SEC_I_CONTINUE_NEEDED, nil
+	}
+	c.state = stateDone
+	return status.SEC_E_OK, nil
+}
+
+// sendPending hands out the AP-REP a too-small buffer could not take.
+func (c *serverContext) sendPending(out []secbuffer.Buffer) (status.Status, error) {
+	outTok := outputToken(out)
+	allocate := c.req&packages.ASC_REQ_ALLOCATE_MEMORY != 0
+	if outTok == nil || !secbuffer.Fits(outTok, len(c.pending), allocate) {
+		return status.SEC_E_BUFFER_TOO_SMALL, status.SEC_E_BUFFER_TOO_SMALL
+	}
+	secbuffer.Set(outTok, c.pending, allocate)
+	c.pending = nil
 	if c.sess.dce {
 		c.state = stateWaitAPRep
 		return status.SEC_I_CONTINUE_NEEDED, nil
