@@ -72,6 +72,17 @@
 // are kept per direction; a wrong one is SEC_E_OUT_OF_SEQUENCE, a bad MAC
 // SEC_E_MESSAGE_ALTERED.
 //
+// # Peers tested
+//
+// The tests run, on 127.0.0.1: curl --digest (MD5, MD5-sess, SHA-256,
+// SHA-256-sess, userhash) against the acceptor; the initiator against
+// lighttpd's mod_auth (MD5, SHA-256, SHA-512-256, userhash); ldapsearch
+// (Cyrus SASL) binding to the acceptor and curl's DIGEST-MD5 (POP3) logging
+// in to it; the initiator against Cyrus SASL's sample server; with Cyrus,
+// messages cross the auth-int layer and the rc4, rc4-56, rc4-40 and des
+// auth-conf layers both ways. 3des is checked only against itself: the
+// Cyrus build at hand cannot start it.
+//
 // # Left out
 //
 // RFC 2831 2.2 subsequent authentication (a SASL response with no new
