@@ -63,7 +63,7 @@ func (c *clientContext) startMech(ctx context.Context, mc mechCred, extra []secb
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := stepInner(ctx, inner, nil, extra)
+	tok, err := c.stepInner(ctx, inner, nil, extra)
 	if err != nil {
 		inner.Delete()
 		return nil, nil, err
@@ -74,7 +74,8 @@ func (c *clientContext) startMech(ctx context.Context, mc mechCred, extra []secb
 // sendInit builds the NegTokenInit: the mechanisms in order, with the
 // first one's optimistic token. A mechanism that cannot start (Kerberos
 // without a ticket, a KDC or a known SPN) is dropped from the list, as
-// Windows does, unless it is the last one.
+// Windows does; when none can, the first failure is returned (with NTLM
+// forbidden, Kerberos's).
 func (c *clientContext) sendInit(ctx context.Context, mechs []mechCred, extra []secbuffer.Buffer) (result, error) {
 	var firstErr error
 	var tok []byte
@@ -169,7 +170,7 @@ func (c *clientContext) readResp(ctx context.Context, in []byte, extra []secbuff
 	if resp.state == reject {
 		// Let the mechanism report its own failure first (an error token).
 		if len(resp.responseToken) > 0 && !c.inner.Established() {
-			if _, err := stepInner(ctx, c.inner, resp.responseToken, extra); err != nil {
+			if _, err := c.stepInner(ctx, c.inner, resp.responseToken, extra); err != nil {
 				return result{}, err
 			}
 		}
@@ -196,7 +197,7 @@ func (c *clientContext) readResp(ctx context.Context, in []byte, extra []secbuff
 		if c.inner.Established() {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: mechanism token after the mechanism completed"))
 		}
-		if out, err = stepInner(ctx, c.inner, resp.responseToken, extra); err != nil {
+		if out, err = c.stepInner(ctx, c.inner, resp.responseToken, extra); err != nil {
 			return result{}, err
 		}
 	} else if !c.inner.Established() {

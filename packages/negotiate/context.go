@@ -32,6 +32,7 @@ type negContext struct {
 	micSent      bool
 	micReceived  bool
 	err          error   // sticky failure
+	errToken     []byte  // the mechanism's error token of a failed leg
 	pending      *result // an output that did not fit the caller's buffer
 
 	established atomic.Bool
@@ -132,8 +133,10 @@ func inputToken(in []secbuffer.Buffer) []byte {
 	return nil
 }
 
-// stepInner runs one leg of a mechanism context.
-func stepInner(ctx context.Context, inner packages.Context, token []byte, extra []secbuffer.Buffer) ([]byte, error) {
+// stepInner runs one leg of a mechanism context. When the leg fails, the
+// error token the mechanism produced, if any (a KRB-ERROR), is kept in
+// errToken for the peer.
+func (c *negContext) stepInner(ctx context.Context, inner packages.Context, token []byte, extra []secbuffer.Buffer) ([]byte, error) {
 	in := make([]secbuffer.Buffer, 0, len(extra)+1)
 	if token != nil {
 		in = append(in, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: token})
@@ -141,6 +144,9 @@ func stepInner(ctx context.Context, inner packages.Context, token []byte, extra 
 	in = append(in, extra...)
 	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
 	if _, err := inner.Step(ctx, in, out); err != nil {
+		if len(out[0].Data) > 0 {
+			c.errToken = out[0].Data
+		}
 		return nil, err
 	}
 	return out[0].Data, nil

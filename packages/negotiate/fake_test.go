@@ -79,7 +79,12 @@ type fakeCtx struct {
 	cb      []byte // channel bindings seen
 }
 
-var errFakeDenied = status.New("", "fake", status.SEC_E_LOGON_DENIED, errors.New("fake: bad proof"))
+var (
+	errFakeDenied = status.New("", "fake", status.SEC_E_LOGON_DENIED, errors.New("fake: bad proof"))
+	// errFakeKrbError is what a fake Kerberos client reports when it reads
+	// the server's error token.
+	errFakeKrbError = status.New("", "fake", status.SEC_E_LOGON_DENIED, errors.New("fake: error token from the server"))
+)
 
 func (c *fakeCtx) mac(parts ...[]byte) []byte {
 	h := hmac.New(sha256.New, []byte(c.cred.secret))
@@ -144,6 +149,9 @@ func (c *fakeCtx) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.
 			return emit(fakeKrbFrame(body), !mutual)
 		case c.client && c.leg == 2:
 			body, ok := fakeKrbBody(tok)
+			if ok && string(body) == "ERR" {
+				return status.SEC_E_LOGON_DENIED, errFakeKrbError
+			}
 			if !ok || !hmac.Equal(body, append([]byte("REP"), c.mac([]byte("REP"), c.nonce)...)) {
 				return status.SEC_E_LOGON_DENIED, errFakeDenied
 			}
@@ -154,6 +162,7 @@ func (c *fakeCtx) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.
 				return status.SEC_E_INVALID_TOKEN, status.SEC_E_INVALID_TOKEN
 			}
 			if !hmac.Equal(body[12:], c.mac(body[:12])) {
+				secbuffer.Set(o, fakeKrbFrame([]byte("ERR")), true) // like a KRB-ERROR
 				return status.SEC_E_LOGON_DENIED, errFakeDenied
 			}
 			c.nonce = append([]byte(nil), body[4:12]...)

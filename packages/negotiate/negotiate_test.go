@@ -663,6 +663,42 @@ func TestClientUsesServerHints(t *testing.T) {
 	}
 }
 
+// The mechanism's error token (a KRB-ERROR) reaches the client inside the
+// reject, and the client reports the mechanism's failure.
+func TestMechanismErrorToken(t *testing.T) {
+	krb, nt := fakes()
+	p := New(&Config{Kerberos: krb, NTLM: nt})
+	client := newCtx(t, side{pkg: p, req: packages.ISC_REQ_MUTUAL_AUTH, auth: &packages.AuthIdentity{User: "alice", Password: "wrong"}}, true)
+	server := newCtx(t, side{pkg: p}, false)
+	legs := exchange(client, server, nil, nil, nil)
+	last := legs[len(legs)-1]
+	if len(legs) != 2 || !errors.Is(last.err, status.SEC_E_LOGON_DENIED) {
+		t.Fatalf("legs %s: %v", statuses(legs), last.err)
+	}
+	r := mustResp(t, last.token)
+	if body, ok := fakeKrbBody(r.responseToken); r.state != reject || !ok || string(body) != "ERR" {
+		t.Fatalf("server token %+v, want reject with the error token", r)
+	}
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+	_, err := client.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: last.token}}, out)
+	if !errors.Is(err, errFakeKrbError) {
+		t.Fatalf("client: %v, want the mechanism's own failure", err)
+	}
+
+	// A bare Kerberos token: the error token comes back bare.
+	cred, err := krb.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, &packages.AuthIdentity{Password: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := cred.NewClientContext("HTTP/x", packages.ISC_REQ_MUTUAL_AUTH)
+	server = newCtx(t, side{pkg: p}, false)
+	legs = exchange(raw, server, nil, nil, nil)
+	last = legs[len(legs)-1]
+	if body, ok := fakeKrbBody(last.token); !errors.Is(last.err, status.SEC_E_LOGON_DENIED) || !ok || string(body) != "ERR" {
+		t.Fatalf("bare: %v, token %x", last.err, last.token)
+	}
+}
+
 func TestWrongPassword(t *testing.T) {
 	krb, nt := fakes()
 	krb.acquireErr = status.SEC_E_NO_CREDENTIALS

@@ -69,12 +69,14 @@ func (c *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 	}
 	if err != nil {
 		st, err := c.fail(err)
-		if !c.direct {
-			// Tell the initiator, as RFC 4178 4.2.2 reject does; the
-			// status is the failure all the same.
-			if enc, e := (&negTokenResp{state: reject}).marshal(); e == nil {
-				secbuffer.Set(secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN), enc, c.allocate)
-			}
+		// Tell the initiator: a reject (RFC 4178 4.2.2) carrying the
+		// mechanism's error token, or that token alone for a bare
+		// mechanism. The status is the failure all the same.
+		b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
+		if c.direct {
+			secbuffer.Set(b, c.errToken, c.allocate)
+		} else if enc, e := (&negTokenResp{state: reject, responseToken: c.errToken}).marshal(); e == nil {
+			secbuffer.Set(b, enc, c.allocate)
 		}
 		return st, err
 	}
@@ -134,7 +136,7 @@ func (c *serverContext) startDirect(ctx context.Context, name string, tok []byte
 }
 
 func (c *serverContext) stepDirect(ctx context.Context, tok []byte, extra []secbuffer.Buffer) (result, error) {
-	out, err := stepInner(ctx, c.inner, tok, extra)
+	out, err := c.stepInner(ctx, c.inner, tok, extra)
 	if err != nil {
 		return result{}, err
 	}
@@ -180,7 +182,7 @@ func (c *serverContext) readInit(ctx context.Context, tok []byte, extra []secbuf
 	if idx != 0 || len(init.mechToken) == 0 {
 		return respond(resp, false)
 	}
-	out, err := stepInner(ctx, c.inner, init.mechToken, extra)
+	out, err := c.stepInner(ctx, c.inner, init.mechToken, extra)
 	if err != nil {
 		return result{}, err
 	}
@@ -207,7 +209,7 @@ func (c *serverContext) readResp(ctx context.Context, tok []byte, extra []secbuf
 		if c.inner.Established() {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: mechanism token after the mechanism completed"))
 		}
-		if out, err = stepInner(ctx, c.inner, m.responseToken, extra); err != nil {
+		if out, err = c.stepInner(ctx, c.inner, m.responseToken, extra); err != nil {
 			return result{}, err
 		}
 	} else if !c.inner.Established() {
