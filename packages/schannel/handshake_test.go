@@ -121,45 +121,47 @@ func TestClientCertificates(t *testing.T) {
 			{"no-default-creds", &SCHANNEL_CRED{Flags: packages.SCH_CRED_NO_DEFAULT_CREDS}, true, 0, true, false},
 		}
 		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				cfg := testConfig()
-				if tt.defaults {
-					cfg.DefaultClientCertificates = []tls.Certificate{k.client}
-				}
-				p := New(cfg)
-				cred := *tt.cred
-				cred.RootStore, cred.EnabledProtocols = k.roots, vers
-				ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &cred)
-				client, server := newPair(t, p, ccred, mutualServer(t, p), "localhost", clientReq|tt.creq, serverReq|packages.ASC_REQ_MUTUAL_AUTH)
-				if err := pump(t, client, server, whole); err != nil {
-					t.Fatal(err)
-				}
-				if got := hasLeg(client.legs, status.SEC_I_INCOMPLETE_CREDENTIALS); got != tt.wantIncomp {
-					t.Errorf("SEC_I_INCOMPLETE_CREDENTIALS returned: %v, want %v (legs %v)", got, tt.wantIncomp, client.legs)
-				}
-				rc, err := server.ctx.QueryAttribute(packages.SECPKG_ATTR_REMOTE_CERT_CONTEXT)
-				if tt.wantCert {
-					if err != nil || !bytes.Equal(rc.(*x509.Certificate).Raw, k.client.Certificate[0]) {
-						t.Fatalf("server REMOTE_CERT_CONTEXT: %v", err)
+			for _, split := range []func(int) int{whole, oneByte} {
+				t.Run(tt.name, func(t *testing.T) {
+					cfg := testConfig()
+					if tt.defaults {
+						cfg.DefaultClientCertificates = []tls.Certificate{k.client}
 					}
-					lc, err := client.ctx.QueryAttribute(packages.SECPKG_ATTR_LOCAL_CERT_CONTEXT)
-					if err != nil || !bytes.Equal(lc.(*x509.Certificate).Raw, k.client.Certificate[0]) {
-						t.Fatalf("client LOCAL_CERT_CONTEXT: %v", err)
+					p := New(cfg)
+					cred := *tt.cred
+					cred.RootStore, cred.EnabledProtocols = k.roots, vers
+					ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &cred)
+					client, server := newPair(t, p, ccred, mutualServer(t, p), "localhost", clientReq|tt.creq, serverReq|packages.ASC_REQ_MUTUAL_AUTH)
+					if err := pump(t, client, server, split); err != nil {
+						t.Fatal(err)
 					}
-				} else if err == nil {
-					t.Fatal("server has a client certificate")
-				}
-				if server.ctx.Flags()&packages.ASC_RET_MUTUAL_AUTH == 0 {
-					t.Error("ASC_RET_MUTUAL_AUTH not set")
-				}
-				if tt.wantIncomp {
-					il, err := client.ctx.QueryAttribute(packages.SECPKG_ATTR_ISSUER_LIST_EX)
-					if err != nil || len(il.(*SecPkgContext_IssuerListInfoEx).Issuers) != 1 ||
-						!bytes.Equal(il.(*SecPkgContext_IssuerListInfoEx).Issuers[0], k.caCert.RawSubject) {
-						t.Errorf("ISSUER_LIST_EX: %v %v", il, err)
+					if got := hasLeg(client.legs, status.SEC_I_INCOMPLETE_CREDENTIALS); got != tt.wantIncomp {
+						t.Errorf("SEC_I_INCOMPLETE_CREDENTIALS returned: %v, want %v (legs %v)", got, tt.wantIncomp, client.legs)
 					}
-				}
-			})
+					rc, err := server.ctx.QueryAttribute(packages.SECPKG_ATTR_REMOTE_CERT_CONTEXT)
+					if tt.wantCert {
+						if err != nil || !bytes.Equal(rc.(*x509.Certificate).Raw, k.client.Certificate[0]) {
+							t.Fatalf("server REMOTE_CERT_CONTEXT: %v", err)
+						}
+						lc, err := client.ctx.QueryAttribute(packages.SECPKG_ATTR_LOCAL_CERT_CONTEXT)
+						if err != nil || !bytes.Equal(lc.(*x509.Certificate).Raw, k.client.Certificate[0]) {
+							t.Fatalf("client LOCAL_CERT_CONTEXT: %v", err)
+						}
+					} else if err == nil {
+						t.Fatal("server has a client certificate")
+					}
+					if server.ctx.Flags()&packages.ASC_RET_MUTUAL_AUTH == 0 {
+						t.Error("ASC_RET_MUTUAL_AUTH not set")
+					}
+					if tt.wantIncomp {
+						il, err := client.ctx.QueryAttribute(packages.SECPKG_ATTR_ISSUER_LIST_EX)
+						if err != nil || len(il.(*SecPkgContext_IssuerListInfoEx).Issuers) != 1 ||
+							!bytes.Equal(il.(*SecPkgContext_IssuerListInfoEx).Issuers[0], k.caCert.RawSubject) {
+							t.Errorf("ISSUER_LIST_EX: %v %v", il, err)
+						}
+					}
+				})
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math/rand/v2"
 	"runtime"
@@ -160,6 +161,22 @@ func TestGoroutinesEnd(t *testing.T) {
 		cc.Delete()
 		sc.Delete()
 		cc.Delete() // idempotent
+		// Failed handshakes: an untrusted server, then garbage mid-way.
+		untrusted := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: x509.NewCertPool()})
+		cc, _ = untrusted.NewClientContext("localhost", clientReq)
+		sc, _ = scred.NewServerContext(serverReq)
+		if err := pump(t, &endpoint{name: "client", ctx: cc, client: true}, &endpoint{name: "server", ctx: sc}, whole); status.Code(err) != status.SEC_E_UNTRUSTED_ROOT {
+			t.Fatalf("untrusted: %v", err)
+		}
+		cc.Delete()
+		sc.Delete()
+		cc, _ = ccred.NewClientContext("localhost", clientReq)
+		out = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+		cc.Step(context.Background(), nil, out)
+		bad := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte{22, 3, 3, 0, 4, 2, 0, 0, 0, 0x99, 0}}, {Type: secbuffer.SECBUFFER_EMPTY}}
+		if st, _ := cc.Step(context.Background(), bad, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}); st != status.SEC_E_ILLEGAL_MESSAGE {
+			t.Fatalf("garbage: %v", st)
+		}
 	}
 	// Goroutines exit before Delete returns; allow the runtime's own.
 	deadline := time.Now().Add(2 * time.Second)
