@@ -35,11 +35,20 @@ const (
 )
 
 // cfxDir holds the derived keys of one direction (our sending usages or
-// the peer's) and scratch space, so that a token costs no allocation. Its
-// users serialise on the session's send or receive lock.
+// the peer's) and scratch space, so that a token costs no allocation. The
+// keys are derived on the direction's first token (a context used only to
+// authenticate never pays for them). Its users serialise on the session's
+// send or receive lock.
 type cfxDir struct {
-	sha2   bool
-	h      int             // checksum length
+	sha2 bool
+	h    int // checksum length
+
+	// until derive runs
+	etype                int32
+	key                  []byte
+	sealUsage, signUsage uint32
+	err                  error
+
 	cts    *rfc3962.Cipher // Ke of the seal usage
 	ki     hash.Hash       // HMAC with Ki of the seal usage
 	kcSeal hash.Hash       // HMAC with Kc of the seal usage (integrity-only Wrap)
@@ -62,16 +71,38 @@ func etypeParams(etype int32) (func() hash.Hash, int, bool, error) {
 	return nil, 0, false, fmt.Errorf("kerberos: enctype %d has no RFC 4121 profile here", etype)
 }
 
-// newCFXDir derives Ke, Ki and Kc for sealUsage and Kc for signUsage.
+// newCFXDir prepares a direction whose keys are Ke, Ki and Kc of
+// sealUsage and Kc of signUsage.
 func newCFXDir(etype int32, key []byte, sealUsage, signUsage uint32) (*cfxDir, error) {
-	hf, h, sha2, err := etypeParams(etype)
+	_, h, sha2, err := etypeParams(etype)
 	if err != nil {
 		return nil, err
 	}
-	et, err := crypto.GetEtype(etype)
-	if err != nil {
+	if _, err := crypto.GetEtype(etype); err != nil {
 		return nil, err
 	}
+	return &cfxDir{sha2: sha2, h: h, etype: etype, key: append([]byte(nil), key...), sealUsage: sealUsage, signUsage: signUsage}, nil
+}
+
+// ready derives the keys on first use and reports a derivation failure.
+func (d *cfxDir) ready() error {
+	if d.cts != nil || d.err != nil {
+		return d.err
+	}
+	d.err = d.derive()
+	return d.err
+}
+
+func (d *cfxDir) derive() error {
+	hf, _, _, err := etypeParams(d.etype)
+	if err != nil {
+		return err
+	}
+	et, err := crypto.GetEtype(d.etype)
+	if err != nil {
+		return err
+	}
+	key, sealUsage, signUsage := d.key, d.sealUsage, d.signUsage
 	derive := func(usage uint32, c byte) ([]byte, error) {
 		var label [5]byte
 		binary.BigEndian.PutUint32(label[:], usage)
@@ -80,33 +111,33 @@ func newCFXDir(etype int32, key []byte, sealUsage, signUsage uint32) (*cfxDir, e
 	}
 	ke, err := derive(sealUsage, 0xAA)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ki, err := derive(sealUsage, 0x55)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kcSeal, err := derive(sealUsage, 0x99)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kcSign, err := derive(signUsage, 0x99)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	blk, err := aes.NewCipher(ke)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d := &cfxDir{
-		sha2: sha2, h: h, cts: rfc3962.New(blk),
-		ki: hmac.New(hf, ki), kcSeal: hmac.New(hf, kcSeal), kcSign: hmac.New(hf, kcSign),
-	}
+	d.ki, d.kcSeal, d.kcSign = hmac.New(hf, ki), hmac.New(hf, kcSeal), hmac.New(hf, kcSign)
+	d.cts = rfc3962.New(blk)
 	clear(ke)
 	clear(ki)
 	clear(kcSeal)
 	clear(kcSign)
-	return d, nil
+	clear(d.key)
+	d.key = nil
+	return nil
 }
 
 // region is one piece of a Wrap token's plaintext: encrypted unless

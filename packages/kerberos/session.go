@@ -79,6 +79,11 @@ func (s *session) delete() {
 	s.recvMu.Lock()
 	s.deleted = true
 	clear(s.key.KeyValue)
+	for _, d := range []*cfxDir{s.send, s.recv} {
+		if d != nil {
+			clear(d.key)
+		}
+	}
 	s.send, s.recv, s.rc4Send, s.rc4Recv = nil, nil, nil, nil
 	s.recvMu.Unlock()
 	s.sendMu.Unlock()
@@ -145,6 +150,9 @@ func (s *session) makeSignature(qop uint32, msg []secbuffer.Buffer) error {
 		return s.rc4MakeSignature(tok, msg)
 	}
 	d := s.send
+	if err := d.ready(); err != nil {
+		return errorf("MakeSignature", status.SEC_E_INTERNAL_ERROR, err)
+	}
 	n := 16 + d.h
 	if cap(tok.Data) < n {
 		return status.SEC_E_BUFFER_TOO_SMALL
@@ -181,6 +189,9 @@ func (s *session) verifySignature(msg []secbuffer.Buffer) (uint32, error) {
 		return 0, s.rc4VerifySignature(tok, msg)
 	}
 	d := s.recv
+	if err := d.ready(); err != nil {
+		return 0, errorf("VerifySignature", status.SEC_E_INTERNAL_ERROR, err)
+	}
 	t := tok.Data
 	if len(t) < 16+d.h || t[0] != 0x04 || t[1] != 0x04 {
 		return 0, status.SEC_E_INVALID_TOKEN
@@ -232,6 +243,9 @@ func (s *session) encryptMessage(qop uint32, msg []secbuffer.Buffer) (status.Sta
 		return s.rc4EncryptMessage(qop, tok, msg)
 	}
 	d := s.send
+	if err := d.ready(); err != nil {
+		return status.SEC_E_INTERNAL_ERROR, errorf("EncryptMessage", status.SEC_E_INTERNAL_ERROR, err)
+	}
 	h := d.h
 	var rbuf [8]region
 	data := dataRegions(msg, rbuf[:0])
@@ -305,6 +319,9 @@ func (s *session) decryptMessage(msg []secbuffer.Buffer) (uint32, status.Status,
 		return s.rc4DecryptMessage(tok, msg)
 	}
 	d := s.recv
+	if err := d.ready(); err != nil {
+		return 0, status.SEC_E_INTERNAL_ERROR, errorf("DecryptMessage", status.SEC_E_INTERNAL_ERROR, err)
+	}
 	h := d.h
 	t := tok.Data
 	if len(t) < 16 || t[0] != 0x05 || t[1] != 0x04 {
@@ -379,6 +396,9 @@ func (s *session) decryptStream(msg []secbuffer.Buffer, stream *secbuffer.Buffer
 		return s.rc4DecryptStream(msg, stream)
 	}
 	d := s.recv
+	if err := d.ready(); err != nil {
+		return 0, status.SEC_E_INTERNAL_ERROR, errorf("DecryptMessage", status.SEC_E_INTERNAL_ERROR, err)
+	}
 	h := d.h
 	t := stream.Data
 	if len(t) < 16 || t[0] != 0x05 || t[1] != 0x04 {
