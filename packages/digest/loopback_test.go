@@ -697,3 +697,72 @@ func TestProxyBindingsRefused(t *testing.T) {
 	auth := step(t, c, []secbuffer.Buffer{tokenBuf(ch), paramBuf("GET"), paramBuf("")}, status.SEC_E_OK)
 	step(t, s, []secbuffer.Buffer{tokenBuf(auth), paramBuf("GET"), paramBuf("/")}, status.SEC_E_BAD_BINDINGS)
 }
+
+// TestSASLMaxbuf: the server's maxbuf bounds what the client may send.
+func TestSASLMaxbuf(t *testing.T) {
+	sp := New(&Config{Realm: "r", MaxBuffer: 64})
+	s := newServer(t, sp, Users{{Name: "u", Password: "pw"}}, "", packages.ASC_REQ_CONFIDENTIALITY)
+	c := newClient(t, New(nil), "u", "pw", "ldap/dc1", packages.ISC_REQ_CONFIDENTIALITY)
+	legs, err := testkit.Handshake(bg, c, s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(legs[1].Token, []byte("maxbuf=64")) {
+		t.Fatalf("challenge %q", legs[1].Token)
+	}
+	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: make([]byte, 49)}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 1)}, tokenBuf(make([]byte, macLen))}
+	if _, err := c.EncryptMessage(0, bufs, 0); !errors.Is(err, status.SEC_E_BUFFER_TOO_SMALL) {
+		t.Fatalf("49+16 bytes to a 64-byte maxbuf: %v", err)
+	}
+	sealRoundTrip(t, c, s, make([]byte, 48), true, true)
+	// The server may send up to the client's 65536.
+	sealRoundTrip(t, s, c, make([]byte, 4096), true, false)
+}
+
+// TestSASLConcurrent seals and opens in both directions at once, one
+// sender and one receiver per direction, as the contract allows.
+func TestSASLConcurrent(t *testing.T) {
+	c, s := saslPair(t, packages.ISC_REQ_CONFIDENTIALITY, packages.ASC_REQ_CONFIDENTIALITY, []string{"3des"})
+	const n = 50
+	errs := make(chan error, 2)
+	for _, dir := range []struct{ from, to packages.Context }{{c, s}, {s, c}} {
+		ch := make(chan []byte, n)
+		go func() {
+			for i := 0; i < n; i++ {
+				msg := []byte(fmt.Sprintf("message %d", i))
+				bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: msg}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 8)}, tokenBuf(make([]byte, macLen))}
+				if _, err := dir.from.EncryptMessage(0, bufs, 0); err != nil {
+					close(ch)
+					return
+				}
+				ch <- wire(bufs)
+			}
+			close(ch)
+		}()
+		go func() {
+			i := 0
+			for w := range ch {
+				bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: w}, {Type: secbuffer.SECBUFFER_DATA}}
+				if _, _, err := dir.to.DecryptMessage(bufs, 0); err != nil {
+					errs <- err
+					return
+				}
+				if want := fmt.Sprintf("message %d", i); string(bufs[1].Data) != want {
+					errs <- fmt.Errorf("got %q, want %q", bufs[1].Data, want)
+					return
+				}
+				i++
+			}
+			if i != n {
+				errs <- fmt.Errorf("%d messages", i)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
