@@ -34,16 +34,20 @@ func (m message) len() int {
 	return n
 }
 
-// block returns the 16 bytes at off when they lie in one slice, else nil.
-func (m message) block(off int) []byte {
+// run returns the longest run of whole blocks starting at off, ending
+// before limit, that lies in one slice; nil when the block at off
+// straddles two slices.
+func (m message) run(off, limit int) []byte {
 	for _, p := range m {
 		if off < len(p) {
-			if off+BlockSize <= len(p) {
-				return p[off : off+BlockSize : off+BlockSize]
+			n := min(len(p)-off, limit-off) / BlockSize * BlockSize
+			if n == 0 {
+				return nil
 			}
-			return nil
+			return p[off : off+n : off+n]
 		}
 		off -= len(p)
+		limit -= len(p)
 	}
 	return nil
 }
@@ -84,14 +88,30 @@ func (m message) write(off int, src []byte) {
 // the Cipher so that they do not allocate; a Cipher is therefore not safe
 // for concurrent use.
 type Cipher struct {
-	b cipher.Block
+	b        cipher.Block
+	enc, dec cipher.BlockMode // CBC over runs inside one slice
+	encIV    ivSetter
+	decIV    ivSetter
 	// scratch space, reused by every call
 	buf, t, out           [2 * BlockSize]byte
 	prev, save, d, ca, pc [BlockSize]byte
 }
 
+// ivSetter is implemented by the standard library's CBC modes.
+type ivSetter interface{ SetIV([]byte) }
+
 // New returns a Cipher using the AES block cipher b.
-func New(b cipher.Block) *Cipher { return &Cipher{b: b} }
+func New(b cipher.Block) *Cipher {
+	c := &Cipher{b: b}
+	var zero [BlockSize]byte
+	enc, dec := cipher.NewCBCEncrypter(b, zero[:]), cipher.NewCBCDecrypter(b, zero[:])
+	ei, ok1 := enc.(ivSetter)
+	di, ok2 := dec.(ivSetter)
+	if ok1 && ok2 {
+		c.enc, c.dec, c.encIV, c.decIV = enc, dec, ei, di
+	}
+	return c
+}
 
 // Encrypt encrypts the concatenation of parts in place with AES-CTS and a
 // zero IV. The message must be at least one block long.
@@ -112,19 +132,21 @@ func (c *Cipher) Encrypt(parts ...[]byte) error {
 	last2 := ((n+BlockSize-1)/BlockSize - 2) * BlockSize
 	prev := c.prev[:]
 	clear(prev)
-	for off := 0; off < last2; off += BlockSize {
-		p := m.block(off)
-		if p == nil {
-			p = buf[:BlockSize]
-			m.read(off, p)
-			subtle.XORBytes(p, p, prev)
-			b.Encrypt(p, p)
-			m.write(off, p)
-		} else {
-			subtle.XORBytes(p, p, prev)
-			b.Encrypt(p, p)
+	for off := 0; off < last2; {
+		if r := m.run(off, last2); r != nil && c.enc != nil {
+			c.encIV.SetIV(prev)
+			c.enc.CryptBlocks(r, r)
+			copy(prev, r[len(r)-BlockSize:])
+			off += len(r)
+			continue
 		}
+		p := buf[:BlockSize]
+		m.read(off, p)
+		subtle.XORBytes(p, p, prev)
+		b.Encrypt(p, p)
+		m.write(off, p)
 		copy(prev, p)
+		off += BlockSize
 	}
 	// The last two blocks: 17 to 32 bytes, the final one zero-padded.
 	tl := n - last2
@@ -177,21 +199,23 @@ func (c *Cipher) Decrypt(parts ...[]byte) error {
 	subtle.XORBytes(out[:BlockSize], out[:BlockSize], prevC)
 	prev, save := c.prev[:], c.save[:]
 	clear(prev)
-	for off := 0; off < last2; off += BlockSize {
-		p := m.block(off)
-		if p == nil {
-			p = buf[:BlockSize]
-			m.read(off, p)
-			copy(save, p)
-			b.Decrypt(p, p)
-			subtle.XORBytes(p, p, prev)
-			m.write(off, p)
-		} else {
-			copy(save, p)
-			b.Decrypt(p, p)
-			subtle.XORBytes(p, p, prev)
+	for off := 0; off < last2; {
+		if r := m.run(off, last2); r != nil && c.dec != nil {
+			copy(save, r[len(r)-BlockSize:])
+			c.decIV.SetIV(prev)
+			c.dec.CryptBlocks(r, r)
+			copy(prev, save)
+			off += len(r)
+			continue
 		}
+		p := buf[:BlockSize]
+		m.read(off, p)
+		copy(save, p)
+		b.Decrypt(p, p)
+		subtle.XORBytes(p, p, prev)
+		m.write(off, p)
 		copy(prev, save)
+		off += BlockSize
 	}
 	m.write(last2, out[:tl])
 	return nil
