@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -621,4 +622,68 @@ func TestKDCDCEStyle(t *testing.T) {
 	}
 	checkNegotiated(t, client, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
 	checkMessages(t, client, server)
+}
+
+// Channel bindings through Negotiate over Kerberos, with MIT on the other
+// side (the RFC 4121 checksum's Bnd).
+func TestInteropChannelBindingsKerberos(t *testing.T) {
+	k := kdc(t)
+	needGSSPeers(t)
+	app := []byte("tls-server-end-point:0123456789abcdef")
+	cb := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: app}).Marshal()}
+	wrong := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:other")}).Marshal()}
+	for _, tt := range []struct {
+		name    string
+		ours    secbuffer.Buffer
+		wantErr bool
+	}{{"same", cb, false}, {"different", wrong, true}} {
+		t.Run("client-"+tt.name, func(t *testing.T) {
+			env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir(), "GSSDRIVER_CB=" + fmt.Sprintf("%x", app)}
+			peer := startGSSPeer(t, env, "accept", spnegoOID)
+			ccred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := ccred.NewClientContext("host/localhost", packages.ISC_REQ_MUTUAL_AUTH)
+			out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+			if _, err := c.Step(context.Background(), []secbuffer.Buffer{tt.ours}, out); err != nil {
+				t.Fatal(err)
+			}
+			f, perr := peer.try("STEP %s", b64(out[0].Data))
+			if tt.wantErr != (perr != nil) {
+				t.Fatalf("MIT acceptor: %v", perr)
+			}
+			if perr == nil {
+				out[0].Data = out[0].Data[:0]
+				if _, err := c.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}, tt.ours}, out); err != nil || !c.Established() {
+					t.Fatalf("our client: %v", err)
+				}
+			}
+		})
+		t.Run("server-"+tt.name, func(t *testing.T) {
+			env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir(), "GSSDRIVER_CB=" + fmt.Sprintf("%x", app)}
+			peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw")
+			scred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
+				&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := scred.NewServerContext(0)
+			f := peer.call("STEP -")
+			out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+			_, err = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}, tt.ours}, out)
+			if tt.wantErr {
+				if !errors.Is(err, status.SEC_E_BAD_BINDINGS) {
+					t.Fatalf("our server: %v, want SEC_E_BAD_BINDINGS", err)
+				}
+				return
+			}
+			if err != nil || !s.Established() {
+				t.Fatalf("our server: %v", err)
+			}
+			if f := peer.call("STEP %s", b64(out[0].Data)); f[2] != "1" {
+				t.Fatal("MIT initiator not complete")
+			}
+		})
+	}
 }

@@ -375,3 +375,76 @@ func TestInteropTamperedMICToMIT(t *testing.T) {
 		t.Fatal("MIT accepted an altered mechListMIC")
 	}
 }
+
+// Channel bindings given to Negotiate reach NTLM's MsvAvChannelBindings,
+// which gss-ntlmssp checks, and the other way round.
+func TestInteropChannelBindingsNTLM(t *testing.T) {
+	needGSSPeers(t)
+	app := []byte("tls-server-end-point:0123456789abcdef")
+	cb := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: app}).Marshal()}
+	wrong := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:other")}).Marshal()}
+	for _, tt := range []struct {
+		name    string
+		ours    secbuffer.Buffer
+		wantErr bool
+	}{{"same", cb, false}, {"different", wrong, true}} {
+		t.Run("client-"+tt.name, func(t *testing.T) {
+			users := userFile(t)
+			peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users, "GSSDRIVER_CB=" + fmt.Sprintf("%x", app)}, "accept", spnegoOID)
+			cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+				&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := cred.NewClientContext("host/localhost", packages.ISC_REQ_CONFIDENTIALITY)
+			var tok []byte
+			var perr error
+			for i := 0; i < 3 && perr == nil; i++ {
+				in := []secbuffer.Buffer{tt.ours}
+				if tok != nil {
+					in = append(in, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: tok})
+				}
+				out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+				if _, err := c.Step(context.Background(), in, out); err != nil {
+					t.Fatalf("our client: %v", err)
+				}
+				if c.Established() {
+					break
+				}
+				var f []string
+				if f, perr = peer.try("STEP %s", b64(out[0].Data)); perr == nil {
+					tok = unb64(t, f[1])
+				}
+			}
+			if tt.wantErr != (perr != nil) || tt.wantErr == c.Established() {
+				t.Fatalf("MIT acceptor: %v, our client established %v", perr, c.Established())
+			}
+		})
+		t.Run("server-"+tt.name, func(t *testing.T) {
+			users := userFile(t)
+			peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users, "GSSDRIVER_CB=" + fmt.Sprintf("%x", app)}, "initiate", spnegoOID, "host@localhost", "alice@DOM", "Passw0rd")
+			cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: ntlm.UserFile(users)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := cred.NewServerContext(0)
+			f := peer.call("STEP -")
+			var err2 error
+			for i := 0; i < 3; i++ {
+				out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
+				_, err2 = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}, tt.ours}, out)
+				if err2 != nil || s.Established() {
+					break
+				}
+				f = peer.call("STEP %s", b64(out[0].Data))
+			}
+			if tt.wantErr {
+				if !errors.Is(err2, status.SEC_E_BAD_BINDINGS) {
+					t.Fatalf("our server: %v, want SEC_E_BAD_BINDINGS", err2)
+				}
+			} else if err2 != nil || !s.Established() {
+				t.Fatalf("our server: %v", err2)
+			}
+		})
+	}
+}

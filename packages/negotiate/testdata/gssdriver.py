@@ -11,6 +11,9 @@ TARGET as a host-based service (service@host); with USER and PASSWORD it
 acquires credentials with them, otherwise it uses the defaults (a ccache,
 or NTLM_USER_FILE for gss-ntlmssp).
 
+With GSSDRIVER_CB set to hex bytes in the environment, the context uses
+channel bindings with that application data (no addresses).
+
 Commands, one a line on stdin; each answers one line on stdout. Binary
 values are base64, "-" for none:
   STEP tok           -> OUT tok complete(0|1)
@@ -24,6 +27,7 @@ Any failure answers "ERR text", or "ERRTOKEN tok text" when the failing
 STEP produced an error token (an SPNEGO reject, a KRB-ERROR).
 """
 import base64
+import os
 import sys
 
 import gssapi
@@ -36,6 +40,13 @@ def b64(b):
 
 def unb64(s):
     return b"" if s == "-" else base64.b64decode(s)
+
+
+def bindings():
+    cb = os.environ.get("GSSDRIVER_CB")
+    if not cb:
+        return None
+    return gssapi.raw.ChannelBindings(application_data=bytes.fromhex(cb))
 
 
 def set_neg_mechs(creds, oids):
@@ -58,12 +69,13 @@ def main():
                  gssapi.RequirementFlag.confidentiality |
                  gssapi.RequirementFlag.replay_detection |
                  gssapi.RequirementFlag.out_of_sequence_detection)
-        ctx = gssapi.SecurityContext(name=target, creds=creds, usage="initiate", mech=mech, flags=flags)
+        ctx = gssapi.SecurityContext(name=target, creds=creds, usage="initiate", mech=mech, flags=flags,
+                                     channel_bindings=bindings())
     else:
         creds = gssapi.Credentials(usage="accept", mechs=[mech])
         if len(sys.argv) > 3:
             set_neg_mechs(creds, sys.argv[3])
-        ctx = gssapi.SecurityContext(creds=creds, usage="accept")
+        ctx = gssapi.SecurityContext(creds=creds, usage="accept", channel_bindings=bindings())
     for line in sys.stdin:
         f = line.split()
         if not f:
