@@ -568,3 +568,53 @@ func TestBufferTooSmall(t *testing.T) {
 	}
 	exchangeMessages(t, cc, sc)
 }
+
+// TestConcurrentContexts runs handshakes and messages from one pair of
+// credentials on many goroutines (run with -race).
+func TestConcurrentContexts(t *testing.T) {
+	m := newMemRealm(t, 18, nil)
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		go func() {
+			cc, err := m.client.NewClientContext("HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_CONFIDENTIALITY)
+			if err != nil {
+				errs <- err
+				return
+			}
+			sc, _ := m.server.NewServerContext(0)
+			if _, err := testkit.Handshake(context.Background(), cc, sc, nil, nil); err != nil {
+				errs <- err
+				return
+			}
+			// One sender and one receiver per direction at once.
+			done := make(chan error, 2)
+			for _, pair := range [][2]packages.Context{{cc, sc}, {sc, cc}} {
+				go func(a, b packages.Context) {
+					for j := 0; j < 20; j++ {
+						d := []byte("concurrent message")
+						w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 76)}, {Type: secbuffer.SECBUFFER_DATA, Data: d}}
+						if _, err := a.EncryptMessage(0, w, 0); err != nil {
+							done <- err
+							return
+						}
+						if _, _, err := b.DecryptMessage(w, 0); err != nil {
+							done <- err
+							return
+						}
+					}
+					done <- nil
+				}(pair[0], pair[1])
+			}
+			if err := errors.Join(<-done, <-done); err != nil {
+				errs <- err
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
