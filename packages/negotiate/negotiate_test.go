@@ -802,3 +802,51 @@ func FuzzInitiateReply(f *testing.F) {
 		}
 	})
 }
+
+// A Windows acceptor may add a mechListMIC to its accept-completed reply
+// for Kerberos even when Kerberos was the client's first choice
+// (packages.md 3.4): the client checks it and sends nothing back.
+func TestClientAcceptsOptionalKerberosMIC(t *testing.T) {
+	for _, tamper := range []bool{false, true} {
+		krb, nt := fakes()
+		p := New(&Config{Kerberos: krb, NTLM: nt})
+		client := newCtx(t, side{pkg: p, req: packages.ISC_REQ_MUTUAL_AUTH}, true)
+		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+		if _, err := client.Step(context.Background(), nil, out); err != nil {
+			t.Fatal(err)
+		}
+		init, err := parseNegTokenInit(out[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Play the acceptor by hand with the bare Kerberos stand-in.
+		scred, _ := krb.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, nil)
+		sk, _ := scred.NewServerContext(0)
+		sout := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+		if _, err := sk.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: init.mechToken}}, sout); err != nil {
+			t.Fatal(err)
+		}
+		mic := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: init.rawMechTypes}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 64)}}
+		if err := sk.MakeSignature(0, mic, 0); err != nil {
+			t.Fatal(err)
+		}
+		if tamper {
+			mic[1].Data[0] ^= 1
+		}
+		reply, err := (&negTokenResp{state: acceptCompleted, supportedMech: oidMSKRB5, responseToken: sout[0].Data, mechListMIC: mic[1].Data}).marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[0].Data = out[0].Data[:0]
+		st, err := client.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: reply}}, out)
+		if tamper {
+			if !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+				t.Fatalf("tampered MIC: %v %v", st, err)
+			}
+			continue
+		}
+		if err != nil || st != ok || !client.Established() || len(out[0].Data) != 0 {
+			t.Fatalf("client: %v %v, %d bytes", st, err, len(out[0].Data))
+		}
+	}
+}
