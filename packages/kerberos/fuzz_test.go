@@ -138,6 +138,9 @@ func FuzzUnwrap(f *testing.F) {
 
 func FuzzPAC(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 16, 0, 0, 0, 24, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	// A buffer count far beyond the data (gokrb5's own PAC parser
+	// allocates for it and runs out of memory).
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 6, 0, 0, 0, 16, 0, 0, 0, 24, 0, 0, 0, 0, 0, 0, 0})
 	key := types.EncryptionKey{KeyType: 18, KeyValue: make([]byte, 32)}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePAC(b, key)
