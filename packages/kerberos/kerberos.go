@@ -210,11 +210,16 @@ func (p *Package) krb5conf() (*config.Config, error) {
 			p.conf = p.config.Krb5Conf
 			return
 		}
-		path := os.Getenv("KRB5_CONFIG")
-		if path == "" {
-			path = "/etc/krb5.conf"
+		// KRB5_CONFIG may list several files; the first one present is
+		// read.
+		path := ""
+		for _, f := range strings.Split(os.Getenv("KRB5_CONFIG")+":/etc/krb5.conf", ":") {
+			if _, err := os.Stat(f); f != "" && err == nil {
+				path = f
+				break
+			}
 		}
-		if _, err := os.Stat(path); err != nil {
+		if path == "" {
 			p.conf = config.New()
 			return
 		}

@@ -492,3 +492,16 @@ func TestInteropDCE(t *testing.T) {
 		})
 	}
 }
+
+func TestInteropKRB5ConfigEnv(t *testing.T) {
+	k := kdc(t)
+	t.Setenv("KRB5_CONFIG", "/nonexistent/krb5.conf:"+k.Krb5Conf)
+	p := New(nil)
+	conf, err := p.krb5conf()
+	if err != nil || conf.LibDefaults.DefaultRealm != "GOSSPI.TEST" {
+		t.Fatalf("krb5.conf from KRB5_CONFIG: realm %q, %v", conf.LibDefaults.DefaultRealm, err)
+	}
+	if err := iscError(t, p, bg(), &packages.AuthIdentity{User: "alice", Password: "alice-pw"}, "HTTP/localhost"); err != nil {
+		t.Fatal(err)
+	}
+}
