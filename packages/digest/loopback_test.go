@@ -296,10 +296,27 @@ func TestHTTPNegative(t *testing.T) {
 		if !bytes.Contains(stale, []byte("stale=true")) {
 			t.Fatalf("no stale challenge: %q", stale)
 		}
-		// The client answers the stale challenge with the same credentials.
+		// The same context gives the stale challenge again to a caller
+		// that dropped the failing call's output.
+		again := step(t, s, nil, status.SEC_I_CONTINUE_NEEDED)
+		if !bytes.Contains(again, []byte("stale=true")) {
+			t.Fatalf("no stale challenge from the next call: %q", again)
+		}
+		if next := step(t, s, nil, status.SEC_I_CONTINUE_NEEDED); bytes.Contains(next, []byte("stale=true")) {
+			t.Fatalf("stale twice: %q", next)
+		}
+		// The client answers the stale challenge with the same
+		// credentials, and both that context and a new one accept it.
 		auth2 := step(t, c, []secbuffer.Buffer{tokenBuf(stale), paramBuf(r.method), {Type: secbuffer.SECBUFFER_DATA, Data: r.body}}, status.SEC_E_OK)
+		step(t, s, serverIn(auth2, r, nil), status.SEC_E_OK)
+		a2, _ := parseHTTPAuthorization(string(auth2))
+		if a2.nc != "00000001" {
+			t.Errorf("nc %s after a new nonce", a2.nc)
+		}
+		c2 := newClient(t, New(nil), "alice", pass, r.url, packages.ISC_REQ_USE_HTTP_STYLE)
+		auth3 := step(t, c2, []secbuffer.Buffer{tokenBuf(again), paramBuf(r.method), paramBuf("")}, status.SEC_E_OK)
 		s2 := newServer(t, p, store, "", ASC_REQ_HTTP)
-		step(t, s2, serverIn(auth2, r, nil), status.SEC_E_OK)
+		step(t, s2, serverIn(auth3, r, nil), status.SEC_E_OK)
 	})
 	t.Run("foreign nonce", func(t *testing.T) {
 		other := New(&Config{Time: clk.now, NonceKey: []byte("another key, another server....."), Algorithms: []string{SHA256}})

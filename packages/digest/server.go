@@ -39,6 +39,7 @@ type serverContext struct {
 	err   error
 	flags uint32
 	realm string
+	stale bool // the last response had a stale or foreign nonce
 
 	// SASL challenge, set once
 	nonce   string
@@ -128,7 +129,9 @@ func (s *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 			if s.state == serverEstablished {
 				return status.SEC_E_INVALID_TOKEN, s.fail(status.SEC_E_INVALID_TOKEN, errors.New("digest: no Authorization"))
 			}
-			return s.sendHTTPChallenge(out, false)
+			stale := s.stale
+			s.stale = false
+			return s.sendHTTPChallenge(out, stale)
 		}
 		return s.readAuthorization(ctx, string(tok), in, out)
 	}
@@ -315,11 +318,21 @@ func (s *serverContext) readAuthorization(ctx context.Context, tok string, in, o
 	v, verr := s.verifyHTTP(ctx, tok, in)
 	if verr != nil {
 		if verr.stale {
-			// packages.md 4.3: the output carries a new challenge with
-			// stale=true for the application to send with its 401.
+			// packages.md 4.3: the password was right but the nonce is
+			// expired or not ours, and the server issues a new challenge
+			// with stale=true. The output token of this failing call
+			// carries it (the flat API passes it back), and the context
+			// stays usable: a next call with no token returns it again
+			// with SEC_I_CONTINUE_NEEDED (for callers that drop output on
+			// failure), and the client's answer is checked as usual.
 			if p, err := s.httpChallenge(true); err == nil && s.fits(out, len(p)) == nil {
 				_ = s.setOut(out, p)
 			}
+			s.stale = true
+			if s.state != serverEstablished {
+				s.state = serverSentChallenge
+			}
+			return verr.st, status.New("AcceptSecurityContext", pkgName, verr.st, verr.err)
 		}
 		return verr.st, s.fail(verr.st, verr.err)
 	}
