@@ -1,0 +1,623 @@
+package sspihttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
+)
+
+// ErrBodyNotRewindable is returned by [Transport.RoundTrip] when a request
+// must be sent again to authenticate but its body cannot be read a second
+// time: the request has a body and no GetBody. http.NewRequest sets GetBody
+// for *bytes.Buffer, *bytes.Reader and *strings.Reader bodies.
+var ErrBodyNotRewindable = errors.New("sspihttp: the request body cannot be sent again for authentication (Request.GetBody is nil)")
+
+// ErrMutualAuthFailed is returned when [Transport.MutualAuth] is set and
+// the server's final Negotiate or Kerberos token (or Digest rspauth) is
+// missing or does not verify.
+var ErrMutualAuthFailed = errors.New("sspihttp: the server did not prove its identity (mutual authentication failed)")
+
+// maxLegs bounds the round trips of one handshake: NTLM takes two,
+// Negotiate over NTLM two, Kerberos one, and a Negotiate mechanism switch
+// one more.
+const maxLegs = 6
+
+// maxBufferedBody bounds how much of an intermediate 401 or 407 body the
+// Transport reads so that the connection can carry the next leg.
+const maxBufferedBody = 1 << 20
+
+// Transport is an [http.RoundTripper] that answers authentication
+// challenges: a 401 with WWW-Authenticate from the origin server, or a 407
+// with Proxy-Authenticate from an HTTP proxy, for the Negotiate (RFC 4559),
+// Kerberos, NTLM and Digest (RFC 7616) schemes, with the security packages
+// of this module.
+//
+// A request is first sent as it is (or, for a host where Digest succeeded
+// before, with a Digest Authorization on the cached nonce and the next
+// nonce count). When the answer is a challenge in a scheme the Transport
+// speaks, it runs the handshake, sending the request again for each leg:
+//
+//   - Negotiate, Kerberos and NTLM authenticate a connection, so all legs
+//     go over one HTTP/1.1 connection of a private clone of Base (which
+//     must then be an *http.Transport; any other RoundTripper is used as
+//     it is, and must keep the connection itself);
+//   - Digest answers the challenge once and keeps the nonce for later
+//     requests to the same host, counting nc across them.
+//
+// A handshake that fails (wrong password, refused mechanism) ends with the
+// server's last 401 or 407 returned as the response, never a loop; errors
+// are for what stops the exchange itself (no credentials, a body that
+// cannot be sent again, mutual authentication that fails).
+//
+// A request that already carries an Authorization header is sent as it is.
+// The request given to RoundTrip is never modified (STYLE.md 8: each leg is
+// a clone).
+//
+// Transport is safe for concurrent use. Its fields must not be changed
+// after its first use.
+type Transport struct {
+	// Base carries the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+
+	// Registry holds the security packages; nil means sspi.DefaultRegistry().
+	Registry *sspi.Registry
+
+	// Schemes lists the schemes to answer, in order of preference; nil
+	// means DefaultSchemes (Negotiate, Kerberos, NTLM, Digest). Among the
+	// challenges of a response, the first scheme of this list that the
+	// server offers and for which credentials can be acquired wins.
+	Schemes []string
+
+	// Credentials is the AcquireCredentials auth data used when a request
+	// carries none (see [WithCredentials]): a *packages.AuthIdentity
+	// (user, domain, password) for every scheme, or a package's own type.
+	// Nil means each package's defaults: the Kerberos credential cache,
+	// NTLM_USER_FILE; Digest has none and is then skipped.
+	Credentials any
+
+	// ProxyCredentials is the auth data for 407 challenges; nil means
+	// Credentials.
+	ProxyCredentials any
+
+	// SPN returns the service principal name for a host (the origin's or
+	// the proxy's, without port); nil means "HTTP/" + host, as Windows'
+	// HTTP stack asks for.
+	SPN func(host string) string
+
+	// MutualAuth requires the server to prove its identity: the final
+	// Negotiate or Kerberos token of the response must verify
+	// (ISC_REQ_MUTUAL_AUTH), and a Digest Authentication-Info's rspauth
+	// must match. Otherwise the response fails with ErrMutualAuthFailed.
+	MutualAuth bool
+
+	// ChannelBindings adds the tls-server-end-point channel bindings of
+	// the server's certificate (RFC 5929) to Negotiate, Kerberos and NTLM
+	// handshakes over https (Windows' Extended Protection).
+	ChannelBindings bool
+
+	// AllowHost reports whether credentials may be sent to host after a
+	// redirect took the request away from the host it was made for. Nil
+	// means never: a challenge from another host, or from the same host
+	// reached over http after https, is returned unanswered.
+	AllowHost func(host string) bool
+
+	// Trace, if set, is called after each round trip with the request as
+	// sent and the response as received (its Body must not be read).
+	Trace func(req *http.Request, resp *http.Response)
+
+	mu     sync.Mutex
+	creds  map[credKey]*sspi.Credentials // guarded by mu
+	digest map[string]*digestSession     // guarded by mu; key: scheme://host
+}
+
+type credKey struct {
+	pkg  string
+	data any
+}
+
+type credentialsKey struct{}
+
+// WithCredentials returns a context whose requests a [Transport]
+// authenticates with authData (a *packages.AuthIdentity, or a package's
+// own credential type) instead of Transport.Credentials.
+func WithCredentials(ctx context.Context, authData any) context.Context {
+	return context.WithValue(ctx, credentialsKey{}, authData)
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+func (t *Transport) registry() *sspi.Registry {
+	if t.Registry != nil {
+		return t.Registry
+	}
+	return sspi.DefaultRegistry()
+}
+
+func (t *Transport) schemes() []string {
+	if t.Schemes != nil {
+		return t.Schemes
+	}
+	return DefaultSchemes
+}
+
+func (t *Transport) spn(host string) string {
+	if t.SPN != nil {
+		return t.SPN(host)
+	}
+	return "HTTP/" + host
+}
+
+func (t *Transport) authData(req *http.Request, hn headerNames) any {
+	if v := req.Context().Value(credentialsKey{}); v != nil {
+		return v
+	}
+	if hn.status == http.StatusProxyAuthRequired && t.ProxyCredentials != nil {
+		return t.ProxyCredentials
+	}
+	return t.Credentials
+}
+
+// credentials acquires (once per package and auth data) outbound
+// credentials.
+func (t *Transport) credentials(ctx context.Context, pkg string, data any) (*sspi.Credentials, error) {
+	cacheable := data == nil || reflect.TypeOf(data).Comparable()
+	key := credKey{pkg, data}
+	if cacheable {
+		t.mu.Lock()
+		c := t.creds[key]
+		t.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+	}
+	if pkg == packageOf(SchemeDigest) {
+		if id, ok := data.(*packages.AuthIdentity); ok {
+			// HTTP Digest answers the challenge's realm; the domain of a
+			// Windows identity is not a realm.
+			data = &packages.AuthIdentity{User: id.User, Password: id.Password}
+		}
+	}
+	c, err := t.registry().AcquireCredentials(ctx, pkg, sspi.CredentialsOutbound, data)
+	if err != nil {
+		return nil, err
+	}
+	if cacheable {
+		t.mu.Lock()
+		if t.creds == nil {
+			t.creds = make(map[credKey]*sspi.Credentials)
+		}
+		if old := t.creds[key]; old != nil {
+			c.Free()
+			c = old
+		} else {
+			t.creds[key] = c
+		}
+		t.mu.Unlock()
+	}
+	return c, nil
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("Authorization") != "" {
+		return t.send(t.base(), req)
+	}
+	first := cloneRequest(req, req.Body)
+	sess := t.digestFor(req.URL)
+	if sess != nil {
+		if h, err := sess.authorize(req.Method, req.URL.RequestURI()); err == nil {
+			first.Header.Set(originHeaders.response, SchemeDigest+" "+h)
+		} else {
+			sess = nil
+		}
+	}
+	resp, err := t.send(t.base(), first)
+	if err != nil {
+		return nil, err
+	}
+	if sess != nil && resp.StatusCode == http.StatusUnauthorized {
+		// The cached nonce was refused; a fresh handshake follows.
+		t.dropDigest(req.URL, sess)
+	}
+	proxyDone, originDone := false, false
+	for {
+		switch {
+		case resp.StatusCode == http.StatusProxyAuthRequired && !proxyDone:
+			proxyDone = true
+			resp, err = t.authenticate(req, resp, proxyHeaders)
+		case resp.StatusCode == http.StatusUnauthorized && !originDone:
+			originDone = true
+			resp, err = t.authenticate(req, resp, originHeaders)
+		default:
+			return resp, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (t *Transport) send(rt http.RoundTripper, req *http.Request) (*http.Response, error) {
+	resp, err := rt.RoundTrip(req)
+	if err == nil && t.Trace != nil {
+		t.Trace(req, resp)
+	}
+	return resp, err
+}
+
+// authenticate answers the challenge in resp. It returns resp itself when
+// no offered scheme can be answered.
+func (t *Transport) authenticate(req *http.Request, resp *http.Response, hn headerNames) (*http.Response, error) {
+	if hn.status == http.StatusUnauthorized && !t.mayAuthenticate(req) {
+		return resp, nil
+	}
+	offered := parseChallenges(resp.Header.Values(hn.challenge))
+	data := t.authData(req, hn)
+	for _, scheme := range t.schemes() {
+		scheme = canonicalScheme(scheme)
+		var ch *challenge
+		for i := range offered {
+			if offered[i].scheme == scheme {
+				ch = &offered[i]
+				break
+			}
+		}
+		if ch == nil {
+			continue
+		}
+		cred, err := t.credentials(req.Context(), packageOf(scheme), data)
+		if err != nil {
+			continue // try the next scheme the server offers
+		}
+		if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+			resp.Body.Close()
+			return nil, ErrBodyNotRewindable
+		}
+		bufferBody(resp)
+		if scheme == SchemeDigest {
+			return t.digestAuth(req, resp, cred, *ch, hn)
+		}
+		return t.handshake(req, resp, cred, *ch, hn)
+	}
+	return resp, nil
+}
+
+// mayAuthenticate applies the redirect rule of Transport.AllowHost.
+func (t *Transport) mayAuthenticate(req *http.Request) bool {
+	if req.Response == nil || req.Response.Request == nil {
+		return true
+	}
+	orig := req.Response.Request
+	for orig.Response != nil && orig.Response.Request != nil {
+		orig = orig.Response.Request
+	}
+	if strings.EqualFold(orig.URL.Hostname(), req.URL.Hostname()) && orig.URL.Port() == req.URL.Port() &&
+		!(orig.URL.Scheme == "https" && req.URL.Scheme != "https") {
+		return true
+	}
+	return t.AllowHost != nil && t.AllowHost(req.URL.Hostname())
+}
+
+// target returns the SPN for the origin or the proxy of req.
+func (t *Transport) target(req *http.Request, hn headerNames) string {
+	host := req.URL.Hostname()
+	if hn.status == http.StatusProxyAuthRequired {
+		if bt, ok := t.base().(*http.Transport); ok && bt.Proxy != nil {
+			if u, err := bt.Proxy(req); err == nil && u != nil {
+				host = u.Hostname()
+			}
+		}
+	}
+	return t.spn(host)
+}
+
+// pinned returns a RoundTripper that sends every request over one
+// HTTP/1.1 connection, and the function that closes it.
+func (t *Transport) pinned() (http.RoundTripper, func()) {
+	bt, ok := t.base().(*http.Transport)
+	if !ok {
+		return t.base(), func() {}
+	}
+	c := bt.Clone()
+	c.MaxConnsPerHost = 1
+	c.MaxIdleConnsPerHost = 1
+	c.DisableKeepAlives = false
+	c.ForceAttemptHTTP2 = false
+	c.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
+	return c, c.CloseIdleConnections
+}
+
+// handshake runs a connection-bound scheme (Negotiate, Kerberos, NTLM).
+func (t *Transport) handshake(req *http.Request, resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
+	ctx := req.Context()
+	var flags uint32 = sspi.ISC_REQ_CONNECTION
+	if t.MutualAuth {
+		flags |= sspi.ISC_REQ_MUTUAL_AUTH
+	}
+	c, err := sspi.NewClientContext(cred, t.target(req, hn), flags)
+	if err != nil {
+		return nil, fmt.Errorf("sspihttp: %s: %w", ch.scheme, err)
+	}
+	defer c.Delete()
+	var extra []secbuffer.Buffer
+	if t.ChannelBindings && resp.TLS != nil {
+		cb, err := secbuffer.TLSServerEndPoint(resp.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("sspihttp: channel bindings: %w", err)
+		}
+		extra = append(extra, cb.Buffer())
+	}
+	in, ok := ch.token()
+	if !ok {
+		return resp, nil
+	}
+	rt, release := t.pinned()
+	last := resp
+	for leg := 0; leg < maxLegs; leg++ {
+		var bufs []secbuffer.Buffer
+		if in != nil {
+			bufs = append(bufs, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: in})
+		}
+		bufs = append(bufs, extra...)
+		out, err := c.StepBuffers(ctx, bufs)
+		if err != nil {
+			release()
+			if leg == 0 {
+				return nil, fmt.Errorf("sspihttp: %s: %w", ch.scheme, err)
+			}
+			return last, nil // the server's refusal, as it sent it
+		}
+		if len(out) == 0 {
+			release()
+			return last, nil
+		}
+		body, err := rewind(req)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		lr := cloneRequest(req, body)
+		lr.Header.Set(hn.response, ch.scheme+" "+base64.StdEncoding.EncodeToString(out))
+		r, err := t.send(rt, lr)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		tok, haveTok := finalToken(r.Header.Values(hn.challenge), ch.scheme)
+		if r.StatusCode != hn.status {
+			if haveTok && !c.Established() {
+				if _, err := c.Step(ctx, tok); err != nil && t.MutualAuth {
+					r.Body.Close()
+					release()
+					return nil, fmt.Errorf("%w: %w", ErrMutualAuthFailed, err)
+				}
+			}
+			if t.MutualAuth && !c.Established() {
+				r.Body.Close()
+				release()
+				return nil, ErrMutualAuthFailed
+			}
+			r.Body = &releaseBody{ReadCloser: r.Body, release: release}
+			return r, nil
+		}
+		bufferBody(r)
+		last = r
+		if !haveTok || len(tok) == 0 || c.Established() {
+			release()
+			return r, nil // refused: the clean 401
+		}
+		in = tok
+	}
+	release()
+	return last, nil
+}
+
+// finalToken finds the token of scheme among a response's challenges.
+func finalToken(values []string, scheme string) ([]byte, bool) {
+	for _, ch := range parseChallenges(values) {
+		if ch.scheme == scheme {
+			b, ok := ch.token()
+			return b, ok && b != nil
+		}
+	}
+	return nil, false
+}
+
+// rewind returns a fresh copy of req's body for another leg.
+func rewind(req *http.Request) (io.ReadCloser, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, nil
+	}
+	if req.GetBody == nil {
+		return nil, ErrBodyNotRewindable
+	}
+	b, err := req.GetBody()
+	if err != nil {
+		return nil, fmt.Errorf("sspihttp: GetBody: %w", err)
+	}
+	return b, nil
+}
+
+// cloneRequest returns a shallow copy of req with its own header and body.
+func cloneRequest(req *http.Request, body io.ReadCloser) *http.Request {
+	r := req.Clone(req.Context())
+	r.Body = body
+	return r
+}
+
+// bufferBody reads a small intermediate response body so that its
+// connection can be reused, and leaves a copy in its place.
+func bufferBody(resp *http.Response) {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBufferedBody))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+}
+
+// releaseBody closes the pinned connection when the final body is closed.
+type releaseBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// Digest.
+
+// digestSession is an established Digest context kept for later requests
+// to one host: each MakeSignature writes the next Authorization with nc+1.
+type digestSession struct {
+	ctx *sspi.Context
+}
+
+func (s *digestSession) authorize(method, uri string) (string, error) {
+	msg := []secbuffer.Buffer{
+		{Type: secbuffer.SECBUFFER_TOKEN},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS, Data: []byte(method)},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS, Data: []byte(uri)},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS},
+		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, 4096)},
+	}
+	if err := s.ctx.MakeSignatureBuffers(0, msg, 0); err != nil {
+		return "", err
+	}
+	return string(msg[4].Data), nil
+}
+
+func originKey(u *url.URL) string { return strings.ToLower(u.Scheme + "://" + u.Host) }
+
+func (t *Transport) digestFor(u *url.URL) *digestSession {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.digest[originKey(u)]
+}
+
+func (t *Transport) dropDigest(u *url.URL, s *digestSession) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.digest[originKey(u)] == s {
+		delete(t.digest, originKey(u))
+	}
+}
+
+func (t *Transport) keepDigest(u *url.URL, s *digestSession) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.digest == nil {
+		t.digest = make(map[string]*digestSession)
+	}
+	t.digest[originKey(u)] = s
+}
+
+// digestAuth answers a Digest challenge (RFC 7616 3.4), once more if the
+// server says the nonce was stale.
+func (t *Transport) digestAuth(req *http.Request, resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
+	ctx := req.Context()
+	uri := req.URL.RequestURI()
+	if hn.status == http.StatusProxyAuthRequired && req.URL.Scheme == "http" {
+		uri = req.URL.String() // absolute-form, as sent to a proxy
+	}
+	c, err := sspi.NewClientContext(cred, uri, sspi.ISC_REQ_USE_HTTP_STYLE)
+	if err != nil {
+		return nil, fmt.Errorf("sspihttp: Digest: %w", err)
+	}
+	in := ch.params
+	last := resp
+	for leg := 0; leg < 2; leg++ {
+		out, err := c.StepBuffers(ctx, []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte(in)},
+			{Type: secbuffer.SECBUFFER_PKG_PARAMS, Data: []byte(req.Method)},
+		})
+		if err != nil {
+			c.Delete()
+			if leg == 0 {
+				return nil, fmt.Errorf("sspihttp: Digest: %w", err)
+			}
+			return last, nil // the credentials were refused
+		}
+		body, err := rewind(req)
+		if err != nil {
+			c.Delete()
+			return nil, err
+		}
+		lr := cloneRequest(req, body)
+		lr.Header.Set(hn.response, SchemeDigest+" "+string(out))
+		r, err := t.send(t.base(), lr)
+		if err != nil {
+			c.Delete()
+			return nil, err
+		}
+		if r.StatusCode == hn.status {
+			var next *challenge
+			for _, nc := range parseChallenges(r.Header.Values(hn.challenge)) {
+				if nc.scheme == SchemeDigest {
+					next = &nc
+					break
+				}
+			}
+			if next == nil {
+				c.Delete()
+				return r, nil
+			}
+			bufferBody(r)
+			last, in = r, next.params
+			continue // stale=true is answered; anything else is refused
+		}
+		if info := r.Header.Get(hn.info); info != "" {
+			if _, err := c.Step(ctx, []byte(info)); err != nil && t.MutualAuth {
+				r.Body.Close()
+				c.Delete()
+				return nil, fmt.Errorf("%w: %w", ErrMutualAuthFailed, err)
+			}
+		} else if t.MutualAuth {
+			r.Body.Close()
+			c.Delete()
+			return nil, ErrMutualAuthFailed
+		}
+		if r.StatusCode < 400 && hn.status == http.StatusUnauthorized {
+			t.keepDigest(req.URL, &digestSession{ctx: c})
+		} else {
+			c.Delete()
+		}
+		return r, nil
+	}
+	c.Delete()
+	return last, nil
+}
+
+// CloseIdleConnections closes the idle connections of Base, if it has the
+// method, and forgets cached Digest nonces.
+func (t *Transport) CloseIdleConnections() {
+	type closeIdler interface{ CloseIdleConnections() }
+	if ci, ok := t.base().(closeIdler); ok {
+		ci.CloseIdleConnections()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, s := range t.digest {
+		s.ctx.Delete()
+		delete(t.digest, k)
+	}
+}

@@ -1,0 +1,389 @@
+package sspihttp
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/packages/digest"
+	"github.com/gosspi/sspi/secbuffer"
+)
+
+// Identity is who a [Server] authenticated: [IdentityFromContext] returns
+// it to the handler.
+type Identity struct {
+	// Name is the client's name as the package reports it
+	// (SECPKG_ATTR_NAMES): "DOMAIN\user" for NTLM, "user@REALM" for
+	// Kerberos, the user name for Digest.
+	Name string
+	// Scheme is the HTTP scheme used (Negotiate, Kerberos, NTLM, Digest).
+	Scheme string
+	// Package is the security package that did the work: for Negotiate,
+	// the one it selected (Kerberos or NTLM).
+	Package string
+	// Groups are the group SIDs of the client's Kerberos PAC, when the
+	// package exposes one.
+	Groups []string
+}
+
+type identityKey struct{}
+
+// IdentityFromContext returns the identity a [Server] put in a request's
+// context.
+func IdentityFromContext(ctx context.Context) (*Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(*Identity)
+	return id, ok
+}
+
+// connState is the authentication state of one connection.
+type connState struct {
+	mu     sync.Mutex // held for a whole handshake leg
+	scheme string
+	ctx    *sspi.Context // the handshake in progress, or the last one
+	id     *Identity     // set when the connection is authenticated
+}
+
+type connKey struct{}
+
+// ConnContext is the [http.Server] ConnContext hook a [Server] needs for
+// the connection-bound schemes (Negotiate, Kerberos, NTLM): it gives each
+// connection a place for its handshake state. Install it with
+//
+//	srv := &http.Server{Handler: s.Middleware(h), ConnContext: sspihttp.ConnContext}
+//
+// A ConnContext of the program's own can call it and add its values.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connState{})
+}
+
+// Server authenticates HTTP requests: its Middleware wraps a handler and
+// lets a request through only once the client has authenticated with one
+// of the offered schemes, answering 401 (or 407 for a proxy) with the
+// challenges otherwise.
+//
+// Negotiate, Kerberos and NTLM hold a handshake across requests of one
+// connection, kept in the connection's context: the http.Server must use
+// [ConnContext]. Digest is stateless per request (the nonce is bound to a
+// server key and the time, the nonce count is checked by the package).
+// The server's last Negotiate or Kerberos token (mutual authentication)
+// goes back in WWW-Authenticate on the authenticated response, and
+// Digest's rspauth in Authentication-Info.
+//
+// Server is safe for concurrent use; its fields must not change once
+// Middleware has been called.
+type Server struct {
+	// Registry holds the security packages; nil means sspi.DefaultRegistry().
+	Registry *sspi.Registry
+
+	// Schemes lists the schemes offered, in the order of the challenges;
+	// nil means Negotiate, NTLM and Digest, those whose credentials are
+	// set (Kerberos, the bare scheme, only when listed).
+	Schemes []string
+
+	// Negotiate, Kerberos, NTLM and Digest are the AcquireCredentials auth
+	// data of each scheme's inbound credentials: for Negotiate a
+	// *negotiate.AuthData (a keytab and a user store), for Kerberos a
+	// *kerberos.Keytab, for NTLM an ntlm.UserStore, for Digest a
+	// digest.UserStore. A nil Negotiate, Kerberos or NTLM field means the
+	// package's defaults (KRB5_KTNAME, NTLM_USER_FILE); Digest is offered
+	// only with a store.
+	Negotiate, Kerberos, NTLM, Digest any
+
+	// Realm is the Digest realm; empty means the package's ("gosspi").
+	Realm string
+
+	// ChannelBindings returns the channel bindings a request's connection
+	// must carry (Windows' Extended Protection), or nil for none; see
+	// [TLSServerEndPoint]. Clients that send none are accepted unless
+	// RequireChannelBindings is set.
+	ChannelBindings func(r *http.Request) *secbuffer.ChannelBindings
+
+	// RequireChannelBindings refuses Negotiate, Kerberos and NTLM clients
+	// that send no channel bindings (ASC_REQ_PROXY_BINDINGS).
+	RequireChannelBindings bool
+
+	// PersistConnection keeps a connection authenticated after a
+	// connection-bound handshake: later requests on it need no
+	// Authorization, as IIS does by default. Off, each request
+	// authenticates.
+	PersistConnection bool
+
+	// Proxy makes the Server authenticate as an HTTP proxy: 407,
+	// Proxy-Authenticate and Proxy-Authorization.
+	Proxy bool
+
+	// ErrorLog receives failures of the packages; nil means the log
+	// package's standard logger. Credentials are never logged.
+	ErrorLog *log.Logger
+
+	credOnce sync.Once
+	creds    map[string]*sspi.Credentials // set once by credOnce
+	offered  []string                     // set once by credOnce
+}
+
+// TLSServerEndPoint returns a [Server.ChannelBindings] function giving
+// the tls-server-end-point bindings (RFC 5929) of the server certificate
+// cert for requests over TLS, and nil for the others.
+func TLSServerEndPoint(cert *x509.Certificate) func(*http.Request) *secbuffer.ChannelBindings {
+	cb, err := secbuffer.CertificateServerEndPoint(cert)
+	return func(r *http.Request) *secbuffer.ChannelBindings {
+		if r.TLS == nil || err != nil {
+			return nil
+		}
+		return cb
+	}
+}
+
+func (s *Server) registry() *sspi.Registry {
+	if s.Registry != nil {
+		return s.Registry
+	}
+	return sspi.DefaultRegistry()
+}
+
+func (s *Server) headers() headerNames {
+	if s.Proxy {
+		return proxyHeaders
+	}
+	return originHeaders
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+func (s *Server) authData(scheme string) any {
+	switch scheme {
+	case SchemeNegotiate:
+		return s.Negotiate
+	case SchemeKerberos:
+		return s.Kerberos
+	case SchemeNTLM:
+		return s.NTLM
+	case SchemeDigest:
+		return s.Digest
+	}
+	return nil
+}
+
+// init acquires the inbound credentials of every scheme once.
+func (s *Server) init() {
+	s.credOnce.Do(func() {
+		s.creds = make(map[string]*sspi.Credentials)
+		list := s.Schemes
+		if list == nil {
+			list = []string{SchemeNegotiate, SchemeNTLM, SchemeDigest}
+		}
+		for _, name := range list {
+			scheme := canonicalScheme(name)
+			if scheme == "" {
+				s.logf("sspihttp: unknown scheme %q", name)
+				continue
+			}
+			data := s.authData(scheme)
+			if scheme == SchemeDigest && data == nil {
+				continue
+			}
+			c, err := s.registry().AcquireCredentials(context.Background(), packageOf(scheme), sspi.CredentialsInbound, data)
+			if err != nil {
+				s.logf("sspihttp: %s not offered: %v", scheme, err)
+				continue
+			}
+			s.creds[scheme] = c
+			s.offered = append(s.offered, scheme)
+		}
+	})
+}
+
+// Middleware returns next wrapped in authentication: the
+// func(http.Handler) http.Handler form of middleware.
+func (s *Server) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.init()
+		hn := s.headers()
+		cs, _ := r.Context().Value(connKey{}).(*connState)
+		auth := r.Header.Get(hn.response)
+		if auth == "" {
+			if cs != nil && s.PersistConnection {
+				cs.mu.Lock()
+				id := cs.id
+				cs.mu.Unlock()
+				if id != nil {
+					next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+					return
+				}
+			}
+			s.challenge(w, r, "", nil)
+			return
+		}
+		cr, ok := parseCredentials(auth)
+		if !ok || s.creds[cr.scheme] == nil {
+			s.challenge(w, r, "", nil)
+			return
+		}
+		var id *Identity
+		if cr.scheme == SchemeDigest {
+			id = s.digest(w, r, cr)
+		} else {
+			id = s.handshake(w, r, cs, cr)
+		}
+		if id != nil {
+			if s.Proxy {
+				r.Header.Del(hn.response) // not for the next hop
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+		}
+	})
+}
+
+// challenge writes a 401 (407) with every offered scheme. A scheme given
+// with a payload (a continuation token, a stale Digest challenge) is sent
+// with it in place of its bare challenge.
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request, scheme string, payload []byte) {
+	hn := s.headers()
+	h := w.Header()
+	for _, k := range s.offered {
+		switch {
+		case k == scheme && connectionBound(k):
+			h.Add(hn.challenge, k+" "+base64.StdEncoding.EncodeToString(payload))
+		case k == scheme:
+			h.Add(hn.challenge, k+" "+string(payload))
+		case k == SchemeDigest:
+			ch, err := s.digestChallenge(r)
+			if err != nil {
+				s.logf("sspihttp: Digest challenge: %v", err)
+				continue
+			}
+			h.Add(hn.challenge, k+" "+string(ch))
+		default:
+			h.Add(hn.challenge, k)
+		}
+	}
+	http.Error(w, http.StatusText(hn.status), hn.status)
+}
+
+// handshake runs one leg of a connection-bound scheme. It returns the
+// identity once the context is established, after writing the server's
+// final token; otherwise it has written the response.
+func (s *Server) handshake(w http.ResponseWriter, r *http.Request, cs *connState, cr challenge) *Identity {
+	if cs == nil {
+		s.logf("sspihttp: %s needs the http.Server's ConnContext to be sspihttp.ConnContext", cr.scheme)
+		http.Error(w, "authentication is misconfigured on this server", http.StatusInternalServerError)
+		return nil
+	}
+	in, ok := cr.token()
+	if !ok || len(in) == 0 {
+		s.challenge(w, r, "", nil)
+		return nil
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.ctx == nil || cs.scheme != cr.scheme || cs.ctx.Established() {
+		if cs.ctx != nil {
+			cs.ctx.Delete()
+		}
+		var req uint32 = sspi.ASC_REQ_CONNECTION
+		if s.RequireChannelBindings {
+			req |= sspi.ASC_REQ_PROXY_BINDINGS
+		}
+		c, err := sspi.NewServerContext(s.creds[cr.scheme], req)
+		if err != nil {
+			s.logf("sspihttp: %s: %v", cr.scheme, err)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return nil
+		}
+		cs.ctx, cs.scheme, cs.id = c, cr.scheme, nil
+	}
+	c := cs.ctx
+	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: in}}
+	if s.ChannelBindings != nil {
+		if cb := s.ChannelBindings(r); cb != nil {
+			bufs = append(bufs, cb.Buffer())
+		}
+	}
+	out, err := c.StepBuffers(r.Context(), bufs)
+	if err != nil {
+		c.Delete()
+		cs.ctx = nil
+		s.challenge(w, r, "", nil)
+		return nil
+	}
+	if !c.Established() {
+		s.challenge(w, r, cr.scheme, out)
+		return nil
+	}
+	if len(out) > 0 {
+		w.Header().Add(s.headers().challenge, cr.scheme+" "+base64.StdEncoding.EncodeToString(out))
+	}
+	name, err := c.UserName()
+	if err != nil {
+		s.logf("sspihttp: %s: no client name: %v", cr.scheme, err)
+	}
+	id := &Identity{Name: name, Scheme: cr.scheme, Package: c.NegotiatedPackage()}
+	if s.PersistConnection {
+		cs.id = id
+	}
+	return id
+}
+
+// digestChallenge returns a fresh Digest challenge.
+func (s *Server) digestChallenge(r *http.Request) ([]byte, error) {
+	c, err := sspi.NewServerContext(s.creds[SchemeDigest], digest.ASC_REQ_HTTP)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Delete()
+	return c.StepBuffers(r.Context(), s.digestParams(r, nil))
+}
+
+func (s *Server) digestParams(r *http.Request, tok []byte) []secbuffer.Buffer {
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	return []secbuffer.Buffer{
+		{Type: secbuffer.SECBUFFER_TOKEN, Data: tok},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS, Data: []byte(r.Method)},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS, Data: []byte(uri)},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS},
+		{Type: secbuffer.SECBUFFER_PKG_PARAMS, Data: []byte(s.Realm)},
+	}
+}
+
+// digest checks a Digest Authorization (RFC 7616 3.4).
+func (s *Server) digest(w http.ResponseWriter, r *http.Request, cr challenge) *Identity {
+	c, err := sspi.NewServerContext(s.creds[SchemeDigest], digest.ASC_REQ_HTTP)
+	if err != nil {
+		s.logf("sspihttp: Digest: %v", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return nil
+	}
+	defer c.Delete()
+	out, err := c.StepBuffers(r.Context(), s.digestParams(r, []byte(cr.params)))
+	if err != nil || !c.Established() {
+		if len(out) > 0 && strings.Contains(string(out), "nonce") {
+			s.challenge(w, r, SchemeDigest, out) // stale=true
+			return nil
+		}
+		s.challenge(w, r, "", nil)
+		return nil
+	}
+	if len(out) > 0 {
+		w.Header().Set(s.headers().info, string(out))
+	}
+	name, err := c.UserName()
+	if err != nil {
+		s.logf("sspihttp: Digest: no client name: %v", err)
+	}
+	return &Identity{Name: name, Scheme: SchemeDigest, Package: c.NegotiatedPackage()}
+}
