@@ -86,8 +86,8 @@
 //
 // ISC_REQ_USE_DCE_STYLE gives the three-leg exchange of MS-KILE 3.4.5.1:
 // an unframed AP-REQ, an unframed AP-REP from the acceptor
-// (SEC_I_CONTINUE_NEEDED), and a third AP-REP from the initiator carrying
-// its sequence number. Sealed AES tokens then use EC = 16 and Windows'
+// (SEC_I_CONTINUE_NEEDED), and a third AP-REP from the initiator echoing
+// the acceptor's sequence number, as MIT's krb5_rd_rep_dce checks. Sealed AES tokens then use EC = 16 and Windows'
 // rotation by RRC + EC (TOKEN = 76 bytes for the SHA-1 enctypes), and
 // rc4-hmac framing leaves the data out of its length.
 //
