@@ -33,8 +33,13 @@ type halfSession struct {
 	// scratch space, so that steady-state calls do not allocate
 	sum   [md5.Size]byte
 	seqLE [4]byte
-	snap  rc4.Cipher
-	alt   rc4.Cipher
+	saved *savedStreams // allocated by the first DecryptMessage
+}
+
+// savedStreams are copies of an RC4 state that DecryptMessage keeps to
+// retry a message as signed-only.
+type savedStreams struct {
+	snap, alt rc4.Cipher
 }
 
 // session is the negotiated session security of an established context.
@@ -89,8 +94,10 @@ func (s *session) clear() {
 		if h.rc4 != nil {
 			*h.rc4 = rc4.Cipher{}
 		}
-		h.rc4, h.mac = nil, nil
-		h.snap, h.alt = rc4.Cipher{}, rc4.Cipher{}
+		if h.saved != nil {
+			*h.saved = savedStreams{}
+		}
+		h.rc4, h.mac, h.saved = nil, nil, nil
 		h.mu.Unlock()
 	}
 }
@@ -267,7 +274,11 @@ func (s *session) verify(msg []secbuffer.Buffer, unseal bool) (wasSealed bool, e
 		}
 		return false, s.failure(h, got, &want)
 	}
-	h.snap = *h.rc4
+	if h.saved == nil {
+		h.saved = new(savedStreams)
+	}
+	sv := h.saved
+	sv.snap = *h.rc4
 	xorSealed(h.rc4, msg)
 	if s.check(h, msg, got, &want) {
 		h.seq++
@@ -275,16 +286,16 @@ func (s *session) verify(msg []secbuffer.Buffer, unseal bool) (wasSealed bool, e
 	}
 	// Not the sealed form: restore the ciphertext and the key stream and
 	// try the signed-only form.
-	h.alt = *h.rc4
-	*h.rc4 = h.snap
+	sv.alt = *h.rc4
+	*h.rc4 = sv.snap
 	xorSealed(h.rc4, msg)
-	*h.rc4 = h.snap
+	*h.rc4 = sv.snap
 	var plain [sigLen]byte
 	if s.check(h, msg, got, &plain) {
 		h.seq++
 		return false, nil
 	}
-	*h.rc4 = h.alt // the sender most likely sealed: stay in step with it
+	*h.rc4 = sv.alt // the sender most likely sealed: stay in step with it
 	return false, s.failure(h, got, &want)
 }
 
