@@ -1,0 +1,129 @@
+package sspihttp
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/packages/kerberos"
+	"github.com/gosspi/sspi/packages/negotiate"
+)
+
+// curl runs curl with args and env and returns its output: the body, then
+// a line with the status code.
+func curl(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath("curl")
+	peers.Require(t, "curl (apt-get install -y curl)", err == nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, append([]string{"-sS", "--http1.1", "-o", "-", "-w", "\n%{http_code}"}, args...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// noKerberosEnv keeps curl's GSS-API away from any Kerberos or NTLM
+// configuration of the machine.
+func noKerberosEnv(t *testing.T) []string {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "krb5.conf")
+	if err := os.WriteFile(conf, []byte("[libdefaults]\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), "KRB5_CONFIG="+conf, "KRB5CCNAME=FILE:"+filepath.Join(dir, "none"), "NTLM_USER_FILE=")
+}
+
+func TestInteropCurl(t *testing.T) {
+	reg := testRegistry(t, nil)
+	ts := startServer(t, &Server{Registry: reg, NTLM: testNTLMUsers, Digest: testDigestUsers, Schemes: []string{SchemeNTLM, SchemeDigest}})
+	env := noKerberosEnv(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ntlm", []string{"--ntlm", "-u", `GOSSPI\alice:alice-pw`}, `hello GOSSPI\alice via NTLM/NTLM body=""` + "\n200"},
+		{"ntlm-post", []string{"--ntlm", "-u", "alice:alice-pw", "-d", "form=1"}, `via NTLM/NTLM body="form=1"` + "\n200"},
+		{"ntlm-wrong", []string{"--ntlm", "-u", "alice:nope"}, "\n401"},
+		{"digest", []string{"--digest", "-u", "alice:alice-pw"}, `hello alice via Digest/WDigest body=""` + "\n200"},
+		{"digest-post", []string{"--digest", "-u", "alice:alice-pw", "-d", "x=y"}, `body="x=y"` + "\n200"},
+		{"digest-wrong", []string{"--digest", "-u", "alice:nope"}, "\n401"},
+		{"anyauth", []string{"--anyauth", "-u", "alice:alice-pw"}, "hello alice via Digest/WDigest" + ` body=""` + "\n200"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := curl(t, env, append(tt.args, ts.URL+"/dir/file?a=b")...)
+			if !strings.HasSuffix(out, tt.want) {
+				t.Fatalf("curl output %q, want suffix %q", out, tt.want)
+			}
+		})
+	}
+}
+
+// curl --negotiate with a ticket from kinit: Kerberos through SPNEGO, with
+// the server's mutual-authentication token, which curl checks.
+func TestInteropCurlNegotiateKerberos(t *testing.T) {
+	k := kdc(t)
+	kinit, err := exec.LookPath("kinit")
+	peers.Require(t, "kinit (apt-get install -y krb5-user)", err == nil)
+	reg := testRegistry(t, k)
+	ts := startServer(t, &Server{Registry: reg,
+		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: testNTLMUsers}})
+	dir := t.TempDir()
+	env := append(k.Env(filepath.Join(dir, "ccache")), "NTLM_USER_FILE=")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ki := exec.CommandContext(ctx, kinit, "alice@"+k.Realm)
+	ki.Env = env
+	ki.Stdin = strings.NewReader("alice-pw\n")
+	if out, err := ki.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	url := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1) + "/"
+	out := curl(t, env, "-4", "--negotiate", "-u", ":", url)
+	want := `hello alice@` + k.Realm + ` via Negotiate/Kerberos body=""` + "\n200"
+	if out != want {
+		t.Fatalf("curl output %q, want %q", out, want)
+	}
+}
+
+// Our Transport against our Server with Kerberos: through Negotiate and
+// as the bare Kerberos scheme, mutual authentication required.
+func TestTransportKerberos(t *testing.T) {
+	k := kdc(t)
+	reg := testRegistry(t, k)
+	ts := startServer(t, &Server{Registry: reg, Schemes: []string{SchemeNegotiate, SchemeKerberos},
+		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: testNTLMUsers},
+		Kerberos:  &kerberos.Keytab{Path: k.ServiceKeytab}})
+	url := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1) + "/krb"
+	id := &kerberosIdentity{User: "alice", Realm: k.Realm, Password: "alice-pw"}
+	for _, scheme := range []string{SchemeNegotiate, SchemeKerberos} {
+		t.Run(scheme, func(t *testing.T) {
+			var legs int
+			tr := &Transport{Registry: reg, Schemes: []string{scheme}, Credentials: id.authIdentity(), MutualAuth: true,
+				Trace: func(*http.Request, *http.Response) { legs++ }}
+			defer tr.CloseIdleConnections()
+			code, body, h := get(t, &http.Client{Transport: tr}, "GET", url, "")
+			want := "hello alice@" + k.Realm + " via " + scheme + "/Kerberos"
+			if code != 200 || !strings.HasPrefix(body, want) {
+				t.Fatalf("got %d %q, want %q", code, body, want)
+			}
+			if legs != 2 {
+				t.Errorf("%d round trips, want 2 (challenge, AP-REQ)", legs)
+			}
+			if tok, ok := finalToken(h.Values("Www-Authenticate"), scheme); !ok || len(tok) == 0 {
+				t.Errorf("no mutual-authentication token in %q", h.Values("Www-Authenticate"))
+			}
+		})
+	}
+}
