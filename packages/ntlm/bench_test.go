@@ -239,7 +239,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	sp := New(nil)
 	sc, _ := sp.AcquireCredentials(ctx, "", packages.SECPKG_CRED_INBOUND, testUsers)
 	cp := New(nil)
-	id := &identity{user: "alice", domain: "EXAMPLE", nt: ntowfv1("Secret1!")}
+	id := newIdentity("alice", "EXAMPLE", ntowfv1("Secret1!"))
 	challengeFor := func(flags uint32) (neg, chal []byte) {
 		s, _ := sc.NewServerContext(0)
 		c := newClient(cp, id, "HTTP/web.example.com", reqSeal)

@@ -132,10 +132,12 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		hasVersion:  true,
 		version:     ourVersion,
 	}
-	var clientChallenge [8]byte
-	if _, err := io.ReadFull(cfg.rand(), clientChallenge[:]); err != nil {
+	// One read for the client challenge and the random session key.
+	var random [24]byte
+	if _, err := io.ReadFull(cfg.rand(), random[:]); err != nil {
 		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
 	}
+	clientChallenge := [8]byte(random[:8])
 	var kx [16]byte // KeyExchangeKey
 	switch {
 	case c.anonymous:
@@ -167,9 +169,7 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	if flags&flagKeyExch != 0 && flags&(flagSign|flagSeal) != 0 {
 		// MS-NLMP 3.1.5.1.2: a random exported session key, sent
 		// encrypted with the key exchange key.
-		if _, err := io.ReadFull(cfg.rand(), exported[:]); err != nil {
-			return c.fail(status.SEC_E_INTERNAL_ERROR, err)
-		}
+		exported = [16]byte(random[8:])
 		auth.encryptedRandomSessionKey = rc4Once(kx[:], exported[:])
 	}
 	b := auth.marshal()
@@ -218,8 +218,7 @@ func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]b
 	// 16 zero bytes when the caller gave no SECBUFFER_CHANNEL_BINDINGS.
 	info = info.set(avChannelBindings, append([]byte(nil), cbHash[:]...))
 	blob := v2Blob(t, clientChallenge, info)
-	key := ntowfv2(c.id.nt, c.id.user, c.id.domain)
-	nt, lm, sessionBaseKey = v2Responses(key, chal.serverChallenge, clientChallenge, blob)
+	nt, lm, sessionBaseKey = v2Responses(c.id.v2, chal.serverChallenge, clientChallenge, blob)
 	if hasTS {
 		// With MsvAvTimestamp the LM response is Z(24).
 		lm = make([]byte, 24)

@@ -157,11 +157,20 @@ func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) []byte {
 // v2Responses computes the NTLMv2 and LMv2 responses and the session base
 // key from NTOWFv2 and the blob (MS-NLMP 3.3.2).
 func v2Responses(v2 [16]byte, serverChallenge, clientChallenge [8]byte, blob []byte) (ntResp, lmResp []byte, sessionBaseKey [16]byte) {
-	proof := hmacMD5(v2[:], serverChallenge[:], blob)
-	ntResp = append(proof[:], blob...)
-	lm := hmacMD5(v2[:], serverChallenge[:], clientChallenge[:])
-	lmResp = append(lm[:], clientChallenge[:]...)
-	return ntResp, lmResp, hmacMD5(v2[:], proof[:])
+	m := hmac.New(md5.New, v2[:]) // one keyed HMAC for the three values
+	m.Write(serverChallenge[:])
+	m.Write(blob)
+	ntResp = m.Sum(make([]byte, 0, md5.Size+len(blob)))
+	ntResp = append(ntResp, blob...)
+	m.Reset()
+	m.Write(serverChallenge[:])
+	m.Write(clientChallenge[:])
+	lmResp = m.Sum(make([]byte, 0, md5.Size+8))
+	lmResp = append(lmResp, clientChallenge[:]...)
+	m.Reset()
+	m.Write(ntResp[:md5.Size])
+	m.Sum(sessionBaseKey[:0])
+	return ntResp, lmResp, sessionBaseKey
 }
 
 // kxkey is KXKEY (MS-NLMP 3.4.5.1) for NTLMv1. For NTLMv2 the key exchange

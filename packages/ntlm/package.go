@@ -112,28 +112,26 @@ func (c *Config) now() time.Time {
 	return c.Time()
 }
 
-// netbiosName is the host name cut at its first dot, upper-cased and at
-// most 15 characters, as Windows derives a NetBIOS name.
-func netbiosName() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "LOCALHOST"
-	}
-	h, _, _ = strings.Cut(h, ".")
-	h = strings.ToUpper(h)
-	if len(h) > 15 {
-		h = h[:15]
-	}
-	return h
-}
-
-func hostName() string {
+// hostName is the host name, read once: os.Hostname reads a file on
+// Linux, too slow for every handshake.
+var hostName = sync.OnceValue(func() string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {
 		return "localhost"
 	}
 	return h
-}
+})
+
+// netbiosName is the host name cut at its first dot, upper-cased and at
+// most 15 characters, as Windows derives a NetBIOS name.
+var netbiosName = sync.OnceValue(func() string {
+	h, _, _ := strings.Cut(hostName(), ".")
+	h = strings.ToUpper(h)
+	if len(h) > 15 {
+		h = h[:15]
+	}
+	return h
+})
 
 func (c *Config) workstation() string {
 	if c.Workstation != "" {
@@ -193,9 +191,14 @@ type NTHash struct {
 // identity is a client's resolved credential.
 type identity struct {
 	user, domain string
-	nt           [16]byte
+	nt           [16]byte  // NTOWFv1
+	v2           [16]byte  // NTOWFv2, computed once
 	lm           *[16]byte // LMOWFv1, known only from a password
 	anonymous    bool
+}
+
+func newIdentity(user, domain string, nt [16]byte) *identity {
+	return &identity{user: user, domain: domain, nt: nt, v2: ntowfv2(nt, user, domain)}
 }
 
 // AcquireCredentials is AcquireCredentialsHandle for NTLM.
@@ -217,16 +220,16 @@ func (p *Package) AcquireCredentials(ctx context.Context, principal string, use 
 	switch a := authData.(type) {
 	case nil:
 	case *packages.AuthIdentity:
-		id := identity{user: a.User, domain: a.Domain, nt: ntowfv1(a.Password)}
+		id := newIdentity(a.User, a.Domain, ntowfv1(a.Password))
 		if a.User == "" && a.Domain == "" && a.Password == "" {
 			id.anonymous = true
 		} else if p.config.LMCompatibility >= AllowLM {
 			lm := lmowfv1(a.Password)
 			id.lm = &lm
 		}
-		c.id = &id
+		c.id = id
 	case *NTHash:
-		c.id = &identity{user: a.User, domain: a.Domain, nt: a.Hash}
+		c.id = newIdentity(a.User, a.Domain, a.Hash)
 	case UserStore:
 		store = a
 	default:
@@ -277,7 +280,7 @@ func defaultIdentity(principal string) (*identity, error) {
 	user, domain := splitPrincipal(principal)
 	for _, e := range entries {
 		if principal == "" || (strings.EqualFold(e.user, user) && (domain == "" || strings.EqualFold(e.domain, domain))) {
-			return &identity{user: e.user, domain: e.domain, nt: e.nt}, nil
+			return newIdentity(e.user, e.domain, e.nt), nil
 		}
 	}
 	return nil, errors.New("ntlm: no matching entry in NTLM_USER_FILE")
@@ -352,6 +355,7 @@ func (c *credentials) Free() {
 	defer c.mu.Unlock()
 	if c.id != nil {
 		clear(c.id.nt[:])
+		clear(c.id.v2[:])
 		if c.id.lm != nil {
 			clear(c.id.lm[:])
 		}
