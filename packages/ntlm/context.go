@@ -71,7 +71,12 @@ type ntlmContext struct {
 	anonymous  bool
 	start      time.Time
 
-	sess atomic.Pointer[session] // set once by the handshake
+	// Session security is derived on the first per-message call, so that
+	// contexts that only authenticate (HTTP) skip the RC4 key schedules.
+	ready     atomic.Bool // the handshake set sessFlags and exported
+	sessFlags uint32      // the negotiated flags; constant once ready
+	sessOnce  sync.Once
+	sess      *session // set by sessOnce
 }
 
 func (c *ntlmContext) config() *Config { return &c.pkg.config }
@@ -134,7 +139,8 @@ func (c *ntlmContext) establish(flags uint32, exported [16]byte) {
 	c.state = stateEstablished
 	c.start = c.config().now()
 	c.retFlags = c.contextFlags(flags)
-	c.sess.Store(newSession(flags, exported, c.client))
+	c.sessFlags = flags
+	c.ready.Store(true)
 }
 
 // contextFlags maps negotiated NTLM flags to ISC_RET_* or ASC_RET_* bits
@@ -181,11 +187,15 @@ func (c *ntlmContext) contextFlags(flags uint32) uint32 {
 	return r
 }
 
+// clearKeys zeroes the keys and stops per-message calls. Call with mu
+// held.
 func (c *ntlmContext) clearKeys() {
-	clear(c.exported[:])
-	if s := c.sess.Load(); s != nil {
-		s.clear()
+	c.ready.Store(false)
+	c.sessOnce.Do(func() {}) // no session from now on, and none in the making
+	if c.sess != nil {
+		c.sess.clear()
 	}
+	clear(c.exported[:])
 }
 
 // Established implements packages.Context.
@@ -245,17 +255,17 @@ func (c *ntlmContext) QueryAttribute(attr uint32) (any, error) {
 	case packages.SECPKG_ATTR_LIFESPAN:
 		return &packages.SecPkgContext_Lifespan{Start: packages.NewTimeStamp(c.start), Expiry: packages.TimeStampNever}, nil
 	case packages.SECPKG_ATTR_KEY_INFO:
-		s := c.sess.Load()
+		f := c.sessFlags
 		ki := &packages.KeyInfo{EncryptAlgorithmName: "RC4", EncryptAlgorithm: calgRC4}
 		switch {
-		case s.flags&flag128 != 0:
+		case f&flag128 != 0:
 			ki.KeySize = 128
-		case s.flags&flag56 != 0:
+		case f&flag56 != 0:
 			ki.KeySize = 56
 		default:
 			ki.KeySize = 40
 		}
-		if s.ess {
+		if f&flagExtendedSessionSecurity != 0 {
 			ki.SignatureAlgorithmName, ki.SignatureAlgorithm = "HMAC-MD5", calgHMAC
 		} else {
 			ki.SignatureAlgorithmName, ki.SignatureAlgorithm = "CRC32", calgCRC
@@ -265,13 +275,17 @@ func (c *ntlmContext) QueryAttribute(attr uint32) (any, error) {
 	return nil, status.SEC_E_UNSUPPORTED_FUNCTION
 }
 
-// session returns the established session, or SEC_E_INVALID_HANDLE.
+// session returns the established session, deriving its keys on first
+// use, or SEC_E_INVALID_HANDLE before the handshake ends or after Delete.
 func (c *ntlmContext) session() (*session, error) {
-	s := c.sess.Load()
-	if s == nil {
+	if !c.ready.Load() {
 		return nil, status.SEC_E_INVALID_HANDLE
 	}
-	return s, nil
+	c.sessOnce.Do(func() { c.sess = newSession(c.sessFlags, c.exported, c.client) })
+	if c.sess == nil {
+		return nil, status.SEC_E_INVALID_HANDLE
+	}
+	return c.sess, nil
 }
 
 // MakeSignature implements packages.Context. The signature goes into the

@@ -207,7 +207,10 @@ func TestHandshake(t *testing.T) {
 			if !bytes.Equal(ck, sk) || len(ck) != 16 {
 				t.Errorf("session keys differ: %x %x", ck, sk)
 			}
-			cs := p.client.(*clientContext).sess.Load()
+			cs, err := p.client.(*clientContext).session()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if cs.keyExch != tt.wantKeyExch || cs.ess != tt.wantESS {
 				t.Errorf("keyExch %v ess %v, want %v %v", cs.keyExch, cs.ess, tt.wantKeyExch, tt.wantESS)
 			}
