@@ -39,7 +39,8 @@ import (
 //     [AsyncLimits].Network calls wait on a KDC at once (see
 //     [SetAsyncLimits]), so a slow KDC cannot starve local handshakes.
 //   - A queued call is an entry in a list, not a goroutine; nothing polls or
-//     sleeps; an idle engine has no goroutines.
+//     sleeps; goroutines are reused while calls run, and an idle engine has
+//     no goroutines.
 type SspiAsyncContext struct {
 	op async.Op
 }

@@ -895,3 +895,41 @@ func TestCallbackNotOnIssuer(t *testing.T) {
 		}
 	})
 }
+
+// A goroutine that finished its call waits for the next one while other
+// calls run, and every goroutine ends once none does.
+func TestWorkerReuse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Limits{CPU: 4}, nil)
+		base := runtime.NumGoroutine()
+		var a, b, c Op
+		ga, gb, gc := newGate(status.SEC_E_OK), newGate(status.SEC_E_OK), newGate(status.SEC_E_OK)
+		mustStart(t, &a, e, nil, CPU, ga.run)
+		mustStart(t, &b, e, nil, CPU, gb.run)
+		synctest.Wait()
+		if got := runtime.NumGoroutine(); got != base+2 {
+			t.Fatalf("%d goroutines for two running calls, want %d", got, base+2)
+		}
+		close(ga.release)
+		a.Wait(context.Background())
+		synctest.Wait()
+		if got := runtime.NumGoroutine(); got != base+2 {
+			t.Fatalf("%d goroutines with one call running and one idle worker, want %d", got, base+2)
+		}
+		// The idle worker takes the next call: no new goroutine.
+		mustStart(t, &c, e, nil, CPU, gc.run)
+		synctest.Wait()
+		if !isClosed(gc.started) {
+			t.Fatal("third call did not start")
+		}
+		if got := runtime.NumGoroutine(); got != base+2 {
+			t.Fatalf("%d goroutines after reusing the idle worker, want %d", got, base+2)
+		}
+		close(gb.release)
+		close(gc.release)
+		synctest.Wait()
+		if got := runtime.NumGoroutine(); got != base {
+			t.Errorf("%d goroutines once the engine is idle, want %d", got, base)
+		}
+	})
+}

@@ -11,9 +11,11 @@
 //     local handshakes need. A call is network-bound when it is issued with
 //     [Network] or when it says so while running with [NetworkBound].
 //   - No idle work: a queued call is an entry in a list, not a goroutine. A
-//     call gets its goroutine when it may run; that goroutine publishes the
-//     result, runs the notify callback and ends. Nothing polls or sleeps, and
-//     an idle Engine has no goroutines at all.
+//     call gets a goroutine when it may run; that goroutine publishes the
+//     result and runs the notify callback, then runs the next call or, while
+//     other calls run, waits for one (reusing goroutines keeps their grown
+//     stacks). When no call runs, every engine goroutine ends: an idle
+//     Engine has no goroutines at all. Nothing polls or sleeps.
 //
 // [Op] is the per-async-context state (SspiAsyncContext): idle, pending,
 // done or freed, with the status, the Done channel and the callback.
@@ -74,8 +76,10 @@ type Engine struct {
 	mu sync.Mutex
 	// keys holds one entry per busy key: the calls issued behind the one
 	// that is running or waiting for a slot (nil when there are none).
-	keys  map[any]*list.List // guarded by mu
-	pools [numClasses]pool   // guarded by mu
+	keys   map[any]*list.List // guarded by mu
+	pools  [numClasses]pool   // guarded by mu
+	active int                // guarded by mu: calls that have a goroutine
+	idle   []*worker          // guarded by mu: goroutines waiting for a call
 }
 
 // pool is one allowance: a count of slots in use and the FIFO of what waits
@@ -84,6 +88,13 @@ type Engine struct {
 type pool struct {
 	limit, running int
 	wait           list.List
+}
+
+// worker is a goroutine that has finished a call and waits for the next
+// one while the engine is busy. Reusing it keeps its grown stack: a fresh
+// goroutine would grow its stack again for every handshake step.
+type worker struct {
+	next chan *call // buffered (1): the call to run; closed to make it exit
 }
 
 // slotWaiter is a running call blocked in NetworkBound until a slot frees.
@@ -221,6 +232,7 @@ func (e *Engine) admitLocked(c *call, start []*call) []*call {
 	if p.running < p.limit && p.wait.Len() == 0 {
 		p.running++
 		c.state, c.holding = running, c.class
+		e.active++
 		return append(start, c)
 	}
 	c.state, c.queue, c.elem = queuedSlot, &p.wait, p.wait.PushBack(c)
@@ -236,6 +248,7 @@ func (e *Engine) grantLocked(cl Class, start []*call) []*call {
 		switch w := p.wait.Remove(p.wait.Front()).(type) {
 		case *call:
 			w.state, w.holding, w.queue, w.elem = running, cl, nil, nil
+			e.active++
 			start = append(start, w)
 		case *slotWaiter:
 			w.granted, w.elem = true, nil
@@ -270,21 +283,52 @@ func (e *Engine) advanceLocked(key any, start []*call) []*call {
 	return e.admitLocked(next, start)
 }
 
+// launch gives each call of start a goroutine: an idle worker, or a new
+// one.
 func (e *Engine) launch(start []*call) {
 	for _, c := range start {
-		go e.run(c)
+		e.mu.Lock()
+		var w *worker
+		if n := len(e.idle); n > 0 {
+			w = e.idle[n-1]
+			e.idle[n-1] = nil
+			e.idle = e.idle[:n-1]
+		}
+		e.mu.Unlock()
+		if w != nil {
+			w.next <- c // never blocks: one send per wait
+		} else {
+			go e.run(c)
+		}
 	}
 }
 
-// run is the goroutine of one call: it runs fn, publishes the result, lets
-// the next calls start, then runs the notify callback. If the call has no
-// callback and its end let other calls start, the goroutine carries on
-// with the first of them instead of ending, which saves a goroutine start
-// per call under load. A call with a callback never does: the callback
-// may block until a later call completes, which must not wait behind it.
+// run is the body of an engine goroutine. It runs c, then the calls that
+// c's end let start when c has no callback, then waits as an idle worker
+// for the next call while the engine has calls running, and ends when the
+// engine goes idle. A call with a callback never hands its goroutine on
+// directly: the callback may block until a later call completes, which
+// must not wait behind it.
 func (e *Engine) run(c *call) {
-	for c != nil {
-		c = e.runOne(c)
+	var w *worker
+	for {
+		for c != nil {
+			c = e.runOne(c)
+		}
+		e.mu.Lock()
+		if e.active == 0 {
+			e.mu.Unlock()
+			return
+		}
+		if w == nil {
+			w = &worker{next: make(chan *call, 1)}
+		}
+		e.idle = append(e.idle, w)
+		e.mu.Unlock()
+		var ok bool
+		if c, ok = <-w.next; !ok {
+			return
+		}
 	}
 }
 
@@ -303,10 +347,19 @@ func (e *Engine) runOne(c *call) (next *call) {
 
 	e.mu.Lock()
 	c.state = finished
+	e.active--
 	start := e.releaseLocked(c.holding, nil)
 	c.holding = noClass
 	start = e.advanceLocked(c.key, start)
+	var retire []*worker
+	if e.active == 0 {
+		// The engine is idle: its waiting goroutines end.
+		retire, e.idle = e.idle, nil
+	}
 	e.mu.Unlock()
+	for _, w := range retire {
+		close(w.next)
+	}
 	if len(start) > 0 && notify == nil {
 		next, start = start[0], start[1:]
 	}
