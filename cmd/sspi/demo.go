@@ -58,12 +58,23 @@ type demoCase struct {
 	// SECBUFFER_EMPTY buffer after the token, and messages use
 	// SECPKG_ATTR_STREAM_SIZES framing instead of signatures.
 	stream bool
+
+	// label names the case when a package has several (WDigest's HTTP
+	// and SASL forms); it is printed before the case's legs.
+	label string
+	// clientIn and serverIn are added after the token to every input of
+	// that side (WDigest HTTP: the SECBUFFER_PKG_PARAMS method and URI).
+	clientIn, serverIn []secbuffer.Buffer
+	// messages, if set, replaces the signed and sealed messages sent
+	// after the handshake.
+	messages func(w io.Writer, client, server *sspi.CtxtHandle) error
 }
 
 // demoCases lists the packages the demo knows how to run.
 var demoCases = []*demoCase{
 	ntlmDemo,
 	digestDemo,
+	digestHTTPDemo,
 	schannelDemo,
 	unispDemo,
 }
@@ -126,23 +137,35 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		found = true
 		fmt.Fprintf(stdout, "== %s (%s)\n", name, sspi.UTF16PtrToString(info.Comment))
-		dc := findDemo(name)
-		if dc == nil {
+		dcs := findDemos(name)
+		if len(dcs) == 0 {
 			fmt.Fprintf(stdout, "   skipped: no local demo for this package\n\n")
 			continue
 		}
-		clientData, serverData, skip := dc.credentials()
-		if skip != "" {
-			fmt.Fprintf(stdout, "   skipped: %s\n\n", skip)
-			continue
+		pkgRan, pkgFailed := false, false
+		for _, dc := range dcs {
+			if dc.label != "" {
+				fmt.Fprintf(stdout, "   -- %s\n", dc.label)
+			}
+			clientData, serverData, skip := dc.credentials()
+			if skip != "" {
+				fmt.Fprintf(stdout, "   skipped: %s\n\n", skip)
+				continue
+			}
+			pkgRan = true
+			if err := runDemoCase(stdout, opts, dc, info.MaxToken, clientData, serverData); err != nil {
+				pkgFailed = true
+				fmt.Fprintf(stdout, "   FAILED: %v\n\n", err)
+				continue
+			}
+			fmt.Fprintf(stdout, "   ok\n\n")
 		}
-		ran++
-		if err := runDemoCase(stdout, opts, dc, info.MaxToken, clientData, serverData); err != nil {
+		if pkgRan {
+			ran++
+		}
+		if pkgFailed {
 			failed++
-			fmt.Fprintf(stdout, "   FAILED: %v\n\n", err)
-			continue
 		}
-		fmt.Fprintf(stdout, "   ok\n\n")
 	}
 	if opts.only != "" && !found {
 		fmt.Fprintf(stderr, "sspi demo: no package named %q; run 'sspi packages'\n", opts.only)
@@ -155,13 +178,15 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func findDemo(name string) *demoCase {
+// findDemos returns the cases of the package called name, in table order.
+func findDemos(name string) []*demoCase {
+	var out []*demoCase
 	for _, dc := range demoCases {
 		if strings.EqualFold(dc.pkg, name) {
-			return dc
+			out = append(out, dc)
 		}
 	}
-	return nil
+	return out
 }
 
 // errStatus is a failed call.
@@ -214,11 +239,16 @@ func runDemoCase(w io.Writer, opts demoOptions, dc *demoCase, maxToken uint32, c
 		}
 	}()
 
-	input := func(tok []byte) *secbuffer.Desc {
+	input := func(tok []byte, client bool) *secbuffer.Desc {
 		d := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: sspi.SECBUFFER_TOKEN, Data: tok}}}
 		if dc.stream {
 			d.Buffers = append(d.Buffers, secbuffer.Buffer{Type: sspi.SECBUFFER_EMPTY})
 		}
+		extra := dc.serverIn
+		if client {
+			extra = dc.clientIn
+		}
+		d.Buffers = append(d.Buffers, extra...)
 		return d
 	}
 	var tok []byte
@@ -239,7 +269,7 @@ func runDemoCase(w io.Writer, opts demoOptions, dc *demoCase, maxToken uint32, c
 				ctx = &client
 			}
 			if haveClient || leg > 0 { // after a serverFirst challenge too
-				in = input(tok)
+				in = input(tok, true)
 			}
 			st = opts.hs.initialize(&ccred, ctx, target, dc.clientReq, in, &client, out, &attr)
 			haveClient = haveClient || st.Succeeded()
@@ -247,7 +277,7 @@ func runDemoCase(w io.Writer, opts demoOptions, dc *demoCase, maxToken uint32, c
 			call = "AcceptSecurityContext"
 			var in *secbuffer.Desc
 			if leg > 0 {
-				in = input(tok)
+				in = input(tok, false)
 			}
 			var ctx *sspi.CtxtHandle
 			if haveServer {
@@ -294,6 +324,9 @@ func runDemoCase(w io.Writer, opts demoOptions, dc *demoCase, maxToken uint32, c
 		if sel := sspi.UTF16PtrToString(ni.PackageInfo.Name); !strings.EqualFold(sel, dc.pkg) {
 			fmt.Fprintf(w, "   negotiated package: %s\n", sel)
 		}
+	}
+	if dc.messages != nil {
+		return dc.messages(w, &client, &server)
 	}
 	if dc.stream {
 		return streamMessages(w, &client, &server)
