@@ -62,8 +62,9 @@
 // each between the directions, as Windows does). A replayed or reordered
 // message gives SEC_E_OUT_OF_SEQUENCE and leaves the context usable; a
 // modified one gives SEC_E_MESSAGE_ALTERED. The MessageSeqNo arguments are
-// ignored, as by every connection-oriented package. Steady-state calls do
-// not allocate.
+// ignored, as by every connection-oriented package. The session keys are
+// derived by the first per-message call, so contexts that only
+// authenticate skip that work; later calls do not allocate.
 //
 // # Left out
 //
