@@ -250,6 +250,18 @@ func TestMessageVectorUnseal(t *testing.T) {
 			if want := in.hex("plaintext"); !bytes.Equal(msg[1].Data, want) {
 				t.Errorf("plaintext %x, want %x", msg[1].Data, want)
 			}
+			// MS-NLMP 4.2.2.4 prints the RandomPad encrypted; the receiver
+			// ignores that field, so the printed form verifies too.
+			if v.Get("signature-as-printed") != "" {
+				s := newSession(in.flags(), in.key16("exported-session-key"), false)
+				msg := []secbuffer.Buffer{
+					{Type: secbuffer.SECBUFFER_TOKEN, Data: in.hex("signature-as-printed")},
+					{Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(v.Data)},
+				}
+				if _, err := s.decryptMessage(msg); err != nil {
+					t.Errorf("printed signature: %v", err)
+				}
+			}
 		})
 	}
 }
