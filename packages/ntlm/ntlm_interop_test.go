@@ -346,3 +346,95 @@ func TestInteropCurl(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropNTLMv1: NTLMv1 with extended session security against
+// gss-ntlmssp, both directions, when both sides allow it (gss-ntlmssp
+// through LM_COMPAT_LEVEL, ours through Config.LMCompatibility).
+func TestInteropNTLMv1(t *testing.T) {
+	requireGSSNTLMSSP(t)
+	users := userFile(t)
+	ctx := context.Background()
+	t.Run("their client", func(t *testing.T) {
+		d, err := peers.StartGSS(peers.GSSOptions{
+			Role: "initiate", Mech: "ntlm", Target: "HTTP@localhost",
+			Env: []string{"NTLM_USER_FILE=" + users, "LM_COMPAT_LEVEL=1"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		cred, err := New(&Config{LMCompatibility: AllowNTLMv1}).AcquireCredentials(ctx, "", packages.SECPKG_CRED_INBOUND, UserFile(users))
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, _ := cred.NewServerContext(0)
+		var info map[string]string
+		for !server.Established() || info == nil {
+			tok, done, inf, err := d.Next(ctx)
+			if err != nil {
+				t.Fatalf("%v; stderr: %s", err, d.Stderr())
+			}
+			if done {
+				info = inf
+				continue
+			}
+			if m, err := parseAuthenticate(tok); err == nil && len(m.ntChallengeResponse) != 24 {
+				t.Fatalf("gss-ntlmssp sent a %d-byte NT response, not NTLMv1", len(m.ntChallengeResponse))
+			}
+			out, _, err := step(server, tok, 4096)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) > 0 {
+				if err := d.SendToken(out); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if s, _ := server.(*serverContext).session(); s == nil || !s.ess {
+			t.Errorf("no extended session security")
+		}
+		checkSessionKey(t, server, info)
+		exchangeWithPeer(t, d, server)
+	})
+	t.Run("our client", func(t *testing.T) {
+		d, err := peers.StartGSS(peers.GSSOptions{Role: "accept", Mech: "ntlm", Env: []string{"NTLM_USER_FILE=" + users, "LM_COMPAT_LEVEL=1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		cred, err := New(&Config{LMCompatibility: AllowNTLMv1}).AcquireCredentials(ctx, "", packages.SECPKG_CRED_OUTBOUND,
+			&packages.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Secret1!"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, _ := cred.NewClientContext("HTTP/localhost", reqSeal)
+		neg, _, err := step(client, nil, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SendToken(neg); err != nil {
+			t.Fatal(err)
+		}
+		chal, _, _, err := d.Next(ctx)
+		if err != nil {
+			t.Fatalf("%v; stderr: %s", err, d.Stderr())
+		}
+		auth, _, err := step(client, chal, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := parseAuthenticate(auth); err != nil || len(m.ntChallengeResponse) != 24 {
+			t.Fatalf("not an NTLMv1 response: %v", err)
+		}
+		if err := d.SendToken(auth); err != nil {
+			t.Fatal(err)
+		}
+		_, done, info, err := d.Next(ctx)
+		if err != nil || !done {
+			t.Fatalf("peer: %v %v; stderr: %s", done, err, d.Stderr())
+		}
+		checkSessionKey(t, client, info)
+		exchangeWithPeer(t, d, client)
+	})
+}
