@@ -59,6 +59,7 @@ type schannelContext struct {
 	exited    chan struct{}         // closed when the handshake goroutine ends
 	certReply chan *tls.Certificate // answer to evNeedCert
 	consumed  []byte                // input consumed by the SEC_I_INCOMPLETE_CREDENTIALS call
+	deferred  bool                  // ISC_REQ_DEFERRED_CRED_VALIDATION (SECBUFFER_FLAGS)
 	pending   *replay
 
 	// written by the handshake goroutine before it reports evDone or
@@ -232,6 +233,11 @@ func (c *schannelContext) stepHandshake(ctx context.Context, op string, in []sec
 		if !c.client && len(c.cred.certs) == 0 {
 			return c.fail(op, status.SEC_E_NO_CREDENTIALS, errors.New("schannel: server credentials hold no certificate"))
 		}
+		if fb := secbuffer.Find(in, secbuffer.SECBUFFER_FLAGS); fb != nil {
+			if st, err := c.requestFlags(fb.Data); err != nil {
+				return c.fail(op, st, err)
+			}
+		}
 		var protos []string
 		if ap := secbuffer.Find(in, secbuffer.SECBUFFER_APPLICATION_PROTOCOLS); ap != nil {
 			var ok bool
@@ -388,6 +394,7 @@ func (c *schannelContext) tlsConfig(protos []string) *tls.Config {
 			cfg.SessionTicketsDisabled = true
 		} else {
 			cfg.SetSessionTicketKeys([][32]byte{c.cred.ticketKey})
+			c.limitTickets(cfg)
 		}
 		if c.req&packages.ASC_REQ_MUTUAL_AUTH != 0 {
 			cfg.ClientAuth = tls.RequestClientCert
@@ -481,7 +488,7 @@ func (c *schannelContext) verifyServer(cs tls.ConnectionState) error {
 	}
 	st, chainStatus, hr, err := c.checkServer(cs.PeerCertificates)
 	c.checkResult = SecPkgContext_CertificateValidationResult{ChainErrorStatus: chainStatus, VerifyChainStatus: hr}
-	if err == nil || c.cred.flags&packages.SCH_CRED_DEFERRED_CRED_VALIDATION != 0 {
+	if err == nil || c.deferred || c.cred.flags&packages.SCH_CRED_DEFERRED_CRED_VALIDATION != 0 {
 		return nil
 	}
 	return &certError{st: st, err: err}
@@ -994,4 +1001,58 @@ func (c *schannelContext) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (ui
 	st := recordStatus(rerr)
 	c.ioErr = status.New(op, c.pkg.name, st, rerr)
 	return 0, st, c.ioErr
+}
+
+// ticketTimeLabel marks the issue time a server stores in its tickets.
+const ticketTimeLabel = "schannel-issued:"
+
+// limitTickets makes the server's session tickets honour the credential's
+// session lifespan (Schannel's ServerCacheTime): the issue time travels in
+// the ticket, and an older ticket gives a full handshake.
+func (c *schannelContext) limitTickets(cfg *tls.Config) {
+	now := c.pkg.config.now
+	lifespan := c.cred.lifespan
+	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		stamp := binary.BigEndian.AppendUint64([]byte(ticketTimeLabel), uint64(now().Unix()))
+		ss.Extra = append(ss.Extra, stamp)
+		return cfg.EncryptTicket(cs, ss)
+	}
+	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := cfg.DecryptTicket(identity, cs)
+		if err != nil || ss == nil {
+			return nil, err
+		}
+		for _, e := range ss.Extra {
+			if len(e) == len(ticketTimeLabel)+8 && bytes.HasPrefix(e, []byte(ticketTimeLabel)) {
+				issued := time.Unix(int64(binary.BigEndian.Uint64(e[len(ticketTimeLabel):])), 0)
+				if now().Sub(issued) < lifespan {
+					return ss, nil
+				}
+			}
+		}
+		return nil, nil // expired or not ours: full handshake
+	}
+}
+
+// requestFlags reads the 64-bit request flags of a SECBUFFER_FLAGS buffer
+// (SEC_FLAGS), whose low 32 bits must be zero.
+func (c *schannelContext) requestFlags(b []byte) (status.Status, error) {
+	if len(b) < 8 {
+		return status.SEC_E_INVALID_PARAMETER, errors.New("schannel: SEC_FLAGS is 8 bytes")
+	}
+	f := binary.LittleEndian.Uint64(b)
+	if uint32(f) != 0 {
+		return status.SEC_E_INVALID_PARAMETER, errors.New("schannel: SEC_FLAGS carries only the flags above 32 bits")
+	}
+	if c.client {
+		if f&packages.ISC_REQ_MESSAGES != 0 {
+			return status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("schannel: ISC_REQ_MESSAGES is not supported")
+		}
+		// ISC_REQ_NO_POST_HANDSHAKE_AUTH: post-handshake authentication is
+		// never offered anyway.
+		c.deferred = f&packages.ISC_REQ_DEFERRED_CRED_VALIDATION != 0
+	} else if f&packages.ASC_REQ_MESSAGES != 0 {
+		return status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("schannel: ASC_REQ_MESSAGES is not supported")
+	}
+	return status.SEC_E_OK, nil
 }

@@ -329,6 +329,19 @@ func TestResumption(t *testing.T) {
 		if connect(cred, "localhost", nil) {
 			t.Errorf("%#x: resumed after SSL_SESSION_DISABLE_RECONNECTS", vers)
 		}
+		// The server's lifespan applies to its tickets.
+		shortServer := acquire(t, p, packages.SECPKG_CRED_INBOUND, &SCHANNEL_CRED{Creds: []tls.Certificate{k.server}, SessionLifespan: 3600 * 1000})
+		saved := scred
+		scred = shortServer
+		connect(cred, "localhost", nil)
+		if !connect(cred, "localhost", nil) {
+			t.Errorf("%#x: not resumed within the server's lifespan", vers)
+		}
+		clock.t = clock.t.Add(2 * time.Hour)
+		if connect(cred, "localhost", nil) {
+			t.Errorf("%#x: resumed after the server's lifespan", vers)
+		}
+		scred = saved
 		off := newCred(packages.SCH_CRED_DISABLE_RECONNECTS)
 		connect(off, "localhost", nil)
 		if connect(off, "localhost", nil) {
@@ -815,5 +828,61 @@ func TestCancel(t *testing.T) {
 	// The context is dead.
 	if _, err := cc.Step(context.Background(), in, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("after cancel: %v", err)
+	}
+}
+
+func TestRequestFlagsBuffer(t *testing.T) {
+	k := getPKI()
+	p := New(testConfig())
+	flags := func(f uint64) secbuffer.Buffer {
+		return secbuffer.Buffer{Type: secbuffer.SECBUFFER_FLAGS, Data: binary.LittleEndian.AppendUint64(nil, f)}
+	}
+	tests := []struct {
+		name string
+		buf  secbuffer.Buffer
+		want status.Status
+	}{
+		{"deferred", flags(packages.ISC_REQ_DEFERRED_CRED_VALIDATION), status.SEC_E_OK},
+		{"messages", flags(packages.ISC_REQ_MESSAGES), status.SEC_E_UNSUPPORTED_FUNCTION},
+		{"low-bits", flags(packages.ISC_REQ_CONFIDENTIALITY), status.SEC_E_INVALID_PARAMETER},
+		{"short", secbuffer.Buffer{Type: secbuffer.SECBUFFER_FLAGS, Data: []byte{0, 0, 0, 0}}, status.SEC_E_INVALID_PARAMETER},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ccred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots})
+			client, server := newPair(t, p, ccred, serverCred(t, p, k.expired), "localhost", clientReq, serverReq)
+			out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+			st, err := client.ctx.Step(context.Background(), []secbuffer.Buffer{tt.buf}, out)
+			if tt.want != status.SEC_E_OK {
+				if st != tt.want || status.Code(err) != tt.want {
+					t.Fatalf("%v %v, want %v", st, err, tt.want)
+				}
+				return
+			}
+			// An expired server certificate does not fail the handshake;
+			// the result is in CERT_CHECK_RESULT.
+			client.calls = 1
+			client.wire = out[0].Data
+			for len(client.wire) > 0 || len(server.wire) > 0 {
+				if len(client.wire) > 0 {
+					server.acc, client.wire = append(server.acc, client.wire...), nil
+					if err := server.process(t, client); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					client.acc, server.wire = append(client.acc, server.wire...), nil
+					if err := client.process(t, server); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !client.ctx.Established() {
+				t.Fatal("not established")
+			}
+			r, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_CERT_CHECK_RESULT)
+			if got := r.(*SecPkgContext_CertificateValidationResult); got.VerifyChainStatus != packages.CERT_E_EXPIRED || got.ChainErrorStatus != CERT_TRUST_IS_NOT_TIME_VALID {
+				t.Fatalf("CERT_CHECK_RESULT %+v", got)
+			}
+		})
 	}
 }

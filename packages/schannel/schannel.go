@@ -38,7 +38,8 @@
 // SEC_E_CERT_WRONG_USAGE) unless manual validation was asked for, and keys
 // the client session cache: a session is resumed only for the same target
 // name and credential handle within the session lifespan (10 hours by
-// default). When a server asks for a client certificate and the credential
+// default); a server honours its own credential's lifespan for the session
+// tickets it issued. When a server asks for a client certificate and the credential
 // has none, the client returns SEC_I_INCOMPLETE_CREDENTIALS (never with
 // ISC_REQ_USE_SUPPLIED_CREDS); the next call, with no input or the same
 // input again, goes on without one. ASC_REQ_MUTUAL_AUTH asks the client for
@@ -95,13 +96,13 @@
 // (a TLS 1.2 HelloRequest or renegotiating ClientHello comes back as
 // SEC_I_RENEGOTIATE, and the handshake call that takes it answers with an
 // alert and SEC_E_ILLEGAL_MESSAGE); TLS 1.3 post-handshake client
-// authentication; the messages mode and the other ISC_REQ/ASC_REQ flags
-// above 32 bits (SECBUFFER_FLAGS is not read); revocation checking;
+// authentication; the messages mode (ISC_REQ_MESSAGES in a SECBUFFER_FLAGS
+// buffer gives SEC_E_UNSUPPORTED_FUNCTION; of the flags above 32 bits only
+// ISC_REQ_DEFERRED_CRED_VALIDATION has an effect); revocation checking;
 // mapping client certificates to accounts; arbitrary alerts through
 // SCHANNEL_ALERT after the handshake (crypto/tls cannot send them; only
 // close_notify is accepted); TLS 1.3 cipher suite limits (crypto/tls fixes
-// them); a server-side session lifespan (crypto/tls tickets live up to 7
-// days); SECPKG_ATTR_KEYING_MATERIAL and the other SetContextAttributes
+// them); SECPKG_ATTR_KEYING_MATERIAL and the other SetContextAttributes
 // attributes; the session id in SESSION_INFO (crypto/tls does not expose
 // it). Only the legacy PKCS #12 encryption is read.
 package schannel
