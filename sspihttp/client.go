@@ -215,6 +215,52 @@ func (t *Transport) credentials(ctx context.Context, pkg string, data any) (*ssp
 	return c, nil
 }
 
+// exchange is the state of one RoundTrip across its authentication
+// stages (the proxy's 407, then the origin's 401).
+type exchange struct {
+	t   *Transport
+	req *http.Request
+
+	rt      http.RoundTripper // the pinned connection once a handshake used one
+	release func()            // closes it
+
+	proxyDigest *digestSession // signs each later leg for the proxy
+	proxyURI    string
+}
+
+func (x *exchange) transport() http.RoundTripper {
+	if x.rt != nil {
+		return x.rt
+	}
+	return x.t.base()
+}
+
+// pin makes the rest of the exchange use one connection.
+func (x *exchange) pin() http.RoundTripper {
+	if x.rt == nil {
+		x.rt, x.release = x.t.pinned()
+	}
+	return x.rt
+}
+
+func (x *exchange) done() {
+	if x.release != nil {
+		x.release()
+		x.release = nil
+	}
+}
+
+// send sends one leg, with the proxy's Digest credentials when the proxy
+// asked for them.
+func (x *exchange) send(rt http.RoundTripper, lr *http.Request) (*http.Response, error) {
+	if x.proxyDigest != nil && lr.Header.Get(proxyHeaders.response) == "" {
+		if h, err := x.proxyDigest.authorize(lr.Method, x.proxyURI); err == nil {
+			lr.Header.Set(proxyHeaders.response, SchemeDigest+" "+h)
+		}
+	}
+	return x.t.send(rt, lr)
+}
+
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Header.Get("Authorization") != "" {
@@ -237,19 +283,27 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The cached nonce was refused; a fresh handshake follows.
 		t.dropDigest(req.URL, sess)
 	}
+	x := &exchange{t: t, req: req}
 	proxyDone, originDone := false, false
 	for {
 		switch {
 		case resp.StatusCode == http.StatusProxyAuthRequired && !proxyDone:
 			proxyDone = true
-			resp, err = t.authenticate(req, resp, proxyHeaders)
+			resp, err = x.authenticate(resp, proxyHeaders)
 		case resp.StatusCode == http.StatusUnauthorized && !originDone:
 			originDone = true
-			resp, err = t.authenticate(req, resp, originHeaders)
+			resp, err = x.authenticate(resp, originHeaders)
 		default:
+			if x.release != nil {
+				resp.Body = &releaseBody{ReadCloser: resp.Body, release: x.release}
+			}
+			if x.proxyDigest != nil {
+				x.proxyDigest.ctx.Delete()
+			}
 			return resp, nil
 		}
 		if err != nil {
+			x.done()
 			return nil, err
 		}
 	}
@@ -265,7 +319,8 @@ func (t *Transport) send(rt http.RoundTripper, req *http.Request) (*http.Respons
 
 // authenticate answers the challenge in resp. It returns resp itself when
 // no offered scheme can be answered.
-func (t *Transport) authenticate(req *http.Request, resp *http.Response, hn headerNames) (*http.Response, error) {
+func (x *exchange) authenticate(resp *http.Response, hn headerNames) (*http.Response, error) {
+	t, req := x.t, x.req
 	if hn.status == http.StatusUnauthorized && !t.mayAuthenticate(req) {
 		return resp, nil
 	}
@@ -293,9 +348,9 @@ func (t *Transport) authenticate(req *http.Request, resp *http.Response, hn head
 		}
 		bufferBody(resp)
 		if scheme == SchemeDigest {
-			return t.digestAuth(req, resp, cred, *ch, hn)
+			return x.digestAuth(resp, cred, *ch, hn)
 		}
-		return t.handshake(req, resp, cred, *ch, hn)
+		return x.handshake(resp, cred, *ch, hn)
 	}
 	return resp, nil
 }
@@ -346,7 +401,8 @@ func (t *Transport) pinned() (http.RoundTripper, func()) {
 }
 
 // handshake runs a connection-bound scheme (Negotiate, Kerberos, NTLM).
-func (t *Transport) handshake(req *http.Request, resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
+func (x *exchange) handshake(resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
+	t, req := x.t, x.req
 	ctx := req.Context()
 	var flags uint32 = sspi.ISC_REQ_CONNECTION
 	if t.MutualAuth {
@@ -369,7 +425,7 @@ func (t *Transport) handshake(req *http.Request, resp *http.Response, cred *sspi
 	if !ok {
 		return resp, nil
 	}
-	rt, release := t.pinned()
+	rt := x.pin()
 	last := resp
 	for leg := 0; leg < maxLegs; leg++ {
 		var bufs []secbuffer.Buffer
@@ -379,26 +435,22 @@ func (t *Transport) handshake(req *http.Request, resp *http.Response, cred *sspi
 		bufs = append(bufs, extra...)
 		out, err := c.StepBuffers(ctx, bufs)
 		if err != nil {
-			release()
 			if leg == 0 {
 				return nil, fmt.Errorf("sspihttp: %s: %w", ch.scheme, err)
 			}
 			return last, nil // the server's refusal, as it sent it
 		}
 		if len(out) == 0 {
-			release()
 			return last, nil
 		}
 		body, err := rewind(req)
 		if err != nil {
-			release()
 			return nil, err
 		}
 		lr := cloneRequest(req, body)
 		lr.Header.Set(hn.response, ch.scheme+" "+base64.StdEncoding.EncodeToString(out))
-		r, err := t.send(rt, lr)
+		r, err := x.send(rt, lr)
 		if err != nil {
-			release()
 			return nil, err
 		}
 		tok, haveTok := finalToken(r.Header.Values(hn.challenge), ch.scheme)
@@ -406,27 +458,22 @@ func (t *Transport) handshake(req *http.Request, resp *http.Response, cred *sspi
 			if haveTok && !c.Established() {
 				if _, err := c.Step(ctx, tok); err != nil && t.MutualAuth {
 					r.Body.Close()
-					release()
 					return nil, fmt.Errorf("%w: %w", ErrMutualAuthFailed, err)
 				}
 			}
 			if t.MutualAuth && !c.Established() {
 				r.Body.Close()
-				release()
 				return nil, ErrMutualAuthFailed
 			}
-			r.Body = &releaseBody{ReadCloser: r.Body, release: release}
 			return r, nil
 		}
 		bufferBody(r)
 		last = r
 		if !haveTok || len(tok) == 0 || c.Established() {
-			release()
 			return r, nil // refused: the clean 401
 		}
 		in = tok
 	}
-	release()
 	return last, nil
 }
 
@@ -533,7 +580,8 @@ func (t *Transport) keepDigest(u *url.URL, s *digestSession) {
 
 // digestAuth answers a Digest challenge (RFC 7616 3.4), once more if the
 // server says the nonce was stale.
-func (t *Transport) digestAuth(req *http.Request, resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
+func (x *exchange) digestAuth(resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
+	t, req := x.t, x.req
 	ctx := req.Context()
 	uri := req.URL.RequestURI()
 	if hn.status == http.StatusProxyAuthRequired && req.URL.Scheme == "http" {
@@ -564,7 +612,7 @@ func (t *Transport) digestAuth(req *http.Request, resp *http.Response, cred *ssp
 		}
 		lr := cloneRequest(req, body)
 		lr.Header.Set(hn.response, SchemeDigest+" "+string(out))
-		r, err := t.send(t.base(), lr)
+		r, err := x.send(x.transport(), lr)
 		if err != nil {
 			c.Delete()
 			return nil, err
@@ -596,9 +644,14 @@ func (t *Transport) digestAuth(req *http.Request, resp *http.Response, cred *ssp
 			c.Delete()
 			return nil, ErrMutualAuthFailed
 		}
-		if r.StatusCode < 400 && hn.status == http.StatusUnauthorized {
+		switch {
+		case hn.status == http.StatusProxyAuthRequired:
+			// Later legs of this exchange (the origin's) sign for the
+			// proxy on the same nonce.
+			x.proxyDigest, x.proxyURI = &digestSession{ctx: c}, uri
+		case r.StatusCode < 400:
 			t.keepDigest(req.URL, &digestSession{ctx: c})
-		} else {
+		default:
 			c.Delete()
 		}
 		return r, nil
