@@ -354,49 +354,14 @@ func TestInteropNTLMv1(t *testing.T) {
 	requireGSSNTLMSSP(t)
 	users := userFile(t)
 	ctx := context.Background()
-	t.Run("their client", func(t *testing.T) {
-		d, err := peers.StartGSS(peers.GSSOptions{
-			Role: "initiate", Mech: "ntlm", Target: "HTTP@localhost",
-			Env: []string{"NTLM_USER_FILE=" + users, "LM_COMPAT_LEVEL=1"},
+	for _, tc := range []struct {
+		level   string
+		wantESS bool
+	}{{"1", true}, {"0", false}} {
+		t.Run("their client LM_COMPAT_LEVEL="+tc.level, func(t *testing.T) {
+			testGSSClientNTLMv1(t, users, tc.level, tc.wantESS)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		cred, err := New(&Config{LMCompatibility: AllowNTLMv1}).AcquireCredentials(ctx, "", packages.SECPKG_CRED_INBOUND, UserFile(users))
-		if err != nil {
-			t.Fatal(err)
-		}
-		server, _ := cred.NewServerContext(0)
-		var info map[string]string
-		for !server.Established() || info == nil {
-			tok, done, inf, err := d.Next(ctx)
-			if err != nil {
-				t.Fatalf("%v; stderr: %s", err, d.Stderr())
-			}
-			if done {
-				info = inf
-				continue
-			}
-			if m, err := parseAuthenticate(tok); err == nil && len(m.ntChallengeResponse) != 24 {
-				t.Fatalf("gss-ntlmssp sent a %d-byte NT response, not NTLMv1", len(m.ntChallengeResponse))
-			}
-			out, _, err := step(server, tok, 4096)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(out) > 0 {
-				if err := d.SendToken(out); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if s, _ := server.(*serverContext).session(); s == nil || !s.ess {
-			t.Errorf("no extended session security")
-		}
-		checkSessionKey(t, server, info)
-		exchangeWithPeer(t, d, server)
-	})
+	}
 	t.Run("our client", func(t *testing.T) {
 		d, err := peers.StartGSS(peers.GSSOptions{Role: "accept", Mech: "ntlm", Env: []string{"NTLM_USER_FILE=" + users, "LM_COMPAT_LEVEL=1"}})
 		if err != nil {
@@ -437,4 +402,51 @@ func TestInteropNTLMv1(t *testing.T) {
 		checkSessionKey(t, client, info)
 		exchangeWithPeer(t, d, client)
 	})
+}
+
+// testGSSClientNTLMv1 runs a gss-ntlmssp initiator at the given
+// LM_COMPAT_LEVEL against our acceptor allowing NTLMv1.
+func testGSSClientNTLMv1(t *testing.T, users, level string, wantESS bool) {
+	ctx := context.Background()
+	d, err := peers.StartGSS(peers.GSSOptions{
+		Role: "initiate", Mech: "ntlm", Target: "HTTP@localhost",
+		Env: []string{"NTLM_USER_FILE=" + users, "LM_COMPAT_LEVEL=" + level},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cred, err := New(&Config{LMCompatibility: AllowNTLMv1}).AcquireCredentials(ctx, "", packages.SECPKG_CRED_INBOUND, UserFile(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, _ := cred.NewServerContext(0)
+	var info map[string]string
+	for !server.Established() || info == nil {
+		tok, done, inf, err := d.Next(ctx)
+		if err != nil {
+			t.Fatalf("%v; stderr: %s", err, d.Stderr())
+		}
+		if done {
+			info = inf
+			continue
+		}
+		if m, err := parseAuthenticate(tok); err == nil && len(m.ntChallengeResponse) != 24 {
+			t.Fatalf("gss-ntlmssp sent a %d-byte NT response, not NTLMv1", len(m.ntChallengeResponse))
+		}
+		out, _, err := step(server, tok, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) > 0 {
+			if err := d.SendToken(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if s, _ := server.(*serverContext).session(); s == nil || s.ess != wantESS {
+		t.Errorf("extended session security: want %v", wantESS)
+	}
+	checkSessionKey(t, server, info)
+	exchangeWithPeer(t, d, server)
 }
