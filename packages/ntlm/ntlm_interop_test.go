@@ -407,6 +407,7 @@ func TestInteropNTLMv1(t *testing.T) {
 // testGSSClientNTLMv1 runs a gss-ntlmssp initiator at the given
 // LM_COMPAT_LEVEL against our acceptor allowing NTLMv1.
 func testGSSClientNTLMv1(t *testing.T, users, level string, wantESS bool) {
+	t.Helper()
 	ctx := context.Background()
 	d, err := peers.StartGSS(peers.GSSOptions{
 		Role: "initiate", Mech: "ntlm", Target: "HTTP@localhost",
