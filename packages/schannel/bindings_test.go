@@ -154,3 +154,21 @@ func ntlmOverTLS(t *testing.T, client, server *endpoint, cb, sb []byte) error {
 	}
 	return nil
 }
+
+func TestExportKeyingMaterial(t *testing.T) {
+	for _, vt := range versionTests {
+		client, server := established(t, vt.client)
+		ce, err := client.ctx.(KeyingMaterialExporter).ExportKeyingMaterial("EXPERIMENTAL gosspi", []byte("ctx"), 48)
+		if err != nil {
+			t.Fatal(err)
+		}
+		se, err := server.ctx.(KeyingMaterialExporter).ExportKeyingMaterial("EXPERIMENTAL gosspi", []byte("ctx"), 48)
+		if err != nil || !bytes.Equal(ce, se) || len(ce) != 48 {
+			t.Fatalf("%s: client % x server % x (%v)", vt.name, ce, se, err)
+		}
+		other, _ := client.ctx.(KeyingMaterialExporter).ExportKeyingMaterial("EXPERIMENTAL gosspi", nil, 48)
+		if bytes.Equal(other, ce) {
+			t.Fatalf("%s: context ignored", vt.name)
+		}
+	}
+}

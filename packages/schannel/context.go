@@ -1056,3 +1056,26 @@ func (c *schannelContext) requestFlags(b []byte) (status.Status, error) {
 	}
 	return status.SEC_E_OK, nil
 }
+
+// KeyingMaterialExporter is implemented by Schannel contexts: RFC 5705 /
+// RFC 8446 §7.5 keying material export, what SECPKG_ATTR_KEYING_MATERIAL
+// returns on Windows after SetContextAttributes with
+// SECPKG_ATTR_KEYING_MATERIAL_INFO. Type-assert a packages.Context to it.
+type KeyingMaterialExporter interface {
+	ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error)
+}
+
+// ExportKeyingMaterial exports length bytes of keying material for label
+// and context (nil context differs from an empty one, as in RFC 5705). On
+// TLS 1.2 it needs the extended master secret.
+func (c *schannelContext) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	const op = "QueryContextAttributes"
+	if !c.established.Load() {
+		return nil, status.New(op, c.pkg.name, status.SEC_E_INVALID_HANDLE, errors.New("schannel: handshake not complete"))
+	}
+	b, err := c.cs.ExportKeyingMaterial(label, context, length)
+	if err != nil {
+		return nil, status.New(op, c.pkg.name, status.SEC_E_UNSUPPORTED_FUNCTION, fmt.Errorf("schannel: %w", err))
+	}
+	return b, nil
+}

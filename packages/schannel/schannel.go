@@ -102,9 +102,10 @@
 // mapping client certificates to accounts; arbitrary alerts through
 // SCHANNEL_ALERT after the handshake (crypto/tls cannot send them; only
 // close_notify is accepted); TLS 1.3 cipher suite limits (crypto/tls fixes
-// them); SECPKG_ATTR_KEYING_MATERIAL and the other SetContextAttributes
-// attributes; the session id in SESSION_INFO (crypto/tls does not expose
-// it). Only the legacy PKCS #12 encryption is read.
+// them); SetContextAttributes (keying material is exported through
+// [KeyingMaterialExporter] instead of SECPKG_ATTR_KEYING_MATERIAL_INFO and
+// SECPKG_ATTR_KEYING_MATERIAL); the session id in SESSION_INFO (crypto/tls
+// does not expose it). Only the legacy PKCS #12 encryption is read.
 package schannel
 
 import (
