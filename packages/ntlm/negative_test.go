@@ -157,6 +157,24 @@ func TestBufferFlags(t *testing.T) {
 	}
 }
 
+func TestPaddingBuffer(t *testing.T) {
+	client, server := established(t, testConfig(), testConfig(), reqSeal)
+	m := []secbuffer.Buffer{
+		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)},
+		{Type: secbuffer.SECBUFFER_DATA, Data: []byte("data")},
+		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 8)},
+	}
+	if _, err := client.EncryptMessage(0, m, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(m[2].Data) != 0 {
+		t.Errorf("PADDING is %d bytes, want 0", len(m[2].Data))
+	}
+	if _, _, err := server.DecryptMessage(m, 0); err != nil || string(m[1].Data) != "data" {
+		t.Fatalf("decrypt: %q %v", m[1].Data, err)
+	}
+}
+
 func TestWrapNoEncrypt(t *testing.T) {
 	client, server := established(t, testConfig(), testConfig(), reqSeal)
 	for i := 0; i < 2; i++ {

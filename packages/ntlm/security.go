@@ -218,10 +218,14 @@ func (s *session) protect(msg []secbuffer.Buffer, seal bool) error {
 	h.checksum(s.ess, msg, &sum)
 	if seal {
 		// MS-NLMP 3.4.3: the data is encrypted first, then the checksum
-		// with the same key stream.
+		// with the same key stream. RC4 needs no padding: a
+		// SECBUFFER_PADDING buffer comes back empty.
 		for i := range msg {
-			if sealed(&msg[i]) {
+			switch {
+			case sealed(&msg[i]):
 				h.rc4.XORKeyStream(msg[i].Data, msg[i].Data)
+			case msg[i].BaseType() == secbuffer.SECBUFFER_PADDING:
+				msg[i].Data = msg[i].Data[:0]
 			}
 		}
 	}
