@@ -25,3 +25,7 @@ func kdc(t testing.TB) *peers.KDC {
 }
 
 func stopKDC() { peers.StopSharedKDC() }
+
+// peersRequired reports whether SSPI_INTEROP=1: a missing peer is then a
+// failure rather than a skip.
+func peersRequired() bool { return os.Getenv("SSPI_INTEROP") == "1" }
