@@ -293,9 +293,20 @@ var opensslVersions = []struct {
 	client uint32
 	server uint32
 	bit    uint32
+	cipher string // OpenSSL cipher list for TLS 1.2; "" = default
 }{
-	{"TLS1.2", "-tls1_2", packages.SP_PROT_TLS1_2_CLIENT, packages.SP_PROT_TLS1_2_SERVER, packages.SP_PROT_TLS1_2_CLIENT},
-	{"TLS1.3", "-tls1_3", packages.SP_PROT_TLS1_3_CLIENT, packages.SP_PROT_TLS1_3_SERVER, packages.SP_PROT_TLS1_3_CLIENT},
+	{"TLS1.2", "-tls1_2", packages.SP_PROT_TLS1_2_CLIENT, packages.SP_PROT_TLS1_2_SERVER, packages.SP_PROT_TLS1_2_CLIENT, ""},
+	{"TLS1.2-CBC", "-tls1_2", packages.SP_PROT_TLS1_2_CLIENT, packages.SP_PROT_TLS1_2_SERVER, packages.SP_PROT_TLS1_2_CLIENT, "ECDHE-ECDSA-AES256-SHA"},
+	{"TLS1.2-CHACHA20", "-tls1_2", packages.SP_PROT_TLS1_2_CLIENT, packages.SP_PROT_TLS1_2_SERVER, packages.SP_PROT_TLS1_2_CLIENT, "ECDHE-ECDSA-CHACHA20-POLY1305"},
+	{"TLS1.3", "-tls1_3", packages.SP_PROT_TLS1_3_CLIENT, packages.SP_PROT_TLS1_3_SERVER, packages.SP_PROT_TLS1_3_CLIENT, ""},
+}
+
+// cipherArgs returns the -cipher option of a version entry.
+func cipherArgs(cipher string) []string {
+	if cipher == "" {
+		return nil
+	}
+	return []string{"-cipher", cipher}
 }
 
 // TestOpenSSLServer runs our client against openssl s_server -rev, which
@@ -306,8 +317,8 @@ func TestOpenSSLServer(t *testing.T) {
 	k := getPKI()
 	for _, v := range opensslVersions {
 		t.Run(v.name, func(t *testing.T) {
-			port := startServer(t, bin, "-cert", f.serverCert, "-key", f.serverKey, "-CAfile", f.ca, "-Verify", "1",
-				"-alpn", "h2,http/1.1", "-rev", v.flag, "-num_tickets", "2")
+			port := startServer(t, bin, append([]string{"-cert", f.serverCert, "-key", f.serverKey, "-CAfile", f.ca, "-Verify", "1",
+				"-alpn", "h2,http/1.1", "-rev", v.flag, "-num_tickets", "2"}, cipherArgs(v.cipher)...)...)
 			p := New(&Config{})
 			cred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, Creds: []tls.Certificate{k.client}, EnabledProtocols: v.client})
 			alpn, _ := MarshalApplicationProtocols("h2", "http/1.1")
@@ -324,6 +335,12 @@ func TestOpenSSLServer(t *testing.T) {
 				ci, _ := ctx.QueryAttribute(packages.SECPKG_ATTR_CONNECTION_INFO)
 				if got := ci.(*SecPkgContext_ConnectionInfo).Protocol; got != v.bit {
 					t.Errorf("protocol %#x, want %#x", got, v.bit)
+				}
+				if v.cipher != "" {
+					ci, _ := ctx.QueryAttribute(packages.SECPKG_ATTR_CIPHER_INFO)
+					if got := UTF16ToString(ci.(*SecPkgContext_CipherInfo).CipherSuiteName[:]); !strings.Contains(got, map[string]string{"ECDHE-ECDSA-AES256-SHA": "AES_256_CBC_SHA", "ECDHE-ECDSA-CHACHA20-POLY1305": "CHACHA20"}[v.cipher]) {
+						t.Errorf("cipher suite %s", got)
+					}
 				}
 				ap, _ := ctx.QueryAttribute(packages.SECPKG_ATTR_APPLICATION_PROTOCOL)
 				if got := ap.(*SecPkgContext_ApplicationProtocol).Protocol(); got != "h2" {
@@ -456,8 +473,8 @@ func TestOpenSSLClient(t *testing.T) {
 			sess := filepath.Join(t.TempDir(), "sess.pem")
 			for i, sessArg := range []string{"-sess_out", "-sess_in"} {
 				l, port := listen(t)
-				c := startClient(t, bin, port, "-CAfile", f.ca, "-verify_return_error", "-servername", "localhost",
-					"-alpn", "h2,http/1.1", v.flag, "-cert", f.clientCert, "-key", f.clientKey, sessArg, sess)
+				c := startClient(t, bin, port, append([]string{"-CAfile", f.ca, "-verify_return_error", "-servername", "localhost",
+					"-alpn", "h2,http/1.1", v.flag, "-cert", f.clientCert, "-key", f.clientKey, sessArg, sess}, cipherArgs(v.cipher)...)...)
 				ctx, err := cred.NewServerContext(serverReq | packages.ASC_REQ_MUTUAL_AUTH)
 				if err != nil {
 					t.Fatal(err)
