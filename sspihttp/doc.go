@@ -1,0 +1,53 @@
+// Package sspihttp plugs the security packages of
+// github.com/gosspi/sspi into net/http: a client [Transport] that answers
+// authentication challenges, a [ProxyDialer] for proxies that want
+// authentication on CONNECT, and server middleware ([Server.Middleware])
+// that authenticates requests and hands the handler the client's
+// [Identity]. It is kept out of the root package so that programs that do
+// not speak HTTP do not link net/http.
+//
+// # Schemes
+//
+//   - Negotiate (RFC 4559): SPNEGO choosing Kerberos, or NTLM when no
+//     ticket can be had; the server's last token proves its identity
+//     (mutual authentication, [Transport.MutualAuth]).
+//   - Kerberos: the bare Kerberos scheme some Microsoft servers offer.
+//   - NTLM: the three-message handshake of MS-NLMP over two round trips.
+//   - Digest (RFC 7616, RFC 2617): MD5, MD5-sess and the SHA-256 and
+//     SHA-512/256 algorithms, qop=auth, nonce reuse with a counted nc.
+//
+// Negotiate, Kerberos and NTLM authenticate a connection, not a request:
+// every leg of one handshake must travel over the same HTTP/1.1
+// connection. The Transport runs each handshake on a private
+// single-connection clone of its Base; the Server keeps the handshake of
+// each connection in the connection's context, which is why an
+// http.Server using it must set ConnContext to [ConnContext].
+//
+// # Client
+//
+//	client := &http.Client{Transport: &sspihttp.Transport{
+//		Credentials: &sspi.AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: pw},
+//	}}
+//	resp, err := client.Get("https://intranet.example.com/")
+//
+// With no Credentials the packages' defaults apply: the Kerberos
+// credential cache (kinit) and NTLM_USER_FILE. [WithCredentials] sets the
+// credentials of one request. Bodies are sent again for each leg through
+// Request.GetBody ([ErrBodyNotRewindable] otherwise). After a redirect to
+// another host, or from https to http, challenges are left unanswered
+// unless [Transport.AllowHost] allows the host.
+//
+// # Server
+//
+//	s := &sspihttp.Server{
+//		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: "/etc/http.keytab"}},
+//		Digest:    digest.Users{{Name: "alice", Password: pw}},
+//	}
+//	srv := &http.Server{Handler: s.Middleware(mux), ConnContext: sspihttp.ConnContext}
+//
+// The handler reads who authenticated with [IdentityFromContext]. With
+// [Server.ChannelBindings] ([TLSServerEndPoint] of the server certificate)
+// the Negotiate, Kerberos and NTLM handshakes must carry the TLS
+// connection's bindings (Windows' Extended Protection for
+// Authentication).
+package sspihttp
