@@ -150,7 +150,7 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 	if outTok == nil {
 		return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no output token buffer"))
 	}
-	bnd, _, err := bindingsHash(in)
+	bnd, haveBindings, err := bindingsHash(in)
 	if err != nil {
 		return c.fail(op, status.SEC_E_BAD_BINDINGS, err)
 	}
@@ -200,6 +200,16 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 		CTime:     ctime,
 		SubKey:    subkey,
 		SeqNumber: int64(seq),
+	}
+	if haveBindings {
+		// MS-KILE 3.2.5.8: tell Windows acceptors that channel bindings
+		// are present (AD-IF-RELEVANT { AD-AUTH-DATA-AP-OPTIONS:
+		// KERB_AP_OPTIONS_CBT }); other acceptors ignore it.
+		ad, err := apOptionsCBT()
+		if err != nil {
+			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
+		auth.AuthorizationData = types.AuthorizationData{{ADType: adIfRelevant, ADData: ad}}
 	}
 	apReq, err := messages.NewAPReq(tkt.ticket, tkt.key, auth)
 	if err != nil {

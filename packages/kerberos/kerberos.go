@@ -95,9 +95,10 @@
 //
 // User-to-user, cross-realm referrals, PKINIT, FAST, S4U, password
 // changes, datagram contexts, context export and the
-// ImpersonateSecurityContext family. The Windows authorization data of
-// MS-KILE 3.2.5.8 (KERB-AD-RESTRICTION-ENTRY, AD-AUTH-DATA-AP-OPTIONS) is
-// not added to the authenticator. Only FILE credential caches are read,
+// ImpersonateSecurityContext family. Of the Windows authorization data of
+// MS-KILE 3.2.5.8 only AD-AUTH-DATA-AP-OPTIONS (KERB_AP_OPTIONS_CBT, sent
+// with channel bindings) is added to the authenticator, not
+// KERB-AD-RESTRICTION-ENTRY, KERB-LOCAL or AD-TARGET-PRINCIPAL. Only FILE credential caches are read,
 // and none is written.
 package kerberos
 

@@ -166,6 +166,9 @@ func TestLoopback(t *testing.T) {
 			if !bytes.Equal(ck.(*packages.SecPkgContext_SessionKey).SessionKey, sk.(*packages.SecPkgContext_SessionKey).SessionKey) {
 				t.Error("client and server session keys differ")
 			}
+			if got, want := sc.(*serverContext).cbtSignalled, tt.cliCB != ""; got != want {
+				t.Errorf("KERB_AP_OPTIONS_CBT seen %v, want %v", got, want)
+			}
 			exchangeMessages(t, cc, sc)
 			exchangeMessages(t, sc, cc)
 		})

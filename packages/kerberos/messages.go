@@ -136,6 +136,29 @@ func parseGSSChecksum(b []byte) (*gssChecksum, error) {
 	return c, nil
 }
 
+// Authorization data types (RFC 4120 7.5.4, MS-KILE 2.2.8).
+const (
+	adIfRelevant        = 1
+	adAuthDataAPOptions = 143
+	kerbAPOptionsCBT    = 0x4000
+)
+
+// apOptionsCBT returns the DER of AuthorizationData holding one
+// AD-AUTH-DATA-AP-OPTIONS entry with KERB_AP_OPTIONS_CBT (a 32-bit
+// little-endian integer), the content of the AD-IF-RELEVANT element.
+func apOptionsCBT() ([]byte, error) {
+	var v [4]byte
+	binary.LittleEndian.PutUint32(v[:], kerbAPOptionsCBT)
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(adAuthDataAPOptions) })
+			b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1OctetString(v[:]) })
+		})
+	})
+	return b.Bytes()
+}
+
 // AP-REP (RFC 4120 5.5.2), which gokrb5 can parse but not build.
 
 // encAPRepPart is EncAPRepPart.

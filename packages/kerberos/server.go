@@ -28,6 +28,9 @@ type serverContext struct {
 	delegated *credentials
 	pac       *PAC
 	pending   []byte              // an AP-REP that did not fit the output buffer
+	// cbtSignalled: the authenticator announced channel bindings
+	// (KERB_AP_OPTIONS_CBT, MS-KILE 2.2.8).
+	cbtSignalled bool
 	tktKey    types.EncryptionKey // DCE style: for the client's AP-REP
 	dceSeq    uint32              // DCE style: our AP-REP's sequence number
 }
@@ -302,6 +305,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 	if err := c.checkBindings(ck, in); err != nil {
 		return nil, err
 	}
+	c.cbtSignalled = hasAPOptionsCBT(auth.AuthorizationData)
 	clientName := auth.CName.PrincipalNameString() + "@" + auth.CRealm
 	rkey := fmt.Sprintf("%s|%s@%s|%d|%d", clientName, tkt.SName.PrincipalNameString(), tkt.Realm, auth.CTime.Unix(), auth.Cusec)
 	if !c.p.replay.check(rkey, now, skew) {
@@ -588,4 +592,24 @@ func parsePAC(b []byte, key types.EncryptionKey) (out *PAC, err error) {
 	}
 	out.Raw = raw
 	return out, nil
+}
+
+// hasAPOptionsCBT reports whether ad holds AD-IF-RELEVANT with an
+// AD-AUTH-DATA-AP-OPTIONS entry that has KERB_AP_OPTIONS_CBT.
+func hasAPOptionsCBT(ad types.AuthorizationData) bool {
+	for _, e := range ad {
+		if e.ADType != adIfRelevant {
+			continue
+		}
+		var inner types.AuthorizationData
+		if inner.Unmarshal(e.ADData) != nil {
+			continue
+		}
+		for _, i := range inner {
+			if i.ADType == adAuthDataAPOptions && len(i.ADData) >= 4 && binary.LittleEndian.Uint32(i.ADData)&kerbAPOptionsCBT != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
