@@ -27,12 +27,12 @@ type serverContext struct {
 	baseContext
 	delegated *credentials
 	pac       *PAC
-	pending   []byte              // an AP-REP that did not fit the output buffer
+	pending   []byte // an AP-REP that did not fit the output buffer
 	// cbtSignalled: the authenticator announced channel bindings
 	// (KERB_AP_OPTIONS_CBT, MS-KILE 2.2.8).
 	cbtSignalled bool
-	tktKey    types.EncryptionKey // DCE style: for the client's AP-REP
-	dceSeq    uint32              // DCE style: our AP-REP's sequence number
+	tktKey       types.EncryptionKey // DCE style: for the client's AP-REP
+	dceSeq       uint32              // DCE style: our AP-REP's sequence number
 }
 
 var _ packages.Context = (*serverContext)(nil)
