@@ -105,9 +105,15 @@ var asyncEngine = sync.OnceValue(func() *async.Engine {
 // calls of every Registry. Raising a limit starts waiting calls at once;
 // lowering one lets running calls finish. It is safe for concurrent use.
 //
-// Calls of the Kerberos and Negotiate packages that may talk to a KDC
-// (acquiring credentials and InitializeSecurityContext) count against
-// Network; all others against CPU.
+// Which calls count against Network is decided when a call is issued, by
+// the name of the package it runs (see classFor): calls of the Kerberos
+// and Negotiate packages that may talk to a KDC (acquiring credentials and
+// InitializeSecurityContext) count against Network; every other call
+// (AcceptSecurityContext, which needs no KDC, deleting a context, freeing
+// credentials, and all calls of NTLM, WDigest, Schannel and packages
+// registered with RegisterPackage) counts against CPU. A package may also
+// move a running call to Network itself, just before it waits, through
+// internal/async.NetworkBound on the context its call receives.
 func SetAsyncLimits(limits AsyncLimits) {
 	asyncEngine().SetLimits(async.Limits{CPU: limits.CPU, Network: limits.Network})
 }
@@ -127,12 +133,18 @@ func SspiCreateAsyncContext() *SspiAsyncContext {
 
 // SspiFreeAsyncContext frees Handle (SspiFreeAsyncContext); nil is
 // allowed, and freeing twice does nothing. A pending call is cancelled: one
-// still queued never runs; one already running is waited for, and its
-// callback does not run. When SspiFreeAsyncContext returns, nothing writes
-// to that call's output parameters any more. A call freed while running
-// may have completed its work: check the handle it was to create (for
-// example *phNewContext) and release it. Later use of Handle gives
-// SEC_E_INVALID_HANDLE.
+// still queued never runs; one already running has its context cancelled,
+// so that a package waiting on the network (Kerberos asking its KDC for a
+// ticket) gives up at once, and is waited for. The callback of a cancelled
+// call does not run: Windows leaves freeing a context with a call pending
+// undefined, and this emulation never lets a callback see a freed context.
+// When SspiFreeAsyncContext returns, nothing writes to that call's output
+// parameters any more and the goroutine that ran it has let go of it. A
+// call that gave up writes no output; a first handshake call then creates
+// no context, a later one leaves its context failed (delete it as usual).
+// A call freed while running may also have completed its work just before:
+// check the handle it was to create (for example *phNewContext) and
+// release it. Later use of Handle gives SEC_E_INVALID_HANDLE.
 //
 // A callback that has already started when Handle is freed (for instance
 // the callback freeing its own context) runs to its end.
@@ -242,7 +254,12 @@ func issue(h *SspiAsyncContext, key any, class async.Class, call func(ctx contex
 }
 
 // mayUseNetwork reports whether calls of package pkg that acquire
-// credentials or initialise a context may wait on a KDC.
+// credentials or initialise a context may wait on a KDC. This is the
+// classification rule of SetAsyncLimits: it goes by package name, since
+// the package contract has no way to say so. Kerberos may in addition call
+// async.NetworkBound(ctx) around its KDC exchange; for a call already
+// issued as Network that does nothing, so the two never count a call
+// twice.
 func mayUseNetwork(pkg string) bool {
 	return strings.EqualFold(pkg, "Kerberos") || strings.EqualFold(pkg, "Negotiate")
 }
@@ -272,16 +289,16 @@ func SspiAcquireCredentialsHandleAsyncA(AsyncContext *SspiAsyncContext, pszPrinc
 // (nothing queued) when AsyncContext is nil, freed or has a call pending.
 // *phCredential and *ptsExpiry are written before the status turns final.
 func (r *Registry) SspiAcquireCredentialsHandleAsyncW(AsyncContext *SspiAsyncContext, pszPrincipal *uint16, pszPackage *uint16, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
-	return issue(AsyncContext, nil, classFor(UTF16PtrToString(pszPackage)), func(context.Context) status.Status {
-		return r.AcquireCredentialsHandleW(pszPrincipal, pszPackage, fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+	return issue(AsyncContext, nil, classFor(UTF16PtrToString(pszPackage)), func(ctx context.Context) status.Status {
+		return r.acquireCredentialsHandle(ctx, UTF16PtrToString(pszPrincipal), pszPackage == nil, UTF16PtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
 	})
 }
 
 // SspiAcquireCredentialsHandleAsyncA is SspiAcquireCredentialsHandleAsyncW
 // with 8-bit strings, queueing [Registry.AcquireCredentialsHandleA].
 func (r *Registry) SspiAcquireCredentialsHandleAsyncA(AsyncContext *SspiAsyncContext, pszPrincipal *byte, pszPackage *byte, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
-	return issue(AsyncContext, nil, classFor(BytePtrToString(pszPackage)), func(context.Context) status.Status {
-		return r.AcquireCredentialsHandleA(pszPrincipal, pszPackage, fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+	return issue(AsyncContext, nil, classFor(BytePtrToString(pszPackage)), func(ctx context.Context) status.Status {
+		return r.acquireCredentialsHandle(ctx, BytePtrToString(pszPrincipal), pszPackage == nil, BytePtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
 	})
 }
 
@@ -312,8 +329,11 @@ func (r *Registry) SspiInitializeSecurityContextAsyncW(AsyncContext *SspiAsyncCo
 	if st != status.SEC_E_OK {
 		return st
 	}
-	return issue(AsyncContext, key, class, func(context.Context) status.Status {
-		return r.InitializeSecurityContextW(phCredential, phContext, pszTargetName, fContextReq, Reserved1, TargetDataRep, pInput, Reserved2, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return issue(AsyncContext, key, class, func(ctx context.Context) status.Status {
+		if Reserved1 != 0 || Reserved2 != 0 {
+			return status.SEC_E_INVALID_PARAMETER
+		}
+		return r.handshake(ctx, true, phCredential, phContext, UTF16PtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})
 }
 
@@ -324,8 +344,11 @@ func (r *Registry) SspiInitializeSecurityContextAsyncA(AsyncContext *SspiAsyncCo
 	if st != status.SEC_E_OK {
 		return st
 	}
-	return issue(AsyncContext, key, class, func(context.Context) status.Status {
-		return r.InitializeSecurityContextA(phCredential, phContext, pszTargetName, fContextReq, Reserved1, TargetDataRep, pInput, Reserved2, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return issue(AsyncContext, key, class, func(ctx context.Context) status.Status {
+		if Reserved1 != 0 || Reserved2 != 0 {
+			return status.SEC_E_INVALID_PARAMETER
+		}
+		return r.handshake(ctx, true, phCredential, phContext, BytePtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})
 }
 
@@ -344,8 +367,8 @@ func (r *Registry) SspiAcceptSecurityContextAsync(AsyncContext *SspiAsyncContext
 	if st != status.SEC_E_OK {
 		return st
 	}
-	return issue(AsyncContext, key, async.CPU, func(context.Context) status.Status {
-		return r.AcceptSecurityContext(phCredential, phContext, pInput, fContextReq, TargetDataRep, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return issue(AsyncContext, key, async.CPU, func(ctx context.Context) status.Status {
+		return r.handshake(ctx, false, phCredential, phContext, "", fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,9 +25,13 @@ import (
 // client proof) whose tokens are deterministic, so async and sync runs can
 // be compared byte for byte. onStep, if set, runs at the start of every
 // step: tests use it to hold a call while it runs.
+//
+// kdc, if set, stands for a KDC exchange: AcquireCredentials and Step call
+// it with their operation's name and fail with its error.
 type toyPackage struct {
 	name   string
 	onStep func(ctx context.Context)
+	kdc    func(ctx context.Context, op string) error
 }
 
 var toyExpiry = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -35,7 +40,12 @@ func (p *toyPackage) Info() packages.Info {
 	return packages.Info{Name: p.name, Comment: "toy package for async tests", Version: 1, RPCID: 0xFFFF, MaxToken: 256}
 }
 
-func (p *toyPackage) AcquireCredentials(_ context.Context, principal string, use uint32, authData any) (packages.Credentials, error) {
+func (p *toyPackage) AcquireCredentials(ctx context.Context, principal string, use uint32, authData any) (packages.Credentials, error) {
+	if p.kdc != nil {
+		if err := p.kdc(ctx, "AcquireCredentialsHandle"); err != nil {
+			return nil, err
+		}
+	}
 	if authData != nil {
 		return nil, status.SEC_E_UNKNOWN_CREDENTIALS
 	}
@@ -71,6 +81,15 @@ type toyContext struct {
 func (c *toyContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
 	if c.p.onStep != nil {
 		c.p.onStep(ctx)
+	}
+	if c.p.kdc != nil && c.failed == nil {
+		op := "AcceptSecurityContext"
+		if c.client {
+			op = "InitializeSecurityContext"
+		}
+		if err := c.p.kdc(ctx, op); err != nil {
+			c.failed = err
+		}
 	}
 	if c.failed != nil {
 		return status.Code(c.failed), c.failed
@@ -867,6 +886,117 @@ func TestAsyncFreeCancels(t *testing.T) {
 		}
 		sspi.SspiFreeAsyncContext(blocker)
 	})
+}
+
+// Freeing an async context cancels a call that waits on a KDC through the
+// call's context: SspiFreeAsyncContext returns although the KDC never
+// answers, the call's goroutine ends, the callback never runs (the spec:
+// never let the callback touch a freed context) and the call writes none
+// of its outputs. Each case's KDC wait is in a different call.
+func TestAsyncFreeCancelsKDCWait(t *testing.T) {
+	for _, op := range []string{"AcquireCredentialsHandle", "InitializeSecurityContext", "InitializeSecurityContext (second leg)", "AcceptSecurityContext"} {
+		t.Run(op, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { testFreeCancelsKDCWait(t, op) })
+		})
+	}
+}
+
+func testFreeCancelsKDCWait(t *testing.T, op string) {
+	waiting := make(chan struct{}, 1)
+	var gaveUp atomic.Int32
+	var block atomic.Bool
+	r := sspi.NewRegistry()
+	r.Register(&toyPackage{name: "Kerberos", kdc: func(ctx context.Context, kdcOp string) error {
+		if !block.Load() || !strings.HasPrefix(op, kdcOp) {
+			return nil
+		}
+		waiting <- struct{}{}
+		<-ctx.Done() // the KDC never answers
+		gaveUp.Add(1)
+		return status.New(kdcOp, "Kerberos", status.SEC_E_NO_AUTHENTICATING_AUTHORITY, context.Cause(ctx))
+	}})
+	target, _ := sspi.UTF16PtrFromString(testTarget)
+	pkg, _ := sspi.UTF16PtrFromString("Kerberos")
+
+	var cred sspi.CredHandle
+	var cctx sspi.CtxtHandle
+	use := uint32(sspi.SECPKG_CRED_OUTBOUND)
+	if op == "AcceptSecurityContext" {
+		use = sspi.SECPKG_CRED_INBOUND
+	}
+	if op != "AcquireCredentialsHandle" {
+		cred = acquire(t, r, peer{pkg: "Kerberos"}, use)
+		defer r.FreeCredentialsHandle(&cred)
+	}
+	if op == "InitializeSecurityContext (second leg)" {
+		out := tokenDesc(256)
+		if st := r.InitializeSecurityContextW(&cred, nil, target, clientReq, 0, 0, nil, 0, &cctx, &out, nil, nil); st != sspi.SEC_I_CONTINUE_NEEDED {
+			t.Fatal(st)
+		}
+		defer func() {
+			// The context the cut-short call worked on is failed but
+			// still there: its handle must be deleted.
+			if st := r.DeleteSecurityContext(&cctx); st != sspi.SEC_E_OK {
+				t.Errorf("DeleteSecurityContext after the cancelled leg: %v", st)
+			}
+		}()
+	}
+
+	base := runtime.NumGoroutine()
+	h := sspi.SspiCreateAsyncContext()
+	var callbacks atomic.Int32
+	sspi.SspiSetAsyncNotifyCallback(h, func(*sspi.SspiAsyncContext, any) { callbacks.Add(1) }, nil)
+	block.Store(true)
+	var (
+		newCred sspi.CredHandle
+		newCtx  sspi.CtxtHandle
+		attr    uint32
+		expiry  sspi.TimeStamp
+		out     = tokenDesc(256)
+		queued  status.Status
+	)
+	in := &secbuffer.Desc{Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: []byte("challenge")}}}
+	switch op {
+	case "AcquireCredentialsHandle":
+		queued = r.SspiAcquireCredentialsHandleAsyncW(h, nil, pkg, sspi.SECPKG_CRED_OUTBOUND, nil, nil, 0, 0, &newCred, &expiry)
+	case "InitializeSecurityContext":
+		queued = r.SspiInitializeSecurityContextAsyncW(h, &cred, nil, target, clientReq, 0, 0, nil, 0, &newCtx, &out, &attr, &expiry)
+	case "InitializeSecurityContext (second leg)":
+		queued = r.SspiInitializeSecurityContextAsyncW(h, nil, &cctx, target, clientReq, 0, 0, in, 0, &newCtx, &out, &attr, &expiry)
+	case "AcceptSecurityContext":
+		in.Buffers[0].Data = []byte("hello " + testTarget)
+		queued = r.SspiAcceptSecurityContextAsync(h, &cred, nil, in, serverReq, 0, &newCtx, &out, &attr, &expiry)
+	}
+	if queued != sspi.SEC_E_OK {
+		t.Fatalf("queueing: %v", queued)
+	}
+	<-waiting
+	if st := sspi.SspiGetAsyncCallStatus(h); st != sspi.SEC_I_ASYNC_CALL_PENDING {
+		t.Fatalf("status while the KDC is silent: %v", st)
+	}
+
+	// The KDC never answers: Free returns only because the call gives up.
+	// (In the bubble, a Free that waited for the KDC would deadlock.)
+	sspi.SspiFreeAsyncContext(h)
+	if n := gaveUp.Load(); n != 1 {
+		t.Errorf("the KDC wait ended %d times, want 1", n)
+	}
+	// Nothing was written: not before Free returned (the call failed) and
+	// not after (the call is over).
+	synctest.Wait()
+	if newCred != (sspi.CredHandle{}) || newCtx != (sspi.CtxtHandle{}) || attr != 0 || expiry != 0 || len(out.Buffers[0].Data) != 0 {
+		t.Errorf("outputs written by the cancelled call: cred %v ctx %v attr %#x expiry %d token %q",
+			newCred, newCtx, attr, expiry, out.Buffers[0].Data)
+	}
+	if n := callbacks.Load(); n != 0 {
+		t.Errorf("callback ran %d times for the freed call", n)
+	}
+	if st := sspi.SspiGetAsyncCallStatus(h); st != sspi.SEC_E_INVALID_HANDLE {
+		t.Errorf("status of the freed async context: %v", st)
+	}
+	if got := runtime.NumGoroutine(); got > base {
+		t.Errorf("%d goroutines after Free, %d before the call", got, base)
+	}
 }
 
 // The callback runs once per call, after the outputs and the status are

@@ -55,7 +55,7 @@ func (r *Registry) InitializeSecurityContextW(phCredential *CredHandle, phContex
 	if Reserved1 != 0 || Reserved2 != 0 {
 		return status.SEC_E_INVALID_PARAMETER
 	}
-	return r.handshake(true, phCredential, phContext, UTF16PtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return r.handshake(context.Background(), true, phCredential, phContext, UTF16PtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 }
 
 // InitializeSecurityContextA is InitializeSecurityContextW with an 8-bit
@@ -64,7 +64,7 @@ func (r *Registry) InitializeSecurityContextA(phCredential *CredHandle, phContex
 	if Reserved1 != 0 || Reserved2 != 0 {
 		return status.SEC_E_INVALID_PARAMETER
 	}
-	return r.handshake(true, phCredential, phContext, BytePtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return r.handshake(context.Background(), true, phCredential, phContext, BytePtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 }
 
 // AcceptSecurityContext is AcceptSecurityContext on the default Registry.
@@ -79,12 +79,17 @@ func AcceptSecurityContext(phCredential *CredHandle, phContext *CtxtHandle, pInp
 // flags. After SEC_E_OK, QueryContextAttributesW(SECPKG_ATTR_NAMES) names
 // the authenticated client.
 func (r *Registry) AcceptSecurityContext(phCredential *CredHandle, phContext *CtxtHandle, pInput *secbuffer.Desc, fContextReq uint32, TargetDataRep uint32, phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
-	return r.handshake(false, phCredential, phContext, "", fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return r.handshake(context.Background(), false, phCredential, phContext, "", fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 }
 
 // handshake is the common body of InitializeSecurityContext and
-// AcceptSecurityContext.
-func (r *Registry) handshake(client bool, phCredential *CredHandle, phContext *CtxtHandle, target string, req uint32, pInput *secbuffer.Desc, phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
+// AcceptSecurityContext. ctx reaches the package's Step: the flat calls
+// pass context.Background(); the async calls pass the context of their
+// call, which ends when the async context is freed, so that a package
+// waiting on the network (Kerberos and its KDC) gives up at once. A call
+// cut short that way fails as a cancelled Step does: a first call creates
+// no context, a later one leaves the context failed.
+func (r *Registry) handshake(ctx context.Context, client bool, phCredential *CredHandle, phContext *CtxtHandle, target string, req uint32, pInput *secbuffer.Desc, phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
 	var in []secbuffer.Buffer
 	if pInput != nil {
 		if pInput.Version != secbuffer.SECBUFFER_VERSION {
@@ -124,7 +129,7 @@ func (r *Registry) handshake(client bool, phCredential *CredHandle, phContext *C
 		return status.SEC_E_INVALID_HANDLE // a server context passed to ISC, or the reverse
 	}
 
-	st, err := c.step(context.Background(), in, pOutput.Buffers)
+	st, err := c.step(ctx, in, pOutput.Buffers)
 	if err != nil {
 		if first {
 			c.Delete() // a failed first call creates no context

@@ -31,16 +31,20 @@ func AcquireCredentialsHandleA(pszPrincipal *byte, pszPackage *byte, fCredential
 // SEC_E_NO_CREDENTIALS, SEC_E_INVALID_PARAMETER or the package's failure.
 // Free the handle with FreeCredentialsHandle.
 func (r *Registry) AcquireCredentialsHandleW(pszPrincipal *uint16, pszPackage *uint16, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
-	return r.acquireCredentialsHandle(UTF16PtrToString(pszPrincipal), pszPackage == nil, UTF16PtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+	return r.acquireCredentialsHandle(context.Background(), UTF16PtrToString(pszPrincipal), pszPackage == nil, UTF16PtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
 }
 
 // AcquireCredentialsHandleA is AcquireCredentialsHandleW with 8-bit
 // strings.
 func (r *Registry) AcquireCredentialsHandleA(pszPrincipal *byte, pszPackage *byte, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
-	return r.acquireCredentialsHandle(BytePtrToString(pszPrincipal), pszPackage == nil, BytePtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
+	return r.acquireCredentialsHandle(context.Background(), BytePtrToString(pszPrincipal), pszPackage == nil, BytePtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
 }
 
-func (r *Registry) acquireCredentialsHandle(principal string, noPackage bool, pkg string, use uint32, logonID *LUID, authData any, getKeyFn, getKeyArg uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
+// acquireCredentialsHandle is the common body of AcquireCredentialsHandleW
+// and A. ctx reaches the package's AcquireCredentials (Kerberos may ask
+// its KDC for a TGT): context.Background() from the flat calls, the
+// call's context from the async ones.
+func (r *Registry) acquireCredentialsHandle(ctx context.Context, principal string, noPackage bool, pkg string, use uint32, logonID *LUID, authData any, getKeyFn, getKeyArg uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
 	switch {
 	case noPackage:
 		return status.SEC_E_SECPKG_NOT_FOUND
@@ -49,7 +53,7 @@ func (r *Registry) acquireCredentialsHandle(principal string, noPackage bool, pk
 	case logonID != nil || getKeyFn != 0 || getKeyArg != 0:
 		return status.SEC_E_UNSUPPORTED_FUNCTION
 	}
-	cred, err := r.acquireCredentials(context.Background(), "AcquireCredentialsHandle", principal, pkg, use, authData)
+	cred, err := r.acquireCredentials(ctx, "AcquireCredentialsHandle", principal, pkg, use, authData)
 	if err != nil {
 		return status.Code(err)
 	}
