@@ -233,9 +233,21 @@ func freePort(t *testing.T) int {
 // startServer starts openssl s_server and waits until it accepts.
 func startServer(t *testing.T, bin string, args ...string) int {
 	t.Helper()
+	port, _ := startServerStdin(t, bin, args...)
+	return port
+}
+
+// startServerStdin is startServer that also returns s_server's standard
+// input, where it reads its commands.
+func startServerStdin(t *testing.T, bin string, args ...string) (int, io.WriteCloser) {
+	t.Helper()
 	port := freePort(t)
 	args = append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
 	cmd := exec.Command(bin, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +286,7 @@ func startServer(t *testing.T, bin string, args ...string) int {
 	case <-time.After(20 * time.Second):
 		t.Fatal("s_server did not start")
 	}
-	return port
+	return port, stdin
 }
 
 func dial(t *testing.T, port int) net.Conn {
@@ -619,4 +631,44 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 	s.write([]byte("pong under new keys\n"))
 	c.waitLine(t, "pong under new keys")
 	s.shutdown()
+}
+
+// TestOpenSSLServerRenegotiation has s_server send a TLS 1.2 HelloRequest:
+// DecryptMessage reports SEC_I_RENEGOTIATE and the handshake call that
+// takes it refuses with an alert.
+func TestOpenSSLServerRenegotiation(t *testing.T) {
+	bin := needOpenSSL(t)
+	f := writePEM(t)
+	k := getPKI()
+	port, stdin := startServerStdin(t, bin, "-cert", f.serverCert, "-key", f.serverKey, "-tls1_2")
+	p := New(&Config{})
+	cred := acquire(t, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, EnabledProtocols: packages.SP_PROT_TLS1_2_CLIENT})
+	ctx, _ := cred.NewClientContext("localhost", clientReq)
+	defer ctx.Delete()
+	s := &stream{t: t, ctx: ctx, conn: dial(t, port)}
+	if err := s.handshake(true); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "r\n")
+	for {
+		if len(s.buf) == 0 {
+			s.fill()
+		}
+		r := decrypt(ctx, s.buf)
+		if r.st == status.SEC_E_INCOMPLETE_MESSAGE {
+			s.fill()
+			continue
+		}
+		if r.st != status.SEC_I_RENEGOTIATE {
+			t.Fatalf("DecryptMessage: %v %v", r.st, r.err)
+		}
+		s.buf = append([]byte(nil), r.extra...)
+		break
+	}
+	in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: s.buf}, {Type: secbuffer.SECBUFFER_EMPTY}}
+	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
+	st, err := ctx.Step(context.Background(), in, out)
+	if st != status.SEC_E_ILLEGAL_MESSAGE || err == nil || len(out[0].Data) == 0 || out[0].Data[0] != recordTypeAlert {
+		t.Fatalf("ISC: %v %v alert % x", st, err, out[0].Data)
+	}
 }
