@@ -68,13 +68,13 @@
 //
 // # Left out
 //
-// Connectionless (datagram) NTLM and ISC_REQ_DATAGRAM, the LM_KEY and
-// REQUEST_NON_NT_SESSION_KEY session keys on the server (the user store
-// holds NT hashes only; the client computes them), LM-only responses on the
-// server, the server's check of MsvAvTimestamp against its clock and of
-// MsvAvTargetName against its own SPNs, MsvAvSingleHost, and pass-through
-// authentication to a domain controller (NETLOGON): the server verifies
-// against its own [UserStore].
+// Connectionless (datagram) NTLM: ISC_REQ_DATAGRAM and ASC_REQ_DATAGRAM
+// give SEC_E_UNSUPPORTED_FUNCTION. The server does not offer the LM_KEY and
+// REQUEST_NON_NT_SESSION_KEY session keys (its user store holds NT hashes
+// only; the client computes them), does not accept LM-only responses, does
+// not check MsvAvTimestamp against its clock, MsvAvTargetName against its
+// own SPNs or MsvAvSingleHost, and does no pass-through authentication to a
+// domain controller (NETLOGON): it verifies against its own [UserStore].
 //
 // [MS-NLMP]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-nlmp/
 package ntlm

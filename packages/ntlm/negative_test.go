@@ -646,6 +646,12 @@ func TestCredentialUse(t *testing.T) {
 			if _, err := cred.NewServerContext(0); (err == nil) != tc.sv {
 				t.Errorf("NewServerContext: %v", err)
 			}
+			if _, err := cred.NewClientContext("", packages.ISC_REQ_DATAGRAM); tc.client && !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
+				t.Errorf("datagram client: %v", err)
+			}
+			if _, err := cred.NewServerContext(packages.ASC_REQ_DATAGRAM); tc.sv && !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
+				t.Errorf("datagram server: %v", err)
+			}
 			cred.Free()
 			if _, err := cred.NewClientContext("", 0); err == nil {
 				t.Error("NewClientContext after Free")

@@ -336,6 +336,9 @@ func (c *credentials) NewClientContext(target string, req uint32) (packages.Cont
 	if c.use&packages.SECPKG_CRED_OUTBOUND == 0 || id == nil {
 		return nil, status.New("InitializeSecurityContext", Name, status.SEC_E_NO_CREDENTIALS, nil)
 	}
+	if req&packages.ISC_REQ_DATAGRAM != 0 {
+		return nil, status.New("InitializeSecurityContext", Name, status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("ntlm: connectionless NTLM is not implemented"))
+	}
 	idCopy := *id
 	return newClient(c.pkg, &idCopy, target, req), nil
 }
@@ -346,6 +349,9 @@ func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
 	c.mu.Unlock()
 	if c.use&packages.SECPKG_CRED_INBOUND == 0 || store == nil {
 		return nil, status.New("AcceptSecurityContext", Name, status.SEC_E_NO_CREDENTIALS, nil)
+	}
+	if req&packages.ASC_REQ_DATAGRAM != 0 {
+		return nil, status.New("AcceptSecurityContext", Name, status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("ntlm: connectionless NTLM is not implemented"))
 	}
 	return newServer(c.pkg, store, req), nil
 }
