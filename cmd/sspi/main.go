@@ -9,6 +9,7 @@
 //
 //	packages   list the security packages, as EnumerateSecurityPackagesW reports them
 //	demo       run each package that works locally: client against server in process
+//	decode     print the structure of an NTLM, SPNEGO, Kerberos or Digest token
 //	help       show the help of a command
 //
 // Run "sspi help <command>" for the options of a command.
@@ -33,6 +34,7 @@ type command struct {
 var commands = []*command{
 	packagesCommand,
 	demoCommand,
+	decodeCommand,
 }
 
 // Exit statuses.
