@@ -149,3 +149,65 @@ func FuzzPAC(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnwrapRC4 feeds arbitrary RFC 4757 tokens to an rc4-hmac session.
+func FuzzUnwrapRC4(f *testing.F) {
+	key := types.EncryptionKey{KeyType: 23, KeyValue: bytes.Repeat([]byte{9}, 16)}
+	snd, err := newSession(key, true, false, 0, 0, true, fixedReader{4, 5, 6})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, qop := range []uint32{0, packages.SECQOP_WRAP_NO_ENCRYPT} {
+		bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 64)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("rc4 fuzz seed")}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, 1)}}
+		if _, err := snd.encryptMessage(qop, bufs); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(append(append(bufs[0].Data, bufs[1].Data...), bufs[2].Data...), len(bufs[0].Data))
+	}
+	mic := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("m")}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 64)}}
+	if err := snd.makeSignature(0, mic); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mic[1].Data, len(mic[1].Data))
+	f.Fuzz(func(t *testing.T, tok []byte, split int) {
+		rcv, _ := newSession(key, false, false, 0, 0, false, nil)
+		s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(tok)}, {Type: secbuffer.SECBUFFER_DATA}}
+		rcv.decryptMessage(s)
+		if split >= 0 && split <= len(tok) {
+			w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(tok[:split])}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(tok[split:])}}
+			rcv.decryptMessage(w)
+			m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: tok[split:]}, {Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:split]}}
+			rcv.verifySignature(m)
+		}
+	})
+}
+
+// FuzzThirdLeg feeds arbitrary tokens to a DCE-style acceptor waiting for
+// the client's AP-REP.
+func FuzzThirdLeg(f *testing.F) {
+	m := newMemRealm(f, 18, nil)
+	cc, sc := m.contexts(f, packages.ISC_REQ_USE_DCE_STYLE)
+	legs, err := handshake(f, cc, sc, "", "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(legs[2].Token)
+	f.Add(legs[1].Token)
+	f.Fuzz(func(t *testing.T, tok []byte) {
+		c, _ := m.client.NewClientContext("HTTP/localhost", packages.ISC_REQ_USE_DCE_STYLE)
+		s, _ := m.server.NewServerContext(0)
+		buf := func() []secbuffer.Buffer {
+			return []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
+		}
+		o1 := buf()
+		if _, err := c.Step(context.Background(), nil, o1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: o1[0].Data}}, buf()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}}, buf()); err == nil {
+			t.Fatal("third leg of another context accepted")
+		}
+	})
+}

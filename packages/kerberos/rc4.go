@@ -298,7 +298,7 @@ func (s *session) rc4Unwrap(body []byte, data [][]byte) (uint32, status.Status, 
 
 func (s *session) rc4DecryptMessage(tok *secbuffer.Buffer, msg []secbuffer.Buffer) (uint32, status.Status, error) {
 	body, ok := rc4Body(tok.Data, 0x02)
-	if !ok {
+	if !ok || len(body) < rc4WrapBody {
 		return 0, status.SEC_E_INVALID_TOKEN, status.SEC_E_INVALID_TOKEN
 	}
 	var parts [8][]byte
