@@ -124,14 +124,17 @@ func FuzzUnwrap(f *testing.F) {
 	}
 	f.Add(mic[1].Data, 28)
 	f.Fuzz(func(t *testing.T, tok []byte, split int) {
-		rcv, _ := newSession(key, false, false, 0, 0, false, nil)
-		s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(tok)}, {Type: secbuffer.SECBUFFER_DATA}}
-		rcv.decryptMessage(s)
-		if split >= 0 && split <= len(tok) {
-			w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(tok[:split])}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(tok[split:])}}
-			rcv.decryptMessage(w)
-			m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: tok[split:]}, {Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:split]}}
-			rcv.verifySignature(m)
+		for _, dce := range []bool{false, true} {
+			rcv, _ := newSession(key, false, false, 0, 0, false, nil)
+			rcv.dce = dce
+			s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(tok)}, {Type: secbuffer.SECBUFFER_DATA}}
+			rcv.decryptMessage(s)
+			if split >= 0 && split <= len(tok) {
+				w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(tok[:split])}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(tok[split:])}}
+				rcv.decryptMessage(w)
+				m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: tok[split:]}, {Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:split]}}
+				rcv.verifySignature(m)
+			}
 		}
 	})
 }
