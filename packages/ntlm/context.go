@@ -143,46 +143,43 @@ func (c *ntlmContext) establish(flags uint32, exported [16]byte) {
 	c.ready.Store(true)
 }
 
-// contextFlags maps negotiated NTLM flags to ISC_RET_* or ASC_RET_* bits
-// (packages.md 1.3; pyspnego's mapping): SIGN gives integrity, replay and
-// sequence detection, SEAL confidentiality. NTLM never gives mutual
-// authentication or delegation.
+// retFlagMap maps negotiated NTLM flags to ISC_RET_* and ASC_RET_* bits
+// (packages.md 1.3; pyspnego's mapping): SIGN or SEAL give integrity,
+// replay and sequence detection, SEAL confidentiality. NTLM never gives
+// mutual authentication or delegation.
+var retFlagMap = []struct {
+	ntlm     uint32
+	isc, asc uint32
+}{
+	{flagSign | flagSeal,
+		packages.ISC_RET_INTEGRITY | packages.ISC_RET_REPLAY_DETECT | packages.ISC_RET_SEQUENCE_DETECT,
+		packages.ASC_RET_INTEGRITY | packages.ASC_RET_REPLAY_DETECT | packages.ASC_RET_SEQUENCE_DETECT},
+	{flagSeal, packages.ISC_RET_CONFIDENTIALITY, packages.ASC_RET_CONFIDENTIALITY},
+	{flagIdentify, packages.ISC_RET_IDENTIFY, packages.ASC_RET_IDENTIFY},
+}
+
+// contextFlags returns the ISC_RET_* or ASC_RET_* bits for the negotiated
+// flags.
 func (c *ntlmContext) contextFlags(flags uint32) uint32 {
-	var r uint32
-	if c.client {
-		r = packages.ISC_RET_CONNECTION
-		if flags&(flagSign|flagSeal) != 0 {
-			r |= packages.ISC_RET_INTEGRITY | packages.ISC_RET_REPLAY_DETECT | packages.ISC_RET_SEQUENCE_DETECT
+	r := uint32(packages.ISC_RET_CONNECTION) // = ASC_RET_CONNECTION
+	for _, m := range retFlagMap {
+		if flags&m.ntlm == 0 {
+			continue
 		}
-		if flags&flagSeal != 0 {
-			r |= packages.ISC_RET_CONFIDENTIALITY
+		if c.client {
+			r |= m.isc
+		} else {
+			r |= m.asc
 		}
-		if flags&flagIdentify != 0 {
-			r |= packages.ISC_RET_IDENTIFY
-		}
-		if c.anonymous {
-			r |= packages.ISC_RET_NULL_SESSION
-		}
-		if c.req&packages.ISC_REQ_ALLOCATE_MEMORY != 0 {
-			r |= packages.ISC_RET_ALLOCATED_MEMORY
-		}
-		return r
 	}
-	r = packages.ASC_RET_CONNECTION
-	if flags&(flagSign|flagSeal) != 0 {
-		r |= packages.ASC_RET_INTEGRITY | packages.ASC_RET_REPLAY_DETECT | packages.ASC_RET_SEQUENCE_DETECT
-	}
-	if flags&flagSeal != 0 {
-		r |= packages.ASC_RET_CONFIDENTIALITY
-	}
-	if flags&flagIdentify != 0 {
-		r |= packages.ASC_RET_IDENTIFY
-	}
-	if c.anonymous {
+	switch {
+	case c.anonymous && c.client:
+		r |= packages.ISC_RET_NULL_SESSION
+	case c.anonymous:
 		r |= packages.ASC_RET_NULL_SESSION
 	}
-	if c.req&packages.ASC_REQ_ALLOCATE_MEMORY != 0 {
-		r |= packages.ASC_RET_ALLOCATED_MEMORY
+	if c.req&packages.ISC_REQ_ALLOCATE_MEMORY != 0 {
+		r |= packages.ISC_RET_ALLOCATED_MEMORY // = ASC_RET_ALLOCATED_MEMORY
 	}
 	return r
 }

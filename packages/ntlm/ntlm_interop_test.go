@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -88,31 +89,15 @@ func TestInteropGSSClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var info map[string]string
-			for !server.Established() || info == nil {
-				tok, done, inf, err := d.Next(ctx)
-				if err != nil {
-					t.Fatalf("%v; stderr: %s", err, d.Stderr())
-				}
-				if done {
-					info = inf
-					continue
-				}
-				out, _, err := step(server, tok, 4096, bindingsBuffer(tc.ours)...)
-				if err != nil {
-					if tc.wantErr == 0 || !errors.Is(err, tc.wantErr) {
-						t.Fatalf("got %v, want %v", err, tc.wantErr)
-					}
-					return
-				}
-				if len(out) > 0 {
-					if err := d.SendToken(out); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+			info, err := acceptFromPeer(t, d, server, bindingsBuffer(tc.ours), nil)
 			if tc.wantErr != 0 {
-				t.Fatalf("handshake succeeded, want %v", tc.wantErr)
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("got %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
 			}
 			n, _ := server.QueryAttribute(packages.SECPKG_ATTR_NAMES)
 			if got := n.(*packages.Names).UserName; got != `EXAMPLE\alice` {
@@ -151,33 +136,15 @@ func TestInteropGSSServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			neg, _, err := step(client, nil, 4096)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := d.SendToken(neg); err != nil {
-				t.Fatal(err)
-			}
-			chal, _, _, err := d.Next(ctx)
-			if err != nil {
-				t.Fatalf("%v; stderr: %s", err, d.Stderr())
-			}
-			auth, st, err := step(client, chal, 4096, bindingsBuffer(tc.ours)...)
-			if err != nil || st != status.SEC_E_OK {
-				t.Fatalf("ISC #2: %v %v", st, err)
-			}
-			if err := d.SendToken(auth); err != nil {
-				t.Fatal(err)
-			}
-			_, done, info, err := d.Next(ctx)
+			auth, info, err := initiateToPeer(t, d, client, bindingsBuffer(tc.ours))
 			if tc.wantPeerError {
-				if err == nil {
+				if err == nil || auth == nil {
 					t.Fatalf("gss-ntlmssp accepted mismatched bindings")
 				}
 				return
 			}
-			if err != nil || !done {
-				t.Fatalf("peer: %v %v; stderr: %s", done, err, d.Stderr())
+			if err != nil {
+				t.Fatal(err)
 			}
 			if info["peer"] == "" {
 				t.Errorf("no peer name in %v", info)
@@ -186,6 +153,70 @@ func TestInteropGSSServer(t *testing.T) {
 			exchangeWithPeer(t, d, client)
 		})
 	}
+}
+
+// acceptFromPeer runs the handshake of a peer initiator against server,
+// passing extra input buffers to every ASC call and each peer token to
+// inspect, if set. It returns the peer's established line, or the first
+// error of either side.
+func acceptFromPeer(t *testing.T, d *peers.GSSDriver, server packages.Context, extra []secbuffer.Buffer, inspect func([]byte)) (map[string]string, error) {
+	t.Helper()
+	ctx := context.Background()
+	var info map[string]string
+	for !server.Established() || info == nil {
+		tok, done, inf, err := d.Next(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w; stderr: %s", err, d.Stderr())
+		}
+		if done {
+			info = inf
+			continue
+		}
+		if inspect != nil {
+			inspect(tok)
+		}
+		out, _, err := step(server, tok, 4096, extra...)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) > 0 {
+			if err := d.SendToken(out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return info, nil
+}
+
+// initiateToPeer runs our client against a peer acceptor, passing extra
+// input buffers to ISC #2. It returns our AUTHENTICATE and the peer's
+// established line, or the first error of either side.
+func initiateToPeer(t *testing.T, d *peers.GSSDriver, client packages.Context, extra []secbuffer.Buffer) ([]byte, map[string]string, error) {
+	t.Helper()
+	ctx := context.Background()
+	neg, _, err := step(client, nil, 4096)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.SendToken(neg); err != nil {
+		return nil, nil, err
+	}
+	chal, _, _, err := d.Next(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w; stderr: %s", err, d.Stderr())
+	}
+	auth, st, err := step(client, chal, 4096, extra...)
+	if err != nil || st != status.SEC_E_OK {
+		return nil, nil, fmt.Errorf("ISC #2: %v: %w", st, err)
+	}
+	if err := d.SendToken(auth); err != nil {
+		return nil, nil, err
+	}
+	_, done, info, err := d.Next(ctx)
+	if err != nil || !done {
+		return auth, nil, fmt.Errorf("peer: established %v: %w; stderr: %s", done, err, d.Stderr())
+	}
+	return auth, info, nil
 }
 
 func checkSessionKey(t *testing.T, c packages.Context, info map[string]string) {
@@ -374,30 +405,12 @@ func TestInteropNTLMv1(t *testing.T) {
 			t.Fatal(err)
 		}
 		client, _ := cred.NewClientContext("HTTP/localhost", reqSeal)
-		neg, _, err := step(client, nil, 4096)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.SendToken(neg); err != nil {
-			t.Fatal(err)
-		}
-		chal, _, _, err := d.Next(ctx)
-		if err != nil {
-			t.Fatalf("%v; stderr: %s", err, d.Stderr())
-		}
-		auth, _, err := step(client, chal, 4096)
+		auth, info, err := initiateToPeer(t, d, client, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m, err := parseAuthenticate(auth); err != nil || len(m.ntChallengeResponse) != 24 {
 			t.Fatalf("not an NTLMv1 response: %v", err)
-		}
-		if err := d.SendToken(auth); err != nil {
-			t.Fatal(err)
-		}
-		_, done, info, err := d.Next(ctx)
-		if err != nil || !done {
-			t.Fatalf("peer: %v %v; stderr: %s", done, err, d.Stderr())
 		}
 		checkSessionKey(t, client, info)
 		exchangeWithPeer(t, d, client)
@@ -422,28 +435,13 @@ func testGSSClientNTLMv1(t *testing.T, users, level string, wantESS bool) {
 		t.Fatal(err)
 	}
 	server, _ := cred.NewServerContext(0)
-	var info map[string]string
-	for !server.Established() || info == nil {
-		tok, done, inf, err := d.Next(ctx)
-		if err != nil {
-			t.Fatalf("%v; stderr: %s", err, d.Stderr())
-		}
-		if done {
-			info = inf
-			continue
-		}
+	info, err := acceptFromPeer(t, d, server, nil, func(tok []byte) {
 		if m, err := parseAuthenticate(tok); err == nil && len(m.ntChallengeResponse) != 24 {
 			t.Fatalf("gss-ntlmssp sent a %d-byte NT response, not NTLMv1", len(m.ntChallengeResponse))
 		}
-		out, _, err := step(server, tok, 4096)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out) > 0 {
-			if err := d.SendToken(out); err != nil {
-				t.Fatal(err)
-			}
-		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if s, _ := server.(*serverContext).session(); s == nil || s.ess != wantESS {
 		t.Errorf("extended session security: want %v", wantESS)
