@@ -197,9 +197,10 @@ func (c *credentials) encTimestamp(key types.EncryptionKey) ([]byte, error) {
 	return ed.Marshal()
 }
 
-// tgsExchange asks the TGS for sname@realm with tgt (RFC 4120 3.3).
-// forwarded asks for a forwarded TGT (delegation).
-func (c *credentials) tgsExchange(ctx context.Context, tgt *ticket, sname types.PrincipalName, realm string, forwarded bool) (*ticket, error) {
+// tgsExchange asks the TGS of the client's realm for sname (RFC 4120
+// 3.3); cross-realm referrals are not followed. forwarded asks for a
+// forwarded TGT (delegation).
+func (c *credentials) tgsExchange(ctx context.Context, tgt *ticket, sname types.PrincipalName, forwarded bool) (*ticket, error) {
 	const op = "InitializeSecurityContext"
 	conf := c.conf
 	if forwarded {
@@ -217,7 +218,6 @@ func (c *credentials) tgsExchange(ctx context.Context, tgt *ticket, sname types.
 	if err != nil {
 		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
 	}
-	_ = realm // cross-realm referrals are not followed: the TGS of the client's realm answers
 	b, err := req.Marshal()
 	if err != nil {
 		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)

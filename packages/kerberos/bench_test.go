@@ -116,17 +116,12 @@ func BenchmarkWrap(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("raw-cts-hmac/%d", size), func(b *testing.B) {
-			d, err := newCFXDir(18, key.KeyValue, 24, 25)
-			if err != nil {
-				b.Fatal(err)
-			}
 			blk, _ := aes.NewCipher(key.KeyValue) // stands for Ke
 			cts := rfc3962.New(blk)
 			mac := hmac.New(sha1.New, key.KeyValue[:20])
 			buf := make([]byte, 16+size+16)
 			sum := make([]byte, 0, 20)
 			check := make([]byte, 0, 20)
-			_ = d
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -343,7 +343,7 @@ func (c *credentials) serviceTicket(ctx context.Context, sname types.PrincipalNa
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.tgsExchange(ctx, tgt, sname, realm, false)
+	t, err := c.tgsExchange(ctx, tgt, sname, false)
 	if err != nil {
 		return nil, err
 	}
@@ -388,5 +388,5 @@ func (c *credentials) forwardedTGT(ctx context.Context) (*ticket, error) {
 		return nil, nil
 	}
 	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", c.crealm}}
-	return c.tgsExchange(ctx, tgt, sname, c.crealm, true)
+	return c.tgsExchange(ctx, tgt, sname, true)
 }

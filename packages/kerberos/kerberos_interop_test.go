@@ -11,7 +11,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
-	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
@@ -408,8 +407,6 @@ type deadTransport struct{}
 func (deadTransport) RoundTrip(ctx context.Context, realm string, req []byte) ([]byte, error) {
 	return nil, errors.New("connection refused")
 }
-
-var _ = peers.KDC{}
 
 // countingTransport records the requests it forwards.
 type countingTransport struct {

@@ -411,7 +411,7 @@ func TestHandshakeFailures(t *testing.T) {
 	})
 	t.Run("forged-ap-rep", func(t *testing.T) {
 		m := newMemRealm(t, 18, nil)
-		cc, sc := m.contexts(t, mutual)
+		cc, _ := m.contexts(t, mutual)
 		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
 		if _, err := cc.Step(context.Background(), nil, out); err != nil {
 			t.Fatal(err)
@@ -424,7 +424,6 @@ func TestHandshakeFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = sc
 		_, err = cc.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: legs[1].Token}}, nil)
 		if !errors.Is(err, status.SEC_E_MUTUAL_AUTH_FAILED) {
 			t.Fatalf("forged AP-REP: %v, want SEC_E_MUTUAL_AUTH_FAILED", err)
