@@ -43,8 +43,19 @@ type pair struct {
 	cp, sp         *Package
 }
 
+// newPairTB is newPair with defaults, for fuzz targets and benchmarks.
+func newPairTB(t testing.TB, ccfg, scfg *Config) pair {
+	t.Helper()
+	return newPairWith(t, ccfg, scfg, nil, "HTTP/web.example.com", reqSeal, 0)
+}
+
 // newPair creates a client for alice and a server knowing testUsers.
 func newPair(t *testing.T, ccfg, scfg *Config, cred any, target string, creq, sreq uint32) pair {
+	t.Helper()
+	return newPairWith(t, ccfg, scfg, cred, target, creq, sreq)
+}
+
+func newPairWith(t testing.TB, ccfg, scfg *Config, cred any, target string, creq, sreq uint32) pair {
 	t.Helper()
 	cp, sp := New(ccfg), New(scfg)
 	if cred == nil {
