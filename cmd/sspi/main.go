@@ -10,6 +10,8 @@
 //	packages   list the security packages, as EnumerateSecurityPackagesW reports them
 //	demo       run each package that works locally: client against server in process
 //	decode     print the structure of an NTLM, SPNEGO, Kerberos or Digest token
+//	get        fetch a URL with Negotiate, Kerberos, NTLM or Digest authentication
+//	serve      run a test HTTP server that requires a chosen scheme
 //	help       show the help of a command
 //
 // Run "sspi help <command>" for the options of a command.
@@ -35,6 +37,8 @@ var commands = []*command{
 	packagesCommand,
 	demoCommand,
 	decodeCommand,
+	getCommand,
+	serveCommand,
 }
 
 // Exit statuses.

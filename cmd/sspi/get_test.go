@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gosspi/sspi/packages/digest"
+	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/sspihttp"
+)
+
+func TestParseUser(t *testing.T) {
+	tests := []struct {
+		in                     string
+		user, domain, password string
+		none                   bool
+	}{
+		{"", "", "", "", true},
+		{":", "", "", "", true},
+		{`DOM\alice:pw`, "alice", "DOM", "pw", false},
+		{"alice@REALM.TEST:p:w", "alice", "REALM.TEST", "p:w", false},
+		{"bob", "bob", "", "typed", false},
+	}
+	for _, tt := range tests {
+		id, err := parseUser(tt.in, func(string) (string, error) { return "typed", nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.none {
+			if id != nil {
+				t.Errorf("%q: got %+v, want default credentials", tt.in, id)
+			}
+			continue
+		}
+		if id == nil || id.User != tt.user || id.Domain != tt.domain || id.Password != tt.password {
+			t.Errorf("%q: got %+v", tt.in, id)
+		}
+	}
+}
+
+// startAuthServer runs the middleware (NTLM, Digest) in front of a
+// handler that names the client.
+func startAuthServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	s := &sspihttp.Server{Schemes: []string{sspihttp.SchemeNTLM, sspihttp.SchemeDigest},
+		NTLM: ntlm.Users{"alice": "alice-pw"}, Digest: digest.Users{{Name: "alice", Password: "alice-pw"}}}
+	hs := httptest.NewUnstartedServer(s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := sspihttp.IdentityFromContext(r.Context())
+		var b bytes.Buffer
+		b.ReadFrom(r.Body)
+		w.Write([]byte(r.Method + " " + id.Name + " " + id.Scheme + " " + b.String()))
+	})))
+	hs.Config.ConnContext = sspihttp.ConnContext
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+func TestGet(t *testing.T) {
+	hs := startAuthServer(t)
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		code     int
+		stdout   string
+		inErr    []string
+		notInAll string
+	}{
+		{"ntlm", []string{"--ntlm", "-u", `DOM\alice:alice-pw`}, "", exitOK, `GET DOM\alice NTLM `, nil, ""},
+		{"digest-post", []string{"--digest", "-u", "alice:alice-pw", "-d", "a=b"}, "", exitOK, "POST alice Digest a=b", nil, ""},
+		{"anyauth", []string{"-u", "alice:alice-pw"}, "", exitOK, "GET alice NTLM ", nil, ""},
+		{"prompt", []string{"--digest", "-u", "alice"}, "alice-pw\n", exitOK, "GET alice Digest ", []string{"Enter host password for user 'alice'"}, ""},
+		{"verbose", []string{"-v", "--ntlm", "-u", "alice:alice-pw"}, "", exitOK, "GET alice NTLM ",
+			[]string{"> Authorization: NTLM ", "*   NTLM NEGOTIATE_MESSAGE", "*   NTLM CHALLENGE_MESSAGE", "*   NTLM AUTHENTICATE_MESSAGE", "< HTTP/1.1 200 OK"}, "alice-pw"},
+		{"wrong-password", []string{"--ntlm", "-u", "alice:nope"}, "", exitFailure, "Unauthorized", []string{"sspi get: 401 Unauthorized"}, ""},
+		{"include", []string{"-i", "--digest", "-u", "alice:alice-pw"}, "", exitOK, "HTTP/1.1 200 OK\r\n", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := getStdin
+			defer func() { getStdin = old }()
+			getStdin = strings.NewReader(tt.stdin)
+			code, out, errOut := runCmd(t, append(append([]string{"get"}, tt.args...), hs.URL+"/p")...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout with %q", code, out, errOut, tt.code, tt.stdout)
+			}
+			for _, s := range tt.inErr {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+			if tt.notInAll != "" && strings.Contains(out+errOut, tt.notInAll) {
+				t.Errorf("the password appears in the output")
+			}
+		})
+	}
+}
+
+func TestGetUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get"}, "exactly one URL"},
+		{[]string{"get", "a", "b"}, "exactly one URL"},
+		{[]string{"get", "--bogus", "http://x/"}, "Usage: sspi get"},
+		{[]string{"get", "-H", "nocolon", "http://x/"}, "has no colon"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCmd(t, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q", tt.args, code, errOut)
+		}
+	}
+}
+
+func TestServe(t *testing.T) {
+	var errBuf bytes.Buffer
+	o, err := parseServe([]string{"--ntlm", "--digest", "-u", "alice:alice-pw", "--addr", "127.0.0.1:0", "--realm", "test"}, &errBuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	var out, logs syncWriter
+	go func() { done <- o.serve(&out, &logs, func(u string) { ready <- u }, stop) }()
+	url := <-ready
+	for _, scheme := range []string{"--ntlm", "--digest"} {
+		code, body, errOut := runCmd(t, "get", scheme, "-u", "alice:alice-pw", url)
+		if code != exitOK || !strings.HasPrefix(body, "hello alice (") {
+			t.Errorf("get %s: exit %d, %q %q", scheme, code, body, errOut)
+		}
+	}
+	code, _, _ := runCmd(t, "get", "--digest", "-u", "alice:bad", url)
+	if code != exitFailure {
+		t.Errorf("wrong password: exit %d", code)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "listening on http://127.0.0.1:") || !strings.Contains(logs.String(), "alice via Digest/WDigest") {
+		t.Errorf("stdout %q, log %q", out.String(), logs.String())
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve"}, "nothing to authenticate with"},
+		{[]string{"serve", "--ntlm"}, "--ntlm needs at least one -u"},
+		{[]string{"serve", "--kerberos", "-u", "a:b"}, "--kerberos needs --keytab"},
+		{[]string{"serve", "-u", "nopass"}, "want user:password"},
+		{[]string{"serve", "extra"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Setenv("KRB5_KTNAME", "")
+		code, _, errOut := runCmd(t, tt.args...)
+		if code != exitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q", tt.args, code, errOut)
+		}
+	}
+}
+
+// syncWriter is a bytes.Buffer safe for the server's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+
+	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/packages/digest"
+	"github.com/gosspi/sspi/packages/kerberos"
+	"github.com/gosspi/sspi/packages/negotiate"
+	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/sspihttp"
+)
+
+const serveUsage = `Usage: sspi serve [options]
+
+Run a test HTTP server that requires authentication and answers each
+authenticated request with who the client is. Each request is logged on
+standard error. Stop it with Ctrl-C.
+
+Options:
+  --negotiate     require Negotiate (Kerberos with --keytab, NTLM with -u)
+  --kerberos      offer the bare Kerberos scheme (needs --keytab)
+  --ntlm          offer NTLM (needs -u)
+  --digest        offer Digest (needs -u)
+                  With none of these, every scheme whose credentials are
+                  given is offered.
+  -u user:password
+                  a user NTLM and Digest accept (repeatable); DOMAIN\user
+                  restricts an NTLM user to one domain
+  --keytab file   the keytab of the HTTP/<host> service principal for
+                  Kerberos and Negotiate (default: KRB5_KTNAME)
+  --realm name    the Digest realm (default "gosspi")
+  --addr host:port
+                  where to listen (default 127.0.0.1:8080; port 0 picks one)
+  --persist       keep a connection authenticated after its first
+                  Negotiate, Kerberos or NTLM handshake, as IIS does
+
+Example:
+  sspi serve --ntlm --digest -u alice:secret &
+  curl --ntlm -u alice:secret http://127.0.0.1:8080/
+  sspi get --digest -u alice:secret http://127.0.0.1:8080/
+`
+
+var serveCommand = &command{
+	name:    "serve",
+	summary: "run a test HTTP server that requires a chosen scheme",
+	usage:   serveUsage,
+	run:     runServe,
+}
+
+// serveOptions are the parsed options of sspi serve.
+type serveOptions struct {
+	schemes []string
+	users   multiFlag
+	keytab  string
+	realm   string
+	addr    string
+	persist bool
+}
+
+func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage) }
+	o := &serveOptions{}
+	var neg, krb, nt, dg bool
+	fs.BoolVar(&neg, "negotiate", false, "")
+	fs.BoolVar(&krb, "kerberos", false, "")
+	fs.BoolVar(&nt, "ntlm", false, "")
+	fs.BoolVar(&dg, "digest", false, "")
+	fs.Var(&o.users, "u", "")
+	fs.StringVar(&o.keytab, "keytab", os.Getenv("KRB5_KTNAME"), "")
+	fs.StringVar(&o.realm, "realm", "", "")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "")
+	fs.BoolVar(&o.persist, "persist", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o.keytab = strings.TrimPrefix(o.keytab, "FILE:")
+	for _, s := range []struct {
+		on   bool
+		name string
+	}{{neg, sspihttp.SchemeNegotiate}, {krb, sspihttp.SchemeKerberos}, {nt, sspihttp.SchemeNTLM}, {dg, sspihttp.SchemeDigest}} {
+		if s.on {
+			o.schemes = append(o.schemes, s.name)
+		}
+	}
+	for _, u := range o.users {
+		if !strings.Contains(u, ":") {
+			return nil, fmt.Errorf("-u %q: want user:password", u)
+		}
+	}
+	if len(o.schemes) == 0 {
+		if o.keytab != "" {
+			o.schemes = append(o.schemes, sspihttp.SchemeNegotiate)
+		}
+		if len(o.users) > 0 {
+			if o.keytab == "" {
+				o.schemes = append(o.schemes, sspihttp.SchemeNegotiate)
+			}
+			o.schemes = append(o.schemes, sspihttp.SchemeNTLM, sspihttp.SchemeDigest)
+		}
+	}
+	if len(o.schemes) == 0 {
+		return nil, errors.New("nothing to authenticate with: give -u user:password (NTLM, Digest) or --keytab (Kerberos)")
+	}
+	for _, s := range o.schemes {
+		switch {
+		case s == sspihttp.SchemeKerberos && o.keytab == "":
+			return nil, errors.New("--kerberos needs --keytab (or KRB5_KTNAME)")
+		case (s == sspihttp.SchemeNTLM || s == sspihttp.SchemeDigest) && len(o.users) == 0:
+			return nil, fmt.Errorf("--%s needs at least one -u user:password", strings.ToLower(s))
+		case s == sspihttp.SchemeNegotiate && o.keytab == "" && len(o.users) == 0:
+			return nil, errors.New("--negotiate needs --keytab (Kerberos) or -u user:password (NTLM)")
+		}
+	}
+	return o, nil
+}
+
+// server builds the middleware of o.
+func (o *serveOptions) server(logw io.Writer) *sspihttp.Server {
+	nt := ntlm.Users{}
+	var dg digest.Users
+	for _, u := range o.users {
+		name, pass, _ := strings.Cut(u, ":")
+		nt[name] = pass
+		if _, short, ok := strings.Cut(name, `\`); ok {
+			name = short
+		}
+		dg = append(dg, digest.User{Name: name, Password: pass})
+	}
+	// A private registry: the NTLM acceptor takes clients that send no
+	// MIC (curl, go-ntlmssp), as a test server should.
+	ntp := ntlm.New(&ntlm.Config{AllowMissingMIC: true})
+	krb := kerberos.New(nil)
+	reg := sspi.NewRegistry()
+	reg.Register(negotiate.New(&negotiate.Config{Kerberos: krb, NTLM: ntp}))
+	reg.Register(krb)
+	reg.Register(ntp)
+	reg.Register(digest.New(nil))
+	s := &sspihttp.Server{Registry: reg, Schemes: o.schemes, Realm: o.realm, PersistConnection: o.persist,
+		ErrorLog: log.New(logw, "sspi serve: ", 0)}
+	var kt any
+	if o.keytab != "" {
+		kt = &kerberos.Keytab{Path: o.keytab}
+		s.Kerberos = kt
+	}
+	if len(nt) > 0 {
+		s.NTLM = nt
+		s.Digest = dg
+	}
+	s.Negotiate = &negotiate.AuthData{Kerberos: kt, NTLM: s.NTLM}
+	if kt == nil {
+		s.Negotiate = &negotiate.AuthData{NTLM: nt, PackageList: "NTLM"}
+	}
+	return s
+}
+
+// serve runs the server until stop is closed; ready gets its URL.
+func (o *serveOptions) serve(stdout, stderr io.Writer, ready func(url string), stop <-chan struct{}) error {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := sspihttp.IdentityFromContext(r.Context())
+		mu.Lock()
+		fmt.Fprintf(stderr, "%s %s %s: %s via %s/%s\n", r.RemoteAddr, r.Method, r.URL.RequestURI(), id.Name, id.Scheme, id.Package)
+		mu.Unlock()
+		fmt.Fprintf(w, "hello %s (%s/%s)\n", id.Name, id.Scheme, id.Package)
+	})
+	srv := &http.Server{Handler: o.server(stderr).Middleware(hello), ConnContext: sspihttp.ConnContext,
+		ErrorLog: log.New(stderr, "sspi serve: ", 0)}
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(stdout, "listening on %s (%s)\n", url, strings.Join(o.schemes, ", "))
+	if ready != nil {
+		ready(url)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-stop:
+		return srv.Shutdown(context.Background())
+	}
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	o, err := parseServe(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		if !strings.Contains(err.Error(), "flag provided but not defined") {
+			fmt.Fprintf(stderr, "sspi serve: %v\nRun 'sspi help serve' for usage.\n", err)
+		}
+		return exitUsage
+	}
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		<-sig
+		close(stop)
+	}()
+	if err := o.serve(stdout, stderr, nil, stop); err != nil {
+		fmt.Fprintf(stderr, "sspi serve: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
