@@ -37,16 +37,16 @@ var sizes = packages.SecPkgContext_Sizes{MaxToken: 2888, MaxSignature: 16, Block
 type LMCompatibility int
 
 const (
-	// NTLMv2Only: clients send NTLMv2 responses only and servers accept
-	// NTLMv2 only (Windows levels 3 to 5 on the client, 5 on a DC). The
+	// NTLMv2Only makes clients send NTLMv2 responses only and servers
+	// accept NTLMv2 only (Windows levels 3 to 5 on the client, 5 on a DC). The
 	// default.
 	NTLMv2Only LMCompatibility = iota
-	// AllowNTLMv1: clients send NTLMv1, with extended session security
+	// AllowNTLMv1 makes clients send NTLMv1, with extended session security
 	// (the NTLM2 session response) when the server offers it and no LM
 	// response (Windows levels 1 and 2); servers accept NTLMv1, with or
 	// without ESS, besides NTLMv2.
 	AllowNTLMv1
-	// AllowLM: as AllowNTLMv1, but a client that is not offered ESS also
+	// AllowLM is AllowNTLMv1, except that a client not offered ESS also
 	// sends the LM response computed from the LM hash (Windows level 0).
 	AllowLM
 )
