@@ -12,6 +12,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
+	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -202,11 +203,24 @@ func (k *kdcErr) As(target any) bool {
 }
 
 // roundTrip sends req to realm's KDC and maps transport failures.
+//
+// When the call runs on the async engine, the wait for the KDC counts
+// against the engine's network allowance, not its CPU slots, so a slow KDC
+// cannot starve local handshakes.
 func (c *credentials) roundTrip(ctx context.Context, op, realm string, req []byte) ([]byte, error) {
+	done := async.NetworkBound(ctx)
 	rep, err := c.p.transport().RoundTrip(ctx, realm, req)
+	done()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, errorf(op, status.SEC_E_NO_AUTHENTICATING_AUTHORITY, errors.Join(ErrNoKDC, ctx.Err()))
+		ctxErr := ctx.Err()
+		var ne net.Error
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) && ctxErr == nil && errors.As(err, &ne) && ne.Timeout() {
+			// The connection's deadline is the context's; the socket may
+			// notice it a moment before the context does.
+			ctxErr = context.DeadlineExceeded
+		}
+		if ctxErr != nil {
+			return nil, errorf(op, status.SEC_E_NO_AUTHENTICATING_AUTHORITY, errors.Join(ErrNoKDC, ctxErr))
 		}
 		if !errors.Is(err, ErrNoKDC) {
 			err = fmt.Errorf("%w: %w", ErrNoKDC, err)
