@@ -26,6 +26,13 @@ Options:
   -p name   run only the package called name (case-insensitive)
   --async   make the handshake calls through the async family
             (SspiInitializeSecurityContextAsyncW, SspiAcceptSecurityContextAsync)
+  --no-kdc  do not start a test Kerberos realm (scripts/testkdc.sh)
+
+Kerberos and Negotiate use the realm of KRB5_CONFIG when KRB5_KTNAME names
+a service keytab (the client then uses the ticket cache of kinit);
+otherwise the demo starts a throwaway MIT realm on 127.0.0.1 if MIT
+Kerberos is installed. Without a realm, Kerberos is skipped and Negotiate
+falls back to NTLM, and the demo says so.
 
 Exit status: 0 if every package that ran succeeded, 1 otherwise.
 `
@@ -65,6 +72,10 @@ type demoCase struct {
 	// clientIn and serverIn are added after the token to every input of
 	// that side (WDigest HTTP: the SECBUFFER_PKG_PARAMS method and URI).
 	clientIn, serverIn []secbuffer.Buffer
+	// labelFunc and targetFunc, if set, give label and target when the
+	// demo runs (the Kerberos realm is found then).
+	labelFunc  func() string
+	targetFunc func() string
 	// messages, if set, replaces the signed and sealed messages sent
 	// after the handshake.
 	messages func(w io.Writer, client, server *sspi.CtxtHandle) error
@@ -72,6 +83,8 @@ type demoCase struct {
 
 // demoCases lists the packages the demo knows how to run.
 var demoCases = []*demoCase{
+	negotiateDemo,
+	kerberosDemo,
 	ntlmDemo,
 	digestDemo,
 	digestHTTPDemo,
@@ -110,9 +123,11 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	opts := demoOptions{hs: syncHandshaker{}}
 	fs.StringVar(&opts.only, "p", "", "run only this package")
 	useAsync := fs.Bool("async", false, "make the handshake calls through the async family")
+	noKDC := fs.Bool("no-kdc", false, "do not start a test Kerberos realm")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
+	startKDC = !*noKDC
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sspi demo: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
@@ -123,6 +138,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		opts.hs = ah
 	}
 
+	defer stopRealm()
 	var n uint32
 	var first *sspi.SecPkgInfoW
 	if st := sspi.EnumerateSecurityPackagesW(&n, &first); st != sspi.SEC_E_OK {
@@ -144,8 +160,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		pkgRan, pkgFailed := false, false
 		for _, dc := range dcs {
-			if dc.label != "" {
-				fmt.Fprintf(stdout, "   -- %s\n", dc.label)
+			label := dc.label
+			if dc.labelFunc != nil {
+				label = dc.labelFunc()
+			}
+			if label != "" {
+				fmt.Fprintf(stdout, "   -- %s\n", label)
 			}
 			clientData, serverData, skip := dc.credentials()
 			if skip != "" {
@@ -210,7 +230,11 @@ func runDemoCase(w io.Writer, opts demoOptions, dc *demoCase, maxToken uint32, c
 	if err != nil {
 		return err
 	}
-	target, err := sspi.UTF16PtrFromString(dc.target)
+	targetName := dc.target
+	if dc.targetFunc != nil {
+		targetName = dc.targetFunc()
+	}
+	target, err := sspi.UTF16PtrFromString(targetName)
 	if err != nil {
 		return err
 	}
