@@ -22,3 +22,12 @@ func ntlmUsers(user, pass string) ntlm.Users { return ntlm.Users{user: pass} }
 func digestUsers(user, pass string) digest.Users {
 	return digest.Users{{Name: user, Password: pass}}
 }
+
+// withIdentity is t with its kerberosIdentity credentials turned into an
+// AuthIdentity.
+func (t *Transport) withIdentity() *Transport {
+	if k, ok := t.Credentials.(*kerberosIdentity); ok {
+		t.Credentials = k.authIdentity()
+	}
+	return t
+}
