@@ -334,6 +334,25 @@ func (c *ntlmContext) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, 
 	return qop, status.SEC_E_OK, nil
 }
 
+// ResetMICState re-keys the RC4 cipher of one direction of the session:
+// the outbound one (MakeSignature, EncryptMessage) after the context
+// signed the SPNEGO mechListMIC, the inbound one (VerifySignature,
+// DecryptMessage) after it verified the peer's. Sequence numbers are left
+// alone. Without extended session security the one RC4 handle the
+// directions share is re-keyed. This is the RC4 handling of MS-SPNG
+// 3.3.5.1: with key exchange a signature consumes RC4 key stream, and
+// Windows, gss-ntlmssp and MIT's SPNEGO start the application's messages
+// from a fresh cipher after the mechListMIC. The Negotiate package calls
+// it; an application doing its own SPNEGO calls it the same way. It does
+// nothing before the handshake completes or after Delete.
+func (c *ntlmContext) ResetMICState(outbound bool) {
+	s, err := c.session()
+	if err != nil {
+		return
+	}
+	s.resetRC4(outbound)
+}
+
 // Delete implements packages.Context.
 func (c *ntlmContext) Delete() {
 	c.mu.Lock()

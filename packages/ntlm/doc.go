@@ -27,14 +27,22 @@
 // messages. The server checks the NTLMv2 proof, the MIC, and the channel
 // bindings against its own SECBUFFER_CHANNEL_BINDINGS buffer
 // (SEC_E_BAD_BINDINGS on a mismatch; [Config.RequireChannelBindings] or
-// ASC_REQ_PROXY_BINDINGS refuse clients that send none). Since its
-// CHALLENGE carries MsvAvTimestamp, the server refuses an NTLMv2
-// AUTHENTICATE without a MIC as a stripped MIC, which Windows does only
-// when MsvAvFlags announces one; [Config.AllowMissingMIC] accepts clients
-// that never send one (gss-ntlmssp 1.2, go-ntlmssp, curl). Anonymous
-// authentication works on both sides: an empty [packages.AuthIdentity] or
-// ISC_REQ_NULL_SESSION on the client, ASC_REQ_ALLOW_NULL_SESSION on the
-// server.
+// ASC_REQ_PROXY_BINDINGS refuse clients that send none).
+//
+// As on Windows ([MS-NLMP] 3.2.5.1.2), the server requires and checks the
+// MIC when the client's MsvAvFlags announces one: a message whose flag
+// announces a MIC that is absent, zeroed or wrong is refused with
+// SEC_E_LOGON_DENIED. MsvAvFlags lies inside the NTLMv2 blob that
+// NTProofStr covers, so stripping the MIC by clearing the flag breaks the
+// proof: SEC_E_LOGON_DENIED as well. Clients whose MsvAvFlags announces no
+// MIC (gss-ntlmssp 1.2, go-ntlmssp, curl) are accepted;
+// [Config.RequireMIC] refuses them, and NTLMv1, on hardened servers
+// (anonymous logons, which ASC_REQ_ALLOW_NULL_SESSION alone admits, carry
+// no MIC and are not refused).
+//
+// Anonymous authentication works on both sides: an empty
+// [packages.AuthIdentity] or ISC_REQ_NULL_SESSION on the client,
+// ASC_REQ_ALLOW_NULL_SESSION on the server.
 //
 // # Credentials
 //
@@ -62,7 +70,13 @@
 // each between the directions, as Windows does). A replayed or reordered
 // message gives SEC_E_OUT_OF_SEQUENCE and leaves the context usable; a
 // modified one gives SEC_E_MESSAGE_ALTERED. The MessageSeqNo arguments are
-// ignored, as by every connection-oriented package. The session keys are
+// ignored, as by every connection-oriented package. When SPNEGO carries
+// NTLM, the mechListMIC is the first signature of each direction and, with
+// key exchange, consumes RC4 key stream; as [MS-SPNG] 3.3.5.1 says and
+// Windows and gss-ntlmssp do, the context's ResetMICState method re-keys
+// the RC4 cipher of the direction that signed or verified it (the sequence
+// numbers go on), so that the application's first message starts from
+// fresh RC4 state. The Negotiate package calls it. The session keys are
 // derived by the first per-message call, so contexts that only
 // authenticate skip that work; later calls do not allocate.
 //
@@ -77,4 +91,5 @@
 // domain controller (NETLOGON): it verifies against its own [UserStore].
 //
 // [MS-NLMP]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-nlmp/
+// [MS-SPNG]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-spng/
 package ntlm

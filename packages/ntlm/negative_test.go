@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -278,6 +279,8 @@ func TestMIC(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	// A stripped MIC: the MIC field removed, MsvAvFlags still announcing
+	// it.
 	t.Run("stripped", func(t *testing.T) {
 		p := newPair(t, testConfig(), testConfig(), nil, "", reqSeal, 0)
 		_, _, auth := legs(t, p)
@@ -286,21 +289,87 @@ func TestMIC(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.hasMIC = false
-		if _, _, err := step(p.server, m.marshal(), 0); !errors.Is(err, status.SEC_E_LOGON_DENIED) {
-			t.Fatalf("got %v", err)
-		}
+		_, _, err = step(p.server, m.marshal(), 0)
+		wantDenied(t, err, "announces a MIC")
 	})
-	t.Run("stripped even when missing MICs are allowed", func(t *testing.T) {
-		scfg := testConfig()
-		scfg.AllowMissingMIC = true
-		p := newPair(t, testConfig(), scfg, nil, "", reqSeal, 0)
+	// The MIC field kept but zeroed, MsvAvFlags unchanged.
+	t.Run("zeroed", func(t *testing.T) {
+		p := newPair(t, testConfig(), testConfig(), nil, "", reqSeal, 0)
 		_, _, auth := legs(t, p)
-		m, _ := parseAuthenticate(auth)
-		m.hasMIC = false
-		if _, _, err := step(p.server, m.marshal(), 0); !errors.Is(err, status.SEC_E_LOGON_DENIED) {
-			t.Fatalf("got %v: MsvAvFlags announces the MIC", err)
+		clear(auth[micOffset : micOffset+16])
+		_, _, err := step(p.server, auth, 0)
+		wantDenied(t, err, "MIC does not match")
+	})
+	// Clearing the MIC-present bit of MsvAvFlags, with or without the MIC
+	// field, changes the NTLMv2 blob and so breaks NTProofStr: a logon
+	// failure, not an accepted MIC-less client.
+	for _, keepMIC := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flag cleared, MIC field kept %v", keepMIC), func(t *testing.T) {
+			p := newPair(t, testConfig(), testConfig(), nil, "", reqSeal, 0)
+			_, _, auth := legs(t, p)
+			m, err := parseAuthenticate(auth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.ntChallengeResponse = clearMICFlag(t, m.ntChallengeResponse)
+			m.hasMIC = keepMIC
+			_, _, err = step(p.server, m.marshal(), 0)
+			wantDenied(t, err, "logon failure")
+		})
+	}
+	t.Run("RequireMIC accepts a client that sends one", func(t *testing.T) {
+		scfg := testConfig()
+		scfg.RequireMIC = true
+		p := newPair(t, testConfig(), scfg, nil, "", reqSeal, 0)
+		if _, err := testkit.Handshake(context.Background(), p.client, p.server, nil, nil); err != nil {
+			t.Fatal(err)
 		}
 	})
+	t.Run("RequireMIC refuses NTLMv1", func(t *testing.T) {
+		ccfg, scfg := testConfig(), testConfig()
+		ccfg.LMCompatibility, scfg.LMCompatibility = AllowNTLMv1, AllowNTLMv1
+		scfg.RequireMIC = true
+		p := newPair(t, ccfg, scfg, nil, "", reqSeal, 0)
+		_, _, auth := legs(t, p)
+		_, _, err := step(p.server, auth, 0)
+		wantDenied(t, err, "RequireMIC")
+	})
+}
+
+// wantDenied checks that err is SEC_E_LOGON_DENIED for the reason given.
+func wantDenied(t *testing.T, err error, reason string) {
+	t.Helper()
+	if !errors.Is(err, status.SEC_E_LOGON_DENIED) {
+		t.Fatalf("got %v, want SEC_E_LOGON_DENIED", err)
+	}
+	if !strings.Contains(err.Error(), reason) {
+		t.Fatalf("got %v, want a failure mentioning %q", err, reason)
+	}
+}
+
+// clearMICFlag returns a copy of an NTLMv2 response whose MsvAvFlags has
+// its MIC-present bit cleared, NTProofStr left as it was.
+func clearMICFlag(t *testing.T, resp []byte) []byte {
+	t.Helper()
+	out := bytes.Clone(resp)
+	for off := 16 + 28; off+4 <= len(out); {
+		id := binary.LittleEndian.Uint16(out[off:])
+		n := int(binary.LittleEndian.Uint16(out[off+2:]))
+		if id == avEOL {
+			break
+		}
+		if id == avFlags && n == 4 {
+			v := binary.LittleEndian.Uint32(out[off+4:])
+			if v&avFlagMIC == 0 {
+				t.Fatal("MsvAvFlags does not announce a MIC")
+			}
+			binary.LittleEndian.PutUint32(out[off+4:], v&^avFlagMIC)
+			return out
+		}
+		off += 4 + n
+	}
+	t.Fatal("no MsvAvFlags in the NTLMv2 response")
+	return nil
 }
 
 func TestMalformedLegs(t *testing.T) {
@@ -533,24 +602,30 @@ func TestLookupFunc(t *testing.T) {
 }
 
 // TestGoNTLMSSPClient runs go-ntlmssp, an independent client, against our
-// server. go-ntlmssp sends no MIC, so the server must be told to allow
-// that; by default it refuses the message as a stripped MIC.
+// server. go-ntlmssp computes no MIC and its MsvAvFlags says so: the
+// default server accepts it, as Windows does; RequireMIC refuses it.
 func TestGoNTLMSSPClient(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		user     string
-		allow    bool
-		wantErr  status.Status
-		wantName string
+		name       string
+		user       string
+		dflt       bool // New(nil), the package the sspi root registers
+		requireMIC bool
+		wantErr    status.Status
+		wantName   string
 	}{
-		{"accepted", `EXAMPLE\alice`, true, 0, `EXAMPLE\alice`},
-		{"no domain", "bob", true, 0, "bob"},
-		{"missing MIC refused by default", `EXAMPLE\alice`, false, status.SEC_E_LOGON_DENIED, ""},
+		{"accepted", `EXAMPLE\alice`, false, false, 0, `EXAMPLE\alice`},
+		{"no domain", "bob", false, false, 0, "bob"},
+		{"accepted by the default package", `EXAMPLE\alice`, true, false, 0, `EXAMPLE\alice`},
+		{"refused with RequireMIC", `EXAMPLE\alice`, false, true, status.SEC_E_LOGON_DENIED, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			scfg := testConfig()
-			scfg.AllowMissingMIC = tc.allow
-			scred, err := New(scfg).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
+			pkg := New(nil)
+			if !tc.dflt {
+				scfg := testConfig()
+				scfg.RequireMIC = tc.requireMIC
+				pkg = New(scfg)
+			}
+			scred, err := pkg.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -571,6 +646,9 @@ func TestGoNTLMSSPClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if m, err := parseAuthenticate(auth); err != nil || m.hasMIC {
+				t.Fatalf("go-ntlmssp AUTHENTICATE: MIC field %v, %v", m != nil && m.hasMIC, err)
+			}
 			_, st, err = step(s, auth, 0)
 			if tc.wantErr != 0 {
 				if !errors.Is(err, tc.wantErr) {
@@ -588,9 +666,7 @@ func TestGoNTLMSSPClient(t *testing.T) {
 		})
 	}
 	t.Run("wrong password", func(t *testing.T) {
-		scfg := testConfig()
-		scfg.AllowMissingMIC = true
-		scred, _ := New(scfg).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
+		scred, _ := New(testConfig()).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
 		s, _ := scred.NewServerContext(0)
 		neg, _ := ntlmssp.NewNegotiateMessage("", "")
 		chal, _, err := step(s, neg, 4096)

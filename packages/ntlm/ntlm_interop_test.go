@@ -53,14 +53,14 @@ func bindingsBuffer(app []byte) []secbuffer.Buffer {
 var interopBindings = []struct {
 	name          string
 	peer, ours    []byte
-	strictMIC     bool // server without AllowMissingMIC
+	requireMIC    bool // server with Config.RequireMIC
 	wantErr       status.Status
 	wantPeerError bool // our client against their server: their error
 }{
 	{name: "no bindings"},
 	// gss-ntlmssp 1.2 sends no MIC and no MsvAvFlags: the default server
-	// takes that for a stripped MIC.
-	{name: "no MIC refused by default", strictMIC: true, wantErr: status.SEC_E_LOGON_DENIED},
+	// accepts it (the "no bindings" case), RequireMIC refuses it.
+	{name: "no MIC refused with RequireMIC", requireMIC: true, wantErr: status.SEC_E_LOGON_DENIED},
 	{name: "bindings", peer: []byte("tls-server-end-point:0123"), ours: []byte("tls-server-end-point:0123")},
 	{name: "bindings mismatch", peer: []byte("tls-server-end-point:0123"), ours: []byte("tls-server-end-point:9999"), wantErr: status.SEC_E_BAD_BINDINGS, wantPeerError: true},
 }
@@ -71,7 +71,7 @@ func TestInteropGSSClient(t *testing.T) {
 	users := userFile(t)
 	for _, tc := range interopBindings {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := &Config{AllowMissingMIC: !tc.strictMIC}
+			cfg := &Config{RequireMIC: tc.requireMIC} // otherwise the defaults
 			ctx := context.Background()
 			d, err := peers.StartGSS(peers.GSSOptions{
 				Role: "initiate", Mech: "ntlm", Target: "HTTP@localhost",
@@ -114,7 +114,7 @@ func TestInteropGSSServer(t *testing.T) {
 	requireGSSNTLMSSP(t)
 	users := userFile(t)
 	for _, tc := range interopBindings {
-		if tc.strictMIC {
+		if tc.requireMIC {
 			continue // our client always sends a MIC
 		}
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,16 +303,23 @@ func TestInteropCurl(t *testing.T) {
 	_, err := exec.LookPath("curl")
 	peers.Require(t, "curl (apt-get install -y curl)", err == nil)
 	for _, tc := range []struct {
-		name     string
-		user     string
-		wantCode string
+		name       string
+		user       string
+		requireMIC bool
+		wantCode   string
 	}{
-		{"good password", `EXAMPLE\alice:Secret1!`, "200"},
-		{"bad password", `EXAMPLE\alice:wrong`, "401"},
+		{"good password", `EXAMPLE\alice:Secret1!`, false, "200"},
+		{"bad password", `EXAMPLE\alice:wrong`, false, "401"},
+		{"no MIC refused with RequireMIC", `EXAMPLE\alice:Secret1!`, true, "401"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// curl sends no MIC.
-			cred, err := New(&Config{AllowMissingMIC: true}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
+			// curl sends no MIC: the default server (New(nil), as the
+			// sspi root registers it) accepts it.
+			pkg := New(nil)
+			if tc.requireMIC {
+				pkg = New(&Config{RequireMIC: true})
+			}
+			cred, err := pkg.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, testUsers)
 			if err != nil {
 				t.Fatal(err)
 			}

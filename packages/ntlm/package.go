@@ -87,10 +87,16 @@ type Config struct {
 	// ASC_REQ_PROXY_BINDINGS request flag does for one context.
 	RequireChannelBindings bool
 
-	// AllowMissingMIC lets the server accept an NTLMv2 AUTHENTICATE
-	// without a MIC although its CHALLENGE carried MsvAvTimestamp. By
-	// default such a message is refused as a stripped MIC; clients such as
-	// go-ntlmssp never send one.
+	// RequireMIC makes the server refuse a client that computes no MIC:
+	// an NTLMv2 AUTHENTICATE whose MsvAvFlags does not announce one (such
+	// as those of gss-ntlmssp 1.2, go-ntlmssp and curl) and any NTLMv1
+	// one. By default, as on Windows, the MIC is required and checked only
+	// when MsvAvFlags announces it.
+	RequireMIC bool
+
+	// AllowMissingMIC has no effect: the server accepts clients that
+	// compute no MIC unless RequireMIC is set. It is kept so that existing
+	// configurations still compile.
 	AllowMissingMIC bool
 
 	// Users is the server's user store when AcquireCredentials gets no

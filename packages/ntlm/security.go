@@ -30,6 +30,7 @@ type halfSession struct {
 	seq uint32
 	mac hash.Hash // HMAC-MD5 keyed by SIGNKEY; nil without ESS
 	rc4 *rc4.Cipher
+	key []byte // the sealing key, for resetRC4
 	// scratch space, so that steady-state calls do not allocate
 	sum   [md5.Size]byte
 	seqLE [4]byte
@@ -64,11 +65,12 @@ func newSession(flags uint32, exported [16]byte, client bool) *session {
 	}
 	half := func(forClient bool) *halfSession {
 		h := &halfSession{}
-		c, err := rc4.NewCipher(sealKey(flags, exported, forClient))
+		k := sealKey(flags, exported, forClient)
+		c, err := rc4.NewCipher(k)
 		if err != nil {
 			panic("ntlm: internal error: RC4 key size")
 		}
-		h.rc4 = c
+		h.rc4, h.key = c, k
 		if s.ess {
 			k := signKey(exported, forClient)
 			h.mac = hmac.New(md5.New, k[:])
@@ -97,9 +99,31 @@ func (s *session) clear() {
 		if h.saved != nil {
 			*h.saved = savedStreams{}
 		}
-		h.rc4, h.mac, h.saved = nil, nil, nil
+		clear(h.key)
+		h.rc4, h.mac, h.saved, h.key = nil, nil, nil, nil
 		h.mu.Unlock()
 	}
+}
+
+// resetRC4 re-keys the RC4 handle of one direction from its sealing key,
+// leaving the sequence number alone. Without extended session security
+// both directions share the handle.
+func (s *session) resetRC4(outbound bool) {
+	h := s.in
+	if outbound {
+		h = s.out
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rc4 == nil {
+		return
+	}
+	c, err := rc4.NewCipher(h.key)
+	if err != nil {
+		return
+	}
+	*h.rc4 = *c
+	*c = rc4.Cipher{}
 }
 
 // checksum computes the 8-byte checksum field of the signature over the

@@ -185,6 +185,9 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 		if required {
 			return c.fail(status.SEC_E_BAD_BINDINGS, errors.New("ntlm: channel bindings required; NTLMv1 carries none"))
 		}
+		if cfg.RequireMIC {
+			return c.fail(status.SEC_E_LOGON_DENIED, errors.New("ntlm: NTLMv1 carries no MIC (RequireMIC)"))
+		}
 		var st status.Status
 		if kx, st, err = c.checkNTLMv1(ctx, auth); err != nil {
 			return c.fail(st, err)
@@ -197,7 +200,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 	if flags&flagKeyExch != 0 && len(auth.encryptedRandomSessionKey) == 16 {
 		copy(exported[:], rc4Once(kx[:], auth.encryptedRandomSessionKey))
 	}
-	if auth.hasMIC && c.micExpected {
+	if c.micExpected {
 		mic := computeMIC(exported, c.negotiateBytes, c.challengeBytes, authBytes)
 		if !hmac.Equal(mic[:], auth.mic[:]) {
 			return c.fail(status.SEC_E_LOGON_DENIED, errors.New("ntlm: MIC does not match"))
@@ -279,10 +282,12 @@ func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, 
 		return kx, status.SEC_E_BAD_BINDINGS, errors.New("ntlm: channel bindings required")
 	}
 
-	// MIC (MS-NLMP 3.2.5.1.2): required when MsvAvFlags says one was
-	// computed; and since our CHALLENGE carries MsvAvTimestamp, a client
-	// that sends none is taken to have had it stripped unless
-	// Config.AllowMissingMIC says otherwise.
+	// MIC (MS-NLMP 3.2.5.1.2): required, and checked, when MsvAvFlags
+	// says the client computed one. MsvAvFlags sits in the blob that
+	// NTProofStr covers, so removing a MIC means clearing the flag, which
+	// breaks the proof checked above: a stripped MIC is a logon failure.
+	// A client whose flag announces no MIC (gss-ntlmssp 1.2, go-ntlmssp,
+	// curl) is accepted, as by Windows, unless Config.RequireMIC.
 	var avf uint32
 	if v, ok := info.get(avFlags); ok && len(v) == 4 {
 		avf = leUint32(v)
@@ -293,8 +298,8 @@ func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, 
 			return kx, status.SEC_E_LOGON_DENIED, errors.New("ntlm: MsvAvFlags announces a MIC the message lacks")
 		}
 		c.micExpected = true
-	case !c.config().AllowMissingMIC:
-		return kx, status.SEC_E_LOGON_DENIED, errors.New("ntlm: no MIC although the CHALLENGE carried MsvAvTimestamp")
+	case c.config().RequireMIC:
+		return kx, status.SEC_E_LOGON_DENIED, errors.New("ntlm: the client computed no MIC (RequireMIC)")
 	}
 	if tn, ok := info.get(avTargetName); ok {
 		if s, err := decodeString(tn, true); err == nil {

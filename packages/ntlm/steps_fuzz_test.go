@@ -15,7 +15,6 @@ import (
 // it, and the NEGOTIATE and CHALLENGE bytes.
 func fuzzPair(t testing.TB) (p pair, neg, chal []byte) {
 	scfg := testConfig()
-	scfg.AllowMissingMIC = true
 	scfg.LMCompatibility = AllowNTLMv1
 	ccfg := testConfig()
 	p = newPairTB(t, ccfg, scfg)

@@ -29,7 +29,6 @@ func transcriptServerConfig(now time.Time) *Config {
 		Time:            func() time.Time { return now },
 		ComputerName:    "SERVER",
 		DNSComputerName: "server.example.com",
-		AllowMissingMIC: true, // gss-ntlmssp sends none
 	}
 }
 
