@@ -16,7 +16,9 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("SSPI_CMD_ARGS"); ok {
 		os.Exit(run(strings.Fields(args), os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	peers.StopSharedKDC()
+	os.Exit(code)
 }
 
 func runChild(t *testing.T, env []string, args ...string) (int, string) {
