@@ -89,10 +89,19 @@ func startServer(t testing.TB, s *Server) *testServer {
 	})
 	ts.Server = httptest.NewUnstartedServer(s.Middleware(h))
 	ts.Config.ConnContext = ConnContext
-	ts.Config.ErrorLog = nil
 	ts.Start()
 	t.Cleanup(ts.Close)
 	return ts
+}
+
+// startServerHandler serves h with ConnContext and returns its URL.
+func startServerHandler(t testing.TB, h http.Handler) string {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(h)
+	hs.Config.ConnContext = ConnContext
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return hs.URL + "/"
 }
 
 func get(t testing.TB, c *http.Client, method, url, body string) (int, string, http.Header) {
