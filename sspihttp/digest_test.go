@@ -3,6 +3,7 @@ package sspihttp
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +18,10 @@ func TestTransportDigestNonceExpiry(t *testing.T) {
 	reg.Register(digest.New(&digest.Config{NonceLifetime: time.Second}))
 	ts := startServer(t, &Server{Registry: reg, Schemes: []string{SchemeDigest}, Digest: testDigestUsers})
 	var legs []int
+	var stale []bool
 	tr := &Transport{Registry: reg, Credentials: testIdentity, Trace: func(_ *http.Request, resp *http.Response) {
 		legs = append(legs, resp.StatusCode)
+		stale = append(stale, strings.Contains(resp.Header.Get("Www-Authenticate"), "stale=true"))
 	}}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
@@ -33,5 +36,8 @@ func TestTransportDigestNonceExpiry(t *testing.T) {
 	// answer to the new challenge, 200.
 	if want := "[401 200 401 200]"; fmt.Sprint(legs) != want {
 		t.Errorf("legs %v, want %s", legs, want)
+	}
+	if fmt.Sprint(stale) != "[false false true false]" {
+		t.Errorf("stale=true in the challenges: %v, want only in the one refusing the expired nonce", stale)
 	}
 }

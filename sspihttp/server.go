@@ -122,9 +122,10 @@ type Server struct {
 	// package's standard logger. Credentials are never logged.
 	ErrorLog *log.Logger
 
-	credOnce sync.Once
-	creds    map[string]*sspi.Credentials // set once by credOnce
-	offered  []string                     // set once by credOnce
+	credOnce     sync.Once
+	creds        map[string]*sspi.Credentials // set once by credOnce
+	offered      []string                     // set once by credOnce
+	digestHandle sspi.CredHandle              // set once by credOnce: Digest for the flat calls
 }
 
 // TLSServerEndPoint returns a [Server.ChannelBindings] function giving
@@ -191,8 +192,18 @@ func (s *Server) init() {
 				continue
 			}
 			data := s.authData(scheme)
-			if scheme == SchemeDigest && data == nil {
-				continue
+			if scheme == SchemeDigest {
+				if data == nil {
+					continue
+				}
+				pkg, err := sspi.UTF16PtrFromString(packageOf(scheme))
+				if err != nil {
+					continue
+				}
+				if st := s.registry().AcquireCredentialsHandleW(nil, pkg, sspi.SECPKG_CRED_INBOUND, nil, data, 0, 0, &s.digestHandle, nil); st != sspi.SEC_E_OK {
+					s.logf("sspihttp: Digest not offered: %v", st)
+					continue
+				}
 			}
 			c, err := s.registry().AcquireCredentials(context.Background(), packageOf(scheme), sspi.CredentialsInbound, data)
 			if err != nil {
@@ -360,30 +371,35 @@ func (s *Server) digestParams(r *http.Request, tok []byte) []secbuffer.Buffer {
 	}
 }
 
-// digest checks a Digest Authorization (RFC 7616 3.4).
+// digest checks a Digest Authorization (RFC 7616 3.4). It uses the flat
+// AcceptSecurityContext, which leaves the package's output in the buffer
+// even when the call fails: that is where the stale=true challenge of an
+// expired nonce comes back.
 func (s *Server) digest(w http.ResponseWriter, r *http.Request, cr challenge) *Identity {
-	c, err := sspi.NewServerContext(s.creds[SchemeDigest], digest.ASC_REQ_HTTP)
-	if err != nil {
-		s.logf("sspihttp: Digest: %v", err)
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return nil
-	}
-	defer c.Delete()
-	out, err := c.StepBuffers(r.Context(), s.digestParams(r, []byte(cr.params)))
-	if err != nil || !c.Established() {
-		if len(out) > 0 && strings.Contains(string(out), "nonce") {
-			s.challenge(w, r, SchemeDigest, out) // stale=true
+	reg := s.registry()
+	in := &secbuffer.Desc{Version: secbuffer.SECBUFFER_VERSION, Buffers: s.digestParams(r, []byte(cr.params))}
+	out := &secbuffer.Desc{Version: secbuffer.SECBUFFER_VERSION, Buffers: []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}}
+	var h sspi.CtxtHandle
+	st := reg.AcceptSecurityContext(&s.digestHandle, nil, in, digest.ASC_REQ_HTTP, 0, &h, out, nil, nil)
+	tok := out.Buffers[0].Data
+	if st.Failed() || st != sspi.SEC_E_OK {
+		if st.Failed() && strings.Contains(string(tok), "stale=true") {
+			s.challenge(w, r, SchemeDigest, tok)
 			return nil
+		}
+		if !st.Failed() {
+			reg.DeleteSecurityContext(&h)
 		}
 		s.challenge(w, r, "", nil)
 		return nil
 	}
-	if len(out) > 0 {
-		w.Header().Set(s.headers().info, string(out))
+	defer reg.DeleteSecurityContext(&h)
+	if len(tok) > 0 {
+		w.Header().Set(s.headers().info, string(tok))
 	}
-	name, err := c.UserName()
-	if err != nil {
-		s.logf("sspihttp: Digest: no client name: %v", err)
+	var names sspi.SecPkgContext_NamesW
+	if st := reg.QueryContextAttributesW(&h, sspi.SECPKG_ATTR_NAMES, &names); st != sspi.SEC_E_OK {
+		s.logf("sspihttp: Digest: no client name: %v", st)
 	}
-	return &Identity{Name: name, Scheme: SchemeDigest, Package: c.NegotiatedPackage()}
+	return &Identity{Name: sspi.UTF16PtrToString(names.UserName), Scheme: SchemeDigest, Package: packageOf(SchemeDigest)}
 }
