@@ -153,9 +153,11 @@ func (c *negContext) stepInner(ctx context.Context, inner packages.Context, toke
 }
 
 // micResetter is implemented by a mechanism context whose per-message
-// state must be reset after the mechListMIC: NTLM re-keys the RC4 cipher of
-// the direction that signed (outbound) or verified (inbound) it, leaving
-// the sequence numbers alone (MS-SPNG 3.3.5.1).
+// state must be reset after the mechListMIC: the NTLM package's
+// ResetMICState re-keys the RC4 cipher of the direction that signed
+// (outbound) or verified (inbound) it, leaving the sequence numbers alone
+// (MS-SPNG 3.3.5.1; gss-ntlmssp's reset-crypto context option does the
+// same).
 type micResetter interface {
 	ResetMICState(outbound bool)
 }

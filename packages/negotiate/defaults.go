@@ -10,15 +10,8 @@ import (
 // is nil.
 func defaultKerberos() packages.Package { return kerberos.New(nil) }
 
-// defaultNTLM returns the NTLM package used when Config.NTLM is nil.
-//
-// It does not negotiate NTLMSSP_NEGOTIATE_KEY_EXCH. With key exchange an
-// NTLM signature consumes RC4 key stream, and MS-SPNG 3.3.5.1 wants the
-// RC4 state put back after the mechListMIC is signed or verified; without
-// it the mechListMIC leaves the RC4 state alone, so the first sealed
-// message after the handshake matches what Windows and gss-ntlmssp
-// expect. An NTLM package given in Config.NTLM should do the same unless
-// its contexts implement the reset themselves (see micResetter).
-func defaultNTLM() packages.Package {
-	return ntlm.New(&ntlm.Config{DisableKeyExchange: true})
-}
+// defaultNTLM returns the NTLM package used when Config.NTLM is nil: the
+// NTLM defaults, key exchange included. Its contexts implement
+// micResetter (ntlm's ResetMICState), so the RC4 state consumed by the
+// mechListMIC is reset as MS-SPNG 3.3.5.1 wants.
+func defaultNTLM() packages.Package { return ntlm.New(nil) }

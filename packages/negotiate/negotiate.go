@@ -31,6 +31,15 @@
 // does not verify fails the handshake with SEC_E_MESSAGE_ALTERED; this is
 // how a mechanism list altered in transit (a downgrade) is detected.
 //
+// With NTLM key exchange a signature consumes RC4 key stream. As
+// [MS-SPNG] 3.3.5.1 says, and Windows, gss-ntlmssp and MIT's SPNEGO do,
+// after signing its mechListMIC a side resets the RC4 state of its
+// outbound direction, and after verifying the peer's the state of its
+// inbound one (sequence numbers go on), so that the application's first
+// message is sealed from fresh RC4 state: Negotiate calls the
+// ResetMICState(outbound bool) method of the mechanism's context when it
+// has one, as the NTLM package's contexts do.
+//
 // # Attributes and messages
 //
 // SECPKG_ATTR_NEGOTIATION_INFO reports the selected package's SecPkgInfo
@@ -73,6 +82,8 @@
 //
 // NegoEx is not implemented: it is never offered, and ignored when a peer
 // offers it.
+//
+// [MS-SPNG]: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-spng/
 package negotiate
 
 import (
@@ -108,6 +119,10 @@ type Config struct {
 	Kerberos packages.Package
 
 	// NTLM is the NTLM package Negotiate uses; nil means ntlm.New(nil).
+	// Its contexts should implement ResetMICState(outbound bool) (see
+	// the mechListMIC section above) or not negotiate key exchange;
+	// otherwise the first message sealed after the handshake does not
+	// match what Windows and gss-ntlmssp peers expect.
 	NTLM packages.Package
 
 	// PackageList chooses the mechanisms offered, in the syntax of

@@ -161,15 +161,24 @@ func stepOurs(t *testing.T, c packages.Context, in []byte) []byte {
 // complete; ourFirst says who sends the first token.
 func handshakeWithPeer(t *testing.T, ours packages.Context, peer *gssPeer, ourFirst bool) {
 	t.Helper()
+	handshakeWithPeerTokens(t, ours, peer, ourFirst)
+}
+
+// handshakeWithPeerTokens is handshakeWithPeer returning the tokens each
+// side sent, in order.
+func handshakeWithPeerTokens(t *testing.T, ours packages.Context, peer *gssPeer, ourFirst bool) (ourToks, peerToks [][]byte) {
+	t.Helper()
 	var tok []byte
 	peerDone := false
 	ourTurn := ourFirst
 	for i := 0; i < 10; i++ {
 		if ourTurn {
 			tok = stepOurs(t, ours, tok)
+			ourToks = append(ourToks, tok)
 		} else {
 			f := peer.call("STEP %s", b64(tok))
 			tok, peerDone = unb64(t, f[1]), f[2] == "1"
+			peerToks = append(peerToks, tok)
 		}
 		if (ours.Established() && peerDone) || len(tok) == 0 {
 			break
@@ -179,6 +188,21 @@ func handshakeWithPeer(t *testing.T, ours packages.Context, peer *gssPeer, ourFi
 	if !ours.Established() || !peerDone {
 		t.Fatalf("handshake did not finish: ours %v, peer %v", ours.Established(), peerDone)
 	}
+	return ourToks, peerToks
+}
+
+// ntlmAuthenticate returns the NTLM AUTHENTICATE message among SPNEGO
+// tokens: the responseToken of the initiator's second token.
+func ntlmAuthenticate(t *testing.T, toks [][]byte) []byte {
+	t.Helper()
+	for _, tok := range toks {
+		r, err := parseNegTokenResp(tok)
+		if err == nil && len(r.responseToken) > 12 && bytes.HasPrefix(r.responseToken, ntlmSignature) && r.responseToken[8] == 3 {
+			return r.responseToken
+		}
+	}
+	t.Fatal("no NTLM AUTHENTICATE among the tokens")
+	return nil
 }
 
 // messagesWithPeer exchanges sealed and signed messages both ways. NTLM's
@@ -257,8 +281,13 @@ func TestInteropNTLMClientToMIT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handshakeWithPeer(t, c, peer, true)
+	ourToks, _ := handshakeWithPeerTokens(t, c, peer, true)
 	checkNegotiated(t, c, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	// Key exchange on: the mechListMIC consumed RC4 key stream, which
+	// both sides reset (MS-SPNG 3.3.5.1) before the messages below.
+	if !authenticateKeyExch(t, ntlmAuthenticate(t, ourToks)) {
+		t.Fatal("our AUTHENTICATE does not negotiate key exchange")
+	}
 	if got := string(unb64(t, peer.call("PEER")[1])); !strings.EqualFold(strings.TrimRight(got, "\x00"), `DOM\alice`) {
 		t.Errorf("peer saw initiator %q", got)
 	}
@@ -281,13 +310,76 @@ func TestInteropMITClientToNTLMServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handshakeWithPeer(t, s, peer, false)
+	_, peerToks := handshakeWithPeerTokens(t, s, peer, false)
 	checkNegotiated(t, s, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
+	if !authenticateKeyExch(t, ntlmAuthenticate(t, peerToks)) {
+		t.Fatal("the peer's AUTHENTICATE does not negotiate key exchange")
+	}
 	v, err := s.QueryAttribute(packages.SECPKG_ATTR_NAMES)
 	if err != nil || !strings.EqualFold(v.(*packages.Names).UserName, `DOM\alice`) {
 		t.Fatalf("NAMES %v %v", v, err)
 	}
 	messagesWithPeer(t, s, peer)
+}
+
+// TestInteropNTLMWithoutReset shows what the RC4 reset after the
+// mechListMIC is for: an NTLM context that does not reset (ResetMICState
+// hidden), with key exchange, cannot exchange a first sealed message with
+// MIT's SPNEGO over gss-ntlmssp, in either direction.
+func TestInteropNTLMWithoutReset(t *testing.T) {
+	needGSSPeers(t)
+	users := userFile(t)
+	t.Run("our client", func(t *testing.T) {
+		peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users}, "accept", spnegoOID)
+		cred, err := New(&Config{PackageList: "NTLM", NTLM: noReset{ntlm.New(nil)}}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+			&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cred.NewClientContext("host/localhost", packages.ISC_REQ_CONFIDENTIALITY|packages.ISC_REQ_INTEGRITY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handshakeWithPeer(t, c, peer, true)
+		msg := []byte("sealed without the reset")
+		bufs := []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 16)},
+			{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), msg...)},
+		}
+		if _, err := c.EncryptMessage(0, bufs, 0); err != nil {
+			t.Fatal(err)
+		}
+		f, err := peer.try("UNWRAP %s", b64(append(append([]byte(nil), bufs[0].Data...), bufs[1].Data...)))
+		if err == nil {
+			t.Fatalf("the peer unwrapped %q from a context that kept its RC4 state", unb64(t, f[1]))
+		}
+		if !strings.Contains(err.Error(), "Major (393216)") { // GSS_S_BAD_SIG
+			t.Fatalf("peer: %v, want GSS_S_BAD_SIG", err)
+		}
+	})
+	t.Run("our server", func(t *testing.T) {
+		peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + users}, "initiate", spnegoOID, "host@localhost", "alice@DOM", "Passw0rd")
+		cred, err := New(&Config{PackageList: "NTLM", NTLM: noReset{ntlm.New(nil)}}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: ntlm.UserFile(users)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := cred.NewServerContext(packages.ASC_REQ_CONFIDENTIALITY | packages.ASC_REQ_INTEGRITY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handshakeWithPeer(t, s, peer, false)
+		wrapped := unb64(t, peer.call("WRAP %s 1", b64([]byte("from MIT")))[1])
+		if len(wrapped) < 16 {
+			t.Fatalf("wrap token %x", wrapped)
+		}
+		bufs := []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: wrapped[:16]},
+			{Type: secbuffer.SECBUFFER_DATA, Data: wrapped[16:]},
+		}
+		if _, _, err := s.DecryptMessage(bufs, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+			t.Fatalf("DecryptMessage: %v, want SEC_E_MESSAGE_ALTERED", err)
+		}
+	})
 }
 
 // ntlmOnly and krbOnly restrict what a MIT peer's SPNEGO negotiates.
