@@ -72,10 +72,6 @@ func isTokenChar(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-func isToken68Char(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("-._~+/=", c) >= 0
-}
-
 // parseChallenges splits the values of a WWW-Authenticate-style field into
 // challenges (RFC 7235 4.1): `Negotiate, NTLM, Digest realm="a, b", qop=auth`
 // gives three. A malformed remainder ends the list; nothing panics.
@@ -193,26 +189,6 @@ func parseCredentials(v string) (challenge, bool) {
 		c.scheme = k
 	}
 	return c, true
-}
-
-// isToken68 reports whether s is a token68 (RFC 7235 2.1).
-func isToken68(s string) bool {
-	if s == "" {
-		return false
-	}
-	i := 0
-	for i < len(s) && s[i] != '=' {
-		if !isToken68Char(s[i]) {
-			return false
-		}
-		i++
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
 }
 
 // header names for origin and proxy authentication (RFC 7235 4.1-4.4).

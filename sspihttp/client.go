@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -395,8 +396,18 @@ func (t *Transport) pinned() (http.RoundTripper, func()) {
 	c.MaxConnsPerHost = 1
 	c.MaxIdleConnsPerHost = 1
 	c.DisableKeepAlives = false
+	// HTTP/1.1 only, in ALPN too: a base that has spoken HTTP/2 carries
+	// "h2" in its TLS config's NextProtos.
 	c.ForceAttemptHTTP2 = false
-	c.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
+	c.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	c.Protocols = &p
+	if c.TLSClientConfig != nil {
+		tc := c.TLSClientConfig.Clone()
+		tc.NextProtos = slices.DeleteFunc(slices.Clone(tc.NextProtos), func(p string) bool { return p == "h2" })
+		c.TLSClientConfig = tc
+	}
 	return c, c.CloseIdleConnections
 }
 

@@ -127,3 +127,21 @@ func TestTransportKerberos(t *testing.T) {
 		})
 	}
 }
+
+// curl --negotiate without a Kerberos ticket: MIT's SPNEGO falls back to
+// gss-ntlmssp, whose credentials come from NTLM_USER_FILE.
+func TestInteropCurlNegotiateNTLM(t *testing.T) {
+	peers.Require(t, "gss-ntlmssp (apt-get install -y gss-ntlmssp)", peers.HaveGSSNTLMSSP())
+	reg := testRegistry(t, nil)
+	ts := startServer(t, &Server{Registry: reg, Negotiate: &negotiate.AuthData{NTLM: testNTLMUsers}})
+	users := filepath.Join(t.TempDir(), "ntlm_users")
+	if err := os.WriteFile(users, []byte("GOSSPI:alice:alice-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(noKerberosEnv(t), "NTLM_USER_FILE="+users)
+	out := curl(t, env, "--negotiate", "-u", ":", ts.URL+"/")
+	want := `hello GOSSPI\alice via Negotiate/NTLM body=""` + "\n200"
+	if out != want {
+		t.Fatalf("curl output %q, want %q", out, want)
+	}
+}

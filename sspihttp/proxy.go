@@ -63,7 +63,7 @@ func (d *ProxyDialer) DialContext(ctx context.Context, network, addr string) (ne
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusProxyAuthRequired {
-		conn, br, resp, err = d.authenticate(ctx, conn, br, resp, addr)
+		conn, br, resp, err = d.authenticate(ctx, conn, resp, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +128,8 @@ func (d *ProxyDialer) connect(ctx context.Context, conn net.Conn, addr, auth str
 }
 
 // authenticate answers a 407 to CONNECT.
-func (d *ProxyDialer) authenticate(ctx context.Context, conn net.Conn, br *bufio.Reader, resp *http.Response, addr string) (net.Conn, *bufio.Reader, *http.Response, error) {
+func (d *ProxyDialer) authenticate(ctx context.Context, conn net.Conn, resp *http.Response, addr string) (net.Conn, *bufio.Reader, *http.Response, error) {
+	var br *bufio.Reader
 	offered := parseChallenges(resp.Header.Values(proxyHeaders.challenge))
 	host, _, err := net.SplitHostPort(d.Proxy)
 	if err != nil {

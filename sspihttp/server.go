@@ -69,7 +69,10 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 //
 // Negotiate, Kerberos and NTLM hold a handshake across requests of one
 // connection, kept in the connection's context: the http.Server must use
-// [ConnContext]. Digest is stateless per request (the nonce is bound to a
+// [ConnContext]. Over HTTP/2, whose connections carry many requests at
+// once, each request is a handshake of its own: Kerberos (one leg) works,
+// NTLM does not, and clients must use HTTP/1.1 for it, as [Transport]
+// does. Digest is stateless per request (the nonce is bound to a
 // server key and the time, the nonce count is checked by the package).
 // The server's last Negotiate or Kerberos token (mutual authentication)
 // goes back in WWW-Authenticate on the authenticated response, and
@@ -223,6 +226,13 @@ func (s *Server) Middleware(next http.Handler) http.Handler {
 		s.init()
 		hn := s.headers()
 		cs, _ := r.Context().Value(connKey{}).(*connState)
+		if r.ProtoMajor >= 2 {
+			// HTTP/2 multiplexes requests: no handshake state can be
+			// tied to its connection (RFC 9113 9.2.3 asks for HTTP/1.1),
+			// so a connection-bound scheme must finish in one request
+			// (Kerberos does; NTLM cannot).
+			cs = &connState{}
+		}
 		auth := r.Header.Get(hn.response)
 		if auth == "" {
 			if cs != nil && s.PersistConnection {

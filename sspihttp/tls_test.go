@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -116,3 +117,56 @@ func TestMutualAuthFailure(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+// Over https with HTTP/2 enabled, the first request may use HTTP/2, but
+// the NTLM legs go over one HTTP/1.1 connection of their own.
+func TestTransportHTTP2Server(t *testing.T) {
+	reg := testRegistry(t, nil)
+	s := &Server{Registry: reg, Schemes: []string{SchemeNTLM}, NTLM: testNTLMUsers, ErrorLog: nullLogger()}
+	hs := httptest.NewUnstartedServer(s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.Proto))
+	})))
+	hs.Config.ConnContext = ConnContext
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	defer hs.Close()
+	var protos []string
+	base := hs.Client().Transport.(*http.Transport).Clone()
+	base.ForceAttemptHTTP2 = true
+	tr := &Transport{Registry: reg, Base: base, Credentials: testIdentity,
+		Trace: func(_ *http.Request, resp *http.Response) { protos = append(protos, resp.Proto) }}
+	defer tr.CloseIdleConnections()
+	code, body, _ := get(t, &http.Client{Transport: tr}, "GET", hs.URL+"/", "")
+	if code != 200 || body != "HTTP/1.1" {
+		t.Fatalf("got %d %q", code, body)
+	}
+	if fmt.Sprint(protos) != "[HTTP/2.0 HTTP/1.1 HTTP/1.1]" {
+		t.Errorf("protocols of the legs: %v", protos)
+	}
+}
+
+// Over HTTP/2 the Server keeps no connection state: a multi-leg NTLM
+// handshake cannot finish (a clean 401), and nothing leaks between the
+// requests multiplexed on the connection.
+func TestServerHTTP2NoConnectionState(t *testing.T) {
+	reg := testRegistry(t, nil)
+	s := &Server{Registry: reg, Schemes: []string{SchemeNTLM}, NTLM: testNTLMUsers, ErrorLog: nullLogger()}
+	hs := httptest.NewUnstartedServer(s.Middleware(http.NotFoundHandler()))
+	hs.Config.ConnContext = ConnContext
+	hs.EnableHTTP2 = true
+	hs.StartTLS()
+	defer hs.Close()
+	// An HTTP/2-only client that speaks NTLM on its own, leg by leg.
+	c := hs.Client()
+	tr := &Transport{Registry: reg, Base: &onlyHTTP2{c.Transport}, Credentials: testIdentity}
+	code, _, _ := get(t, &http.Client{Transport: tr}, "GET", hs.URL+"/", "")
+	if code != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401", code)
+	}
+}
+
+// onlyHTTP2 is a RoundTripper that is not an *http.Transport, so the
+// Transport cannot pin an HTTP/1.1 connection.
+type onlyHTTP2 struct{ rt http.RoundTripper }
+
+func (o *onlyHTTP2) RoundTrip(r *http.Request) (*http.Response, error) { return o.rt.RoundTrip(r) }
