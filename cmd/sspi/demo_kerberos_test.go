@@ -1,12 +1,19 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/gosspi/sspi"
 	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/packages/kerberos"
+	"github.com/gosspi/sspi/packages/negotiate"
+	"github.com/gosspi/sspi/sspihttp"
+	"github.com/jcmturner/gokrb5/v8/config"
 )
 
 // The Kerberos demos change process state (KRB5_CONFIG, the default
@@ -60,6 +67,45 @@ func TestDemoKerberosTestRealm(t *testing.T) {
 		}
 		if pkg == "Negotiate" && !strings.Contains(out, "negotiated package: Kerberos") {
 			t.Errorf("Negotiate did not choose Kerberos:\n%s", out)
+		}
+	}
+}
+
+// sspi get --negotiate and --kerberos with a password, against the
+// middleware with the test realm's service keytab, mutual authentication
+// required.
+func TestGetKerberos(t *testing.T) {
+	k, err := peers.SharedKDC()
+	if err != nil {
+		peers.Require(t, "MIT krb5 test KDC ("+err.Error()+")", false)
+	}
+	conf, err := config.Load(k.Krb5Conf)
+	if err != nil && conf == nil {
+		t.Fatal(err)
+	}
+	krb := kerberos.New(&kerberos.Config{Krb5Conf: conf})
+	reg := sspi.NewRegistry()
+	reg.Register(negotiate.New(&negotiate.Config{Kerberos: krb}))
+	reg.Register(krb)
+	kt := &kerberos.Keytab{Path: k.ServiceKeytab}
+	s := &sspihttp.Server{Registry: reg, Schemes: []string{sspihttp.SchemeNegotiate, sspihttp.SchemeKerberos},
+		Negotiate: &negotiate.AuthData{Kerberos: kt}, Kerberos: kt}
+	hs := httptest.NewUnstartedServer(s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := sspihttp.IdentityFromContext(r.Context())
+		w.Write([]byte(id.Name + " " + id.Scheme + "/" + id.Package))
+	})))
+	hs.Config.ConnContext = sspihttp.ConnContext
+	hs.Start()
+	defer hs.Close()
+	url := strings.Replace(hs.URL, "127.0.0.1", "localhost", 1) + "/"
+	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/none"}
+	for _, scheme := range []string{"--negotiate", "--kerberos"} {
+		code, out := runChild(t, env, "get", "-v", "--mutual", scheme, "-u", "alice@"+k.Realm+":alice-pw", url)
+		name := map[string]string{"--negotiate": "Negotiate", "--kerberos": "Kerberos"}[scheme]
+		if code != exitOK || !strings.Contains(out, "alice@"+k.Realm+" "+name+"/Kerberos") ||
+			!strings.Contains(out, "KRB_AP_REQ") || !strings.Contains(out, "KRB_AP_REP") ||
+			!strings.Contains(out, "* server proved its identity with "+name) {
+			t.Errorf("get %s: exit %d\n%s", scheme, code, out)
 		}
 	}
 }
