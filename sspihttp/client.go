@@ -133,7 +133,9 @@ type credentialsKey struct{}
 
 // WithCredentials returns a context whose requests a [Transport]
 // authenticates with authData (a *packages.AuthIdentity, or a package's
-// own credential type) instead of Transport.Credentials.
+// own credential type) instead of Transport.Credentials. Such credentials
+// are acquired for the request and released after it, and its Digest
+// nonce is not kept for other requests.
 func WithCredentials(ctx context.Context, authData any) context.Context {
 	return context.WithValue(ctx, credentialsKey{}, authData)
 }
@@ -166,20 +168,34 @@ func (t *Transport) spn(host string) string {
 	return "HTTP/" + host
 }
 
-func (t *Transport) authData(req *http.Request, hn headerNames) any {
+// authData returns the auth data for req, and whether it is the request's
+// own (WithCredentials) rather than the Transport's.
+func (t *Transport) authData(req *http.Request, hn headerNames) (data any, perRequest bool) {
 	if v := req.Context().Value(credentialsKey{}); v != nil {
-		return v
+		return v, true
 	}
 	if hn.status == http.StatusProxyAuthRequired && t.ProxyCredentials != nil {
-		return t.ProxyCredentials
+		return t.ProxyCredentials, false
 	}
-	return t.Credentials
+	return t.Credentials, false
 }
 
-// credentials acquires (once per package and auth data) outbound
-// credentials.
-func (t *Transport) credentials(ctx context.Context, pkg string, data any) (*sspi.Credentials, error) {
-	cacheable := data == nil || reflect.TypeOf(data).Comparable()
+// credentials acquires outbound credentials. Those of the Transport's own
+// auth data (keep) are acquired once per package and kept; a request's
+// own are acquired for it, and release frees them.
+func (t *Transport) credentials(ctx context.Context, pkg string, data any, keep bool) (c *sspi.Credentials, release func(), err error) {
+	c, err = t.acquire(ctx, pkg, data, keep)
+	if err != nil {
+		return nil, nil, err
+	}
+	if keep {
+		return c, func() {}, nil
+	}
+	return c, c.Free, nil
+}
+
+func (t *Transport) acquire(ctx context.Context, pkg string, data any, keep bool) (*sspi.Credentials, error) {
+	cacheable := keep && (data == nil || reflect.TypeOf(data).Comparable())
 	key := credKey{pkg, data}
 	if cacheable {
 		t.mu.Lock()
@@ -227,6 +243,8 @@ type exchange struct {
 
 	proxyDigest *digestSession // signs each later leg for the proxy
 	proxyURI    string
+
+	perRequest bool // the credentials are the request's own (WithCredentials)
 }
 
 func (x *exchange) transport() http.RoundTripper {
@@ -268,7 +286,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.send(t.base(), req)
 	}
 	first := cloneRequest(req, req.Body)
-	sess := t.digestFor(req.URL)
+	var sess *digestSession
+	if _, perRequest := t.authData(req, originHeaders); !perRequest {
+		sess = t.digestFor(req.URL)
+	}
 	if sess != nil {
 		if h, err := sess.authorize(req.Method, req.URL.RequestURI()); err == nil {
 			first.Header.Set(originHeaders.response, SchemeDigest+" "+h)
@@ -326,7 +347,8 @@ func (x *exchange) authenticate(resp *http.Response, hn headerNames) (*http.Resp
 		return resp, nil
 	}
 	offered := parseChallenges(resp.Header.Values(hn.challenge))
-	data := t.authData(req, hn)
+	data, perRequest := t.authData(req, hn)
+	x.perRequest = perRequest
 	for _, scheme := range t.schemes() {
 		scheme = canonicalScheme(scheme)
 		var ch *challenge
@@ -339,10 +361,11 @@ func (x *exchange) authenticate(resp *http.Response, hn headerNames) (*http.Resp
 		if ch == nil {
 			continue
 		}
-		cred, err := t.credentials(req.Context(), packageOf(scheme), data)
+		cred, release, err := t.credentials(req.Context(), packageOf(scheme), data, !perRequest)
 		if err != nil {
 			continue // try the next scheme the server offers
 		}
+		defer release() // contexts outlive their credentials
 		if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 			resp.Body.Close()
 			return nil, ErrBodyNotRewindable
@@ -660,7 +683,9 @@ func (x *exchange) digestAuth(resp *http.Response, cred *sspi.Credentials, ch ch
 			// Later legs of this exchange (the origin's) sign for the
 			// proxy on the same nonce.
 			x.proxyDigest, x.proxyURI = &digestSession{ctx: c}, uri
-		case r.StatusCode < 400:
+		case r.StatusCode < 400 && !x.perRequest:
+			// Later requests reuse the nonce; a request's own
+			// credentials are never reused for another request.
 			t.keepDigest(req.URL, &digestSession{ctx: c})
 		default:
 			c.Delete()

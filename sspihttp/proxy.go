@@ -147,10 +147,11 @@ func (d *ProxyDialer) authenticate(ctx context.Context, conn net.Conn, resp *htt
 		if ch == nil {
 			continue
 		}
-		cred, err := d.t.credentials(ctx, packageOf(scheme), d.Credentials)
+		cred, release, err := d.t.credentials(ctx, packageOf(scheme), d.Credentials, true)
 		if err != nil {
 			continue
 		}
+		defer release()
 		var c *sspi.Context
 		if scheme == SchemeDigest {
 			c, err = sspi.NewClientContext(cred, addr, sspi.ISC_REQ_USE_HTTP_STYLE)
