@@ -269,6 +269,26 @@ func TestTransportRedirect(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(body, "hello") {
 		t.Fatalf("with AllowHost: %d %q", code, body)
 	}
+
+	// A redirect within one host keeps authenticating, the body going
+	// along with a 307.
+	s := &Server{Registry: reg, Schemes: []string{SchemeNTLM}, NTLM: testNTLMUsers, ErrorLog: nullLogger()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := IdentityFromContext(r.Context())
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", id.Name, b)
+	})
+	same := startServerHandler(t, s.Middleware(mux))
+	tr3 := &Transport{Registry: reg, Credentials: testIdentity}
+	defer tr3.CloseIdleConnections()
+	code, body, _ = get(t, &http.Client{Transport: tr3}, "POST", same+"old", "data")
+	if code != 200 || body != `GOSSPI\alice data` {
+		t.Fatalf("same-host redirect: %d %q", code, body)
+	}
 }
 
 func TestTransportConcurrent(t *testing.T) {
@@ -390,4 +410,43 @@ func FuzzParseChallenges(f *testing.F) {
 		}
 		parseCredentials(s)
 	})
+}
+
+func TestMayAuthenticate(t *testing.T) {
+	mk := func(urls ...string) *http.Request {
+		var prev *http.Request
+		for _, u := range urls {
+			r, err := http.NewRequest("GET", u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev != nil {
+				r.Response = &http.Response{Request: prev}
+			}
+			prev = r
+		}
+		return prev
+	}
+	tests := []struct {
+		name  string
+		chain []string
+		allow func(string) bool
+		want  bool
+	}{
+		{"no redirect", []string{"http://a/"}, nil, true},
+		{"same host", []string{"https://a/x", "https://a/y"}, nil, true},
+		{"same host, other port", []string{"http://a:1/", "http://a:2/"}, nil, false},
+		{"https to http", []string{"https://a/", "http://a/"}, nil, false},
+		{"http to https (an upgrade)", []string{"http://a/", "https://a/"}, nil, true},
+		{"other host", []string{"http://a/", "http://b/"}, nil, false},
+		{"back to the first host", []string{"http://a/", "http://b/", "http://a/z"}, nil, true},
+		{"allowed host", []string{"http://a/", "http://b/"}, func(h string) bool { return h == "b" }, true},
+		{"host not allowed", []string{"http://a/", "http://c/"}, func(h string) bool { return h == "b" }, false},
+	}
+	for _, tt := range tests {
+		tr := &Transport{AllowHost: tt.allow}
+		if got := tr.mayAuthenticate(mk(tt.chain...)); got != tt.want {
+			t.Errorf("%s: mayAuthenticate = %t, want %t", tt.name, got, tt.want)
+		}
+	}
 }
