@@ -165,7 +165,7 @@ func decodeBinary(n *node, b []byte, depth int) {
 	case len(b) > 0 && (b[0] == 0x6e || b[0] == 0x6f || b[0] == 0x7e):
 		decodeKerberos(n, b)
 	default:
-		n.add("unknown", "%d bytes: %s", len(b), hexPreview(b))
+		n.add("error", "not an NTLM, SPNEGO, GSS-API or Kerberos token (%d bytes: %s)", len(b), hexPreview(b))
 	}
 }
 

@@ -176,6 +176,7 @@ func TestDecodeErrors(t *testing.T) {
 		{[]string{"decode", "NTLM TlRMTVNTUAAFAAAA"}, exitFailure, "NTLM message type 5"},
 		{[]string{"decode", "Negotiate YAUGAQA="}, exitFailure, "malformed"},
 		{[]string{"decode", "%%%"}, exitFailure, "neither base64 nor hex"},
+		{[]string{"decode", "zz"}, exitFailure, "not an NTLM, SPNEGO, GSS-API or Kerberos token (1 bytes: cf)"},
 		{[]string{"decode", "WWW-Authenticate: Negotiate"}, exitOK, "a bare challenge"},
 		{[]string{"decode", "Authorization: Basic YWxpY2U6c2VjcmV0"}, exitOK, "password (6 bytes, not shown)"},
 	}
