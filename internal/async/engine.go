@@ -115,16 +115,23 @@ const (
 	finished                     // completed, or removed from its queue
 )
 
-// call is one unit of work.
+// call is one unit of work, and the context its fn runs with (see the
+// context methods below).
 type call struct {
 	e      *Engine
 	op     *Op
 	key    any   // comparable; nil means unordered
 	class  Class // the class it was issued with
 	fn     func(context.Context) status.Status
-	ctx    context.Context
-	cancel context.CancelFunc
-	stop   func() bool // stops the AfterFunc watching a parent context; may be nil
+	parent context.Context
+	stop   func() bool // stops the AfterFunc watching parent; nil when parent never ends
+
+	// The call's own cancellation, made lazily: most calls are never
+	// cancelled and nobody asks for their Done channel, so a call costs
+	// no context.WithCancel.
+	cmu  sync.Mutex
+	done chan struct{} // guarded by cmu; made by the first Done, closed by cancel
+	err  error         // guarded by cmu; set once by cancel
 
 	// guarded by e.mu
 	state   callState
@@ -200,12 +207,12 @@ func (e *Engine) Stats() Stats {
 // without running.
 func (e *Engine) submit(c *call) {
 	e.mu.Lock()
-	if c.ctx.Err() != nil {
+	if c.Err() != nil {
 		// Complete it on a goroutine of its own: the callback never runs
 		// on the goroutine that issued the call.
 		c.state = finished
 		e.mu.Unlock()
-		go c.complete(canceledStatus(c.ctx))
+		go c.complete(canceledStatus(c))
 		return
 	}
 	if c.key != nil {
@@ -220,7 +227,8 @@ func (e *Engine) submit(c *call) {
 		}
 		e.keys[c.key] = nil
 	}
-	start := e.admitLocked(c, nil)
+	var buf [1]*call // keeps start off the heap
+	start := e.admitLocked(c, buf[:0])
 	e.mu.Unlock()
 	e.launch(start)
 }
@@ -310,10 +318,15 @@ func (e *Engine) launch(start []*call) {
 // directly: the callback may block until a later call completes, which
 // must not wait behind it.
 func (e *Engine) run(c *call) {
+	reserveStack()
 	var w *worker
 	for {
+		var stay bool
 		for c != nil {
-			c = e.runOne(c)
+			c, stay = e.runOne(c)
+		}
+		if !stay {
+			return
 		}
 		e.mu.Lock()
 		if e.active == 0 {
@@ -332,23 +345,32 @@ func (e *Engine) run(c *call) {
 	}
 }
 
-func (e *Engine) runOne(c *call) (next *call) {
-	if c.stop != nil {
-		c.stop()
-	}
+// runOne runs c and completes it. It returns the call its goroutine runs
+// next, if any, and whether the goroutine may stay to wait for more work.
+//
+// The engine's books are settled before the status is published: once a
+// waiter sees the call complete, the call no longer counts as active, and
+// a goroutine that found the engine idle then ends after the callback
+// rather than waiting for calls issued later (which start goroutines of
+// their own). So no engine goroutine survives the calls it served by
+// picking up unrelated later work, and calls issued after the engine went
+// idle never run on a goroutine started before. A call that c's end lets
+// start is admitted here but launched only after the publication, so the
+// calls on one key still run, and complete, in order.
+func (e *Engine) runOne(c *call) (next *call, stay bool) {
 	var st status.Status
-	if c.ctx.Err() != nil {
-		st = canceledStatus(c.ctx)
+	if c.Err() != nil {
+		st = canceledStatus(c)
 	} else {
 		st = e.invoke(c)
 	}
-	c.cancel()
-	notify := c.op.publish(st)
+	c.end()
 
 	e.mu.Lock()
 	c.state = finished
 	e.active--
-	start := e.releaseLocked(c.holding, nil)
+	var buf [2]*call // keeps start off the heap in the usual cases
+	start := e.releaseLocked(c.holding, buf[:0])
 	c.holding = noClass
 	start = e.advanceLocked(c.key, start)
 	var retire []*worker
@@ -356,17 +378,20 @@ func (e *Engine) runOne(c *call) (next *call) {
 		// The engine is idle: its waiting goroutines end.
 		retire, e.idle = e.idle, nil
 	}
+	stay = e.active > 0
 	e.mu.Unlock()
 	for _, w := range retire {
 		close(w.next)
 	}
+
+	notify := c.op.publish(st)
 	if len(start) > 0 && notify == nil {
 		next, start = start[0], start[1:]
 	}
 	e.launch(start)
 
 	e.notify(notify)
-	return next
+	return next, stay
 }
 
 // invoke runs fn, turning a panic into SEC_E_INTERNAL_ERROR.
@@ -380,18 +405,81 @@ func (e *Engine) invoke(c *call) (st status.Status) {
 	return c.fn(c)
 }
 
-// A call is the context its fn runs with: c.ctx, plus the call itself
-// under callKey for NetworkBound. This saves an allocation per call.
+// A call is the context its fn runs with: a child of the parent given to
+// Start that ends when the parent ends, when the Op is freed or when the
+// call returns, and that holds the call itself under callKey for
+// NetworkBound. Being its own context saves context.WithCancel and its
+// allocations on every call; its Done channel is made only if asked for.
 var _ context.Context = (*call)(nil)
 
-func (c *call) Deadline() (time.Time, bool) { return c.ctx.Deadline() }
-func (c *call) Done() <-chan struct{}       { return c.ctx.Done() }
-func (c *call) Err() error                  { return c.ctx.Err() }
+func (c *call) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+
+func (c *call) Done() <-chan struct{} {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.done == nil {
+		if c.err != nil {
+			return closed
+		}
+		c.done = make(chan struct{})
+	}
+	return c.done
+}
+
+func (c *call) Err() error {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	return c.err
+}
+
+// Value gives the call under callKey; context.Cause finds the parent's
+// cause through it, and gets Err when the call was cancelled on its own.
 func (c *call) Value(key any) any {
 	if key == (callKey{}) {
 		return c
 	}
-	return c.ctx.Value(key)
+	return c.parent.Value(key)
+}
+
+// cancel ends the call's context with err (context.Canceled, or the
+// parent's error) unless it has ended already.
+func (c *call) cancel(err error) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+}
+
+// end ends the call's context once the call has returned or has been
+// dropped, and stops watching the parent.
+func (c *call) end() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.cancel(context.Canceled)
+}
+
+// reserveStack grows the stack of a new engine goroutine, while it is
+// still shallow, to the size a handshake step needs. A goroutine starts
+// with a small stack and doubles it, copying every frame, each time a
+// call goes deeper; a handshake step (NTLM hashing, ASN.1 for Kerberos)
+// goes through several doublings, and since the goroutine ends when the
+// engine goes idle, a caller issuing one call at a time would pay them on
+// every call. One growth at the start copies almost nothing.
+func reserveStack() { stackReserve(0) }
+
+// stackReserve's frame brings the stack to 16 KiB, the largest size the
+// runtime serves from its per-P cache.
+//
+//go:noinline
+func stackReserve(i int) byte {
+	var frame [12 << 10]byte
+	return frame[i]
 }
 
 // notify runs a notify callback, surviving its panic.
@@ -431,16 +519,13 @@ func (e *Engine) dequeue(c *call) bool {
 	c.state, c.queue, c.elem = finished, nil, nil
 	e.mu.Unlock()
 	e.launch(start)
-	c.complete(canceledStatus(c.ctx))
+	c.complete(canceledStatus(c))
 	return true
 }
 
 // complete finishes a call that never ran.
 func (c *call) complete(st status.Status) {
-	if c.stop != nil {
-		c.stop()
-	}
-	c.cancel()
+	c.end()
 	c.e.notify(c.op.publish(st))
 }
 
@@ -500,7 +585,7 @@ func (e *Engine) moveSlot(c *call, from, to Class) bool {
 
 	select {
 	case <-w.ch:
-	case <-c.ctx.Done():
+	case <-c.Done():
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -43,7 +43,7 @@ type Op struct {
 
 	mu       sync.Mutex
 	state    opState       // guarded by mu
-	done     chan struct{} // guarded by mu; closed when the call completes
+	done     chan struct{} // guarded by mu; made by the first Done of a call, closed when it completes
 	cur      *call         // guarded by mu; the pending call
 	onNotify func()        // guarded by mu; the notify callback
 }
@@ -74,12 +74,19 @@ func (o *Op) Start(parent context.Context, e *Engine, key any, class Class, fn f
 		o.mu.Unlock()
 		return ErrPending
 	}
-	c := &call{e: e, op: o, key: key, class: class, fn: fn, holding: noClass}
-	c.ctx, c.cancel = context.WithCancel(parent)
+	c := &call{e: e, op: o, key: key, class: class, fn: fn, parent: parent, holding: noClass}
 	if parent.Done() != nil {
-		c.stop = context.AfterFunc(c.ctx, func() { e.dequeue(c) })
+		c.err = parent.Err()
+		if c.err == nil {
+			c.stop = context.AfterFunc(parent, func() {
+				c.cancel(parent.Err())
+				e.dequeue(c)
+			})
+		}
 	}
-	o.state, o.cur, o.done = pending, c, make(chan struct{})
+	// Done is made when asked for: a caller driven by the callback never
+	// needs it.
+	o.state, o.cur, o.done = pending, c, nil
 	o.st.Store(uint32(status.SEC_I_ASYNC_CALL_PENDING))
 	o.mu.Unlock()
 
@@ -95,7 +102,10 @@ func (o *Op) publish(st status.Status) (notify func()) {
 	defer o.mu.Unlock()
 	o.st.Store(uint32(st))
 	o.state, o.cur = done, nil
-	close(o.done)
+	if o.done != nil {
+		close(o.done)
+		o.done = nil
+	}
 	if o.freed.Load() {
 		return nil
 	}
@@ -121,8 +131,16 @@ func (o *Op) Done() <-chan struct{} {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	return o.doneLocked()
+}
+
+// doneLocked is Done with o.mu held.
+func (o *Op) doneLocked() <-chan struct{} {
 	if o.state != pending {
 		return closed
+	}
+	if o.done == nil {
+		o.done = make(chan struct{})
 	}
 	return o.done
 }
@@ -202,7 +220,7 @@ func (o *Op) Free() {
 		return
 	}
 	o.mu.Lock()
-	c, ch := o.cur, o.done
+	c, ch := o.cur, o.doneLocked()
 	if o.freed.Swap(true) {
 		// Freed already, perhaps by a Free still waiting for the call.
 		o.mu.Unlock()
@@ -216,7 +234,7 @@ func (o *Op) Free() {
 	if c == nil {
 		return
 	}
-	c.cancel()
+	c.cancel(context.Canceled)
 	c.e.dequeue(c)
 	<-ch
 }
