@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
 )
 
@@ -127,5 +128,41 @@ func TestProxyAuthentication(t *testing.T) {
 				t.Fatalf("wrong password: err %v, want ErrProxyRefused", err)
 			}
 		})
+	}
+}
+
+// A proxy that wants Negotiate with Kerberos, on CONNECT and on forwarded
+// requests: the SPN is HTTP/ and the proxy's host name.
+func TestProxyKerberos(t *testing.T) {
+	k := kdc(t)
+	reg := testRegistry(t, k)
+	origin := startServer(t, &Server{Registry: reg, Schemes: []string{SchemeDigest}, Digest: testDigestUsers})
+	proxy := startProxy(t, &Server{Registry: reg, Schemes: []string{SchemeNegotiate},
+		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}}})
+	purl, err := url.Parse(strings.Replace(proxy.URL, "127.0.0.1", "localhost", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := (&kerberosIdentity{"alice", k.Realm, "alice-pw"}).authIdentity()
+	d := &ProxyDialer{Proxy: purl.Host, Registry: reg, Credentials: alice}
+	tr := &Transport{Registry: reg, Credentials: testIdentity, Schemes: []string{SchemeDigest},
+		Base: &http.Transport{DialContext: d.DialContext}}
+	defer tr.CloseIdleConnections()
+	code, body, _ := get(t, &http.Client{Transport: tr}, "GET", origin.URL+"/k", "")
+	if code != 200 || !strings.HasPrefix(body, "hello alice via Digest") {
+		t.Fatalf("through CONNECT: %d %q", code, body)
+	}
+	if got := <-proxy.users; got != "Negotiate alice@"+k.Realm {
+		t.Errorf("proxy authenticated %q", got)
+	}
+	fwd := &Transport{Registry: reg, Credentials: testIdentity, ProxyCredentials: alice,
+		Base: &http.Transport{Proxy: http.ProxyURL(purl)}}
+	defer fwd.CloseIdleConnections()
+	code, body, _ = get(t, &http.Client{Transport: fwd}, "GET", origin.URL+"/f", "")
+	if code != 200 || !strings.HasPrefix(body, "hello alice via Digest") {
+		t.Fatalf("forwarded: %d %q", code, body)
+	}
+	if got := <-proxy.users; got != "Negotiate alice@"+k.Realm {
+		t.Errorf("proxy authenticated %q", got)
 	}
 }
