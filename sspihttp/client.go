@@ -63,6 +63,11 @@ const maxBufferedBody = 1 << 20
 // are for what stops the exchange itself (no credentials, a body that
 // cannot be sent again, mutual authentication that fails).
 //
+// Proxy challenges reach the Transport for http URLs sent through Base's
+// Proxy. For https through a proxy, http.Transport itself sends CONNECT and
+// reports a 407 as an error; use a [ProxyDialer] as Base's DialContext
+// instead.
+//
 // A request that already carries an Authorization header is sent as it is.
 // The request given to RoundTrip is never modified (STYLE.md 8: each leg is
 // a clone).
