@@ -15,9 +15,9 @@ const (
 	SchemeDigest    = "Digest"
 )
 
-// DefaultSchemes is the order of preference a Transport uses when its
-// Schemes field is nil, and the order a Server offers them in.
-var DefaultSchemes = []string{SchemeNegotiate, SchemeKerberos, SchemeNTLM, SchemeDigest}
+// defaultSchemes is the order of preference of a Transport whose Schemes
+// field is nil.
+var defaultSchemes = []string{SchemeNegotiate, SchemeKerberos, SchemeNTLM, SchemeDigest}
 
 // packageOf returns the SSPI package that runs an HTTP scheme.
 func packageOf(scheme string) string {
@@ -36,7 +36,7 @@ func connectionBound(scheme string) bool { return scheme != SchemeDigest }
 // canonicalScheme returns the spelling of a known scheme, compared
 // case-insensitively (RFC 7235 2.1), or "" for an unknown one.
 func canonicalScheme(s string) string {
-	for _, k := range DefaultSchemes {
+	for _, k := range defaultSchemes {
 		if strings.EqualFold(s, k) {
 			return k
 		}

@@ -82,7 +82,7 @@ type Transport struct {
 	Registry *sspi.Registry
 
 	// Schemes lists the schemes to answer, in order of preference; nil
-	// means DefaultSchemes (Negotiate, Kerberos, NTLM, Digest). Among the
+	// means Negotiate, Kerberos, NTLM, Digest. Among the
 	// challenges of a response, the first scheme of this list that the
 	// server offers and for which credentials can be acquired wins.
 	Schemes []string
@@ -163,7 +163,7 @@ func (t *Transport) schemes() []string {
 	if t.Schemes != nil {
 		return t.Schemes
 	}
-	return DefaultSchemes
+	return defaultSchemes
 }
 
 func (t *Transport) spn(host string) string {
