@@ -933,3 +933,50 @@ func TestWorkerReuse(t *testing.T) {
 		}
 	})
 }
+
+// deep uses about n KiB of stack.
+//
+//go:noinline
+func deep(n int) byte {
+	var frame [1 << 10]byte
+	frame[n%len(frame)] = byte(n)
+	if n == 0 {
+		return frame[0]
+	}
+	return deep(n-1) + frame[n%len(frame)]
+}
+
+// New goroutines reserve their stack only once a call has shown that
+// calls grow it: shallow calls leave deepStacks unset, a call that goes
+// 10 KiB deep sets it.
+func TestDeepStacksDetected(t *testing.T) {
+	e := New(Limits{}, nil)
+	run := func(fn func(context.Context) status.Status) {
+		t.Helper()
+		var o Op
+		if err := o.Start(context.Background(), e, nil, CPU, fn); err != nil {
+			t.Fatal(err)
+		}
+		if st := o.Wait(context.Background()); st != status.SEC_E_OK {
+			t.Fatal(st)
+		}
+	}
+	for range 3 {
+		run(func(context.Context) status.Status { return status.SEC_E_OK })
+	}
+	if e.deepStacks.Load() {
+		t.Fatal("deepStacks set by shallow calls")
+	}
+	run(func(context.Context) status.Status {
+		deep(10)
+		return status.SEC_E_OK
+	})
+	if !e.deepStacks.Load() {
+		t.Fatal("deepStacks not set by a call 10 KiB deep")
+	}
+	// Reserved goroutines run calls as before.
+	run(func(context.Context) status.Status {
+		deep(20)
+		return status.SEC_E_OK
+	})
+}

@@ -26,7 +26,9 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gosspi/sspi/status"
 )
@@ -72,6 +74,11 @@ func (l Limits) withDefaults() Limits {
 // safe for concurrent use. The zero Engine is not usable; call [New].
 type Engine struct {
 	onPanic func(any) // constant; may be nil
+
+	// deepStacks is set once a call has grown the stack of the fresh
+	// goroutine it ran on; from then on new goroutines reserve their
+	// stack before their first call (see reserveStack).
+	deepStacks atomic.Bool
 
 	mu sync.Mutex
 	// keys holds one entry per busy key: the calls issued behind the one
@@ -318,12 +325,17 @@ func (e *Engine) launch(start []*call) {
 // directly: the callback may block until a later call completes, which
 // must not wait behind it.
 func (e *Engine) run(c *call) {
-	reserveStack()
+	fresh := true // the stack is as the runtime made it
+	if e.deepStacks.Load() {
+		reserveStack()
+		fresh = false
+	}
 	var w *worker
 	for {
 		var stay bool
 		for c != nil {
-			c, stay = e.runOne(c)
+			c, stay = e.runOne(c, fresh)
+			fresh = false
 		}
 		if !stay {
 			return
@@ -357,11 +369,14 @@ func (e *Engine) run(c *call) {
 // idle never run on a goroutine started before. A call that c's end lets
 // start is admitted here but launched only after the publication, so the
 // calls on one key still run, and complete, in order.
-func (e *Engine) runOne(c *call) (next *call, stay bool) {
+func (e *Engine) runOne(c *call, fresh bool) (next *call, stay bool) {
 	var st status.Status
-	if c.Err() != nil {
+	switch {
+	case c.Err() != nil:
 		st = canceledStatus(c)
-	} else {
+	case fresh:
+		st = e.invokeWatchingStack(c)
+	default:
 		st = e.invoke(c)
 	}
 	c.end()
@@ -470,16 +485,35 @@ func (c *call) end() {
 // call goes deeper; a handshake step (NTLM hashing, ASN.1 for Kerberos)
 // goes through several doublings, and since the goroutine ends when the
 // engine goes idle, a caller issuing one call at a time would pay them on
-// every call. One growth at the start copies almost nothing.
+// every call. One growth at the start copies almost nothing. The engine
+// does it only once a call has shown that calls go deep (deepStacks):
+// for calls that stay shallow, such as deleting contexts, it would be
+// wasted work.
 func reserveStack() { stackReserve(0) }
 
-// stackReserve's frame brings the stack to 16 KiB, the largest size the
-// runtime serves from its per-P cache.
+// stackReserve's frame (with the stack guard) does not fit below 8 KiB,
+// so the runtime grows the stack to 16 KiB, the largest size it serves
+// from its per-P cache.
 //
 //go:noinline
 func stackReserve(i int) byte {
-	var frame [12 << 10]byte
+	var frame [7<<10 + 512]byte
 	return frame[i]
+}
+
+// invokeWatchingStack is invoke on a goroutine whose stack has not been
+// reserved. It sets deepStacks when the call grew the stack: the runtime
+// then moved the stack, and with it the address of a local variable.
+// That address is kept as a uintptr, which the runtime does not adjust
+// when it moves the stack.
+func (e *Engine) invokeWatchingStack(c *call) status.Status {
+	var mark byte
+	before := uintptr(unsafe.Pointer(&mark))
+	st := e.invoke(c)
+	if uintptr(unsafe.Pointer(&mark)) != before {
+		e.deepStacks.Store(true)
+	}
+	return st
 }
 
 // notify runs a notify callback, surviving its panic.
