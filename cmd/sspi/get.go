@@ -45,6 +45,10 @@ Options:
                   Kerberos final token, Digest rspauth)
   --bindings      send TLS channel bindings (tls-server-end-point)
   --spn name      the service principal name (default HTTP/<host>)
+  -x host:port    go through this HTTP proxy (CONNECT), answering its 407
+                  with whichever of Negotiate, Kerberos, NTLM, Digest it offers
+  -U user[:password]
+                  the proxy's credentials, as -u (default: those of -u)
   -m seconds      give up after this many seconds (default 60)
 
 Exit status: 0 for a 2xx response, 1 for another status or a failure,
@@ -110,6 +114,8 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		bindings  = fs.Bool("bindings", false, "")
 		spn       = fs.String("spn", "", "")
 		maxTime   = fs.Int("m", 60, "")
+		proxy     = fs.String("x", "", "")
+		proxyUser = fs.String("U", "", "")
 		headers   multiFlag
 	)
 	fs.Var(&headers, "H", "")
@@ -148,6 +154,20 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "\nsspi get: %v\n", err)
 		return exitFailure
+	}
+	pid := id
+	if *proxyUser != "" {
+		if pid, err = parseUser(*proxyUser, func(u string) (string, error) {
+			fmt.Fprintf(stderr, "Enter proxy password for user '%s': ", u)
+			line, err := in.ReadString('\n')
+			if err != nil && line == "" {
+				return "", fmt.Errorf("no proxy password for %q on standard input", u)
+			}
+			return strings.TrimRight(line, "\r\n"), nil
+		}); err != nil {
+			fmt.Fprintf(stderr, "\nsspi get: %v\n", err)
+			return exitFailure
+		}
 	}
 
 	var body io.Reader
@@ -189,6 +209,17 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if *insecure {
 		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	if *proxy != "" {
+		d := &sspihttp.ProxyDialer{Proxy: strings.TrimPrefix(*proxy, "http://")}
+		if pid != nil {
+			d.Credentials = pid
+		}
+		if *verbose {
+			d.Trace = func(r *http.Request, resp *http.Response) { traceLeg(stderr, r, resp) }
+		}
+		base.Proxy = nil
+		base.DialContext = d.DialContext
 	}
 	tr := &sspihttp.Transport{Base: base, Schemes: schemes, MutualAuth: *mutual, ChannelBindings: *bindings}
 	if id != nil {
@@ -252,8 +283,16 @@ func identityOf(resp *http.Response) (string, bool) {
 // traceLeg prints one round trip as curl -v does, with each token
 // decoded under its header.
 func traceLeg(w io.Writer, r *http.Request, resp *http.Response) {
-	fmt.Fprintf(w, "> %s %s %s\n", r.Method, r.URL.RequestURI(), "HTTP/1.1")
-	fmt.Fprintf(w, "> Host: %s\n", r.URL.Host)
+	target := r.URL.RequestURI()
+	if r.Method == http.MethodConnect {
+		target = r.Host
+	}
+	fmt.Fprintf(w, "> %s %s %s\n", r.Method, target, "HTTP/1.1")
+	host := r.URL.Host
+	if host == "" {
+		host = r.Host
+	}
+	fmt.Fprintf(w, "> Host: %s\n", host)
 	for _, name := range []string{"Authorization", "Proxy-Authorization"} {
 		for _, v := range r.Header.Values(name) {
 			fmt.Fprintf(w, "> %s: %s\n", name, v)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -186,4 +188,52 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// startConnectProxy runs a CONNECT proxy that requires NTLM (user bob).
+func startConnectProxy(t *testing.T) string {
+	t.Helper()
+	s := &sspihttp.Server{Proxy: true, Schemes: []string{sspihttp.SchemeNTLM}, NTLM: ntlm.Users{"bob": "bob-pw"}}
+	hs := httptest.NewUnstartedServer(s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		dst, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			dst.Close()
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
+		go func() {
+			io.Copy(dst, brw)
+			dst.Close()
+		}()
+		io.Copy(conn, dst)
+		conn.Close()
+	})))
+	hs.Config.ConnContext = sspihttp.ConnContext
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return strings.TrimPrefix(hs.URL, "http://")
+}
+
+func TestGetThroughProxy(t *testing.T) {
+	hs := startAuthServer(t)
+	proxy := startConnectProxy(t)
+	code, out, errOut := runCmd(t, "get", "-v", "--digest", "-u", "alice:alice-pw", "-x", proxy, "-U", `DOM\bob:bob-pw`, hs.URL+"/p")
+	if code != exitOK || out != "GET alice Digest " {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	wantLines(t, errOut, "> CONNECT 127.0.0.1:", "< HTTP/1.1 407 Proxy Authentication Required", "> Proxy-Authorization: NTLM ",
+		"NTLM AUTHENTICATE_MESSAGE", `UserName: "bob"`, "< HTTP/1.1 200 Connection established")
+	code, _, errOut = runCmd(t, "get", "--digest", "-u", "alice:alice-pw", "-x", proxy, "-U", "bob:wrong", hs.URL+"/p")
+	if code != exitFailure || !strings.Contains(errOut, "proxy refused CONNECT") {
+		t.Fatalf("wrong proxy password: exit %d, stderr %q", code, errOut)
+	}
 }
