@@ -2,6 +2,7 @@ package sspi
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -47,6 +48,8 @@ type Context struct {
 
 	ntlmOnce sync.Once // guards ntlm
 	ntlm     bool      // the established context runs NTLM (Unwrap's layout)
+
+	extra []byte // guarded by hsMu: the unconsumed input of the last stream Step
 }
 
 func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {
@@ -73,13 +76,27 @@ func (c *Context) deletedErr(op string) error {
 // last token (nil on a client's first call); out is the token to send to
 // the peer, if not empty. err is nil while the handshake continues and
 // when it completes; Established tells which. A side that completes with a
-// non-empty out must still send it.
+// non-empty out must still send it. A failed leg may also return a
+// non-empty out that the peer must see (see [Context.StepBuffers]).
 //
 // When the package asks for CompleteAuthToken (SEC_I_COMPLETE_NEEDED),
 // Step calls it on out before returning. Cancelling ctx stops a package
 // that is waiting on the network (Kerberos talking to its KDC); the
 // context is then failed and must be deleted.
+//
+// On a stream package (SECPKG_FLAG_STREAM: Schannel) Step is
+// [Context.StepStream] with the unconsumed bytes kept for
+// [Context.Extra]: in is whatever arrived from the peer, and a leg that
+// needs more bytes fails with an [*IncompleteMessageError], after which
+// the caller calls again with the same bytes and more.
 func (c *Context) Step(ctx context.Context, in []byte) (out []byte, err error) {
+	if c.stream() {
+		out, extra, err := c.StepStream(ctx, in)
+		c.hsMu.Lock()
+		c.extra = extra
+		c.hsMu.Unlock()
+		return out, err
+	}
 	var bufs []secbuffer.Buffer
 	if in != nil || !c.client {
 		bufs = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: in}}
@@ -87,11 +104,92 @@ func (c *Context) Step(ctx context.Context, in []byte) (out []byte, err error) {
 	return c.StepBuffers(ctx, bufs)
 }
 
+// stream reports whether the package has stream semantics
+// (SECPKG_FLAG_STREAM): its handshake input is a byte stream that may hold
+// part of a message, or more than one.
+func (c *Context) stream() bool {
+	return c.info.Capabilities&packages.SECPKG_FLAG_STREAM != 0
+}
+
+// StepStream is Step for a stream package (Schannel): in is the bytes
+// received from the peer so far, passed as a SECBUFFER_TOKEN followed by a
+// SECBUFFER_EMPTY buffer, as Windows callers do. extra is the unconsumed
+// tail of in (SECBUFFER_EXTRA; a sub-slice of in, nil when every byte was
+// used): while the handshake continues it is the start of the peer's next
+// message, to pass first in the next call; once the context is established
+// it is application data that arrived with the last handshake flight, for
+// DecryptMessage.
+//
+// When in does not yet hold a whole message, StepStream returns no output
+// and an [*IncompleteMessageError] (SEC_E_INCOMPLETE_MESSAGE with the
+// SECBUFFER_MISSING count); the context is unchanged and the caller calls
+// again with in and the bytes that arrived since. On a first server call
+// this means no handshake has begun; the context remains usable.
+//
+// StepStream works on any package; one without stream semantics ignores
+// the EMPTY buffer and consumes in whole.
+func (c *Context) StepStream(ctx context.Context, in []byte) (out, extra []byte, err error) {
+	var bufs []secbuffer.Buffer
+	if in != nil || !c.client {
+		bufs = []secbuffer.Buffer{
+			{Type: secbuffer.SECBUFFER_TOKEN, Data: in},
+			{Type: secbuffer.SECBUFFER_EMPTY},
+		}
+	}
+	out, err = c.StepBuffers(ctx, bufs)
+	if status.Code(err) == status.SEC_E_INCOMPLETE_MESSAGE {
+		missing := 0
+		if m := secbuffer.Find(bufs, secbuffer.SECBUFFER_MISSING); m != nil {
+			missing = len(m.Data)
+		}
+		return nil, nil, &IncompleteMessageError{Missing: missing, Err: err}
+	}
+	if x := secbuffer.Find(bufs, secbuffer.SECBUFFER_EXTRA); x != nil && len(x.Data) > 0 && len(x.Data) <= len(in) {
+		// SECBUFFER_EXTRA counts the last bytes of the input.
+		extra = in[len(in)-len(x.Data):]
+	}
+	return out, extra, err
+}
+
+// Extra returns the bytes the last Step on a stream package did not
+// consume (see [Context.StepStream]), or nil. The slice aliases that
+// Step's input.
+func (c *Context) Extra() []byte {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	return c.extra
+}
+
+// IncompleteMessageError is the error of a handshake leg of a stream
+// package (Schannel) whose input ends inside a message:
+// SEC_E_INCOMPLETE_MESSAGE, with the SECBUFFER_MISSING count. It is not
+// fatal: call again with the same input followed by at least Missing more
+// bytes. errors.Is(err, status.SEC_E_INCOMPLETE_MESSAGE) matches it.
+type IncompleteMessageError struct {
+	Missing int   // bytes still needed; 0 when the package cannot tell
+	Err     error // the *status.Error of the call
+}
+
+func (e *IncompleteMessageError) Error() string {
+	return fmt.Sprintf("%v (%d more bytes needed)", e.Err, e.Missing)
+}
+
+func (e *IncompleteMessageError) Unwrap() error { return e.Err }
+
 // StepBuffers is Step with a list of input buffers: the peer's token in a
 // SECBUFFER_TOKEN buffer plus, for instance, a SECBUFFER_CHANNEL_BINDINGS
 // buffer (see [secbuffer.ChannelBindings]). The package may rewrite the
 // input buffers in place (Schannel turns unconsumed bytes into
-// SECBUFFER_EXTRA).
+// SECBUFFER_EXTRA, and reports SECBUFFER_MISSING with
+// SEC_E_INCOMPLETE_MESSAGE, when the list holds a SECBUFFER_EMPTY).
+//
+// When the leg fails, out is the output token the package produced
+// anyway, if any, returned with the error: as on Windows, a failed call
+// may have a token the peer must receive, such as the TLS alert Schannel
+// writes with ISC_REQ_EXTENDED_ERROR / ASC_REQ_EXTENDED_ERROR or the
+// stale=true challenge Digest answers to an expired or foreign nonce
+// (SEC_E_CONTEXT_EXPIRED, SEC_E_INVALID_TOKEN). Send a non-empty out, then
+// act on the error.
 func (c *Context) StepBuffers(ctx context.Context, in []secbuffer.Buffer) (out []byte, err error) {
 	n := int(c.info.MaxToken)
 	if n == 0 {
@@ -105,7 +203,10 @@ func (c *Context) StepBuffers(ctx context.Context, in []secbuffer.Buffer) (out [
 			continue
 		}
 		if err != nil {
-			return nil, err
+			if status.Code(err) == status.SEC_E_BUFFER_TOO_SMALL || len(outBufs[0].Data) == 0 {
+				return nil, err
+			}
+			return outBufs[0].Data, err
 		}
 		if st == status.SEC_I_COMPLETE_NEEDED || st == status.SEC_I_COMPLETE_AND_CONTINUE {
 			if _, err := c.CompleteAuthToken(outBufs); err != nil {

@@ -50,9 +50,9 @@
 // as output; SEC_E_LOGON_DENIED for a wrong password or unknown user;
 // SEC_E_CONTEXT_EXPIRED for an expired nonce and SEC_E_INVALID_TOKEN for a
 // nonce or opaque this server did not issue, both with a stale=true
-// challenge in the output token for the 401 (these two failures leave the
-// context usable: its next call without a token returns that challenge
-// again, for callers that drop the output of a failed call);
+// challenge in the output token for the 401, which both the flat API and
+// sspi's Context.StepBuffers return with the failure (these two failures
+// leave the context usable: the client's answer is checked as usual);
 // SEC_E_OUT_OF_SEQUENCE for a
 // replayed nc; SEC_E_INVALID_TOKEN for a digest-uri that is not the request
 // URL or a malformed list. VerifySignature with the same buffers checks a

@@ -39,7 +39,6 @@ type serverContext struct {
 	err   error
 	flags uint32
 	realm string
-	stale bool // the last response had a stale or foreign nonce
 
 	// SASL challenge, set once
 	nonce   string
@@ -129,9 +128,7 @@ func (s *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (s
 			if s.state == serverEstablished {
 				return status.SEC_E_INVALID_TOKEN, s.fail(status.SEC_E_INVALID_TOKEN, errors.New("digest: no Authorization"))
 			}
-			stale := s.stale
-			s.stale = false
-			return s.sendHTTPChallenge(out, stale)
+			return s.sendHTTPChallenge(out)
 		}
 		return s.readAuthorization(ctx, string(tok), in, out)
 	}
@@ -175,8 +172,8 @@ func (s *serverContext) httpChallenge(stale bool) ([]byte, error) {
 	return ch.marshal(), nil
 }
 
-func (s *serverContext) sendHTTPChallenge(out []secbuffer.Buffer, stale bool) (status.Status, error) {
-	p, err := s.httpChallenge(stale)
+func (s *serverContext) sendHTTPChallenge(out []secbuffer.Buffer) (status.Status, error) {
+	p, err := s.httpChallenge(false)
 	if err != nil {
 		return status.SEC_E_INTERNAL_ERROR, s.fail(status.SEC_E_INTERNAL_ERROR, err)
 	}
@@ -320,15 +317,13 @@ func (s *serverContext) readAuthorization(ctx context.Context, tok string, in, o
 		if verr.stale {
 			// packages.md 4.3: the password was right but the nonce is
 			// expired or not ours, and the server issues a new challenge
-			// with stale=true. The output token of this failing call
-			// carries it (the flat API passes it back), and the context
-			// stays usable: a next call with no token returns it again
-			// with SEC_I_CONTINUE_NEEDED (for callers that drop output on
-			// failure), and the client's answer is checked as usual.
+			// with stale=true. As with WDigest, the output token of this
+			// failing call carries it (both the flat API and the Go API
+			// pass it back with the error), and the context stays usable:
+			// the client's answer is checked as usual.
 			if p, err := s.httpChallenge(true); err == nil && s.fits(out, len(p)) == nil {
 				_ = s.setOut(out, p)
 			}
-			s.stale = true
 			if s.state != serverEstablished {
 				s.state = serverSentChallenge
 			}
