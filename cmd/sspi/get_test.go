@@ -237,3 +237,37 @@ func TestGetThroughProxy(t *testing.T) {
 		t.Fatalf("wrong proxy password: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// serve --bindings (https, channel bindings required): get --bindings
+// passes, get without them is refused.
+func TestServeChannelBindings(t *testing.T) {
+	var errBuf bytes.Buffer
+	o, err := parseServe([]string{"--ntlm", "-u", "alice:alice-pw", "--addr", "127.0.0.1:0", "--bindings"}, &errBuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	var out, logs syncWriter
+	go func() { done <- o.serve(&out, &logs, func(u string) { ready <- u }, stop) }()
+	url := <-ready
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("url %q", url)
+	}
+	code, body, errOut := runCmd(t, "get", "-k", "--bindings", "--ntlm", "-u", "alice:alice-pw", url)
+	if code != exitOK || !strings.HasPrefix(body, "hello alice (NTLM/NTLM)") {
+		t.Errorf("with bindings: exit %d, %q %q", code, body, errOut)
+	}
+	code, _, errOut = runCmd(t, "get", "-k", "--ntlm", "-u", "alice:alice-pw", url)
+	if code != exitFailure || !strings.Contains(errOut, "401") {
+		t.Errorf("without bindings: exit %d, %q", code, errOut)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "certificate SHA-256 ") {
+		t.Errorf("stdout %q", out.String())
+	}
+}

@@ -2,17 +2,26 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gosspi/sspi"
 	"github.com/gosspi/sspi/packages/digest"
@@ -45,6 +54,11 @@ Options:
                   where to listen (default 127.0.0.1:8080; port 0 picks one)
   --persist       keep a connection authenticated after its first
                   Negotiate, Kerberos or NTLM handshake, as IIS does
+  --tls           serve https with a new self-signed certificate for
+                  localhost and 127.0.0.1 (clients need -k)
+  --bindings      require TLS channel bindings (tls-server-end-point) in
+                  Negotiate, Kerberos and NTLM: Windows' Extended
+                  Protection; implies --tls
 
 Example:
   sspi serve --ntlm --digest -u alice:secret &
@@ -61,12 +75,14 @@ var serveCommand = &command{
 
 // serveOptions are the parsed options of sspi serve.
 type serveOptions struct {
-	schemes []string
-	users   multiFlag
-	keytab  string
-	realm   string
-	addr    string
-	persist bool
+	schemes  []string
+	users    multiFlag
+	keytab   string
+	realm    string
+	addr     string
+	persist  bool
+	tls      bool
+	bindings bool
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
@@ -84,6 +100,8 @@ func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.StringVar(&o.realm, "realm", "", "")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "")
 	fs.BoolVar(&o.persist, "persist", false, "")
+	fs.BoolVar(&o.tls, "tls", false, "")
+	fs.BoolVar(&o.bindings, "bindings", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -91,6 +109,9 @@ func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.keytab = strings.TrimPrefix(o.keytab, "FILE:")
+	if o.bindings {
+		o.tls = true
+	}
 	for _, s := range []struct {
 		on   bool
 		name string
@@ -176,6 +197,17 @@ func (o *serveOptions) serve(stdout, stderr io.Writer, ready func(url string), s
 	if err != nil {
 		return err
 	}
+	scheme := "http"
+	var cert *x509.Certificate
+	if o.tls {
+		var tc *tls.Config
+		if tc, cert, err = selfSigned(); err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+		scheme = "https"
+	}
 	var mu sync.Mutex
 	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := sspihttp.IdentityFromContext(r.Context())
@@ -184,10 +216,18 @@ func (o *serveOptions) serve(stdout, stderr io.Writer, ready func(url string), s
 		mu.Unlock()
 		fmt.Fprintf(w, "hello %s (%s/%s)\n", id.Name, id.Scheme, id.Package)
 	})
-	srv := &http.Server{Handler: o.server(stderr).Middleware(hello), ConnContext: sspihttp.ConnContext,
+	as := o.server(stderr)
+	if o.bindings {
+		as.ChannelBindings = sspihttp.TLSServerEndPoint(cert)
+		as.RequireChannelBindings = true
+	}
+	srv := &http.Server{Handler: as.Middleware(hello), ConnContext: sspihttp.ConnContext,
 		ErrorLog: log.New(stderr, "sspi serve: ", 0)}
-	url := "http://" + ln.Addr().String() + "/"
+	url := scheme + "://" + ln.Addr().String() + "/"
 	fmt.Fprintf(stdout, "listening on %s (%s)\n", url, strings.Join(o.schemes, ", "))
+	if cert != nil {
+		fmt.Fprintf(stdout, "certificate SHA-256 %X\n", sha256.Sum256(cert.Raw))
+	}
 	if ready != nil {
 		ready(url)
 	}
@@ -199,6 +239,40 @@ func (o *serveOptions) serve(stdout, stderr io.Writer, ready func(url string), s
 	case <-stop:
 		return srv.Shutdown(context.Background())
 	}
+}
+
+// selfSigned makes a TLS configuration with a new ECDSA P-256 certificate
+// for localhost and 127.0.0.1, valid for a day.
+func selfSigned() (*tls.Config, *x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "sspi serve"},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(24 * time.Hour),
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
+		NextProtos: []string{"http/1.1"}}, cert, nil
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
