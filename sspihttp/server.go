@@ -78,6 +78,12 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 // goes back in WWW-Authenticate on the authenticated response, and
 // Digest's rspauth in Authentication-Info.
 //
+// The packages are those of Registry. The default NTLM acceptor, as
+// Windows does, refuses NTLMv2 clients that send no MIC, which curl and
+// other libcurl- or go-ntlmssp-based clients never send: a server for them
+// registers ntlm.New(&ntlm.Config{AllowMissingMIC: true}) (and a Negotiate
+// built on it) in a Registry of its own.
+//
 // Server is safe for concurrent use; its fields must not change once
 // Middleware has been called.
 type Server struct {
