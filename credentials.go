@@ -102,6 +102,37 @@ func (c *Credentials) Expiry() time.Time { return c.pc.Expiry() }
 // user@REALM), or "" for none: SECPKG_CRED_ATTR_NAMES.
 func (c *Credentials) UserName() string { return c.pc.UserName() }
 
+// QueryAttribute is QueryCredentialsAttributes in Go form: for
+// SECPKG_CRED_ATTR_NAMES it returns a *packages.Names with
+// [Credentials.UserName]; other attributes go to the package (Schannel:
+// SECPKG_ATTR_SUPPORTED_PROTOCOLS, SECPKG_ATTR_SUPPORTED_ALGS and
+// SECPKG_ATTR_CIPHER_STRENGTHS, answered with its SecPkgCred_* types). An
+// attribute the package lacks gives SEC_E_UNSUPPORTED_FUNCTION; freed
+// credentials, SEC_E_INVALID_HANDLE.
+func (c *Credentials) QueryAttribute(attr uint32) (any, error) {
+	const op = "QueryCredentialsAttributes"
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.freed {
+		return nil, newError(op, c.info.Name, status.SEC_E_INVALID_HANDLE, errFreedCredentials)
+	}
+	if attr == packages.SECPKG_CRED_ATTR_NAMES {
+		return &packages.Names{UserName: c.pc.UserName()}, nil
+	}
+	q, ok := c.pc.(packages.CredentialsAttributeQuerier)
+	if !ok {
+		return nil, newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
+	}
+	v, err := q.QueryAttribute(attr)
+	if err == nil && v == nil {
+		err = newError(op, c.info.Name, status.SEC_E_INTERNAL_ERROR, errNilResult)
+	}
+	if err != nil {
+		return nil, wrapErr(op, c.info.Name, err)
+	}
+	return v, nil
+}
+
 // Free releases the credentials and zeroes their secrets
 // (FreeCredentialsHandle). Contexts already created from them stay usable;
 // creating a new one fails with SEC_E_INVALID_HANDLE. Free is idempotent.

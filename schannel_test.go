@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/schannel"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -374,4 +375,54 @@ func TestSchannelFlatIncomplete(t *testing.T) {
 	wantStatus(t, "ISC 2 with the whole flight", r.InitializeSecurityContextW(nil, &cctx, target, tlsClientReq, 0, 0, in, 0, &cctx, out, nil, nil), SEC_E_OK)
 	in = streamIn(out.Buffers[0].Data)
 	wantStatus(t, "ASC 2", r.AcceptSecurityContext(nil, &sctx, in, tlsServerReq, 0, &sctx, tokenOut(), nil, nil), SEC_E_OK)
+}
+
+// TestSchannelCredentialsAttributes queries Schannel's credential
+// attributes through QueryCredentialsAttributesW/A and
+// Credentials.QueryAttribute.
+func TestSchannelCredentialsAttributes(t *testing.T) {
+	r := tlsRegistry(t)
+	var h CredHandle
+	wantStatus(t, "AcquireCredentialsHandleW", r.AcquireCredentialsHandleW(nil, mustUTF16(t, "Schannel"), SECPKG_CRED_OUTBOUND, nil,
+		&schannel.SCHANNEL_CRED{EnabledProtocols: SP_PROT_TLS1_3_CLIENT}, 0, 0, &h, nil), SEC_E_OK)
+	defer r.FreeCredentialsHandle(&h)
+
+	var protos schannel.SecPkgCred_SupportedProtocols
+	wantStatus(t, "SUPPORTED_PROTOCOLS (W)", r.QueryCredentialsAttributesW(&h, SECPKG_ATTR_SUPPORTED_PROTOCOLS, &protos), SEC_E_OK)
+	if protos.Protocols != SP_PROT_TLS1_3_CLIENT {
+		t.Errorf("grbitProtocol %#x, want SP_PROT_TLS1_3_CLIENT", protos.Protocols)
+	}
+	var strengths schannel.SecPkgCred_CipherStrengths
+	wantStatus(t, "CIPHER_STRENGTHS (A)", r.QueryCredentialsAttributesA(&h, SECPKG_ATTR_CIPHER_STRENGTHS, &strengths), SEC_E_OK)
+	if strengths != (schannel.SecPkgCred_CipherStrengths{MinimumCipherStrength: 128, MaximumCipherStrength: 256}) {
+		t.Errorf("CIPHER_STRENGTHS %+v", strengths)
+	}
+	var algs any
+	wantStatus(t, "SUPPORTED_ALGS (*any)", r.QueryCredentialsAttributesW(&h, SECPKG_ATTR_SUPPORTED_ALGS, &algs), SEC_E_OK)
+	want := []uint32{CALG_AES_128, CALG_SHA_256, CALG_ECDH_EPHEM, CALG_RSA_SIGN, CALG_ECDSA, CALG_AES_256, CALG_SHA_384}
+	if got := algs.(*schannel.SecPkgCred_SupportedAlgs).SupportedAlgs; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SUPPORTED_ALGS %#x, want %#x", got, want)
+	}
+	wantStatus(t, "wrong buffer type", r.QueryCredentialsAttributesW(&h, SECPKG_ATTR_SUPPORTED_ALGS, &protos), SEC_E_INVALID_PARAMETER)
+	wantStatus(t, "unknown attribute", r.QueryCredentialsAttributesW(&h, SECPKG_ATTR_SIZES, &algs), SEC_E_UNSUPPORTED_FUNCTION)
+
+	cred, err := r.Credentials(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cred.QueryAttribute(SECPKG_ATTR_SUPPORTED_PROTOCOLS)
+	if err != nil || v.(*schannel.SecPkgCred_SupportedProtocols).Protocols != SP_PROT_TLS1_3_CLIENT {
+		t.Fatalf("Credentials.QueryAttribute: %v, %v", v, err)
+	}
+	if v, err := cred.QueryAttribute(SECPKG_CRED_ATTR_NAMES); err != nil || v.(*packages.Names).UserName != "" {
+		t.Fatalf("SECPKG_CRED_ATTR_NAMES: %v, %v", v, err)
+	}
+	if _, err := cred.QueryAttribute(SECPKG_ATTR_SIZES); !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
+		t.Fatalf("SECPKG_ATTR_SIZES: %v", err)
+	}
+	wantStatus(t, "FreeCredentialsHandle", r.FreeCredentialsHandle(&h), SEC_E_OK)
+	if _, err := cred.QueryAttribute(SECPKG_ATTR_SUPPORTED_PROTOCOLS); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
+		t.Fatalf("after Free: %v", err)
+	}
+	wantStatus(t, "after Free (W)", r.QueryCredentialsAttributesW(&h, SECPKG_ATTR_SUPPORTED_PROTOCOLS, &protos), SEC_E_INVALID_HANDLE)
 }

@@ -174,6 +174,17 @@ type (
 	}
 )
 
+// CredentialsAttributeQuerier is an optional interface of [Credentials]:
+// QueryCredentialsAttributes for attributes other than
+// SECPKG_CRED_ATTR_NAMES, which the root answers from UserName. It returns
+// the package's value for attr (Schannel: *SecPkgCred_SupportedAlgs for
+// SECPKG_ATTR_SUPPORTED_ALGS, ...) or SEC_E_UNSUPPORTED_FUNCTION for an
+// attribute the package does not have. Credentials without it answer
+// SEC_E_UNSUPPORTED_FUNCTION to every such attribute.
+type CredentialsAttributeQuerier interface {
+	QueryAttribute(attr uint32) (any, error)
+}
+
 // AuthIdentity is the Go form of SEC_WINNT_AUTH_IDENTITY(_EX): explicit
 // user, domain and password. The root converts the W and A structures to
 // it before a package sees them.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -463,4 +464,105 @@ func selfSigned(der []byte) bool {
 		return false
 	}
 	return c.CheckSignatureFrom(c) == nil
+}
+
+// SecPkgCred_SupportedAlgs answers QueryCredentialsAttributes with
+// SECPKG_ATTR_SUPPORTED_ALGS (spec structures.md §3.2): the CryptoAPI
+// ALG_IDs of the ciphers, hashes, key exchanges and signatures the
+// credential can negotiate. ChaCha20-Poly1305, which has no ALG_ID, is
+// left out.
+type SecPkgCred_SupportedAlgs struct {
+	SupportedAlgs []uint32 // cSupportedAlgs, palgSupportedAlgs: CALG_* ids
+}
+
+// SecPkgCred_CipherStrengths answers QueryCredentialsAttributes with
+// SECPKG_ATTR_CIPHER_STRENGTHS: the smallest and largest key sizes, in
+// bits, of the ciphers the credential can negotiate.
+type SecPkgCred_CipherStrengths struct {
+	MinimumCipherStrength uint32 // dwMinimumCipherStrength
+	MaximumCipherStrength uint32 // dwMaximumCipherStrength
+}
+
+// SecPkgCred_SupportedProtocols answers QueryCredentialsAttributes with
+// SECPKG_ATTR_SUPPORTED_PROTOCOLS: the SP_PROT_* bits the credential has
+// enabled, client bits for an outbound credential and server bits for an
+// inbound one.
+type SecPkgCred_SupportedProtocols struct {
+	Protocols uint32 // grbitProtocol
+}
+
+// QueryAttribute answers QueryCredentialsAttributes for the Schannel
+// credential attributes (packages.CredentialsAttributeQuerier).
+func (c *credentials) QueryAttribute(attr uint32) (any, error) {
+	const op = "QueryCredentialsAttributes"
+	if c.isFreed() {
+		return nil, c.pkg.fail(op, status.SEC_E_INVALID_HANDLE, nil)
+	}
+	switch attr {
+	case packages.SECPKG_ATTR_SUPPORTED_PROTOCOLS:
+		return &SecPkgCred_SupportedProtocols{Protocols: c.protocols()}, nil
+	case packages.SECPKG_ATTR_SUPPORTED_ALGS:
+		var algs []uint32
+		add := func(ids ...uint32) {
+			for _, id := range ids {
+				if id != 0 && !slices.Contains(algs, id) {
+					algs = append(algs, id)
+				}
+			}
+		}
+		for _, s := range c.enabledSuites() {
+			add(s.cipherAlg, s.hashAlg, packages.CALG_ECDH_EPHEM)
+			switch s.auth {
+			case "RSA":
+				add(packages.CALG_RSA_SIGN)
+			case "ECDSA":
+				add(packages.CALG_ECDSA)
+			default: // TLS 1.3: the signature comes from the certificate
+				add(packages.CALG_RSA_SIGN, packages.CALG_ECDSA)
+			}
+		}
+		return &SecPkgCred_SupportedAlgs{SupportedAlgs: algs}, nil
+	case packages.SECPKG_ATTR_CIPHER_STRENGTHS:
+		var cs SecPkgCred_CipherStrengths
+		for _, s := range c.enabledSuites() {
+			if cs.MinimumCipherStrength == 0 || s.bits < cs.MinimumCipherStrength {
+				cs.MinimumCipherStrength = s.bits
+			}
+			cs.MaximumCipherStrength = max(cs.MaximumCipherStrength, s.bits)
+		}
+		return &cs, nil
+	}
+	return nil, c.pkg.fail(op, status.SEC_E_UNSUPPORTED_FUNCTION, fmt.Errorf("schannel: credential attribute %#x not supported", attr))
+}
+
+// protocols returns the SP_PROT_* bits enabled for the credential's use.
+func (c *credentials) protocols() uint32 {
+	var p uint32
+	if c.use&packages.SECPKG_CRED_OUTBOUND != 0 {
+		p |= c.protoClient
+	}
+	if c.use&packages.SECPKG_CRED_INBOUND != 0 {
+		p |= c.protoServer
+	}
+	return p
+}
+
+// enabledSuites returns the cipher suites the credential can negotiate:
+// the TLS 1.3 suites when TLS 1.3 is enabled, and the TLS 1.2 suites of
+// its restriction (or all of crypto/tls's defaults) when TLS 1.2 is.
+func (c *credentials) enabledSuites() []*suiteInfo {
+	p := c.protocols()
+	tls12 := p&(packages.SP_PROT_TLS1_2_CLIENT|packages.SP_PROT_TLS1_2_SERVER) != 0
+	tls13 := p&(packages.SP_PROT_TLS1_3_CLIENT|packages.SP_PROT_TLS1_3_SERVER) != 0
+	var out []*suiteInfo
+	for i := range suiteTable {
+		s := &suiteTable[i]
+		switch {
+		case s.tls13 && tls13:
+			out = append(out, s)
+		case !s.tls13 && tls12 && (c.suites == nil || slices.Contains(c.suites, s.id)):
+			out = append(out, s)
+		}
+	}
+	return out
 }
