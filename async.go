@@ -231,7 +231,10 @@ func (h *SspiAsyncContext) Done() <-chan struct{} {
 // Wait blocks until the pending call completes and returns its status, as
 // [SspiGetAsyncCallStatus] then does. If ctx ends first it returns
 // SEC_I_ASYNC_CALL_PENDING; the call goes on (free the async context to
-// cancel it).
+// cancel it). With a ctx that never ends, such as context.Background(),
+// and no callback registered, a call that may start and has not begun
+// runs on the goroutine calling Wait, which saves two goroutine switches;
+// ordering, limits and results are as on an engine goroutine.
 func (h *SspiAsyncContext) Wait(ctx context.Context) status.Status {
 	if h == nil {
 		return status.SEC_E_INVALID_HANDLE

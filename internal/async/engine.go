@@ -142,6 +142,7 @@ type call struct {
 
 	// guarded by e.mu
 	state   callState
+	taken   bool          // running: a goroutine has begun running it
 	holding Class         // the slot it holds while running (noClass if none)
 	elem    *list.Element // its entry in a key queue or a pool's wait list
 	queue   *list.List    // the list elem belongs to
@@ -334,6 +335,11 @@ func (e *Engine) run(c *call) {
 	for {
 		var stay bool
 		for c != nil {
+			if !e.take(c) {
+				// Its waiter ran it (runInline); the engine has this
+				// goroutine to spare.
+				return
+			}
 			c, stay = e.runOne(c, fresh)
 			fresh = false
 		}
@@ -370,7 +376,35 @@ func (e *Engine) run(c *call) {
 // start is admitted here but launched only after the publication, so the
 // calls on one key still run, and complete, in order.
 func (e *Engine) runOne(c *call, fresh bool) (next *call, stay bool) {
-	var st status.Status
+	st := e.execute(c, fresh)
+	var buf [2]*call // keeps start off the heap in the usual cases
+	start, stay := e.settle(c, buf[:0])
+	notify := c.op.publish(st)
+	if len(start) > 0 && notify == nil {
+		next, start = start[0], start[1:]
+	}
+	e.launch(start)
+
+	e.notify(notify)
+	return next, stay
+}
+
+// take reports whether the calling goroutine may run c, and marks c as
+// taken if so: c has its slot (it is running) and no goroutine has taken
+// it yet. A goroutine launched for c finds it taken when the goroutine
+// waiting for c ran it first (see runInline).
+func (e *Engine) take(c *call) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c.state != running || c.taken {
+		return false
+	}
+	c.taken = true
+	return true
+}
+
+// execute runs c's fn unless c's context has ended, and ends the context.
+func (e *Engine) execute(c *call, fresh bool) (st status.Status) {
 	switch {
 	case c.Err() != nil:
 		st = canceledStatus(c)
@@ -380,12 +414,18 @@ func (e *Engine) runOne(c *call, fresh bool) (next *call, stay bool) {
 		st = e.invoke(c)
 	}
 	c.end()
+	return st
+}
 
+// settle does the engine's books for c, which has run: it gives back c's
+// slot and lets the next call with c's key go. It returns, appended to
+// start, the calls that may start now (admitted, to be launched once c's
+// status is published), and whether the engine still has calls running.
+func (e *Engine) settle(c *call, start []*call) (_ []*call, busy bool) {
 	e.mu.Lock()
 	c.state = finished
 	e.active--
-	var buf [2]*call // keeps start off the heap in the usual cases
-	start := e.releaseLocked(c.holding, buf[:0])
+	start = e.releaseLocked(c.holding, start)
 	c.holding = noClass
 	start = e.advanceLocked(c.key, start)
 	var retire []*worker
@@ -393,20 +433,36 @@ func (e *Engine) runOne(c *call, fresh bool) (next *call, stay bool) {
 		// The engine is idle: its waiting goroutines end.
 		retire, e.idle = e.idle, nil
 	}
-	stay = e.active > 0
+	busy = e.active > 0
 	e.mu.Unlock()
 	for _, w := range retire {
 		close(w.next)
 	}
+	return start, busy
+}
 
-	notify := c.op.publish(st)
-	if len(start) > 0 && notify == nil {
-		next, start = start[0], start[1:]
+// runInline runs c on the calling goroutine, which is about to block
+// until c completes, when c has its slot and no engine goroutine has
+// begun it: the waiter does the work instead of sleeping while another
+// goroutine is scheduled to do it, and is woken by nobody. Every rule of
+// the engine holds as for a call run by its own goroutine: c runs
+// after the calls before it on its key, within the CPU or network
+// allowance (it holds its slot), and its status is published after its
+// outputs. The goroutine launched for c finds it taken and ends. A notify
+// callback (registered while c ran) runs on a goroutine of its own, never
+// on the waiter, which may be the goroutine that issued c.
+func (e *Engine) runInline(c *call) {
+	if !e.take(c) {
+		return
 	}
+	st := e.execute(c, false)
+	var buf [2]*call
+	start, _ := e.settle(c, buf[:0])
+	notify := c.op.publish(st)
 	e.launch(start)
-
-	e.notify(notify)
-	return next, stay
+	if notify != nil {
+		go e.notify(notify)
+	}
 }
 
 // invoke runs fn, turning a panic into SEC_E_INTERNAL_ERROR.

@@ -148,7 +148,23 @@ func (o *Op) doneLocked() <-chan struct{} {
 // Wait blocks until the pending call completes and returns Status, or
 // until ctx ends and returns SEC_I_ASYNC_CALL_PENDING. Ending ctx does not
 // cancel the call.
+//
+// When ctx can never end and no notify callback is registered, the
+// waiting goroutine runs the call itself if it may start and no engine
+// goroutine has begun it (it then blocks exactly as long as it would
+// have); this saves two goroutine switches per call.
 func (o *Op) Wait(ctx context.Context) status.Status {
+	if ctx.Done() == nil && o != nil {
+		o.mu.Lock()
+		c := o.cur
+		if o.onNotify != nil {
+			c = nil
+		}
+		o.mu.Unlock()
+		if c != nil {
+			c.e.runInline(c)
+		}
+	}
 	select {
 	case <-o.Done():
 		return o.Status()
