@@ -1,6 +1,7 @@
 package sspi
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/gosspi/sspi/status"
@@ -103,6 +104,34 @@ func FuzzHandles(f *testing.F) {
 		}
 		if st.Failed() && st != status.SEC_E_INVALID_HANDLE {
 			t.Fatalf("credential handle %+v: %v", ch, st)
+		}
+	})
+}
+
+// FuzzAuthIdentityEX2 feeds arbitrary bytes as a
+// SEC_WINNT_AUTH_IDENTITY_EX2: the result is an *AuthIdentity or
+// SEC_E_UNKNOWN_CREDENTIALS, never a panic, and any proper prefix of a
+// valid structure is refused.
+func FuzzAuthIdentityEX2(f *testing.F) {
+	f.Add(ex2Literal())
+	f.Add([]byte(NewAuthIdentityEX2("bob", "EXAMPLE", "pässwörd 🔑", "kerberos,!ntlm")))
+	f.Add([]byte(NewAuthIdentityEX2("", "", "", "")))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := convertAuthData(SEC_WINNT_AUTH_IDENTITY_EX2(b))
+		if err != nil {
+			if v != nil || status.Code(err) != status.SEC_E_UNKNOWN_CREDENTIALS {
+				t.Fatalf("failure %v with value %v", err, v)
+			}
+			return
+		}
+		if _, ok := v.(*AuthIdentity); !ok {
+			t.Fatalf("value %T", v)
+		}
+		total := int(binary.LittleEndian.Uint32(b[8:]))
+		for n := 0; n < total; n++ {
+			if _, err := convertAuthData(SEC_WINNT_AUTH_IDENTITY_EX2(b[:n])); err == nil {
+				t.Fatalf("prefix of %d of %d bytes accepted", n, total)
+			}
 		}
 	})
 }

@@ -3,6 +3,10 @@
 package sspi
 
 import (
+	"encoding/binary"
+	"errors"
+	"unicode/utf16"
+
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -293,6 +297,13 @@ func convertAuthData(authData any) (any, error) {
 			return nil, nil
 		}
 		return identityFields[byte]{a.User, a.UserLength, a.Domain, a.DomainLength, a.Password, a.PasswordLength, a.PackageList, a.PackageListLength, a.Flags}.convert(ansi, a.Version == version)
+	case SEC_WINNT_AUTH_IDENTITY_EX2:
+		return a.convert()
+	case *SEC_WINNT_AUTH_IDENTITY_EX2:
+		if a == nil {
+			return nil, nil
+		}
+		return a.convert()
 	case *AuthIdentity:
 		if a == nil {
 			return nil, nil
@@ -328,6 +339,167 @@ func (f identityFields[C]) convert(charset uint32, wellFormed bool) (any, error)
 		Password:    counted(f.password, f.passwordLen),
 		PackageList: counted(f.packageList, f.packageLen),
 		Flags:       f.flags &^ charsetFlags,
+	}, nil
+}
+
+// SEC_WINNT_AUTH_IDENTITY_EX2 is a SEC_WINNT_AUTH_IDENTITY_EX2 (spec
+// structures.md §6.3): the self-relative, Unicode-only identity that
+// SspiEncodeStringsAsAuthIdentity and CredUIPromptForWindowsCredentials
+// produce, here as its bytes (the 48-byte header, then the strings and
+// the SEC_WINNT_AUTH_PACKED_CREDENTIALS its offsets point to). Pass it, or
+// a pointer to it, as the auth data of AcquireCredentials.
+//
+// Only password credentials are understood (packed credentials of type
+// SEC_WINNT_AUTH_DATA_TYPE_PASSWORD, or none); they become an
+// [*AuthIdentity]. Other credential types (certificates, smart cards) and
+// malformed structures give SEC_E_UNKNOWN_CREDENTIALS.
+type SEC_WINNT_AUTH_IDENTITY_EX2 []byte
+
+// SEC_WINNT_AUTH_DATA_TYPE_PASSWORD is the GUID
+// {28BFC32F-10F6-4738-98D1-1AC061DF716A} of packed password credentials,
+// in its in-memory (little-endian) byte order.
+var SEC_WINNT_AUTH_DATA_TYPE_PASSWORD = [16]byte{
+	0x2f, 0xc3, 0xbf, 0x28, 0xf6, 0x10, 0x38, 0x47,
+	0x98, 0xd1, 0x1a, 0xc0, 0x61, 0xdf, 0x71, 0x6a,
+}
+
+// Layout of SEC_WINNT_AUTH_IDENTITY_EX2 and SEC_WINNT_AUTH_PACKED_CREDENTIALS.
+const (
+	ex2HeaderLen    = 48 // Version .. PackageListLength, with padding
+	packedHeaderLen = 28 // cbHeaderLength, cbStructureLength, CredType, CredData
+)
+
+// NewAuthIdentityEX2 builds a SEC_WINNT_AUTH_IDENTITY_EX2 with password
+// credentials, as SspiEncodeStringsAsAuthIdentity does, and packageList
+// for Negotiate ("" for none).
+func NewAuthIdentityEX2(user, domain, password, packageList string) SEC_WINNT_AUTH_IDENTITY_EX2 {
+	le := binary.LittleEndian
+	utf16le := func(s string) []byte {
+		var b []byte
+		for _, u := range utf16.Encode([]rune(s)) {
+			b = le.AppendUint16(b, u)
+		}
+		return b
+	}
+	pw := utf16le(password)
+	packed := make([]byte, packedHeaderLen, packedHeaderLen+len(pw))
+	le.PutUint16(packed[0:], packedHeaderLen)
+	le.PutUint16(packed[2:], uint16(packedHeaderLen+len(pw)))
+	copy(packed[4:20], SEC_WINNT_AUTH_DATA_TYPE_PASSWORD[:])
+	le.PutUint32(packed[20:], packedHeaderLen) // CredData: right after the header
+	le.PutUint16(packed[24:], uint16(len(pw)))
+	packed = append(packed, pw...)
+
+	b := make([]byte, ex2HeaderLen)
+	le.PutUint32(b[0:], SEC_WINNT_AUTH_IDENTITY_VERSION_2)
+	le.PutUint16(b[4:], ex2HeaderLen)
+	le.PutUint32(b[36:], packages.SEC_WINNT_AUTH_IDENTITY_UNICODE)
+	put := func(at int, data []byte) {
+		if len(data) > 0 {
+			le.PutUint32(b[at:], uint32(len(b)))
+			le.PutUint16(b[at+4:], uint16(len(data)))
+			b = append(b, data...)
+		}
+	}
+	put(12, utf16le(user))
+	put(20, utf16le(domain))
+	put(28, packed)
+	put(40, utf16le(packageList))
+	le.PutUint32(b[8:], uint32(len(b)))
+	return b
+}
+
+// errBadAuthIdentityEX2 and errPackedCredentialType are the causes of the
+// SEC_E_UNKNOWN_CREDENTIALS a SEC_WINNT_AUTH_IDENTITY_EX2 may give.
+var (
+	errBadAuthIdentityEX2   = errors.New("sspi: malformed SEC_WINNT_AUTH_IDENTITY_EX2")
+	errPackedCredentialType = errors.New("sspi: SEC_WINNT_AUTH_IDENTITY_EX2 holds credentials other than a password")
+)
+
+// convert checks the structure and returns the *AuthIdentity it holds.
+// Every offset is checked against the declared and actual lengths before
+// use.
+func (a SEC_WINNT_AUTH_IDENTITY_EX2) convert() (any, error) {
+	bad := func(cause error) (any, error) {
+		return nil, newError("", "", status.SEC_E_UNKNOWN_CREDENTIALS, cause)
+	}
+	le := binary.LittleEndian
+	b := []byte(a)
+	if len(b) < ex2HeaderLen || le.Uint32(b[0:]) != SEC_WINNT_AUTH_IDENTITY_VERSION_2 {
+		return bad(errBadAuthIdentityEX2)
+	}
+	hdr, total := uint64(le.Uint16(b[4:])), uint64(le.Uint32(b[8:]))
+	if hdr < ex2HeaderLen || total < hdr || total > uint64(len(b)) {
+		return bad(errBadAuthIdentityEX2)
+	}
+	b = b[:total]
+	// field returns the bytes an (offset, length) pair of the header
+	// names: inside the structure, after the header.
+	field := func(at int, body []byte, hdr uint64) ([]byte, bool) {
+		off, n := uint64(le.Uint32(body[at:])), uint64(le.Uint16(body[at+4:]))
+		if n == 0 {
+			return nil, true
+		}
+		if off < hdr || off+n > uint64(len(body)) {
+			return nil, false
+		}
+		return body[off : off+n], true
+	}
+	text := func(p []byte) (string, bool) {
+		if len(p)%2 != 0 {
+			return "", false
+		}
+		u := make([]uint16, len(p)/2)
+		for i := range u {
+			u[i] = le.Uint16(p[2*i:])
+		}
+		return string(utf16.Decode(u)), true
+	}
+	flags := le.Uint32(b[36:])
+	if flags&packages.SEC_WINNT_AUTH_IDENTITY_ANSI != 0 {
+		return bad(errBadAuthIdentityEX2) // EX2 is Unicode only
+	}
+	var strs [3]string // user, domain, package list
+	for i, at := range []int{12, 20, 40} {
+		p, ok := field(at, b, hdr)
+		if !ok {
+			return bad(errBadAuthIdentityEX2)
+		}
+		if strs[i], ok = text(p); !ok {
+			return bad(errBadAuthIdentityEX2)
+		}
+	}
+	packed, ok := field(28, b, hdr)
+	if !ok {
+		return bad(errBadAuthIdentityEX2)
+	}
+	password := ""
+	if len(packed) > 0 {
+		// SEC_WINNT_AUTH_PACKED_CREDENTIALS: cbHeaderLength,
+		// cbStructureLength, then SEC_WINNT_AUTH_DATA (CredType GUID,
+		// CredData offset and length, relative to the packed structure).
+		if len(packed) < packedHeaderLen {
+			return bad(errBadAuthIdentityEX2)
+		}
+		phdr, ptotal := uint64(le.Uint16(packed[0:])), uint64(le.Uint16(packed[2:]))
+		if phdr < packedHeaderLen || ptotal < phdr || ptotal > uint64(len(packed)) {
+			return bad(errBadAuthIdentityEX2)
+		}
+		packed = packed[:ptotal]
+		if [16]byte(packed[4:20]) != SEC_WINNT_AUTH_DATA_TYPE_PASSWORD {
+			return bad(errPackedCredentialType)
+		}
+		p, ok := field(20, packed, phdr)
+		if !ok {
+			return bad(errBadAuthIdentityEX2)
+		}
+		if password, ok = text(p); !ok {
+			return bad(errBadAuthIdentityEX2)
+		}
+	}
+	return &AuthIdentity{
+		User: strs[0], Domain: strs[1], Password: password, PackageList: strs[2],
+		Flags: flags &^ charsetFlags,
 	}, nil
 }
 
