@@ -1,0 +1,120 @@
+package negotiate
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/kerberos"
+)
+
+// pacPkg is a fake Kerberos whose acceptor contexts carry a PAC.
+type pacPkg struct {
+	*fakePkg
+	pac *kerberos.PAC
+}
+
+func (p *pacPkg) AcquireCredentials(ctx context.Context, principal string, use uint32, authData any) (packages.Credentials, error) {
+	c, err := p.fakePkg.AcquireCredentials(ctx, principal, use, authData)
+	if err != nil {
+		return nil, err
+	}
+	return &pacCred{Credentials: c, pac: p.pac}, nil
+}
+
+type pacCred struct {
+	packages.Credentials
+	pac *kerberos.PAC
+}
+
+func (c *pacCred) NewServerContext(req uint32) (packages.Context, error) {
+	sc, err := c.Credentials.NewServerContext(req)
+	if err != nil {
+		return nil, err
+	}
+	return &pacCtx{Context: sc, pac: c.pac}, nil
+}
+
+type pacCtx struct {
+	packages.Context
+	pac *kerberos.PAC
+}
+
+func (c *pacCtx) PAC() *kerberos.PAC { return c.pac }
+
+// Negotiate's acceptor forwards the mechanism's PAC once established,
+// and has none for NTLM.
+func TestPACForwarded(t *testing.T) {
+	want := &kerberos.PAC{UserSID: "S-1-5-21-1-2-3-1105", GroupSIDs: []string{"S-1-5-21-1-2-3-513"}}
+	krb, nt := fakes()
+	tests := []struct {
+		name    string
+		config  *Config
+		wantPAC *kerberos.PAC
+	}{
+		{"Kerberos", &Config{Kerberos: &pacPkg{fakePkg: krb, pac: want}, NTLM: nt}, want},
+		{"Kerberos-without-PAC", &Config{Kerberos: krb, NTLM: nt}, nil},
+		{"NTLM", &Config{Kerberos: &pacPkg{fakePkg: krb, pac: want}, NTLM: nt, PackageList: "NTLM"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(tt.config)
+			client := newCtx(t, side{pkg: p, req: packages.ISC_REQ_MUTUAL_AUTH}, true)
+			server := newCtx(t, side{pkg: p}, false)
+			sp, ok := server.(kerberos.PACContext)
+			if !ok {
+				t.Fatal("the Negotiate acceptor does not implement kerberos.PACContext")
+			}
+			if _, ok := client.(kerberos.PACContext); ok {
+				t.Error("the Negotiate initiator implements kerberos.PACContext")
+			}
+			if got := sp.PAC(); got != nil {
+				t.Fatalf("PAC before the handshake: %+v", got)
+			}
+			legs := exchange(client, server, nil, nil, nil)
+			if !server.Established() {
+				t.Fatalf("server not established: %s", statuses(legs))
+			}
+			if got := server.(kerberos.PACContext).PAC(); got != tt.wantPAC {
+				t.Fatalf("PAC %+v, want %+v", got, tt.wantPAC)
+			}
+		})
+	}
+}
+
+// With the real Kerberos package and the MIT KDC: the acceptor's PAC is
+// the one Kerberos decoded from the ticket; after a fallback to NTLM
+// there is none.
+func TestKDCPAC(t *testing.T) {
+	k := kdc(t)
+	tests := []struct {
+		name, target, mech string
+		wantPAC            bool
+	}{
+		{"Kerberos", "HTTP/localhost", "Kerberos", true},
+		{"NTLM-fallback", "HTTP/nosuch.gosspi.test", "NTLM", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server := kdcPair(t, k, kdcPackage(t, k, ""), tt.target, packages.ISC_REQ_MUTUAL_AUTH)
+			legs := exchange(client, server, nil, nil, nil)
+			if !server.Established() {
+				t.Fatalf("server not established: %s", statuses(legs))
+			}
+			checkNegotiated(t, server, tt.mech, packages.SECPKG_NEGOTIATION_COMPLETE)
+			pac := server.(kerberos.PACContext).PAC()
+			if !tt.wantPAC {
+				if pac != nil {
+					t.Fatalf("PAC %+v over %s", pac, tt.mech)
+				}
+				return
+			}
+			if pac == nil {
+				t.Fatal("no PAC from the MIT ticket through Negotiate")
+			}
+			if pac.ClientName != "alice" {
+				t.Errorf("PAC client name %q, want alice", pac.ClientName)
+			}
+		})
+	}
+}
