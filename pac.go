@@ -1,0 +1,33 @@
+package sspi
+
+import "github.com/gosspi/sspi/packages/kerberos"
+
+// PAC is what a Kerberos acceptor decoded from the Privilege Attribute
+// Certificate (MS-PAC) of the client's ticket, once its server signature
+// was checked: the user SID and group SIDs of the logon info (empty when
+// the KDC sent no KERB_VALIDATION_INFO, as MIT's KDC does without a
+// plugin), the client name of PAC_CLIENT_INFO and the raw buffers.
+type PAC = kerberos.PAC
+
+// PAC returns the PAC of the client's ticket on an established server
+// context of Kerberos, or of Negotiate when it selected Kerberos. It
+// reports false for client contexts, for other packages (NTLM, Digest,
+// Schannel, Negotiate over NTLM), before the handshake has completed,
+// after Delete, and when the ticket carried no PAC.
+//
+// The accessor works with any package whose acceptor contexts implement
+// [kerberos.PACContext]. The PAC is shared with the context: callers must
+// not modify it.
+func (c *Context) PAC() (*PAC, bool) {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.deleted.Load() || !c.established.Load() {
+		return nil, false
+	}
+	pc, ok := c.pc.(kerberos.PACContext)
+	if !ok {
+		return nil, false
+	}
+	p := pc.PAC()
+	return p, p != nil
+}
