@@ -59,6 +59,25 @@ func (r *Registry) AcquireCredentials(ctx context.Context, pkg string, use Crede
 	return r.acquireCredentials(ctx, "AcquireCredentialsHandle", "", pkg, uint32(use), authData)
 }
 
+// AcquireCredentialsFor acquires credentials of the package named pkg
+// for principal from the default Registry; see
+// [Registry.AcquireCredentialsFor].
+func AcquireCredentialsFor(ctx context.Context, pkg, principal string, use CredentialUse, authData any) (*Credentials, error) {
+	return defaultRegistry().AcquireCredentialsFor(ctx, pkg, principal, use, authData)
+}
+
+// AcquireCredentialsFor is [Registry.AcquireCredentials] with the
+// pszPrincipal of AcquireCredentialsHandle: the principal whose
+// credentials are wanted. Its meaning is the package's: for Kerberos
+// inbound credentials it is the service principal the acceptor answers
+// for ("HTTP/web.example.com"; tickets for any other service are refused
+// with SEC_E_WRONG_PRINCIPAL), for Kerberos outbound credentials the
+// client principal to take from the keytab or cache. "" is
+// AcquireCredentials.
+func (r *Registry) AcquireCredentialsFor(ctx context.Context, pkg, principal string, use CredentialUse, authData any) (*Credentials, error) {
+	return r.acquireCredentials(ctx, "AcquireCredentialsHandle", principal, pkg, uint32(use), authData)
+}
+
 // acquireCredentials is the core of AcquireCredentials and
 // AcquireCredentialsHandleW/A.
 func (r *Registry) acquireCredentials(ctx context.Context, op, principal, pkg string, use uint32, authData any) (*Credentials, error) {

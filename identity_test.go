@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -48,7 +50,10 @@ func TestAuthIdentityEX2(t *testing.T) {
 		want AuthIdentity
 	}{
 		{"literal", SEC_WINNT_AUTH_IDENTITY_EX2(ex2Literal()), AuthIdentity{User: "al", Domain: "EX", Password: "pw"}},
-		{"pointer", func() *SEC_WINNT_AUTH_IDENTITY_EX2 { a := NewAuthIdentityEX2("bob", "", "pässwörd 🔑", "kerberos,!ntlm"); return &a }(),
+		{"pointer", func() *SEC_WINNT_AUTH_IDENTITY_EX2 {
+			a := NewAuthIdentityEX2("bob", "", "pässwörd 🔑", "kerberos,!ntlm")
+			return &a
+		}(),
 			AuthIdentity{User: "bob", Password: "pässwörd 🔑", PackageList: "kerberos,!ntlm"}},
 		{"no credentials", func() SEC_WINNT_AUTH_IDENTITY_EX2 {
 			a := NewAuthIdentityEX2("carol", "EXAMPLE", "", "")
@@ -151,5 +156,47 @@ func TestAuthIdentityEX2Handshake(t *testing.T) {
 		s.Delete()
 		scred.Free()
 		r.FreeCredentialsHandle(&h)
+	}
+}
+
+// principalPackage is the fake package recording the principal of each
+// acquisition.
+type principalPackage struct {
+	*fakePackage
+	principals []string
+}
+
+func (p *principalPackage) AcquireCredentials(ctx context.Context, principal string, use uint32, authData any) (packages.Credentials, error) {
+	p.principals = append(p.principals, principal)
+	return p.fakePackage.AcquireCredentials(ctx, principal, use, authData)
+}
+
+// TestAcquireCredentialsFor checks that the Go API passes the principal to
+// the package as the flat API does, and that AcquireCredentials passes
+// none.
+func TestAcquireCredentialsFor(t *testing.T) {
+	p := &principalPackage{fakePackage: &fakePackage{name: "Fake"}}
+	r := NewRegistry()
+	r.Register(p)
+	ctx := context.Background()
+	id := &AuthIdentity{User: "alice", Password: "x"}
+	c1, err := r.AcquireCredentialsFor(ctx, "fake", "HTTP/web.example.com", CredentialsInbound, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Free()
+	c2, err := r.AcquireCredentials(ctx, "Fake", CredentialsInbound, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Free()
+	var h CredHandle
+	wantStatus(t, "AcquireCredentialsHandleW", r.AcquireCredentialsHandleW(mustUTF16(t, "HOST/server"), mustUTF16(t, "Fake"), SECPKG_CRED_INBOUND, nil, id, 0, 0, &h, nil), SEC_E_OK)
+	defer r.FreeCredentialsHandle(&h)
+	if want := []string{"HTTP/web.example.com", "", "HOST/server"}; fmt.Sprint(p.principals) != fmt.Sprint(want) {
+		t.Fatalf("principals %q, want %q", p.principals, want)
+	}
+	if _, err := r.AcquireCredentialsFor(ctx, "nosuch", "x", CredentialsInbound, id); !errors.Is(err, status.SEC_E_SECPKG_NOT_FOUND) {
+		t.Fatalf("unknown package: %v", err)
 	}
 }
