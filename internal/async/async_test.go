@@ -776,6 +776,24 @@ func BenchmarkStartWait(b *testing.B) {
 	}
 }
 
+// BenchmarkStartWaitInline is BenchmarkStartWait with Wait, which runs
+// the call on the waiting goroutine.
+func BenchmarkStartWaitInline(b *testing.B) {
+	b.ReportAllocs()
+	e := New(Limits{}, nil)
+	fn := func(context.Context) status.Status { return status.SEC_E_OK }
+	ctx := context.Background()
+	var o Op
+	for b.Loop() {
+		if err := o.Start(ctx, e, "k", CPU, fn); err != nil {
+			b.Fatal(err)
+		}
+		if o.Wait(ctx) != status.SEC_E_OK {
+			b.Fatal("bad status")
+		}
+	}
+}
+
 // BenchmarkPendingCall measures what one queued call holds: each iteration
 // queues a call behind a blocked one on the same key; allocs and B/op are
 // per pending call.

@@ -142,7 +142,7 @@ type call struct {
 
 	// guarded by e.mu
 	state   callState
-	taken   bool          // running: a goroutine has begun running it
+	taken   atomic.Bool   // a goroutine has begun running it (see take)
 	holding Class         // the slot it holds while running (noClass if none)
 	elem    *list.Element // its entry in a key queue or a pool's wait list
 	queue   *list.List    // the list elem belongs to
@@ -326,12 +326,8 @@ func (e *Engine) launch(start []*call) {
 // directly: the callback may block until a later call completes, which
 // must not wait behind it.
 func (e *Engine) run(c *call) {
-	fresh := true // the stack is as the runtime made it
-	if e.deepStacks.Load() {
-		reserveStack()
-		fresh = false
-	}
 	var w *worker
+	fresh, reserved := true, false // fresh: the stack is as the runtime made it
 	for {
 		var stay bool
 		for c != nil {
@@ -339,6 +335,13 @@ func (e *Engine) run(c *call) {
 				// Its waiter ran it (runInline); the engine has this
 				// goroutine to spare.
 				return
+			}
+			if !reserved {
+				reserved = true
+				if e.deepStacks.Load() {
+					reserveStack()
+					fresh = false
+				}
 			}
 			c, stay = e.runOne(c, fresh)
 			fresh = false
@@ -389,18 +392,19 @@ func (e *Engine) runOne(c *call, fresh bool) (next *call, stay bool) {
 	return next, stay
 }
 
-// take reports whether the calling goroutine may run c, and marks c as
-// taken if so: c has its slot (it is running) and no goroutine has taken
-// it yet. A goroutine launched for c finds it taken when the goroutine
-// waiting for c ran it first (see runInline).
+// take reports whether the goroutine launched for c, which has its slot,
+// may run it, and marks c as taken if so. It finds c taken when the
+// goroutine waiting for c ran it first (see runInline).
 func (e *Engine) take(c *call) bool {
+	return c.taken.CompareAndSwap(false, true)
+}
+
+// takeInline is take for the goroutine waiting for c, which may call it
+// before c has its slot.
+func (e *Engine) takeInline(c *call) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if c.state != running || c.taken {
-		return false
-	}
-	c.taken = true
-	return true
+	return c.state == running && c.taken.CompareAndSwap(false, true)
 }
 
 // execute runs c's fn unless c's context has ended, and ends the context.
@@ -452,7 +456,7 @@ func (e *Engine) settle(c *call, start []*call) (_ []*call, busy bool) {
 // callback (registered while c ran) runs on a goroutine of its own, never
 // on the waiter, which may be the goroutine that issued c.
 func (e *Engine) runInline(c *call) {
-	if !e.take(c) {
+	if !e.takeInline(c) {
 		return
 	}
 	st := e.execute(c, false)
