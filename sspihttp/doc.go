@@ -45,7 +45,10 @@
 //	}
 //	srv := &http.Server{Handler: s.Middleware(mux), ConnContext: sspihttp.ConnContext}
 //
-// The handler reads who authenticated with [IdentityFromContext]. With
+// The handler reads who authenticated with [IdentityFromContext]: the
+// client's name, the scheme and package used and, for Kerberos and
+// Negotiate-over-Kerberos logins, the PAC of the client's ticket with the
+// user and group SIDs it lists. With
 // [Server.ChannelBindings] ([TLSServerEndPoint] of the server certificate)
 // the Negotiate, Kerberos and NTLM handshakes must carry the TLS
 // connection's bindings (Windows' Extended Protection for

@@ -34,11 +34,11 @@ var (
 )
 
 // testRegistry returns a Registry whose Kerberos uses the test KDC's
-// krb5.conf (k may be nil: then Negotiate offers NTLM only) and whose NTLM
-// server accepts clients without a MIC (curl).
+// krb5.conf (k may be nil: then Negotiate offers NTLM only). Its NTLM has
+// the defaults, which accept clients without a MIC (curl).
 func testRegistry(t testing.TB, k *peers.KDC) *sspi.Registry {
 	t.Helper()
-	nt := ntlm.New(&ntlm.Config{AllowMissingMIC: true})
+	nt := ntlm.New(nil)
 	var krb *kerberos.Package
 	list := "NTLM"
 	if k != nil {

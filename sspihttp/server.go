@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,9 +28,21 @@ type Identity struct {
 	// Package is the security package that did the work: for Negotiate,
 	// the one it selected (Kerberos or NTLM).
 	Package string
-	// Groups are the group SIDs of the client's Kerberos PAC, when the
-	// package exposes one.
+	// UserSID is the user's SID ("S-1-5-21-...") from the logon info
+	// (KERB_VALIDATION_INFO) of the client's Kerberos PAC, for Kerberos
+	// and Negotiate-over-Kerberos logins; empty otherwise.
+	UserSID string
+	// Groups are the group SIDs of the same logon info, the primary group
+	// included, as strings; nil for NTLM and Digest.
+	//
+	// Only a KDC that puts logon info in the PAC fills UserSID and Groups:
+	// Active Directory does; MIT's KDC without a KDB plugin signs a PAC
+	// with the client name only, which PAC still carries.
 	Groups []string
+	// PAC is the client's decoded PAC (its server signature checked), for
+	// Kerberos and Negotiate-over-Kerberos logins whose ticket had one;
+	// nil otherwise. Handlers must not modify it.
+	PAC *sspi.PAC
 }
 
 type identityKey struct{}
@@ -78,11 +91,14 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 // goes back in WWW-Authenticate on the authenticated response, and
 // Digest's rspauth in Authentication-Info.
 //
-// The packages are those of Registry. The default NTLM acceptor, as
-// Windows does, refuses NTLMv2 clients that send no MIC, which curl and
-// other libcurl- or go-ntlmssp-based clients never send: a server for them
-// registers ntlm.New(&ntlm.Config{AllowMissingMIC: true}) (and a Negotiate
-// built on it) in a Registry of its own.
+// The packages are those of Registry. The default NTLM acceptor accepts
+// NTLMv2 clients that send no MIC (curl and other libcurl- or
+// go-ntlmssp-based clients), as Windows does when their MsvAvFlags do not
+// announce one; ntlm.Config.RequireMIC refuses them.
+//
+// On a Kerberos or Negotiate-over-Kerberos login the [Identity] carries
+// the client's PAC: its user and group SIDs when the KDC put logon info
+// in it.
 //
 // Server is safe for concurrent use; its fields must not change once
 // Middleware has been called.
@@ -357,6 +373,12 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, cs *connState
 		s.logf("sspihttp: %s: no client name: %v", cr.scheme, err)
 	}
 	id := &Identity{Name: name, Scheme: cr.scheme, Package: c.NegotiatedPackage()}
+	if pac, ok := c.PAC(); ok {
+		id.PAC, id.UserSID = pac, pac.UserSID
+		if len(pac.GroupSIDs) > 0 {
+			id.Groups = slices.Clone(pac.GroupSIDs)
+		}
+	}
 	if s.PersistConnection {
 		cs.id = id
 	}
