@@ -200,3 +200,25 @@ func TestAcquireCredentialsFor(t *testing.T) {
 		t.Fatalf("unknown package: %v", err)
 	}
 }
+
+// BenchmarkConvertAuthData measures the conversion of a
+// SEC_WINNT_AUTH_IDENTITY_EX2 beside the baseline of a
+// SEC_WINNT_AUTH_IDENTITY_W holding the same strings.
+func BenchmarkConvertAuthData(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		in   any
+	}{
+		{"W", NewAuthIdentityW("alice", "EXAMPLE", "Passw0rd!")},
+		{"EX2", NewAuthIdentityEX2("alice", "EXAMPLE", "Passw0rd!", "")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := convertAuthData(bc.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -426,3 +426,87 @@ func TestSchannelCredentialsAttributes(t *testing.T) {
 	}
 	wantStatus(t, "after Free (W)", r.QueryCredentialsAttributesW(&h, SECPKG_ATTR_SUPPORTED_PROTOCOLS, &protos), SEC_E_INVALID_HANDLE)
 }
+
+// TestStepStreamNonStream runs an NTLM handshake through StepStream: a
+// package without stream semantics ignores the EMPTY buffer, consumes its
+// input whole and leaves no extra.
+func TestStepStreamNonStream(t *testing.T) {
+	r := ntlmRegistry()
+	ctx := context.Background()
+	ccred, err := r.AcquireCredentials(ctx, "NTLM", CredentialsOutbound, &AuthIdentity{User: "alice", Domain: "EXAMPLE", Password: "Passw0rd!"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ccred.Free()
+	scred, err := r.AcquireCredentials(ctx, "NTLM", CredentialsInbound, ntlmUsers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scred.Free()
+	c, err := NewClientContext(ccred, "HOST/server", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Delete()
+	s, err := NewServerContext(scred, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Delete()
+	var tok []byte
+	for i, side := range []*Context{c, s, c, s} {
+		if side.Established() {
+			break
+		}
+		out, extra, err := side.StepStream(ctx, tok)
+		if err != nil || extra != nil {
+			t.Fatalf("leg %d: %v, extra %d bytes", i+1, err, len(extra))
+		}
+		tok = out
+	}
+	if !c.Established() || !s.Established() {
+		t.Fatalf("established: client %v, server %v", c.Established(), s.Established())
+	}
+	if name, err := s.UserName(); err != nil || name != `EXAMPLE\alice` {
+		t.Fatalf("UserName = %q, %v", name, err)
+	}
+}
+
+// BenchmarkSchannelHandshake measures a TLS 1.3 handshake through
+// Context.Step (TOKEN and EMPTY buffers, extra kept) beside the baseline of
+// StepBuffers with a TOKEN buffer alone, each input delivered whole.
+func BenchmarkSchannelHandshake(b *testing.B) {
+	r := tlsRegistry(b)
+	ctx := context.Background()
+	run := func(b *testing.B, step func(c *Context, in []byte) ([]byte, error)) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c, s := tlsPair(b, r, SP_PROT_TLS1_3)
+			var tok []byte
+			for i, side := range []*Context{c, s, c, s} {
+				out, err := step(side, tok)
+				if err != nil {
+					b.Fatalf("leg %d: %v", i+1, err)
+				}
+				tok = out
+			}
+			if !c.Established() || !s.Established() {
+				b.Fatal("not established")
+			}
+			c.Delete()
+			s.Delete()
+		}
+	}
+	b.Run("StepBuffers-token-only", func(b *testing.B) {
+		run(b, func(c *Context, in []byte) ([]byte, error) {
+			var bufs []secbuffer.Buffer
+			if in != nil || !c.IsClient() {
+				bufs = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: in}}
+			}
+			return c.StepBuffers(ctx, bufs)
+		})
+	})
+	b.Run("Step", func(b *testing.B) {
+		run(b, func(c *Context, in []byte) ([]byte, error) { return c.Step(ctx, in) })
+	})
+}
