@@ -95,6 +95,11 @@ func TestInteropCurlNegotiateKerberos(t *testing.T) {
 	if out != want {
 		t.Fatalf("curl output %q, want %q", out, want)
 	}
+	// The ticket curl got from the KDC carried a PAC, which reaches the
+	// handler's identity.
+	if id := ts.last.Load(); id == nil || id.PAC == nil || id.PAC.ClientName != "alice" {
+		t.Errorf("identity %+v: no PAC for alice from curl's ticket", id)
+	}
 }
 
 // Our Transport against our Server with Kerberos: through Negotiate and

@@ -6,9 +6,12 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/digest"
+	"github.com/gosspi/sspi/packages/kerberos"
+	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/sspihttp"
 )
@@ -84,4 +87,25 @@ func scheme(auth string) string {
 		}
 	}
 	return auth
+}
+
+// A handler that lets in only members of one Active Directory group: on a
+// Kerberos login (through Negotiate) the identity lists the group SIDs of
+// the client's PAC. NTLM and Digest logins list none.
+func ExampleIdentity() {
+	const domainAdmins = "S-1-5-21-1004336348-1177238915-682003330-512"
+	s := &sspihttp.Server{
+		Schemes:   []string{sspihttp.SchemeNegotiate},
+		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: "/etc/http.keytab"}},
+	}
+	admin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := sspihttp.IdentityFromContext(r.Context())
+		if !slices.Contains(id.Groups, domainAdmins) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintf(w, "hello %s (%s)", id.Name, id.UserSID)
+	})
+	srv := &http.Server{Addr: ":8443", Handler: s.Middleware(admin), ConnContext: sspihttp.ConnContext}
+	_ = srv // srv.ListenAndServeTLS(certFile, keyFile)
 }

@@ -64,7 +64,8 @@ func testRegistry(t testing.TB, k *peers.KDC) *sspi.Registry {
 type testServer struct {
 	*httptest.Server
 	srv      *Server
-	requests atomic.Int32 // requests that reached the handler
+	requests atomic.Int32             // requests that reached the handler
+	last     atomic.Pointer[Identity] // the identity of the last of them
 }
 
 func startServer(t testing.TB, s *Server) *testServer {
@@ -80,6 +81,7 @@ func startServer(t testing.TB, s *Server) *testServer {
 			http.Error(w, "no identity", http.StatusInternalServerError)
 			return
 		}
+		ts.last.Store(id)
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
