@@ -17,6 +17,15 @@
 //     stacks). When no call runs, every engine goroutine ends: an idle
 //     Engine has no goroutines at all. Nothing polls or sleeps.
 //
+// Cost per call: the call record, its closure and a goroutine (Done's
+// channel only if asked for; no context.WithCancel, no timer). A goroutine
+// waiting with [Op.Wait] and a context that never ends runs a call that
+// may start itself rather than sleep while the call's goroutine is
+// scheduled (that goroutine then finds the call taken and ends), and new
+// goroutines grow their stack once, up front, when calls are known to go
+// deep. What remains is the goroutine's creation and scheduling and the
+// wake-up of the waiter, about 2 µs a call on a 2-core machine.
+//
 // [Op] is the per-async-context state (SspiAsyncContext): idle, pending,
 // done or freed, with the status, the Done channel and the callback.
 package async
