@@ -118,3 +118,60 @@ func TestKDCPAC(t *testing.T) {
 		})
 	}
 }
+
+// Delegation through Negotiate: with ISC_REQ_DELEGATE the acceptor hands
+// out alice's forwarded TGT, usable for a second hop; without it, and
+// after a fallback to NTLM, there is nothing.
+func TestKDCDelegatedCredentials(t *testing.T) {
+	k := kdc(t)
+	tests := []struct {
+		name, target string
+		req          uint32
+		want         bool
+	}{
+		{"delegate", "HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH | packages.ISC_REQ_DELEGATE, true},
+		{"no-delegate", "HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH, false},
+		{"NTLM-fallback", "HTTP/nosuch.gosspi.test", packages.ISC_REQ_DELEGATE, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := kdcPackage(t, k, "")
+			client, server := kdcPair(t, k, p, tt.target, tt.req)
+			dc, ok := server.(kerberos.DelegatedCredentialer)
+			if !ok {
+				t.Fatal("the Negotiate acceptor does not implement kerberos.DelegatedCredentialer")
+			}
+			if dc.DelegatedCredentials() != nil {
+				t.Fatal("delegated credentials before the handshake")
+			}
+			legs := exchange(client, server, nil, nil, nil)
+			if !server.Established() {
+				t.Fatalf("server not established: %s", statuses(legs))
+			}
+			cred := dc.DelegatedCredentials()
+			if (cred != nil) != tt.want || (server.Flags()&packages.ASC_RET_DELEGATE != 0) != tt.want {
+				t.Fatalf("delegated credentials %v, flags %#x; want delegation %v", cred, server.Flags(), tt.want)
+			}
+			if !tt.want {
+				return
+			}
+			if cred.UserName() != "alice@"+k.Realm {
+				t.Fatalf("delegated user %q", cred.UserName())
+			}
+			// The second hop, straight to Kerberos as alice.
+			c2, err := cred.NewClientContext("HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, s2 := kdcPair(t, k, p, "HTTP/localhost", 0)
+			legs = exchange(c2, s2, nil, nil, nil)
+			if !s2.Established() {
+				t.Fatalf("second hop: %s", statuses(legs))
+			}
+			n, err := s2.QueryAttribute(packages.SECPKG_ATTR_NAMES)
+			if err != nil || n.(*packages.Names).UserName != "alice@"+k.Realm {
+				t.Fatalf("second hop NAMES %v %v", n, err)
+			}
+		})
+	}
+}
