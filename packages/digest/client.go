@@ -743,13 +743,7 @@ func (c *clientContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint
 func (c *clientContext) saslLayer() (*securityLayer, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != clientEstablished {
-		return nil, status.SEC_E_OUT_OF_SEQUENCE
-	}
-	if c.layer == nil {
-		return nil, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	return c.layer, nil
+	return establishedLayer(c.state == clientEstablished, c.layer)
 }
 
 func (c *clientContext) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint32, error) {
@@ -764,26 +758,11 @@ func (c *clientContext) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint3
 }
 
 func (c *clientContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, _ uint32) (status.Status, error) {
-	if c.http {
-		return status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := c.saslLayer()
-	if err == nil {
-		err = l.encryptMessage(qop, msg)
-	}
-	return status.Code(err), err
+	return sealWith(c.http, c.saslLayer, qop, msg)
 }
 
 func (c *clientContext) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, status.Status, error) {
-	if c.http {
-		return 0, status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := c.saslLayer()
-	var qop uint32
-	if err == nil {
-		qop, err = l.decryptMessage(msg)
-	}
-	return qop, status.Code(err), err
+	return unsealWith(c.http, c.saslLayer, msg)
 }
 
 // Delete drops the password and keys.

@@ -477,6 +477,44 @@ func (l *securityLayer) decryptMessage(msg []secbuffer.Buffer) (uint32, error) {
 }
 
 // sizes answers SECPKG_ATTR_SIZES for a SASL context (packages.md 0.3).
+// establishedLayer is saslLayer for either side: l once the context is
+// established, and SEC_E_UNSUPPORTED_FUNCTION when it negotiated none.
+func establishedLayer(established bool, l *securityLayer) (*securityLayer, error) {
+	if !established {
+		return nil, status.SEC_E_OUT_OF_SEQUENCE
+	}
+	if l == nil {
+		return nil, status.SEC_E_UNSUPPORTED_FUNCTION
+	}
+	return l, nil
+}
+
+// sealWith is EncryptMessage for either side: an HTTP context has no
+// security layer; a SASL context seals with the layer that layer returns.
+func sealWith(http bool, layer func() (*securityLayer, error), qop uint32, msg []secbuffer.Buffer) (status.Status, error) {
+	if http {
+		return status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
+	}
+	l, err := layer()
+	if err == nil {
+		err = l.encryptMessage(qop, msg)
+	}
+	return status.Code(err), err
+}
+
+// unsealWith is DecryptMessage for either side, as sealWith.
+func unsealWith(http bool, layer func() (*securityLayer, error), msg []secbuffer.Buffer) (uint32, status.Status, error) {
+	if http {
+		return 0, status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
+	}
+	l, err := layer()
+	var qop uint32
+	if err == nil {
+		qop, err = l.decryptMessage(msg)
+	}
+	return qop, status.Code(err), err
+}
+
 func (l *securityLayer) sizes() *packages.SecPkgContext_Sizes {
 	s := &packages.SecPkgContext_Sizes{MaxToken: maxToken, MaxSignature: macLen, BlockSize: 1, SecurityTrailer: macLen}
 	if l != nil && l.cipher != nil && l.cipher.block {

@@ -527,13 +527,7 @@ func (s *serverContext) QueryAttribute(attr uint32) (any, error) {
 func (s *serverContext) saslLayer() (*securityLayer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != serverEstablished {
-		return nil, status.SEC_E_OUT_OF_SEQUENCE
-	}
-	if s.layer == nil {
-		return nil, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	return s.layer, nil
+	return establishedLayer(s.state == serverEstablished, s.layer)
 }
 
 func (s *serverContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint32) error {
@@ -580,26 +574,11 @@ func (s *serverContext) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint3
 }
 
 func (s *serverContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, _ uint32) (status.Status, error) {
-	if s.http {
-		return status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := s.saslLayer()
-	if err == nil {
-		err = l.encryptMessage(qop, msg)
-	}
-	return status.Code(err), err
+	return sealWith(s.http, s.saslLayer, qop, msg)
 }
 
 func (s *serverContext) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, status.Status, error) {
-	if s.http {
-		return 0, status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := s.saslLayer()
-	var qop uint32
-	if err == nil {
-		qop, err = l.decryptMessage(msg)
-	}
-	return qop, status.Code(err), err
+	return unsealWith(s.http, s.saslLayer, msg)
 }
 
 func (s *serverContext) Delete() {
