@@ -113,23 +113,35 @@ func New(b cipher.Block) *Cipher {
 	return c
 }
 
+// split measures m and handles the lengths the mode treats apart: shorter
+// than a block is ErrShort, and a single block is crypt alone (CBC with a
+// zero IV). For a longer message it returns n and the offset of the last
+// two blocks, which ciphertext stealing swaps.
+func (c *Cipher) split(m message, crypt func(dst, src []byte)) (n, last2 int, err error) {
+	n = m.len()
+	if n < BlockSize {
+		return n, 0, ErrShort
+	}
+	if n == BlockSize {
+		p := c.buf[:BlockSize]
+		m.read(0, p)
+		crypt(p, p)
+		m.write(0, p)
+		return n, 0, nil
+	}
+	return n, ((n+BlockSize-1)/BlockSize - 2) * BlockSize, nil
+}
+
 // Encrypt encrypts the concatenation of parts in place with AES-CTS and a
 // zero IV. The message must be at least one block long.
 func (c *Cipher) Encrypt(parts ...[]byte) error {
 	m := message(parts)
-	n := m.len()
-	if n < BlockSize {
-		return ErrShort
+	n, last2, err := c.split(m, c.b.Encrypt)
+	if n <= BlockSize {
+		return err
 	}
 	b := c.b
 	buf := c.buf[:]
-	if n == BlockSize {
-		m.read(0, buf[:BlockSize])
-		b.Encrypt(buf[:BlockSize], buf[:BlockSize])
-		m.write(0, buf[:BlockSize])
-		return nil
-	}
-	last2 := ((n+BlockSize-1)/BlockSize - 2) * BlockSize
 	prev := c.prev[:]
 	clear(prev)
 	for off := 0; off < last2; {
@@ -167,19 +179,12 @@ func (c *Cipher) Encrypt(parts ...[]byte) error {
 // [Cipher.Encrypt].
 func (c *Cipher) Decrypt(parts ...[]byte) error {
 	m := message(parts)
-	n := m.len()
-	if n < BlockSize {
-		return ErrShort
+	n, last2, err := c.split(m, c.b.Decrypt)
+	if n <= BlockSize {
+		return err
 	}
 	b := c.b
 	buf := c.buf[:]
-	if n == BlockSize {
-		m.read(0, buf[:BlockSize])
-		b.Decrypt(buf[:BlockSize], buf[:BlockSize])
-		m.write(0, buf[:BlockSize])
-		return nil
-	}
-	last2 := ((n+BlockSize-1)/BlockSize - 2) * BlockSize
 	tl := n - last2
 	// The tail first: it needs the ciphertext block before it, which the
 	// in-place decryption of the regular blocks overwrites.
