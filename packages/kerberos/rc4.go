@@ -107,6 +107,35 @@ func (d *rc4Dir) readSeq(enc, cksum []byte) (uint32, bool) {
 	return binary.BigEndian.Uint32(b), ok
 }
 
+// startChecksum begins an SGN_CKSUM (RFC 4757 7.2-7.3): MD5 over the key
+// usage (15 for a MIC token, 13 for a Wrap token), little-endian, then the
+// token header; the caller writes the rest to d.md5.
+func (d *rc4Dir) startChecksum(usage uint32, header []byte) {
+	d.md5.Reset()
+	var salt [4]byte
+	binary.LittleEndian.PutUint32(salt[:], usage)
+	d.md5.Write(salt[:])
+	d.md5.Write(header)
+}
+
+// writeSigned adds the DATA buffers of msg that are signed, sign-only
+// ones included, to the checksum.
+func (d *rc4Dir) writeSigned(msg []secbuffer.Buffer) {
+	for i := range msg {
+		if b := &msg[i]; b.BaseType() == secbuffer.SECBUFFER_DATA && b.Signed() {
+			d.md5.Write(b.Data)
+		}
+	}
+}
+
+// checksum ends the SGN_CKSUM: the first 8 bytes of HMAC-MD5(Ksign, MD5).
+// It points into d and is valid until the next call.
+func (d *rc4Dir) checksum() []byte {
+	d.ksign.Reset()
+	d.ksign.Write(d.md5.Sum(d.sum[:0]))
+	return d.ksign.Sum(d.sum[:0])[:8]
+}
+
 func (s *session) rc4MakeSignature(tok *secbuffer.Buffer, msg []secbuffer.Buffer) error {
 	d := s.rc4Send
 	inner := rc4OIDLen + rc4MICBody
@@ -118,19 +147,9 @@ func (s *session) rc4MakeSignature(tok *secbuffer.Buffer, msg []secbuffer.Buffer
 	body := t[len(t) : len(t)+rc4MICBody]
 	t = t[:n]
 	copy(body, []byte{0x01, 0x01, 0x11, 0x00, 0xff, 0xff, 0xff, 0xff})
-	d.md5.Reset()
-	var salt [4]byte
-	binary.LittleEndian.PutUint32(salt[:], 15)
-	d.md5.Write(salt[:])
-	d.md5.Write(body[:8])
-	for i := range msg {
-		if b := &msg[i]; b.BaseType() == secbuffer.SECBUFFER_DATA && b.Signed() {
-			d.md5.Write(b.Data)
-		}
-	}
-	d.ksign.Reset()
-	d.ksign.Write(d.md5.Sum(d.sum[:0]))
-	copy(body[16:24], d.ksign.Sum(d.sum[:0]))
+	d.startChecksum(15, body[:8])
+	d.writeSigned(msg)
+	copy(body[16:24], d.checksum())
 	d.sndSeq(body[8:16], uint32(s.sendSeq), body[16:24])
 	tok.Data = t
 	s.sendSeq++
@@ -155,19 +174,9 @@ func (s *session) rc4VerifySignature(tok *secbuffer.Buffer, msg []secbuffer.Buff
 	if subtle.ConstantTimeCompare(body[4:8], []byte{0xff, 0xff, 0xff, 0xff}) != 1 {
 		return status.SEC_E_MESSAGE_ALTERED
 	}
-	d.md5.Reset()
-	var salt [4]byte
-	binary.LittleEndian.PutUint32(salt[:], 15)
-	d.md5.Write(salt[:])
-	d.md5.Write(body[:8])
-	for i := range msg {
-		if b := &msg[i]; b.BaseType() == secbuffer.SECBUFFER_DATA && b.Signed() {
-			d.md5.Write(b.Data)
-		}
-	}
-	d.ksign.Reset()
-	d.ksign.Write(d.md5.Sum(d.sum[:0]))
-	if !hmac.Equal(d.ksign.Sum(d.sum[:0])[:8], body[16:24]) {
+	d.startChecksum(15, body[:8])
+	d.writeSigned(msg)
+	if !hmac.Equal(d.checksum(), body[16:24]) {
 		return status.SEC_E_MESSAGE_ALTERED
 	}
 	seq, ok := d.readSeq(body[8:16], body[16:24])
@@ -216,21 +225,11 @@ func (s *session) rc4EncryptMessage(qop uint32, tok *secbuffer.Buffer, msg []sec
 	}
 	pad.Data = append(pad.Data[:0], 0x01)
 	// SGN_CKSUM over confounder ‖ all DATA (sign-only ones included) ‖ pad.
-	d.md5.Reset()
-	var salt [4]byte
-	binary.LittleEndian.PutUint32(salt[:], 13)
-	d.md5.Write(salt[:])
-	d.md5.Write(body[:8])
+	d.startChecksum(13, body[:8])
 	d.md5.Write(conf)
-	for i := range msg {
-		if b := &msg[i]; b.BaseType() == secbuffer.SECBUFFER_DATA && b.Signed() {
-			d.md5.Write(b.Data)
-		}
-	}
+	d.writeSigned(msg)
 	d.md5.Write(pad.Data)
-	d.ksign.Reset()
-	d.ksign.Write(d.md5.Sum(d.sum[:0]))
-	copy(body[16:24], d.ksign.Sum(d.sum[:0]))
+	copy(body[16:24], d.checksum())
 	seq := uint32(s.sendSeq)
 	if qop != packages.SECQOP_WRAP_NO_ENCRYPT {
 		c := d.dataCipher(seq)
@@ -273,18 +272,12 @@ func (s *session) rc4Unwrap(body []byte, data [][]byte) (uint32, status.Status, 
 			c.XORKeyStream(p, p)
 		}
 	}
-	d.md5.Reset()
-	var salt [4]byte
-	binary.LittleEndian.PutUint32(salt[:], 13)
-	d.md5.Write(salt[:])
-	d.md5.Write(body[:8])
+	d.startChecksum(13, body[:8])
 	d.md5.Write(conf)
 	for _, p := range data {
 		d.md5.Write(p)
 	}
-	d.ksign.Reset()
-	d.ksign.Write(d.md5.Sum(d.sum[:0]))
-	if !hmac.Equal(d.ksign.Sum(d.sum[:0])[:8], body[16:24]) {
+	if !hmac.Equal(d.checksum(), body[16:24]) {
 		return fail(status.SEC_E_MESSAGE_ALTERED)
 	}
 	if err := s.acceptSeq(uint64(seq)); err != nil {
