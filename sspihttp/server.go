@@ -32,8 +32,10 @@ type Identity struct {
 	// (KERB_VALIDATION_INFO) of the client's Kerberos PAC, for Kerberos
 	// and Negotiate-over-Kerberos logins; empty otherwise.
 	UserSID string
-	// Groups are the group SIDs of the same logon info, the primary group
-	// included, as strings; nil for NTLM and Digest.
+	// Groups are the group SIDs of the same logon info as strings, in the
+	// PAC's order: the domain groups (Active Directory lists the primary
+	// group among them), then the extra and resource-group SIDs; nil for
+	// NTLM and Digest.
 	//
 	// Only a KDC that puts logon info in the PAC fills UserSID and Groups:
 	// Active Directory does; MIT's KDC without a KDB plugin signs a PAC
