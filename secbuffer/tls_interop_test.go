@@ -18,28 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
 )
 
-// requireOpenSSL returns the path of the openssl binary, skipping the test
-// when it is missing unless SSPI_INTEROP=1, where that is a failure.
-func requireOpenSSL(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("SSPI_INTEROP") == "1" {
-			t.Fatalf("openssl not found (SSPI_INTEROP=1): install the Debian package openssl")
-		}
-		t.Skip("openssl not found; install the Debian package openssl (SSPI_INTEROP=1 makes this a failure)")
-	}
-	return p
-}
-
 // TestTLSExporterOpenSSL checks tls-exporter against OpenSSL's exporter:
 // s_client prints the RFC 9266 keying material for our crypto/tls server.
 func TestTLSExporterOpenSSL(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := peers.Tool(t, "openssl", "openssl")
 	cert := newCert(t, x509.ECDSAWithSHA256)
 	for _, v := range []struct{ name, flag string }{{"TLS1.2", "-tls1_2"}, {"TLS1.3", "-tls1_3"}} {
 		t.Run(v.name, func(t *testing.T) {
@@ -110,7 +97,7 @@ func TestTLSExporterOpenSSL(t *testing.T) {
 // extended master secret switched off: tls-exporter must be refused on
 // that TLS 1.2 connection (RFC 9266 §2) while tls-unique still works.
 func TestTLSExporterWithoutEMS(t *testing.T) {
-	openssl := requireOpenSSL(t)
+	openssl := peers.Tool(t, "openssl", "openssl")
 	cert := newCert(t, x509.SHA256WithRSA)
 	dir := t.TempDir()
 	certFile := filepath.Join(dir, "cert.pem")

@@ -15,34 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
 )
-
-// requirePeer finds a peer program: skipped when absent, a failure when
-// SSPI_INTEROP=1.
-func requirePeer(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/sbin"} {
-			if p := filepath.Join(dir, name); fileExists(p) {
-				return p
-			}
-		}
-		if os.Getenv("SSPI_INTEROP") == "1" {
-			t.Fatalf("%s not found (Debian package %s); SSPI_INTEROP=1 requires it", name, pkg)
-		}
-		t.Skipf("%s not found: apt-get install -y %s", name, pkg)
-	}
-	return path
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 // digestServer is a net/http server whose authentication is our acceptor,
 // one server context per request, as an HTTP server uses Digest.
@@ -139,7 +116,7 @@ func startDigestServer(t *testing.T, d *digestServer) *httptest.Server {
 // TestCurlAgainstOurServer: curl --digest, an independent client, against
 // our acceptor, for every algorithm curl 7.88 implements.
 func TestCurlAgainstOurServer(t *testing.T) {
-	curl := requirePeer(t, "curl", "curl")
+	curl := peers.Tool(t, "curl", "curl")
 	const pass = "Circle of Life"
 	for _, tt := range []struct {
 		alg      string
@@ -224,7 +201,7 @@ func TestCurlAgainstOurServer(t *testing.T) {
 // auth.require options.
 func lighttpdPeer(t *testing.T, realm, algorithms, extra string, families []string, users map[string]string) string {
 	t.Helper()
-	bin := requirePeer(t, "lighttpd", "lighttpd")
+	bin := peers.Tool(t, "lighttpd", "lighttpd")
 	dir := t.TempDir()
 	www := filepath.Join(dir, "www")
 	if err := os.MkdirAll(www, 0o755); err != nil {

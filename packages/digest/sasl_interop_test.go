@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -243,7 +244,7 @@ func (lp *ldapPeer) send(conn net.Conn, msg []byte) error {
 // search and an unbind through the security layer and reads our sealed
 // answer. The Debian packages are ldap-utils and libsasl2-modules.
 func TestLdapsearchAgainstOurServer(t *testing.T) {
-	ldapsearch := requirePeer(t, "ldapsearch", "ldap-utils libsasl2-modules")
+	ldapsearch := peers.Tool(t, "ldapsearch", "ldap-utils libsasl2-modules")
 	for _, tt := range []struct {
 		name   string
 		cipher string
@@ -314,9 +315,9 @@ func TestLdapsearchAgainstOurServer(t *testing.T) {
 // check; the server then reports the security strength it agreed to and
 // exchanges one message each way through the security layer.
 func TestOurClientAgainstCyrusServer(t *testing.T) {
-	server := requirePeer(t, "sasl-sample-server", "sasl2-bin libsasl2-modules")
-	saslpasswd := requirePeer(t, "saslpasswd2", "sasl2-bin")
-	stdbuf := requirePeer(t, "stdbuf", "coreutils")
+	server := peers.Tool(t, "sasl-sample-server", "sasl2-bin libsasl2-modules")
+	saslpasswd := peers.Tool(t, "saslpasswd2", "sasl2-bin")
+	stdbuf := peers.Tool(t, "stdbuf", "coreutils")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "sasldb2")
 	conf := "sasldb_path: " + db + "\npwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: DIGEST-MD5\n"
@@ -453,7 +454,7 @@ func TestOurClientAgainstCyrusServer(t *testing.T) {
 // qop auth) logs in to a minimal POP3 server (RFC 1939, RFC 5034 AUTH)
 // whose SASL side is our acceptor.
 func TestCurlPOP3AgainstOurServer(t *testing.T) {
-	curl := requirePeer(t, "curl", "curl")
+	curl := peers.Tool(t, "curl", "curl")
 	for _, tt := range []struct {
 		name, pass string
 		want       status.Status

@@ -300,8 +300,7 @@ func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
 // TestInteropCurl: curl --ntlm against an HTTP server on 127.0.0.1 that
 // authenticates with our server context, one context per connection.
 func TestInteropCurl(t *testing.T) {
-	_, err := exec.LookPath("curl")
-	peers.Require(t, "curl (apt-get install -y curl)", err == nil)
+	peers.Tool(t, "curl", "curl")
 	for _, tc := range []struct {
 		name       string
 		user       string

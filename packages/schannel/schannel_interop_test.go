@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -24,18 +25,6 @@ import (
 
 // This file runs the package against OpenSSL's s_server and s_client on
 // 127.0.0.1. Without openssl the tests skip, unless SSPI_INTEROP=1.
-
-func needOpenSSL(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("SSPI_INTEROP") == "1" {
-			t.Fatal("openssl not found (apt-get install -y openssl) and SSPI_INTEROP=1")
-		}
-		t.Skip("openssl not found; apt-get install -y openssl")
-	}
-	return path
-}
 
 type pemFiles struct{ ca, serverCert, serverKey, clientCert, clientKey string }
 
@@ -324,7 +313,7 @@ func cipherArgs(cipher string) []string {
 // TestOpenSSLServer runs our client against openssl s_server -rev, which
 // sends each line back reversed.
 func TestOpenSSLServer(t *testing.T) {
-	bin := needOpenSSL(t)
+	bin := peers.Tool(t, "openssl", "openssl")
 	f := writePEM(t)
 	k := getPKI()
 	for _, v := range opensslVersions {
@@ -474,7 +463,7 @@ func accept(t *testing.T, l net.Listener, ctx packages.Context) *stream {
 
 // TestOpenSSLClient runs our server against openssl s_client.
 func TestOpenSSLClient(t *testing.T) {
-	bin := needOpenSSL(t)
+	bin := peers.Tool(t, "openssl", "openssl")
 	f := writePEM(t)
 	k := getPKI()
 	for _, v := range opensslVersions {
@@ -552,7 +541,7 @@ func TestOpenSSLClient(t *testing.T) {
 // TestOpenSSLRenegotiation checks that a client-initiated TLS 1.2
 // renegotiation is refused with an alert.
 func TestOpenSSLRenegotiation(t *testing.T) {
-	bin := needOpenSSL(t)
+	bin := peers.Tool(t, "openssl", "openssl")
 	f := writePEM(t)
 	k := getPKI()
 	p := New(&Config{})
@@ -576,7 +565,7 @@ func TestOpenSSLRenegotiation(t *testing.T) {
 // ours: DecryptMessage reports SEC_I_RENEGOTIATE, AcceptSecurityContext
 // returns our KeyUpdate, and traffic goes on under the new keys.
 func TestOpenSSLKeyUpdate(t *testing.T) {
-	bin := needOpenSSL(t)
+	bin := peers.Tool(t, "openssl", "openssl")
 	f := writePEM(t)
 	k := getPKI()
 	p := New(&Config{})
@@ -637,7 +626,7 @@ func TestOpenSSLKeyUpdate(t *testing.T) {
 // DecryptMessage reports SEC_I_RENEGOTIATE and the handshake call that
 // takes it refuses with an alert.
 func TestOpenSSLServerRenegotiation(t *testing.T) {
-	bin := needOpenSSL(t)
+	bin := peers.Tool(t, "openssl", "openssl")
 	f := writePEM(t)
 	k := getPKI()
 	port, stdin := startServerStdin(t, bin, "-cert", f.serverCert, "-key", f.serverKey, "-tls1_2")
