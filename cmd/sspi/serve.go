@@ -166,7 +166,7 @@ func (o *serveOptions) server(logw io.Writer) *sspihttp.Server {
 	}
 	// A private registry: the NTLM acceptor takes clients that send no
 	// MIC (curl, go-ntlmssp), as a test server should.
-	ntp := ntlm.New(&ntlm.Config{AllowMissingMIC: true})
+	ntp := ntlm.New(nil)
 	krb := kerberos.New(nil)
 	reg := sspi.NewRegistry()
 	reg.Register(negotiate.New(&negotiate.Config{Kerberos: krb, NTLM: ntp}))

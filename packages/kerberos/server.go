@@ -319,7 +319,13 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			gf |= gssDeleg
 		}
 	}
-	if p, err := c.decodePAC(tkt, key); err == nil {
+	// A PAC whose server signature does not verify fails the logon, as
+	// on Windows (MS-PAC 2.8, KRB_AP_ERR_MODIFIED); one the decoders cannot
+	// read is left out and the logon goes on without it.
+	switch p, err := c.decodePAC(tkt, key); {
+	case errors.Is(err, errPACSignature):
+		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_MODIFIED, "PAC server signature does not verify")
+	case err == nil:
 		c.pac = p
 	}
 
@@ -495,6 +501,9 @@ func (c *serverContext) decodePAC(tkt *messages.Ticket, key types.EncryptionKey)
 	return nil, nil
 }
 
+// errPACSignature reports a PAC whose server signature does not verify.
+var errPACSignature = errors.New("kerberos: PAC server signature does not verify")
+
 // PAC buffer types (MS-PAC 2.4).
 const (
 	pacLogonInfo       = 1
@@ -565,7 +574,7 @@ func parsePAC(b []byte, key types.EncryptionKey) (out *PAC, err error) {
 		return nil, err
 	}
 	if !et.VerifyChecksum(key.KeyValue, zeroed, serverSig, keyusage.KERB_NON_KERB_CKSUM_SALT) {
-		return nil, errors.New("kerberos: PAC server signature does not verify")
+		return nil, errPACSignature
 	}
 	// Only a PAC the KDC signed reaches the NDR decoders.
 	out = &PAC{}
