@@ -94,11 +94,6 @@ type Config struct {
 	// when MsvAvFlags announces it.
 	RequireMIC bool
 
-	// AllowMissingMIC has no effect: the server accepts clients that
-	// compute no MIC unless RequireMIC is set. It is kept so that existing
-	// configurations still compile.
-	AllowMissingMIC bool
-
 	// Users is the server's user store when AcquireCredentials gets no
 	// store of its own: nil means the NTLM_USER_FILE file.
 	Users UserStore
