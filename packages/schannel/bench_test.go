@@ -26,39 +26,20 @@ var benchVersions = []struct {
 }
 
 func BenchmarkHandshake(b *testing.B) {
-	k := getPKI()
 	for _, v := range benchVersions {
 		b.Run(v.name+"/schannel", func(b *testing.B) {
-			p := New(testConfig())
-			ccred := acquire(b, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, EnabledProtocols: v.client, Flags: packages.SCH_CRED_DISABLE_RECONNECTS})
-			scred := acquire(b, p, packages.SECPKG_CRED_INBOUND, &SCHANNEL_CRED{Creds: []tls.Certificate{k.server}, Flags: packages.SCH_CRED_DISABLE_RECONNECTS})
+			ccred, scred := benchCreds(b, v.client)
 			b.ReportAllocs()
 			for b.Loop() {
-				cc, _ := ccred.NewClientContext("localhost", clientReq)
-				sc, _ := scred.NewServerContext(serverReq)
-				if err := pump(b, &endpoint{name: "client", ctx: cc, client: true}, &endpoint{name: "server", ctx: sc}, whole); err != nil {
-					b.Fatal(err)
-				}
-				cc.Delete()
-				sc.Delete()
+				fullHandshake(b, ccred, scred)
 			}
 		})
 		b.Run(v.name+"/crypto-tls", func(b *testing.B) {
 			ccfg, scfg := baselineConfigs(v.vers)
 			b.ReportAllocs()
 			for b.Loop() {
-				c1, c2 := net.Pipe()
-				cl, sv := tls.Client(c1, ccfg), tls.Server(c2, scfg)
-				done := make(chan error, 1)
-				go func() { done <- sv.Handshake() }()
-				if err := cl.Handshake(); err != nil {
-					b.Fatal(err)
-				}
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
-				c1.Close()
-				c2.Close()
+				_, _, closeConns := tlsPipe(b, ccfg, scfg)
+				closeConns()
 			}
 		})
 	}
@@ -69,6 +50,61 @@ func baselineConfigs(vers uint16) (client, server *tls.Config) {
 	client = &tls.Config{RootCAs: k.roots, ServerName: "localhost", MinVersion: vers, MaxVersion: vers, Time: testConfig().Time}
 	server = &tls.Config{Certificates: []tls.Certificate{k.server}, SessionTicketsDisabled: true, DynamicRecordSizingDisabled: true, Time: testConfig().Time}
 	return client, server
+}
+
+// benchCreds returns client credentials for the protocols vers and server
+// credentials with the test certificate, resumption off on both.
+func benchCreds(b *testing.B, vers uint32) (client, server packages.Credentials) {
+	b.Helper()
+	k := getPKI()
+	p := New(testConfig())
+	client = acquire(b, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, EnabledProtocols: vers, Flags: packages.SCH_CRED_DISABLE_RECONNECTS})
+	server = acquire(b, p, packages.SECPKG_CRED_INBOUND, &SCHANNEL_CRED{Creds: []tls.Certificate{k.server}, Flags: packages.SCH_CRED_DISABLE_RECONNECTS})
+	return client, server
+}
+
+// tlsPipe is the baseline's connection: a crypto/tls client and server
+// over net.Pipe with their handshake done. closeConns closes the pipe
+// (not the TLS layer, which would wait for the peer to read its alert).
+func tlsPipe(b *testing.B, ccfg, scfg *tls.Config) (cl, sv *tls.Conn, closeConns func()) {
+	b.Helper()
+	c1, c2 := net.Pipe()
+	cl, sv = tls.Client(c1, ccfg), tls.Server(c2, scfg)
+	done := make(chan error, 1)
+	go func() { done <- sv.Handshake() }()
+	if err := cl.Handshake(); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	return cl, sv, func() {
+		c1.Close()
+		c2.Close()
+	}
+}
+
+// tlsRecords sends n records of plain from cl on one goroutine and reads
+// them into got from sv on the caller's.
+func tlsRecords(b *testing.B, cl, sv *tls.Conn, plain, got []byte, n int) {
+	errc := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if _, err := cl.Write(plain); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for i := 0; i < n; i++ {
+		if _, err := io.ReadFull(sv, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkRecord16K seals and opens one full 16 KiB record per
@@ -85,41 +121,14 @@ func BenchmarkRecord16K(b *testing.B) {
 		})
 		b.Run(v.name+"/crypto-tls", func(b *testing.B) {
 			ccfg, scfg := baselineConfigs(v.vers)
-			c1, c2 := net.Pipe()
-			cl, sv := tls.Client(c1, ccfg), tls.Server(c2, scfg)
-			done := make(chan error, 1)
-			go func() { done <- sv.Handshake() }()
-			if err := cl.Handshake(); err != nil {
-				b.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
-			defer c1.Close()
-			defer c2.Close()
+			cl, sv, closeConns := tlsPipe(b, ccfg, scfg)
+			defer closeConns()
 			plain := make([]byte, maxPlaintext)
 			got := make([]byte, maxPlaintext)
 			b.SetBytes(maxPlaintext)
 			b.ReportAllocs()
-			errc := make(chan error, 1)
 			b.ResetTimer()
-			go func() {
-				for i := 0; i < b.N; i++ {
-					if _, err := cl.Write(plain); err != nil {
-						errc <- err
-						return
-					}
-				}
-				errc <- nil
-			}()
-			for i := 0; i < b.N; i++ {
-				if _, err := io.ReadFull(sv, got); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := <-errc; err != nil {
-				b.Fatal(err)
-			}
+			tlsRecords(b, cl, sv, plain, got, b.N)
 		})
 	}
 }
@@ -188,36 +197,17 @@ func (r *schannelRecords) run(b *testing.B, n int) {
 // one of crypto/tls, so that both see the same machine load, and reports
 // the ratio of their times (goal: at most 1.2).
 func BenchmarkHandshakeRatio(b *testing.B) {
-	k := getPKI()
 	for _, v := range benchVersions {
 		b.Run(v.name, func(b *testing.B) {
-			p := New(testConfig())
-			ccred := acquire(b, p, packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, EnabledProtocols: v.client, Flags: packages.SCH_CRED_DISABLE_RECONNECTS})
-			scred := acquire(b, p, packages.SECPKG_CRED_INBOUND, &SCHANNEL_CRED{Creds: []tls.Certificate{k.server}, Flags: packages.SCH_CRED_DISABLE_RECONNECTS})
+			ccred, scred := benchCreds(b, v.client)
 			ccfg, scfg := baselineConfigs(v.vers)
 			var ours, base time.Duration
 			for b.Loop() {
 				t0 := time.Now()
-				cc, _ := ccred.NewClientContext("localhost", clientReq)
-				sc, _ := scred.NewServerContext(serverReq)
-				if err := pump(b, &endpoint{name: "client", ctx: cc, client: true}, &endpoint{name: "server", ctx: sc}, whole); err != nil {
-					b.Fatal(err)
-				}
-				cc.Delete()
-				sc.Delete()
+				fullHandshake(b, ccred, scred)
 				t1 := time.Now()
-				c1, c2 := net.Pipe()
-				cl, sv := tls.Client(c1, ccfg), tls.Server(c2, scfg)
-				done := make(chan error, 1)
-				go func() { done <- sv.Handshake() }()
-				if err := cl.Handshake(); err != nil {
-					b.Fatal(err)
-				}
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
-				c1.Close()
-				c2.Close()
+				_, _, closeConns := tlsPipe(b, ccfg, scfg)
+				closeConns()
 				ours += t1.Sub(t0)
 				base += time.Since(t1)
 			}
@@ -236,18 +226,8 @@ func BenchmarkRecord16KRatio(b *testing.B) {
 		b.Run(v.name, func(b *testing.B) {
 			r := newSchannelRecords(b, v.client)
 			ccfg, scfg := baselineConfigs(v.vers)
-			c1, c2 := net.Pipe()
-			cl, sv := tls.Client(c1, ccfg), tls.Server(c2, scfg)
-			done := make(chan error, 1)
-			go func() { done <- sv.Handshake() }()
-			if err := cl.Handshake(); err != nil {
-				b.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
-			defer c1.Close()
-			defer c2.Close()
+			cl, sv, closeConns := tlsPipe(b, ccfg, scfg)
+			defer closeConns()
 			plain, got := make([]byte, maxPlaintext), make([]byte, maxPlaintext)
 			const batch = 64
 			var ours, base time.Duration
@@ -256,23 +236,7 @@ func BenchmarkRecord16KRatio(b *testing.B) {
 				t0 := time.Now()
 				r.run(b, batch)
 				t1 := time.Now()
-				go func() {
-					for i := 0; i < batch; i++ {
-						if _, err := cl.Write(plain); err != nil {
-							done <- err
-							return
-						}
-					}
-					done <- nil
-				}()
-				for i := 0; i < batch; i++ {
-					if _, err := io.ReadFull(sv, got); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := <-done; err != nil {
-					b.Fatal(err)
-				}
+				tlsRecords(b, cl, sv, plain, got, batch)
 				ours += t1.Sub(t0)
 				base += time.Since(t1)
 			}

@@ -191,6 +191,19 @@ func (e *endpoint) process(t testing.TB, peer *endpoint) error {
 
 // pump runs the handshake; split returns the size of the next chunk to
 // deliver out of n pending bytes.
+// fullHandshake runs one complete handshake between new contexts from
+// ccred and scred, then deletes both.
+func fullHandshake(t testing.TB, ccred, scred packages.Credentials) {
+	t.Helper()
+	cc, _ := ccred.NewClientContext("localhost", clientReq)
+	sc, _ := scred.NewServerContext(serverReq)
+	if err := pump(t, &endpoint{name: "client", ctx: cc, client: true}, &endpoint{name: "server", ctx: sc}, whole); err != nil {
+		t.Fatal(err)
+	}
+	cc.Delete()
+	sc.Delete()
+}
+
 func pump(t testing.TB, client, server *endpoint, split func(n int) int) error {
 	t.Helper()
 	out, st, _, err := client.call(t, nil, false)

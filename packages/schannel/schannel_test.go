@@ -139,20 +139,14 @@ func TestGoroutinesEnd(t *testing.T) {
 	scred := protoCred(p, t, packages.SECPKG_CRED_INBOUND, 0)
 	for i := 0; i < 5; i++ {
 		// Complete handshakes.
-		cc, _ := ccred.NewClientContext("localhost", clientReq)
-		sc, _ := scred.NewServerContext(serverReq)
-		if err := pump(t, &endpoint{name: "client", ctx: cc, client: true}, &endpoint{name: "server", ctx: sc}, whole); err != nil {
-			t.Fatal(err)
-		}
-		cc.Delete()
-		sc.Delete()
+		fullHandshake(t, ccred, scred)
 		// Handshakes abandoned half way.
-		cc, _ = ccred.NewClientContext("localhost", clientReq)
+		cc, _ := ccred.NewClientContext("localhost", clientReq)
 		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
 		if st, err := cc.Step(context.Background(), nil, out); st != status.SEC_I_CONTINUE_NEEDED {
 			t.Fatalf("ISC: %v %v", st, err)
 		}
-		sc, _ = scred.NewServerContext(serverReq)
+		sc, _ := scred.NewServerContext(serverReq)
 		in := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: out[0].Data}, {Type: secbuffer.SECBUFFER_EMPTY}}
 		out2 := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN}}
 		if st, err := sc.Step(context.Background(), in, out2); st != status.SEC_I_CONTINUE_NEEDED {
