@@ -219,6 +219,26 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// startPiped starts bin with args, with pipes to its standard input and
+// output; its standard error collects in stderr.
+func startPiped(t *testing.T, bin string, args []string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout io.ReadCloser, stderr *bytes.Buffer) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout, err = cmd.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, stdout, stderr
+}
+
 // startServer starts openssl s_server and waits until it accepts.
 func startServer(t *testing.T, bin string, args ...string) int {
 	t.Helper()
@@ -232,20 +252,7 @@ func startServerStdin(t *testing.T, bin string, args ...string) (int, io.WriteCl
 	t.Helper()
 	port := freePort(t)
 	args = append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
-	cmd := exec.Command(bin, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout, stderr := startPiped(t, bin, args)
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -384,20 +391,7 @@ type sClient struct {
 func startClient(t *testing.T, bin string, port int, args ...string) *sClient {
 	t.Helper()
 	args = append([]string{"s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
-	cmd := exec.Command(bin, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout, stderr := startPiped(t, bin, args)
 	c := &sClient{cmd: cmd, stdin: stdin, lines: make(chan string, 1024)}
 	done := make(chan struct{})
 	go func() {
