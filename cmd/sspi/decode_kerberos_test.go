@@ -15,10 +15,7 @@ import (
 // Tokens of a real Kerberos handshake through Negotiate, against the test
 // realm: the AP-REQ inside SPNEGO, and the AP-REP inside the answer.
 func TestDecodeKerberosHandshake(t *testing.T) {
-	k, err := peers.SharedKDC()
-	if err != nil {
-		peers.Require(t, "MIT krb5 test KDC ("+err.Error()+")", false)
-	}
+	k := peers.TestKDC(t)
 	conf, err := config.Load(k.Krb5Conf)
 	if err != nil && conf == nil {
 		t.Fatal(err)

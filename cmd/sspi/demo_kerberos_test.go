@@ -23,9 +23,7 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("SSPI_CMD_ARGS"); ok {
 		os.Exit(run(strings.Fields(args), os.Stdout, os.Stderr))
 	}
-	code := m.Run()
-	peers.StopSharedKDC()
-	os.Exit(code)
+	os.Exit(peers.RunTests(m))
 }
 
 func runChild(t *testing.T, env []string, args ...string) (int, string) {
@@ -75,10 +73,7 @@ func TestDemoKerberosTestRealm(t *testing.T) {
 // middleware with the test realm's service keytab, mutual authentication
 // required.
 func TestGetKerberos(t *testing.T) {
-	k, err := peers.SharedKDC()
-	if err != nil {
-		peers.Require(t, "MIT krb5 test KDC ("+err.Error()+")", false)
-	}
+	k := peers.TestKDC(t)
 	conf, err := config.Load(k.Krb5Conf)
 	if err != nil && conf == nil {
 		t.Fatal(err)

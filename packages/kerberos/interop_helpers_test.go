@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -30,23 +29,11 @@ type gssDriver struct {
 	last  string // the last command sent, for failure messages
 }
 
-const python = "/usr/bin/python3"
-
-func requirePython(t testing.TB) {
-	t.Helper()
-	if err := exec.Command(python, "-c", "import gssapi").Run(); err != nil {
-		if os.Getenv("SSPI_INTEROP") == "1" {
-			t.Fatalf("python3-gssapi missing: %v", err)
-		}
-		t.Skipf("python3-gssapi missing (apt-get install -y python3-gssapi): %v", err)
-	}
-}
-
 func startDriver(t testing.TB, env []string, args ...string) *gssDriver {
 	t.Helper()
-	requirePython(t)
+	peers.Require(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
 	d := &gssDriver{t: t}
-	d.cmd = exec.Command(python, append([]string{filepath.Join("testdata", "gssdriver.py")}, args...)...)
+	d.cmd = exec.Command(peers.Python, append([]string{filepath.Join("testdata", "gssdriver.py")}, args...)...)
 	d.cmd.Env = env
 	d.cmd.Stderr = &d.stder
 	var err error

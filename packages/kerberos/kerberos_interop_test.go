@@ -11,6 +11,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
@@ -132,8 +133,8 @@ func clientToDriver(t *testing.T, c packages.Context, d *gssDriver, cb string) [
 }
 
 func TestInteropClientToMIT(t *testing.T) {
-	k := kdc(t)
-	requirePython(t)
+	k := peers.TestKDC(t)
+	peers.Require(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
 	p := kdcPackage(t, k, nil)
 	cred, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_OUTBOUND, aliceIdentity)
 	if err != nil {
@@ -185,8 +186,8 @@ func TestInteropClientToMIT(t *testing.T) {
 }
 
 func TestInteropMITToServer(t *testing.T) {
-	k := kdc(t)
-	requirePython(t)
+	k := peers.TestKDC(t)
+	peers.Require(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
 	p := kdcPackage(t, k, nil)
 	srv, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_INBOUND, &Keytab{Path: k.ServiceKeytab})
 	if err != nil {
@@ -278,7 +279,7 @@ func TestInteropMITToServer(t *testing.T) {
 }
 
 func TestInteropCredentialSources(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	p := kdcPackage(t, k, nil)
 	srv, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_INBOUND, &Keytab{Path: k.ServiceKeytab})
 	if err != nil {
@@ -354,7 +355,7 @@ func iscError(t *testing.T, p *Package, ctx context.Context, auth any, target st
 }
 
 func TestInteropKDCErrors(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	p := kdcPackage(t, k, nil)
 	t.Run("wrong-password", func(t *testing.T) {
 		err := iscError(t, p, bg(), &packages.AuthIdentity{User: "alice", Domain: "GOSSPI.TEST", Password: "wrong"}, "HTTP/localhost")
@@ -420,7 +421,7 @@ func (c *countingTransport) RoundTrip(ctx context.Context, realm string, req []b
 }
 
 func TestInteropTransport(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	for _, udp := range []bool{false, true} {
 		t.Run(fmt.Sprintf("udp=%v", udp), func(t *testing.T) {
 			p := kdcPackage(t, k, nil)
@@ -443,8 +444,8 @@ func TestInteropTransport(t *testing.T) {
 }
 
 func TestInteropDCE(t *testing.T) {
-	k := kdc(t)
-	requirePython(t)
+	k := peers.TestKDC(t)
+	peers.Require(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
 	p := kdcPackage(t, k, nil)
 	cli, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_OUTBOUND, aliceIdentity)
 	if err != nil {
@@ -491,7 +492,7 @@ func TestInteropDCE(t *testing.T) {
 }
 
 func TestInteropKRB5ConfigEnv(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	t.Setenv("KRB5_CONFIG", "/nonexistent/krb5.conf:"+k.Krb5Conf)
 	p := New(nil)
 	conf, err := p.krb5conf()

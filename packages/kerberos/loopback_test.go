@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
@@ -438,12 +440,11 @@ func TestHandshakeFailures(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	stopKDC()
+	code := peers.RunTests(m)
 	if code != 0 {
 		fmt.Println("kerberos tests failed")
 	}
-	exitFunc(code)
+	os.Exit(code)
 }
 
 func TestExtendedErrorToken(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -50,12 +51,7 @@ func readSampleToken(r io.Reader) (byte, []byte, error) {
 func requireSamples(t *testing.T) {
 	t.Helper()
 	for _, tool := range []string{"gss-server", "gss-client"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if peersRequired() {
-				t.Fatalf("%s missing (apt-get install -y krb5-gss-samples)", tool)
-			}
-			t.Skipf("%s missing (apt-get install -y krb5-gss-samples)", tool)
-		}
+		peers.Tool(t, tool, "krb5-gss-samples")
 	}
 }
 
@@ -71,7 +67,7 @@ func freePort(t *testing.T) int {
 
 // TestInteropGSSServer runs our initiator against MIT's gss-server.
 func TestInteropGSSServer(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	requireSamples(t)
 	port := freePort(t)
 	cmd := exec.Command("gss-server", "-port", fmt.Sprint(port), "-once", "-keytab", k.ServiceKeytab, "host@localhost")
@@ -157,7 +153,7 @@ func TestInteropGSSServer(t *testing.T) {
 
 // TestInteropGSSClient runs MIT's gss-client against our acceptor.
 func TestInteropGSSClient(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	requireSamples(t)
 	p := kdcPackage(t, k, nil)
 	srv, err := p.AcquireCredentials(bg(), "", packages.SECPKG_CRED_INBOUND, &Keytab{Path: k.ServiceKeytab})

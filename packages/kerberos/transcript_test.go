@@ -14,6 +14,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
@@ -98,8 +99,8 @@ func TestTranscriptMITInitiator(t *testing.T) {
 // recordTranscript runs MIT's initiator against our acceptor with the
 // fixed random source and writes the transcript file.
 func recordTranscript(t *testing.T) {
-	k := kdc(t)
-	requirePython(t)
+	k := peers.TestKDC(t)
+	peers.Require(t, "python3-gssapi (apt-get install -y python3-gssapi)", peers.HavePythonGSSAPI())
 	kt, err := keytab.Load(k.ServiceKeytab)
 	if err != nil {
 		t.Fatal(err)
