@@ -122,17 +122,7 @@ func TestGetUsage(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
-	var errBuf bytes.Buffer
-	o, err := parseServe([]string{"--ntlm", "--digest", "-u", "alice:alice-pw", "--addr", "127.0.0.1:0", "--realm", "test"}, &errBuf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	var out, logs syncWriter
-	go func() { done <- o.serve(&out, &logs, func(u string) { ready <- u }, stop) }()
-	url := <-ready
+	url, stop := startServe(t, "--ntlm", "--digest", "-u", "alice:alice-pw", "--addr", "127.0.0.1:0", "--realm", "test")
 	for _, scheme := range []string{"--ntlm", "--digest"} {
 		code, body, errOut := runCmd(t, "get", scheme, "-u", "alice:alice-pw", url)
 		if code != exitOK || !strings.HasPrefix(body, "hello alice (") {
@@ -143,12 +133,9 @@ func TestServe(t *testing.T) {
 	if code != exitFailure {
 		t.Errorf("wrong password: exit %d", code)
 	}
-	close(stop)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "listening on http://127.0.0.1:") || !strings.Contains(logs.String(), "alice via Digest/WDigest") {
-		t.Errorf("stdout %q, log %q", out.String(), logs.String())
+	out, logs := stop()
+	if !strings.Contains(out, "listening on http://127.0.0.1:") || !strings.Contains(logs, "alice via Digest/WDigest") {
+		t.Errorf("stdout %q, log %q", out, logs)
 	}
 }
 
@@ -173,6 +160,30 @@ func TestServeUsage(t *testing.T) {
 }
 
 // syncWriter is a bytes.Buffer safe for the server's goroutines.
+// startServe runs sspi serve with args until stop, which waits for it to
+// end and returns what it wrote to standard output and to its log.
+func startServe(t *testing.T, args ...string) (url string, stop func() (out, logs string)) {
+	t.Helper()
+	var errBuf bytes.Buffer
+	o, err := parseServe(args, &errBuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	quit := make(chan struct{})
+	done := make(chan error, 1)
+	var outW, logW syncWriter
+	go func() { done <- o.serve(&outW, &logW, func(u string) { ready <- u }, quit) }()
+	return <-ready, func() (string, string) {
+		t.Helper()
+		close(quit)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return outW.String(), logW.String()
+	}
+}
+
 type syncWriter struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -241,17 +252,7 @@ func TestGetThroughProxy(t *testing.T) {
 // serve --bindings (https, channel bindings required): get --bindings
 // passes, get without them is refused.
 func TestServeChannelBindings(t *testing.T) {
-	var errBuf bytes.Buffer
-	o, err := parseServe([]string{"--ntlm", "-u", "alice:alice-pw", "--addr", "127.0.0.1:0", "--bindings"}, &errBuf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	var out, logs syncWriter
-	go func() { done <- o.serve(&out, &logs, func(u string) { ready <- u }, stop) }()
-	url := <-ready
+	url, stop := startServe(t, "--ntlm", "-u", "alice:alice-pw", "--addr", "127.0.0.1:0", "--bindings")
 	if !strings.HasPrefix(url, "https://") {
 		t.Fatalf("url %q", url)
 	}
@@ -263,11 +264,7 @@ func TestServeChannelBindings(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errOut, "401") {
 		t.Errorf("without bindings: exit %d, %q", code, errOut)
 	}
-	close(stop)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "certificate SHA-256 ") {
-		t.Errorf("stdout %q", out.String())
+	if out, _ := stop(); !strings.Contains(out, "certificate SHA-256 ") {
+		t.Errorf("stdout %q", out)
 	}
 }
