@@ -3,9 +3,6 @@ package sspi
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -16,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/schannel"
 	"github.com/gosspi/sspi/secbuffer"
@@ -35,37 +33,19 @@ var (
 func tlsPKI(t testing.TB) (*x509.CertPool, tls.Certificate) {
 	t.Helper()
 	tlsPKIOnce.Do(func() {
-		caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		ca, err := testkit.NewCA("gosspi root test CA", tlsNow)
 		if err != nil {
 			panic(err)
 		}
-		caT := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gosspi root test CA"},
-			NotBefore: tlsNow.AddDate(-1, 0, 0), NotAfter: tlsNow.AddDate(5, 0, 0),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		}
-		caDER, err := x509.CreateCertificate(rand.Reader, caT, caT, &caKey.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		ca, _ := x509.ParseCertificate(caDER)
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		leafT := &x509.Certificate{
+		tlsServerID, err = ca.Issue(&x509.Certificate{
 			SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
 			NotBefore: tlsNow.AddDate(0, -1, 0), NotAfter: tlsNow.AddDate(1, 0, 0),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, leafT, ca, &key.PublicKey, caKey)
+		})
 		if err != nil {
 			panic(err)
 		}
-		leaf, _ := x509.ParseCertificate(der)
-		tlsRoots = x509.NewCertPool()
-		tlsRoots.AddCert(ca)
-		tlsServerID = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+		tlsRoots = ca.Pool()
 	})
 	return tlsRoots, tlsServerID
 }

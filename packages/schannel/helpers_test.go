@@ -3,8 +3,6 @@ package schannel
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -37,44 +36,14 @@ var (
 	pki     *testPKI
 )
 
-func mustKey() *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-func issue(tmpl, parent *x509.Certificate, pub, priv any) *x509.Certificate {
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
-	if err != nil {
-		panic(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
 func getPKI() *testPKI {
 	pkiOnce.Do(func() {
-		p := &testPKI{}
-		p.caKey = mustKey()
-		caT := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "gosspi test CA"},
-			NotBefore:             testNow.AddDate(-1, 0, 0),
-			NotAfter:              testNow.AddDate(5, 0, 0),
-			IsCA:                  true,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ca, err := testkit.NewCA("gosspi test CA", testNow)
+		if err != nil {
+			panic(err)
 		}
-		p.caCert = issue(caT, caT, &p.caKey.PublicKey, p.caKey)
-		p.roots = x509.NewCertPool()
-		p.roots.AddCert(p.caCert)
-		leaf := func(serial int64, cn string, notBefore, notAfter time.Time, usage x509.ExtKeyUsage, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) tls.Certificate {
-			k := mustKey()
+		p := &testPKI{caCert: ca.Cert, caKey: ca.Key, roots: ca.Pool()}
+		leaf := func(serial int64, cn string, notBefore, notAfter time.Time, usage x509.ExtKeyUsage, ca *testkit.CA) tls.Certificate {
 			t := &x509.Certificate{
 				SerialNumber: big.NewInt(serial),
 				Subject:      pkix.Name{CommonName: cn},
@@ -87,16 +56,16 @@ func getPKI() *testPKI {
 				t.DNSNames = []string{cn}
 				t.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 			}
-			if parent == nil {
-				parent, parentKey = t, k
+			c, err := ca.Issue(t)
+			if err != nil {
+				panic(err)
 			}
-			c := issue(t, parent, &k.PublicKey, parentKey)
-			return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}
+			return c
 		}
-		p.server = leaf(2, "localhost", testNow.AddDate(0, -1, 0), testNow.AddDate(1, 0, 0), x509.ExtKeyUsageServerAuth, p.caCert, p.caKey)
-		p.expired = leaf(3, "localhost", testNow.AddDate(-2, 0, 0), testNow.AddDate(-1, 0, 0), x509.ExtKeyUsageServerAuth, p.caCert, p.caKey)
-		p.client = leaf(4, "alice", testNow.AddDate(0, -1, 0), testNow.AddDate(1, 0, 0), x509.ExtKeyUsageClientAuth, p.caCert, p.caKey)
-		p.otherCA = leaf(5, "localhost", testNow.AddDate(0, -1, 0), testNow.AddDate(1, 0, 0), x509.ExtKeyUsageServerAuth, nil, nil)
+		p.server = leaf(2, "localhost", testNow.AddDate(0, -1, 0), testNow.AddDate(1, 0, 0), x509.ExtKeyUsageServerAuth, ca)
+		p.expired = leaf(3, "localhost", testNow.AddDate(-2, 0, 0), testNow.AddDate(-1, 0, 0), x509.ExtKeyUsageServerAuth, ca)
+		p.client = leaf(4, "alice", testNow.AddDate(0, -1, 0), testNow.AddDate(1, 0, 0), x509.ExtKeyUsageClientAuth, ca)
+		p.otherCA = leaf(5, "localhost", testNow.AddDate(0, -1, 0), testNow.AddDate(1, 0, 0), x509.ExtKeyUsageServerAuth, nil)
 		pki = p
 	})
 	return pki
