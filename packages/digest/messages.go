@@ -279,7 +279,7 @@ func parseSASLChallenge(s string) (*saslChallenge, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &saslChallenge{realms: ps.multi["realm"], maxbuf: 65536, qop: []string{qopAuth}}
+	c := &saslChallenge{realms: ps.multi["realm"], qop: []string{qopAuth}}
 	var ok bool
 	if c.nonce, ok = ps.get("nonce"); !ok || c.nonce == "" {
 		return nil, fmt.Errorf("%w: nonce", errMissing)
@@ -294,23 +294,41 @@ func parseSASLChallenge(s string) (*saslChallenge, error) {
 	if v, ok := ps.get("stale"); ok {
 		c.stale = strings.EqualFold(v, "true")
 	}
-	if v, ok := ps.get("maxbuf"); ok {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("digest: maxbuf %q", v)
-		}
-		c.maxbuf = uint32(n)
+	if c.maxbuf, err = ps.maxbuf(); err != nil {
+		return nil, err
 	}
-	if v, ok := ps.get("charset"); ok {
-		if !strings.EqualFold(v, "utf-8") {
-			return nil, fmt.Errorf("digest: charset %q", v)
-		}
-		c.charset = true
+	if c.charset, err = ps.charsetUTF8(); err != nil {
+		return nil, err
 	}
 	if v, ok := ps.get("cipher"); ok {
 		c.ciphers = splitList(v)
 	}
 	return c, nil
+}
+
+// maxbuf reads the maxbuf directive of a SASL challenge or response (RFC
+// 2831 2.1.1, 2.1.2): a positive 32-bit number, 65536 when absent.
+func (ps *paramSet) maxbuf() (uint32, error) {
+	v, ok := ps.get("maxbuf")
+	if !ok {
+		return 65536, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("digest: maxbuf %q", v)
+	}
+	return uint32(n), nil
+}
+
+// charsetUTF8 reads the charset directive of a SASL challenge or response
+// (RFC 2831 2.1.1, 2.1.2), which may only be utf-8, and reports whether
+// it is given.
+func (ps *paramSet) charsetUTF8() (bool, error) {
+	v, ok := ps.get("charset")
+	if ok && !strings.EqualFold(v, "utf-8") {
+		return false, fmt.Errorf("digest: charset %q", v)
+	}
+	return ok, nil
 }
 
 func (c *saslChallenge) marshal() []byte {
@@ -361,7 +379,7 @@ func parseSASLResponse(s string) (*saslResponseMsg, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &saslResponseMsg{maxbuf: 65536, qop: qopAuth}
+	r := &saslResponseMsg{qop: qopAuth}
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -379,18 +397,11 @@ func parseSASLResponse(s string) (*saslResponseMsg, error) {
 	if v, ok := ps.get("qop"); ok {
 		r.qop = v
 	}
-	if v, ok := ps.get("maxbuf"); ok {
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil || n == 0 {
-			return nil, fmt.Errorf("digest: maxbuf %q", v)
-		}
-		r.maxbuf = uint32(n)
+	if r.maxbuf, err = ps.maxbuf(); err != nil {
+		return nil, err
 	}
-	if v, ok := ps.get("charset"); ok {
-		if !strings.EqualFold(v, "utf-8") {
-			return nil, fmt.Errorf("digest: charset %q", v)
-		}
-		r.charset = true
+	if r.charset, err = ps.charsetUTF8(); err != nil {
+		return nil, err
 	}
 	r.cipher, _ = ps.get("cipher")
 	r.authzid, _ = ps.get("authzid")
