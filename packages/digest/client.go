@@ -73,29 +73,12 @@ func (c *clientContext) allocate() bool { return c.req&packages.ISC_REQ_ALLOCATE
 
 // setOut stores p in the output TOKEN buffer.
 func (c *clientContext) setOut(out []secbuffer.Buffer, p []byte) error {
-	b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
-	if b == nil {
-		return status.SEC_E_INVALID_TOKEN
-	}
-	if st := secbuffer.Set(b, p, c.allocate()); st != status.SEC_E_OK {
-		return st
-	}
-	if c.allocate() && len(p) > 0 {
-		c.flags |= packages.ISC_RET_ALLOCATED_MEMORY
-	}
-	return nil
+	return setToken("InitializeSecurityContext", out, p, c.allocate(), &c.flags)
 }
 
 // checkOut makes sure n bytes fit before any state changes.
 func (c *clientContext) checkOut(out []secbuffer.Buffer, n int) error {
-	b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
-	if b == nil {
-		return status.New("InitializeSecurityContext", pkgName, status.SEC_E_INVALID_TOKEN, errors.New("digest: no output token buffer"))
-	}
-	if !secbuffer.Fits(b, n, c.allocate()) {
-		return status.SEC_E_BUFFER_TOO_SMALL
-	}
-	return nil
+	return tokenFits("InitializeSecurityContext", out, n, c.allocate())
 }
 
 // pkgParams returns the SECBUFFER_PKG_PARAMS buffers of bufs in order.

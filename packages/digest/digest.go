@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -509,4 +510,38 @@ func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
 		return nil, status.New("AcceptSecurityContext", pkgName, status.SEC_E_NO_CREDENTIALS, errors.New("digest: credentials have no user store"))
 	}
 	return newServerContext(c.p, store, c.principal, req), nil
+}
+
+// errNoOutToken is the cause when a handshake call has no output TOKEN
+// buffer.
+var errNoOutToken = errors.New("digest: no output token buffer")
+
+// setToken stores p in the output TOKEN buffer of op (a handshake call of
+// either side), allocating it when allocate is set, in which case it adds
+// ISC_RET_ALLOCATED_MEMORY (= ASC_RET_ALLOCATED_MEMORY) to *flags.
+func setToken(op string, out []secbuffer.Buffer, p []byte, allocate bool, flags *uint32) error {
+	b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
+	if b == nil {
+		return status.New(op, pkgName, status.SEC_E_INVALID_TOKEN, errNoOutToken)
+	}
+	if st := secbuffer.Set(b, p, allocate); st != status.SEC_E_OK {
+		return st
+	}
+	if allocate && len(p) > 0 {
+		*flags |= packages.ISC_RET_ALLOCATED_MEMORY
+	}
+	return nil
+}
+
+// tokenFits makes sure n bytes fit the output TOKEN buffer of op before
+// any state changes.
+func tokenFits(op string, out []secbuffer.Buffer, n int, allocate bool) error {
+	b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
+	if b == nil {
+		return status.New(op, pkgName, status.SEC_E_INVALID_TOKEN, errNoOutToken)
+	}
+	if !secbuffer.Fits(b, n, allocate) {
+		return status.SEC_E_BUFFER_TOO_SMALL
+	}
+	return nil
 }

@@ -65,28 +65,11 @@ func (s *serverContext) fail(st status.Status, err error) error {
 func (s *serverContext) allocate() bool { return s.req&packages.ASC_REQ_ALLOCATE_MEMORY != 0 }
 
 func (s *serverContext) setOut(out []secbuffer.Buffer, p []byte) error {
-	b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
-	if b == nil {
-		return status.New("AcceptSecurityContext", pkgName, status.SEC_E_INVALID_TOKEN, errors.New("digest: no output token buffer"))
-	}
-	if st := secbuffer.Set(b, p, s.allocate()); st != status.SEC_E_OK {
-		return st
-	}
-	if s.allocate() && len(p) > 0 {
-		s.flags |= packages.ASC_RET_ALLOCATED_MEMORY
-	}
-	return nil
+	return setToken("AcceptSecurityContext", out, p, s.allocate(), &s.flags)
 }
 
 func (s *serverContext) fits(out []secbuffer.Buffer, n int) error {
-	b := secbuffer.Find(out, secbuffer.SECBUFFER_TOKEN)
-	if b == nil {
-		return status.New("AcceptSecurityContext", pkgName, status.SEC_E_INVALID_TOKEN, errors.New("digest: no output token buffer"))
-	}
-	if !secbuffer.Fits(b, n, s.allocate()) {
-		return status.SEC_E_BUFFER_TOO_SMALL
-	}
-	return nil
+	return tokenFits("AcceptSecurityContext", out, n, s.allocate())
 }
 
 // wantsIntegrity reports whether the caller asked for auth-int
