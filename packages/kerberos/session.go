@@ -298,6 +298,18 @@ func (s *session) encryptMessage(qop uint32, msg []secbuffer.Buffer) (status.Sta
 	return status.SEC_E_OK, nil
 }
 
+// wrapHeader checks the header of a received RFC 4121 4.2.6.2 Wrap token
+// t and returns its EC, RRC and sequence number.
+func (s *session) wrapHeader(t []byte) (ec, rrc int, seq uint64, st status.Status) {
+	if len(t) < 16 || t[0] != 0x05 || t[1] != 0x04 {
+		return 0, 0, 0, status.SEC_E_INVALID_TOKEN
+	}
+	if !s.checkPeerFlags(t[2]) || t[3] != 0xff {
+		return 0, 0, 0, status.SEC_E_MESSAGE_ALTERED
+	}
+	return int(binary.BigEndian.Uint16(t[4:])), int(binary.BigEndian.Uint16(t[6:])), binary.BigEndian.Uint64(t[8:16]), status.SEC_E_OK
+}
+
 // decryptMessage reads a Wrap token as TOKEN + DATA (any layout the header
 // describes) or as one SECBUFFER_STREAM, whose plaintext the DATA buffer
 // then points at.
@@ -324,15 +336,10 @@ func (s *session) decryptMessage(msg []secbuffer.Buffer) (uint32, status.Status,
 	}
 	h := d.h
 	t := tok.Data
-	if len(t) < 16 || t[0] != 0x05 || t[1] != 0x04 {
-		return fail(status.SEC_E_INVALID_TOKEN)
+	ec, rrc, seq, st := s.wrapHeader(t)
+	if st != status.SEC_E_OK {
+		return fail(st)
 	}
-	if !s.checkPeerFlags(t[2]) || t[3] != 0xff {
-		return fail(status.SEC_E_MESSAGE_ALTERED)
-	}
-	ec := int(binary.BigEndian.Uint16(t[4:]))
-	rrc := int(binary.BigEndian.Uint16(t[6:]))
-	seq := binary.BigEndian.Uint64(t[8:16])
 	var rbuf [8]region
 	data := dataRegions(msg, rbuf[:0])
 	if t[2]&flagSealed == 0 {
@@ -401,15 +408,10 @@ func (s *session) decryptStream(msg []secbuffer.Buffer, stream *secbuffer.Buffer
 	}
 	h := d.h
 	t := stream.Data
-	if len(t) < 16 || t[0] != 0x05 || t[1] != 0x04 {
-		return fail(status.SEC_E_INVALID_TOKEN)
+	ec, rrc, seq, st := s.wrapHeader(t)
+	if st != status.SEC_E_OK {
+		return fail(st)
 	}
-	if !s.checkPeerFlags(t[2]) || t[3] != 0xff {
-		return fail(status.SEC_E_MESSAGE_ALTERED)
-	}
-	ec := int(binary.BigEndian.Uint16(t[4:]))
-	rrc := int(binary.BigEndian.Uint16(t[6:]))
-	seq := binary.BigEndian.Uint64(t[8:16])
 	body := t[16:]
 	if s.dce && t[2]&flagSealed != 0 {
 		// Windows rotates sealed tokens by RRC + EC (MIT k5sealv3iov.c).
