@@ -127,16 +127,23 @@ func FuzzUnwrap(f *testing.F) {
 		for _, dce := range []bool{false, true} {
 			rcv, _ := newSession(key, false, false, 0, 0, false, nil)
 			rcv.dce = dce
-			s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(tok)}, {Type: secbuffer.SECBUFFER_DATA}}
-			rcv.decryptMessage(s)
-			if split >= 0 && split <= len(tok) {
-				w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(tok[:split])}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(tok[split:])}}
-				rcv.decryptMessage(w)
-				m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: tok[split:]}, {Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:split]}}
-				rcv.verifySignature(m)
-			}
+			receiveAll(rcv, tok, split)
 		}
 	})
+}
+
+// receiveAll hands tok to rcv every way a receiver reads a token: as one
+// SECBUFFER_STREAM and, when split falls inside it, as a Wrap TOKEN + DATA
+// pair and as MIC DATA + TOKEN cut at split.
+func receiveAll(rcv *session, tok []byte, split int) {
+	s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(tok)}, {Type: secbuffer.SECBUFFER_DATA}}
+	rcv.decryptMessage(s)
+	if split >= 0 && split <= len(tok) {
+		w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(tok[:split])}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(tok[split:])}}
+		rcv.decryptMessage(w)
+		m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: tok[split:]}, {Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:split]}}
+		rcv.verifySignature(m)
+	}
 }
 
 func FuzzPAC(f *testing.F) {
@@ -174,14 +181,7 @@ func FuzzUnwrapRC4(f *testing.F) {
 	f.Add(mic[1].Data, len(mic[1].Data))
 	f.Fuzz(func(t *testing.T, tok []byte, split int) {
 		rcv, _ := newSession(key, false, false, 0, 0, false, nil)
-		s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(tok)}, {Type: secbuffer.SECBUFFER_DATA}}
-		rcv.decryptMessage(s)
-		if split >= 0 && split <= len(tok) {
-			w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(tok[:split])}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(tok[split:])}}
-			rcv.decryptMessage(w)
-			m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: tok[split:]}, {Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:split]}}
-			rcv.verifySignature(m)
-		}
+		receiveAll(rcv, tok, split)
 	})
 }
 
