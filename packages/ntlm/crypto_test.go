@@ -29,26 +29,24 @@ func (in vectorInputs) hex(key string) []byte {
 	return b
 }
 
+// sized is hex for a header that must hold exactly n bytes.
+func (in vectorInputs) sized(key string, n int) []byte {
+	in.t.Helper()
+	b := in.hex(key)
+	if len(b) != n {
+		in.t.Fatalf("%s: header %q: %d bytes, want %d", in.v.Name, key, len(b), n)
+	}
+	return b
+}
+
 func (in vectorInputs) key16(key string) [16]byte {
 	in.t.Helper()
-	var k [16]byte
-	if b := in.hex(key); len(b) != 16 {
-		in.t.Fatalf("%s: header %q: %d bytes, want 16", in.v.Name, key, len(b))
-	} else {
-		copy(k[:], b)
-	}
-	return k
+	return [16]byte(in.sized(key, 16))
 }
 
 func (in vectorInputs) chal8(key string) [8]byte {
 	in.t.Helper()
-	var k [8]byte
-	if b := in.hex(key); len(b) != 8 {
-		in.t.Fatalf("%s: header %q: %d bytes, want 8", in.v.Name, key, len(b))
-	} else {
-		copy(k[:], b)
-	}
-	return k
+	return [8]byte(in.sized(key, 8))
 }
 
 func (in vectorInputs) flags() uint32 {
