@@ -1303,18 +1303,9 @@ func TestAsyncCPULimit(t *testing.T) {
 			running.Add(-1)
 		}).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
-		target, _ := sspi.UTF16PtrFromString(testTarget)
 		const n = 20
 		base := engineGoroutines()
-		hs := make([]*sspi.SspiAsyncContext, n)
-		ctxs := make([]sspi.CtxtHandle, n)
-		for i := range hs {
-			hs[i] = sspi.SspiCreateAsyncContext()
-			out := tokenDesc(256)
-			if st := r.SspiInitializeSecurityContextAsyncW(hs[i], &ccred, nil, target, clientReq, 0, 0, nil, 0, &ctxs[i], &out, nil, nil); st != sspi.SEC_E_OK {
-				t.Fatal(st)
-			}
-		}
+		hs, ctxs := startClients(t, r, &ccred, n)
 		synctest.Wait()
 		if got := running.Load(); got != 1 {
 			t.Errorf("%d calls running with a CPU limit of 1", got)
@@ -1324,17 +1315,42 @@ func TestAsyncCPULimit(t *testing.T) {
 			t.Errorf("%d engine goroutines with %d calls queued and one running, %d before", got, n-1, base)
 		}
 		release()
-		for i, h := range hs {
-			if st := h.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
-				t.Errorf("call %d: %v", i, st)
-			}
-			r.DeleteSecurityContext(&ctxs[i])
-			sspi.SspiFreeAsyncContext(h)
-		}
+		finishClients(t, r, hs, ctxs)
 		if got := maxRunning.Load(); got != 1 {
 			t.Errorf("at most %d calls ran at once, want 1", got)
 		}
 	})
+}
+
+// startClients issues a first InitializeSecurityContext call with cred on
+// each of n new async contexts.
+func startClients(t *testing.T, r *sspi.Registry, cred *sspi.CredHandle, n int) ([]*sspi.SspiAsyncContext, []sspi.CtxtHandle) {
+	t.Helper()
+	target, _ := sspi.UTF16PtrFromString(testTarget)
+	hs := make([]*sspi.SspiAsyncContext, n)
+	ctxs := make([]sspi.CtxtHandle, n)
+	for i := range hs {
+		hs[i] = sspi.SspiCreateAsyncContext()
+		out := tokenDesc(256)
+		if st := r.SspiInitializeSecurityContextAsyncW(hs[i], cred, nil, target, clientReq, 0, 0, nil, 0, &ctxs[i], &out, nil, nil); st != sspi.SEC_E_OK {
+			t.Fatal(st)
+		}
+	}
+	return hs, ctxs
+}
+
+// finishClients waits for the calls of startClients, each of which must
+// return SEC_I_CONTINUE_NEEDED, then deletes their contexts and frees
+// the async contexts.
+func finishClients(t *testing.T, r *sspi.Registry, hs []*sspi.SspiAsyncContext, ctxs []sspi.CtxtHandle) {
+	t.Helper()
+	for i, h := range hs {
+		if st := h.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
+			t.Errorf("call %d: %v", i, st)
+		}
+		r.DeleteSecurityContext(&ctxs[i])
+		sspi.SspiFreeAsyncContext(h)
+	}
 }
 
 func benchmarkHandshake(b *testing.B, async bool) {
@@ -1479,15 +1495,7 @@ func TestAsyncSlowKDCDoesNotStarveLocal(t *testing.T) {
 		kcred := acquire(t, r, peer{pkg: "Kerberos"}, sspi.SECPKG_CRED_OUTBOUND)
 		target, _ := sspi.UTF16PtrFromString(testTarget)
 		const slow = 3
-		var hs [slow]*sspi.SspiAsyncContext
-		var ctxs [slow]sspi.CtxtHandle
-		for i := range hs {
-			hs[i] = sspi.SspiCreateAsyncContext()
-			out := tokenDesc(256)
-			if st := r.SspiInitializeSecurityContextAsyncW(hs[i], &kcred, nil, target, clientReq, 0, 0, nil, 0, &ctxs[i], &out, nil, nil); st != sspi.SEC_E_OK {
-				t.Fatal(st)
-			}
-		}
+		hs, ctxs := startClients(t, r, &kcred, slow)
 		synctest.Wait()
 		if n := kdcWaits.Load(); n != 1 {
 			t.Fatalf("%d calls waiting on the KDC with a network allowance of 1", n)
@@ -1509,13 +1517,7 @@ func TestAsyncSlowKDCDoesNotStarveLocal(t *testing.T) {
 		}
 
 		close(kdc)
-		for i, h := range hs {
-			if st := h.Wait(context.Background()); st != sspi.SEC_I_CONTINUE_NEEDED {
-				t.Errorf("KDC call %d: %v", i, st)
-			}
-			r.DeleteSecurityContext(&ctxs[i])
-			sspi.SspiFreeAsyncContext(h)
-		}
+		finishClients(t, r, hs, ctxs)
 		for _, c := range []*sspi.CtxtHandle{&cctx, &sctx} {
 			r.DeleteSecurityContext(c)
 		}
