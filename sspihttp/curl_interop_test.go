@@ -73,7 +73,7 @@ func TestInteropCurl(t *testing.T) {
 // curl --negotiate with a ticket from kinit: Kerberos through SPNEGO, with
 // the server's mutual-authentication token, which curl checks.
 func TestInteropCurlNegotiateKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	kinit, err := exec.LookPath("kinit")
 	peers.Require(t, "kinit (apt-get install -y krb5-user)", err == nil)
 	reg := testRegistry(t, k)
@@ -105,7 +105,7 @@ func TestInteropCurlNegotiateKerberos(t *testing.T) {
 // Our Transport against our Server with Kerberos: through Negotiate and
 // as the bare Kerberos scheme, mutual authentication required.
 func TestTransportKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	reg := testRegistry(t, k)
 	ts := startServer(t, &Server{Registry: reg, Schemes: []string{SchemeNegotiate, SchemeKerberos},
 		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: testNTLMUsers},

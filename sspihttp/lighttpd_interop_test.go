@@ -127,7 +127,7 @@ auth.require = ("/" => ("method" => "digest", "realm" => %q, "require" => "valid
 // Our Transport against lighttpd's mod_authn_gssapi (MIT GSS-API,
 // Negotiate with Kerberos) on the test realm.
 func TestInteropLighttpdNegotiate(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	port := startLighttpd(t, k.Env(""), "mod_authn_gssapi", fmt.Sprintf(`auth.backend = "gssapi"
 auth.backend.gssapi.keytab = %q
 auth.backend.gssapi.principal = "HTTP/localhost"

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
 )
@@ -58,7 +59,7 @@ func login(t *testing.T, reg *sspi.Registry, url string, ids <-chan *Identity, s
 // KDC signs a PAC with PAC_CLIENT_INFO but no logon info, so UserSID and
 // Groups are what that PAC lists: nothing.
 func TestIdentityPACFromMIT(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	reg := testRegistry(t, k)
 	url, ids := identityServer(t, &Server{Registry: reg, Schemes: []string{SchemeNegotiate, SchemeKerberos},
 		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: testNTLMUsers},

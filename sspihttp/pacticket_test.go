@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
 )
@@ -325,7 +326,7 @@ func pacTicketCCache(t testing.TB, keytabPath, realm string, forged bool) string
 // and the identity carries the user SID and the group SIDs, through
 // Negotiate and the bare Kerberos scheme.
 func TestIdentitySIDsFromLogonInfo(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	reg := testRegistry(t, k)
 	url, ids := identityServer(t, &Server{Registry: reg, Schemes: []string{SchemeNegotiate, SchemeKerberos},
 		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}},
@@ -363,7 +364,7 @@ func TestIdentitySIDsFromLogonInfo(t *testing.T) {
 // A PAC whose server signature does not verify fails the logon, as on
 // Windows: the request gets a 401 and no identity reaches the handler.
 func TestIdentityForgedPAC(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	reg := testRegistry(t, k)
 	url, ids := identityServer(t, &Server{Registry: reg, Schemes: []string{SchemeKerberos},
 		Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}})
@@ -386,7 +387,7 @@ func TestIdentityForgedPAC(t *testing.T) {
 // decoding, identity SIDs), against the unauthenticated baseline of the
 // same run. The ticket comes from a ccache: no KDC exchange is measured.
 func BenchmarkRequestKerberosPAC(b *testing.B) {
-	k := kdc(b)
+	k := peers.TestKDC(b)
 	reg := testRegistry(b, k)
 	srv := &Server{Registry: reg, Schemes: []string{SchemeNegotiate, SchemeKerberos},
 		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}},

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
@@ -134,7 +135,7 @@ func TestProxyAuthentication(t *testing.T) {
 // A proxy that wants Negotiate with Kerberos, on CONNECT and on forwarded
 // requests: the SPN is HTTP/ and the proxy's host name.
 func TestProxyKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	reg := testRegistry(t, k)
 	origin := startServer(t, &Server{Registry: reg, Schemes: []string{SchemeDigest}, Digest: testDigestUsers})
 	proxy := startProxy(t, &Server{Registry: reg, Schemes: []string{SchemeNegotiate},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/secbuffer"
 )
@@ -85,7 +86,7 @@ func TestChannelBindings(t *testing.T) {
 // A server that answers Kerberos mutual authentication with a token the
 // client cannot verify: MutualAuth turns it into ErrMutualAuthFailed.
 func TestMutualAuthFailure(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	reg := testRegistry(t, k)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/ntlm"
@@ -132,7 +133,7 @@ func TestInteropCurlNegotiateNTLM(t *testing.T) {
 
 // curl --negotiate with a Kerberos ticket from kinit.
 func TestInteropCurlNegotiateKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	_, err := exec.LookPath("curl")
 	needPeer(t, "curl", err == nil)
 	kinit, err := exec.LookPath("kinit")

@@ -62,7 +62,7 @@ func kdcPair(t testing.TB, k *peers.KDC, p *Package, target string, creq uint32)
 }
 
 func TestKDCKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	tests := []struct {
 		name string
 		req  uint32
@@ -110,7 +110,7 @@ func isKerberosOID(oid asn1.ObjectIdentifier) bool {
 
 // An SPN the KDC does not know: the client drops Kerberos and uses NTLM.
 func TestKDCUnknownSPNFallsBackToNTLM(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	client, server := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/nosuch.gosspi.test", packages.ISC_REQ_CONFIDENTIALITY)
 	legs := exchange(client, server, nil, nil, nil)
 	wantStatuses(t, legs, cont, cont, cont, ok, ok)
@@ -127,7 +127,7 @@ func TestKDCUnknownSPNFallsBackToNTLM(t *testing.T) {
 
 // With NTLM forbidden the Kerberos failure comes back.
 func TestKDCUnknownSPNNTLMForbidden(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	for _, list := range []string{"config", "identity"} {
 		t.Run(list, func(t *testing.T) {
 			cfgList, id := "", *aliceKrb
@@ -201,7 +201,7 @@ func TestNoKDCFallsBackToNTLM(t *testing.T) {
 // The server offers NTLM only: it answers the optimistic Kerberos token
 // with request-mic and NTLM; both sides then exchange mechListMICs.
 func TestKDCServerWithoutKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	ccred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestKDCServerWithoutKerberos(t *testing.T) {
 // A man in the middle strips Kerberos from the list to force NTLM; the
 // client's mechListMIC over its real list gives it away.
 func TestKDCDowngradeDetected(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	client, server := kdcPair(t, k, kdcPackage(t, k, ""), "HTTP/localhost", 0)
 	legs := exchange(client, server, nil, nil, func(i int, tok []byte) []byte {
 		if i != 0 {
@@ -244,7 +244,7 @@ func TestKDCDowngradeDetected(t *testing.T) {
 
 // A bare Kerberos AP-REQ given to a Negotiate server.
 func TestKDCRawKerberosToNegotiateServer(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	conf, err := config.Load(k.Krb5Conf)
 	if err != nil && conf == nil {
 		t.Fatal(err)
@@ -274,7 +274,7 @@ func TestKDCRawKerberosToNegotiateServer(t *testing.T) {
 }
 
 func TestInteropKerberosClientToMIT(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir()}
 	peer := startGSSPeer(t, env, "accept", spnegoOID)
@@ -295,7 +295,7 @@ func TestInteropKerberosClientToMIT(t *testing.T) {
 }
 
 func TestInteropMITClientToKerberosServer(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir()}
 	peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw")
@@ -321,7 +321,7 @@ func TestInteropMITClientToKerberosServer(t *testing.T) {
 // selected with request-mic, and the mechListMIC is exchanged with the
 // Kerberos keys (the acceptor subkey) both ways.
 func TestKDCKerberosWithMIC(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	tests := []struct {
 		name string
 		req  uint32
@@ -377,7 +377,7 @@ func TestKDCKerberosWithMIC(t *testing.T) {
 // Our initiator prefers NTLM; MIT's acceptor negotiates Kerberos only, so
 // it selects Kerberos and asks for the mechListMIC, which MIT then checks.
 func TestInteropKerberosMICWithMIT(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir()}
 	peer := startGSSPeer(t, env, "accept", spnegoOID, "1.2.840.113554.1.2.2")
@@ -400,7 +400,7 @@ func TestInteropKerberosMICWithMIT(t *testing.T) {
 // MIT's initiator sends an optimistic Kerberos token; our server offers
 // NTLM only, so MIT switches to NTLM (gss-ntlmssp) under request-mic.
 func TestInteropMITSwitchesToNTLM(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	users := filepath.Join(t.TempDir(), "users")
 	if err := os.WriteFile(users, []byte("GOSSPI.TEST:alice:alice-pw\n"), 0o600); err != nil {
@@ -445,7 +445,7 @@ func TestInteropMITSwitchesToNTLM(t *testing.T) {
 // only, so it selects Kerberos with request-mic and the MICs are checked
 // by both.
 func TestInteropMITKerberosMICToServer(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5CCNAME=FILE:" + t.TempDir() + "/cc", "KRB5RCACHEDIR=" + t.TempDir(), "NTLM_USER_FILE=" + userFile(t)}
 	peer := startGSSPeer(t, env, "initiate", spnegoOID, "HTTP@localhost", "alice@GOSSPI.TEST", "alice-pw",
@@ -492,7 +492,7 @@ func TestInteropMITKerberosMICToServer(t *testing.T) {
 // MIT answers with a reject token and our client fails with
 // SEC_E_LOGON_DENIED.
 func TestInteropMITRejectsClient(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	env := []string{"KRB5_CONFIG=" + k.Krb5Conf, "KRB5_KTNAME=FILE:" + k.ServiceKeytab, "KRB5RCACHEDIR=" + t.TempDir()}
 	peer := startGSSPeer(t, env, "accept", spnegoOID, krbOnly)
@@ -523,7 +523,7 @@ func TestInteropMITRejectsClient(t *testing.T) {
 // AP-REQ) so that our server picks NTLM; MIT's mechListMIC over its real
 // list exposes it.
 func TestInteropDowngradeFromMITDetected(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	users := filepath.Join(t.TempDir(), "users")
 	if err := os.WriteFile(users, []byte("GOSSPI.TEST:alice:alice-pw\n"), 0o600); err != nil {
@@ -570,7 +570,7 @@ func TestInteropDowngradeFromMITDetected(t *testing.T) {
 
 // Channel bindings reach the Kerberos context through Negotiate.
 func TestKDCKerberosChannelBindings(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	cb := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:abc")}).Marshal()}
 	other := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:xyz")}).Marshal()}
 	p := kdcPackage(t, k, "")
@@ -590,7 +590,7 @@ func TestKDCKerberosChannelBindings(t *testing.T) {
 // A DCE-style (three-leg) Kerberos context through Negotiate: the
 // mechListMIC is then always exchanged (packages.md 3.4).
 func TestKDCDCEStyle(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	p := kdcPackage(t, k, "")
 	ccred, err := p.AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND, aliceKrb)
 	if err != nil {
@@ -627,7 +627,7 @@ func TestKDCDCEStyle(t *testing.T) {
 // Channel bindings through Negotiate over Kerberos, with MIT on the other
 // side (the RFC 4121 checksum's Bnd).
 func TestInteropChannelBindingsKerberos(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	needGSSPeers(t)
 	app := []byte("tls-server-end-point:0123456789abcdef")
 	cb := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: app}).Marshal()}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/kerberos"
 )
@@ -86,7 +87,7 @@ func TestPACForwarded(t *testing.T) {
 // the one Kerberos decoded from the ticket; after a fallback to NTLM
 // there is none.
 func TestKDCPAC(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	tests := []struct {
 		name, target, mech string
 		wantPAC            bool
@@ -123,7 +124,7 @@ func TestKDCPAC(t *testing.T) {
 // out alice's forwarded TGT, usable for a second hop; without it, and
 // after a fallback to NTLM, there is nothing.
 func TestKDCDelegatedCredentials(t *testing.T) {
-	k := kdc(t)
+	k := peers.TestKDC(t)
 	tests := []struct {
 		name, target string
 		req          uint32
