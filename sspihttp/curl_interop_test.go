@@ -19,8 +19,7 @@ import (
 // a line with the status code.
 func curl(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath("curl")
-	peers.Require(t, "curl (apt-get install -y curl)", err == nil)
+	path := peers.Tool(t, "curl", "curl")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, append([]string{"-sS", "--http1.1", "-o", "-", "-w", "\n%{http_code}"}, args...)...)
@@ -74,8 +73,7 @@ func TestInteropCurl(t *testing.T) {
 // the server's mutual-authentication token, which curl checks.
 func TestInteropCurlNegotiateKerberos(t *testing.T) {
 	k := peers.TestKDC(t)
-	kinit, err := exec.LookPath("kinit")
-	peers.Require(t, "kinit (apt-get install -y krb5-user)", err == nil)
+	kinit := peers.Tool(t, "kinit", "krb5-user")
 	reg := testRegistry(t, k)
 	ts := startServer(t, &Server{Registry: reg,
 		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: testNTLMUsers}})

@@ -23,13 +23,8 @@ import (
 // returns the port.
 func startLighttpd(t *testing.T, env []string, module, conf string) int {
 	t.Helper()
-	bin, err := exec.LookPath("lighttpd")
-	if err != nil {
-		bin = "/usr/sbin/lighttpd"
-	}
-	_, err = os.Stat(bin)
-	peers.Require(t, "lighttpd (apt-get install -y lighttpd)", err == nil)
-	_, err = os.Stat("/usr/lib/lighttpd/" + module + ".so")
+	bin := peers.Tool(t, "lighttpd", "lighttpd")
+	_, err := os.Stat("/usr/lib/lighttpd/" + module + ".so")
 	peers.Require(t, "lighttpd "+module+" (apt-get install -y lighttpd lighttpd-mod-authn-gssapi)", err == nil)
 	dir := t.TempDir()
 	www := filepath.Join(dir, "www")

@@ -1,9 +1,6 @@
 package sspihttp
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/secbuffer"
 )
@@ -24,21 +22,13 @@ import (
 // that must not match.
 func otherCert(t *testing.T) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var selfSigned *testkit.CA
+	cert, err := selfSigned.Issue(&x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return cert.Leaf
 }
 
 func TestChannelBindings(t *testing.T) {

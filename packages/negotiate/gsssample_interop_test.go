@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/secbuffer"
@@ -61,9 +62,8 @@ func recvSample(r io.Reader) (byte, []byte, error) {
 func needSamples(t *testing.T) {
 	t.Helper()
 	needGSSPeers(t)
-	_, e1 := exec.LookPath("gss-server")
-	_, e2 := exec.LookPath("gss-client")
-	needPeer(t, "gss-server and gss-client (apt-get install -y krb5-gss-samples)", e1 == nil && e2 == nil)
+	peers.Tool(t, "gss-server", "krb5-gss-samples")
+	peers.Tool(t, "gss-client", "krb5-gss-samples")
 }
 
 func freePort(t *testing.T) int {

@@ -101,8 +101,7 @@ func startNegotiateServer(t *testing.T, cred packages.Credentials) (*negotiateSe
 // gss-ntlmssp, whose credentials come from NTLM_USER_FILE.
 func TestInteropCurlNegotiateNTLM(t *testing.T) {
 	needGSSPeers(t)
-	_, err := exec.LookPath("curl")
-	needPeer(t, "curl", err == nil)
+	peers.Tool(t, "curl", "curl")
 	users := userFile(t)
 	cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND, &AuthData{NTLM: ntlm.UserFile(users)})
 	if err != nil {
@@ -134,10 +133,8 @@ func TestInteropCurlNegotiateNTLM(t *testing.T) {
 // curl --negotiate with a Kerberos ticket from kinit.
 func TestInteropCurlNegotiateKerberos(t *testing.T) {
 	k := peers.TestKDC(t)
-	_, err := exec.LookPath("curl")
-	needPeer(t, "curl", err == nil)
-	kinit, err := exec.LookPath("kinit")
-	needPeer(t, "kinit (krb5-user)", err == nil)
+	peers.Tool(t, "curl", "curl")
+	kinit := peers.Tool(t, "kinit", "krb5-user")
 	cred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
 		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
 	if err != nil {
