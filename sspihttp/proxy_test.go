@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
@@ -41,23 +41,7 @@ func startProxy(t *testing.T, s *Server) *testProxy {
 		}
 		if r.Method == http.MethodConnect {
 			p.connects.Add(1)
-			dst, err := net.Dial("tcp", r.Host)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadGateway)
-				return
-			}
-			conn, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				dst.Close()
-				return
-			}
-			io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
-			go func() {
-				io.Copy(dst, brw)
-				dst.Close()
-			}()
-			io.Copy(conn, dst)
-			conn.Close()
+			testkit.Tunnel(w, r)
 			return
 		}
 		p.forwards.Add(1)

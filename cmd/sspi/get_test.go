@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages/digest"
 	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/sspihttp"
@@ -210,23 +209,7 @@ func startConnectProxy(t *testing.T) string {
 			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
 			return
 		}
-		dst, err := net.Dial("tcp", r.Host)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			dst.Close()
-			return
-		}
-		io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n")
-		go func() {
-			io.Copy(dst, brw)
-			dst.Close()
-		}()
-		io.Copy(conn, dst)
-		conn.Close()
+		testkit.Tunnel(w, r)
 	})))
 	hs.Config.ConnContext = sspihttp.ConnContext
 	hs.Start()
