@@ -1,18 +1,14 @@
 package sspihttp
 
 import (
-	"bytes"
 	"crypto/md5"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gosspi/sspi/internal/peers"
 )
@@ -23,61 +19,9 @@ import (
 // returns the port.
 func startLighttpd(t *testing.T, env []string, module, conf string) int {
 	t.Helper()
-	bin := peers.Tool(t, "lighttpd", "lighttpd")
 	_, err := os.Stat("/usr/lib/lighttpd/" + module + ".so")
 	peers.Require(t, "lighttpd "+module+" (apt-get install -y lighttpd lighttpd-mod-authn-gssapi)", err == nil)
-	dir := t.TempDir()
-	www := filepath.Join(dir, "www")
-	if err := os.MkdirAll(www, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte("lighttpd page\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	full := fmt.Sprintf(`server.document-root = %q
-server.bind = "127.0.0.1"
-server.port = %d
-server.errorlog = %q
-server.modules = ("mod_auth", %q)
-mimetype.assign = (".html" => "text/html")
-index-file.names = ("index.html")
-`, www, port, filepath.Join(dir, "error.log"), module) + conf
-	confPath := filepath.Join(dir, "lighttpd.conf")
-	if err := os.WriteFile(confPath, []byte(full), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-D", "-f", confPath)
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("lighttpd output: %s\nerror.log:\n%s", out.String(), log)
-		}
-	})
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if i == 100 {
-			t.Fatalf("lighttpd did not start: %s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return peers.Lighttpd(t, t.TempDir(), env, []string{"mod_auth", module}, "lighttpd page\n", conf)
 }
 
 // Our Transport against lighttpd's mod_auth Digest (MD5, qop=auth), with

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages"
@@ -201,15 +200,7 @@ func TestCurlAgainstOurServer(t *testing.T) {
 // auth.require options.
 func lighttpdPeer(t *testing.T, realm, algorithms, extra string, families []string, users map[string]string) string {
 	t.Helper()
-	bin := peers.Tool(t, "lighttpd", "lighttpd")
 	dir := t.TempDir()
-	www := filepath.Join(dir, "www")
-	if err := os.MkdirAll(www, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte("secret page\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	// htdigest lines: user:realm:hex H(user:realm:password), MD5 and
 	// SHA-256 forms (lighttpd tells them apart by length).
 	var ht bytes.Buffer
@@ -227,51 +218,12 @@ func lighttpdPeer(t *testing.T, realm, algorithms, extra string, families []stri
 	if err := os.WriteFile(filepath.Join(dir, "htdigest"), ht.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	conf := fmt.Sprintf(`server.document-root = %q
-server.bind = "127.0.0.1"
-server.port = %d
-server.errorlog = %q
-server.modules = ("mod_auth", "mod_authn_file")
-mimetype.assign = (".html" => "text/html")
-index-file.names = ("index.html")
-auth.backend = "htdigest"
+	conf := fmt.Sprintf(`auth.backend = "htdigest"
 auth.backend.htdigest.userfile = %q
 auth.require = ("/" => ("method" => "digest", "realm" => %q, "require" => "valid-user", "algorithm" => %q%s))
-`, www, port, filepath.Join(dir, "error.log"), filepath.Join(dir, "htdigest"), realm, algorithms, extra)
-	confPath := filepath.Join(dir, "lighttpd.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-D", "-f", confPath)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i == 100 {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("lighttpd did not start: %s\n%s", stderr.String(), log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "http://" + addr
+`, filepath.Join(dir, "htdigest"), realm, algorithms, extra)
+	port := peers.Lighttpd(t, dir, nil, []string{"mod_auth", "mod_authn_file"}, "secret page\n", conf)
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 // challengeFor returns the Digest challenge of resp that names alg.
