@@ -73,7 +73,7 @@ func (c *credentials) asExchange(ctx context.Context) (*ticket, error) {
 	if err != nil {
 		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, err)
 	}
-	plain, err := crypto.DecryptEncPart(asRep.EncPart, key, keyusage.AS_REP_ENCPART)
+	plain, err := decryptEncPart(asRep.EncPart, key, keyusage.AS_REP_ENCPART)
 	clear(key.KeyValue)
 	if err != nil {
 		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: cannot decrypt the AS-REP: wrong password or key"))
@@ -230,8 +230,12 @@ func (c *credentials) tgsExchange(ctx context.Context, tgt *ticket, sname types.
 	if err := tgsRep.Unmarshal(rep); err != nil {
 		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed TGS-REP: %w", err))
 	}
-	if err := tgsRep.DecryptEncPart(tgt.key); err != nil {
+	plain, err := decryptEncPart(tgsRep.EncPart, tgt.key, keyusage.TGS_REP_ENCPART_SESSION_KEY)
+	if err != nil {
 		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: cannot decrypt the TGS-REP"))
+	}
+	if err := tgsRep.DecryptedEncPart.Unmarshal(plain); err != nil {
+		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed EncTGSRepPart: %w", err))
 	}
 	if tgsRep.DecryptedEncPart.Nonce != req.ReqBody.Nonce {
 		return nil, errorf(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: TGS-REP nonce mismatch"))

@@ -316,7 +316,7 @@ func (c *clientContext) readAPRep(in, out []secbuffer.Buffer) (status.Status, er
 	if err := rep.Unmarshal(msg); err != nil {
 		return c.fail(op, status.SEC_E_INVALID_TOKEN, fmt.Errorf("kerberos: malformed AP-REP: %w", err))
 	}
-	plain, err := crypto.DecryptEncPart(rep.EncPart, c.tkt.key, keyusage.AP_REP_ENCPART)
+	plain, err := decryptEncPart(rep.EncPart, c.tkt.key, keyusage.AP_REP_ENCPART)
 	if err != nil {
 		return c.fail(op, status.SEC_E_MUTUAL_AUTH_FAILED, errors.New("kerberos: AP-REP does not decrypt with the session key"))
 	}

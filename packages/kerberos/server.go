@@ -217,7 +217,7 @@ func (c *serverContext) readThirdLeg(in, out []secbuffer.Buffer) (status.Status,
 	if err := rep.Unmarshal(tok.Data); err != nil {
 		return c.fail(op, status.SEC_E_INVALID_TOKEN, fmt.Errorf("kerberos: malformed AP-REP: %w", err))
 	}
-	plain, err := crypto.DecryptEncPart(rep.EncPart, c.tktKey, keyusage.AP_REP_ENCPART)
+	plain, err := decryptEncPart(rep.EncPart, c.tktKey, keyusage.AP_REP_ENCPART)
 	if err != nil {
 		return c.fail(op, status.SEC_E_LOGON_DENIED, errors.New("kerberos: client AP-REP does not decrypt with the session key"))
 	}
@@ -268,7 +268,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 	if err != nil {
 		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_NOKEY, "no key for %q kvno %d enctype %d in the keytab", tkt.SName.PrincipalNameString(), tkt.EncPart.KVNO, tkt.EncPart.EType)
 	}
-	if err := tkt.Decrypt(key); err != nil {
+	if err := decryptTicket(tkt, key); err != nil {
 		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_BAD_INTEGRITY, "ticket does not decrypt with the service key")
 	}
 	encTkt := &tkt.DecryptedEncPart
@@ -284,7 +284,7 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 	if now.Sub(encTkt.EndTime) > skew {
 		return nil, apFail(status.SEC_E_CONTEXT_EXPIRED, errorcode.KRB_AP_ERR_TKT_EXPIRED, "ticket expired at %v", encTkt.EndTime)
 	}
-	if err := apReq.DecryptAuthenticator(encTkt.Key); err != nil {
+	if err := decryptAuthenticator(&apReq, encTkt.Key); err != nil {
 		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_BAD_INTEGRITY, "authenticator does not decrypt with the session key")
 	}
 	auth := &apReq.Authenticator
@@ -456,10 +456,13 @@ func (c *serverContext) readDelegation(der []byte, key types.EncryptionKey) (*cr
 			return nil, err
 		}
 	} else {
-		if err := kc.DecryptEncPart(key); err != nil {
+		plain, err := decryptEncPart(kc.EncPart, key, keyusage.KRB_CRED_ENCPART)
+		if err != nil {
 			return nil, err
 		}
-		enc = kc.DecryptedEncPart
+		if err := enc.Unmarshal(plain); err != nil {
+			return nil, err
+		}
 	}
 	if len(enc.TicketInfo) == 0 {
 		return nil, errors.New("kerberos: KRB-CRED without ticket info")
