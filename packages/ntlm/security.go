@@ -3,7 +3,6 @@ package ntlm
 import (
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rc4"
 	"crypto/subtle"
 	"encoding/binary"
 	"hash"
@@ -29,18 +28,11 @@ type halfSession struct {
 	mu  sync.Mutex // guards everything below
 	seq uint32
 	mac hash.Hash // HMAC-MD5 keyed by SIGNKEY; nil without ESS
-	rc4 *rc4.Cipher
+	rc4 *keyStream
 	key []byte // the sealing key, for resetRC4
 	// scratch space, so that steady-state calls do not allocate
 	sum   [md5.Size]byte
 	seqLE [4]byte
-	saved *savedStreams // allocated by the first DecryptMessage
-}
-
-// savedStreams are copies of an RC4 state that DecryptMessage keeps to
-// retry a message as signed-only.
-type savedStreams struct {
-	snap, alt rc4.Cipher
 }
 
 // session is the negotiated session security of an established context.
@@ -66,11 +58,7 @@ func newSession(flags uint32, exported [16]byte, client bool) *session {
 	half := func(forClient bool) *halfSession {
 		h := &halfSession{}
 		k := sealKey(flags, exported, forClient)
-		c, err := rc4.NewCipher(k)
-		if err != nil {
-			panic("ntlm: internal error: RC4 key size")
-		}
-		h.rc4, h.key = c, k
+		h.rc4, h.key = newKeyStream(k), k
 		if s.ess {
 			k := signKey(exported, forClient)
 			h.mac = hmac.New(md5.New, k[:])
@@ -94,13 +82,10 @@ func (s *session) clear() {
 		}
 		h.mu.Lock()
 		if h.rc4 != nil {
-			*h.rc4 = rc4.Cipher{}
-		}
-		if h.saved != nil {
-			*h.saved = savedStreams{}
+			h.rc4.reset()
 		}
 		clear(h.key)
-		h.rc4, h.mac, h.saved, h.key = nil, nil, nil, nil
+		h.rc4, h.mac, h.key = nil, nil, nil
 		h.mu.Unlock()
 	}
 }
@@ -118,12 +103,7 @@ func (s *session) resetRC4(outbound bool) {
 	if h.rc4 == nil {
 		return
 	}
-	c, err := rc4.NewCipher(h.key)
-	if err != nil {
-		return
-	}
-	*h.rc4 = *c
-	*c = rc4.Cipher{}
+	h.rc4.init(h.key)
 }
 
 // checksum computes the 8-byte checksum field of the signature over the
@@ -160,17 +140,17 @@ func (h *halfSession) finish(s *session, sum *[8]byte, sig []byte) {
 	binary.LittleEndian.PutUint32(sig[0:4], 1)
 	if s.ess {
 		if s.keyExch {
-			h.rc4.XORKeyStream(sum[:], sum[:])
+			h.rc4.xor(sum[:])
 		}
 		copy(sig[4:12], sum[:])
 		binary.LittleEndian.PutUint32(sig[12:16], h.seq)
 		return
 	}
-	var pad [4]byte
-	h.rc4.XORKeyStream(pad[:], pad[:])
-	h.rc4.XORKeyStream(sig[8:12], sum[:4])
+	h.rc4.skip(4) // RandomPad
+	copy(sig[8:12], sum[:4])
+	h.rc4.xor(sig[8:12])
 	binary.LittleEndian.PutUint32(sig[12:16], h.seq)
-	h.rc4.XORKeyStream(sig[12:16], sig[12:16])
+	h.rc4.xor(sig[12:16])
 	binary.LittleEndian.PutUint32(sig[4:8], 0)
 }
 
@@ -247,7 +227,7 @@ func (s *session) protect(msg []secbuffer.Buffer, seal bool) error {
 		for i := range msg {
 			switch {
 			case sealed(&msg[i]):
-				h.rc4.XORKeyStream(msg[i].Data, msg[i].Data)
+				h.rc4.xor(msg[i].Data)
 			case msg[i].BaseType() == secbuffer.SECBUFFER_PADDING:
 				msg[i].Data = msg[i].Data[:0]
 			}
@@ -302,28 +282,31 @@ func (s *session) verify(msg []secbuffer.Buffer, unseal bool) (wasSealed bool, e
 		}
 		return false, s.failure(h, got, &want)
 	}
-	if h.saved == nil {
-		h.saved = new(savedStreams)
-	}
-	sv := h.saved
-	sv.snap = *h.rc4
+	start := h.rc4.pos
 	xorSealed(h.rc4, msg)
+	data := h.rc4.pos - start
 	if s.check(h, msg, got, &want) {
 		h.seq++
 		return true, nil
 	}
-	// Not the sealed form: restore the ciphertext and the key stream and
-	// try the signed-only form.
-	sv.alt = *h.rc4
-	*h.rc4 = sv.snap
-	xorSealed(h.rc4, msg)
-	*h.rc4 = sv.snap
+	// Not the sealed form: step the key stream back over the signature
+	// and the data, restoring the ciphertext, and try the signed-only
+	// form.
+	sealedEnd := h.rc4.pos
+	h.rc4.back(sealedEnd - start - data)
+	for i := len(msg) - 1; i >= 0; i-- {
+		if sealed(&msg[i]) {
+			h.rc4.unxor(msg[i].Data)
+		}
+	}
 	var plain [sigLen]byte
 	if s.check(h, msg, got, &plain) {
 		h.seq++
 		return false, nil
 	}
-	*h.rc4 = sv.alt // the sender most likely sealed: stay in step with it
+	// The sender most likely sealed: stay in step with it.
+	h.rc4.back(h.rc4.pos - start)
+	h.rc4.skip(sealedEnd - start)
 	return false, s.failure(h, got, &want)
 }
 
@@ -349,10 +332,10 @@ func (s *session) failure(h *halfSession, got []byte, want *[sigLen]byte) error 
 	return status.SEC_E_MESSAGE_ALTERED
 }
 
-func xorSealed(c *rc4.Cipher, msg []secbuffer.Buffer) {
+func xorSealed(k *keyStream, msg []secbuffer.Buffer) {
 	for i := range msg {
 		if sealed(&msg[i]) {
-			c.XORKeyStream(msg[i].Data, msg[i].Data)
+			k.xor(msg[i].Data)
 		}
 	}
 }
