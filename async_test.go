@@ -3,7 +3,11 @@ package sspi_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,10 +17,12 @@ import (
 	"time"
 
 	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/packages/digest"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
+	"github.com/gosspi/sspi/packages/schannel"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
 )
@@ -167,6 +173,21 @@ type handshakeCase struct {
 	name           string
 	registry       func(t testing.TB) *sspi.Registry
 	client, server peer
+	// stream marks Schannel: each handshake input carries a
+	// SECBUFFER_EMPTY buffer after the token, and the requests are
+	// streamClientReq and streamServerReq.
+	stream bool
+	// target is the target name, when not testTarget.
+	target string
+}
+
+func (tc handshakeCase) targetName() *uint16 {
+	name := tc.target
+	if name == "" {
+		name = testTarget
+	}
+	p, _ := sspi.UTF16PtrFromString(name)
+	return p
 }
 
 func toyCase(onStep func(context.Context)) handshakeCase {
@@ -291,6 +312,79 @@ var digestCase = handshakeCase{
 	server: peer{pkg: "WDigest", authData: digest.Users{{Name: "alice", Password: "Secret1!"}}},
 }
 
+// calls returns the handshake calls of tc: the synchronous ones, or,
+// when ch and sh are set, the async ones waited for.
+func (tc handshakeCase) calls(t testing.TB, r *sspi.Registry, target *uint16, ch, sh *sspi.SspiAsyncContext) (isc, asc handshakeCall) {
+	creq, sreq := uint32(clientReq), uint32(serverReq)
+	if tc.stream {
+		creq, sreq = streamClientReq, streamServerReq
+	}
+	if ch == nil {
+		isc, asc = syncCallsReq(r, target, creq, sreq)
+	} else {
+		isc, asc = asyncCallsReq(t, r, target, ch, sh, creq, sreq)
+	}
+	if tc.stream {
+		isc, asc = withEmpty(isc), withEmpty(asc)
+	}
+	return isc, asc
+}
+
+// Schannel's handshake requests, and the SECBUFFER_EMPTY buffer its
+// handshake input carries after the token (for SECBUFFER_EXTRA).
+const (
+	streamClientReq = sspi.ISC_REQ_SEQUENCE_DETECT | sspi.ISC_REQ_REPLAY_DETECT | sspi.ISC_REQ_CONFIDENTIALITY | sspi.ISC_REQ_STREAM
+	streamServerReq = sspi.ASC_REQ_SEQUENCE_DETECT | sspi.ASC_REQ_REPLAY_DETECT | sspi.ASC_REQ_CONFIDENTIALITY | sspi.ASC_REQ_STREAM
+)
+
+func withEmpty(call handshakeCall) handshakeCall {
+	return func(cred *sspi.CredHandle, ctx *sspi.CtxtHandle, in *secbuffer.Desc, newCtx *sspi.CtxtHandle, out *secbuffer.Desc, attr *uint32, expiry *sspi.TimeStamp) status.Status {
+		if in != nil {
+			in.Buffers = append(in.Buffers, secbuffer.Buffer{Type: secbuffer.SECBUFFER_EMPTY})
+		}
+		return call(cred, ctx, in, newCtx, out, attr, expiry)
+	}
+}
+
+// schannelCase is TLS between two Schannel contexts, the server holding a
+// certificate for testTarget's host from a CA the client trusts. It is
+// in the benchmarks only: TLS randomness makes its tokens differ between
+// runs.
+func schannelCase(t testing.TB) handshakeCase {
+	ca, err := testkit.NewCA("async test CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue(&x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: schannelHost},
+		DNSNames:     []string{schannelHost},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handshakeCase{
+		name: "Schannel",
+		registry: func(testing.TB) *sspi.Registry {
+			r := sspi.NewRegistry()
+			r.Register(schannel.New(nil))
+			return r
+		},
+		client: peer{pkg: "Schannel", authData: &schannel.SCHANNEL_CRED{Version: sspi.SCHANNEL_CRED_VERSION, RootStore: ca.Pool()}},
+		server: peer{pkg: "Schannel", authData: &schannel.SCHANNEL_CRED{Version: sspi.SCHANNEL_CRED_VERSION, Creds: []tls.Certificate{leaf}}},
+		stream: true,
+		target: schannelHost,
+	}
+}
+
+// schannelHost is the host part of testTarget, the name Schannel checks
+// the server certificate against.
+const schannelHost = "web.example.com"
+
 // handshakeCases are the packages every async test runs through. Kerberos
 // needs a KDC and Schannel certificates: the cmd/sspi demo test runs them
 // (when they can run) through the async calls.
@@ -336,11 +430,15 @@ func (l leg) String() string {
 }
 
 func syncCalls(r *sspi.Registry, target *uint16) (isc, asc handshakeCall) {
+	return syncCallsReq(r, target, clientReq, serverReq)
+}
+
+func syncCallsReq(r *sspi.Registry, target *uint16, creq, sreq uint32) (isc, asc handshakeCall) {
 	isc = func(cred *sspi.CredHandle, ctx *sspi.CtxtHandle, in *secbuffer.Desc, newCtx *sspi.CtxtHandle, out *secbuffer.Desc, attr *uint32, expiry *sspi.TimeStamp) status.Status {
-		return r.InitializeSecurityContextW(cred, ctx, target, clientReq, 0, sspi.SECURITY_NATIVE_DREP, in, 0, newCtx, out, attr, expiry)
+		return r.InitializeSecurityContextW(cred, ctx, target, creq, 0, sspi.SECURITY_NATIVE_DREP, in, 0, newCtx, out, attr, expiry)
 	}
 	asc = func(cred *sspi.CredHandle, ctx *sspi.CtxtHandle, in *secbuffer.Desc, newCtx *sspi.CtxtHandle, out *secbuffer.Desc, attr *uint32, expiry *sspi.TimeStamp) status.Status {
-		return r.AcceptSecurityContext(cred, ctx, in, serverReq, sspi.SECURITY_NATIVE_DREP, newCtx, out, attr, expiry)
+		return r.AcceptSecurityContext(cred, ctx, in, sreq, sspi.SECURITY_NATIVE_DREP, newCtx, out, attr, expiry)
 	}
 	return isc, asc
 }
@@ -348,6 +446,10 @@ func syncCalls(r *sspi.Registry, target *uint16) (isc, asc handshakeCall) {
 // asyncCalls issues each call on its side's async context and waits for
 // it, reinitialising the async context first as Windows requires.
 func asyncCalls(t testing.TB, r *sspi.Registry, target *uint16, ch, sh *sspi.SspiAsyncContext) (isc, asc handshakeCall) {
+	return asyncCallsReq(t, r, target, ch, sh, clientReq, serverReq)
+}
+
+func asyncCallsReq(t testing.TB, r *sspi.Registry, target *uint16, ch, sh *sspi.SspiAsyncContext, creq, sreq uint32) (isc, asc handshakeCall) {
 	wait := func(h *sspi.SspiAsyncContext, queued status.Status) status.Status {
 		if queued != sspi.SEC_E_OK {
 			return queued
@@ -358,13 +460,13 @@ func asyncCalls(t testing.TB, r *sspi.Registry, target *uint16, ch, sh *sspi.Ssp
 		if st := sspi.SspiReinitAsyncContext(ch); st != sspi.STATUS_SUCCESS {
 			t.Errorf("SspiReinitAsyncContext = %v", st)
 		}
-		return wait(ch, r.SspiInitializeSecurityContextAsyncW(ch, cred, ctx, target, clientReq, 0, sspi.SECURITY_NATIVE_DREP, in, 0, newCtx, out, attr, expiry))
+		return wait(ch, r.SspiInitializeSecurityContextAsyncW(ch, cred, ctx, target, creq, 0, sspi.SECURITY_NATIVE_DREP, in, 0, newCtx, out, attr, expiry))
 	}
 	asc = func(cred *sspi.CredHandle, ctx *sspi.CtxtHandle, in *secbuffer.Desc, newCtx *sspi.CtxtHandle, out *secbuffer.Desc, attr *uint32, expiry *sspi.TimeStamp) status.Status {
 		if st := sspi.SspiReinitAsyncContext(sh); st != sspi.STATUS_SUCCESS {
 			t.Errorf("SspiReinitAsyncContext = %v", st)
 		}
-		return wait(sh, r.SspiAcceptSecurityContextAsync(sh, cred, ctx, in, serverReq, sspi.SECURITY_NATIVE_DREP, newCtx, out, attr, expiry))
+		return wait(sh, r.SspiAcceptSecurityContextAsync(sh, cred, ctx, in, sreq, sspi.SECURITY_NATIVE_DREP, newCtx, out, attr, expiry))
 	}
 	return isc, asc
 }
@@ -1353,19 +1455,25 @@ func finishClients(t *testing.T, r *sspi.Registry, hs []*sspi.SspiAsyncContext, 
 	}
 }
 
+// benchCases are the handshake cases of the benchmarks: those of the
+// tests, and Schannel.
+func benchCases(b *testing.B) []handshakeCase {
+	return append(handshakeCases(), schannelCase(b))
+}
+
 func benchmarkHandshake(b *testing.B, async bool) {
-	for _, tc := range handshakeCases() {
+	for _, tc := range benchCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
 			r := tc.registry(b)
-			target, _ := sspi.UTF16PtrFromString(testTarget)
+			target := tc.targetName()
 			ccred := acquire(b, r, tc.client, sspi.SECPKG_CRED_OUTBOUND)
 			scred := acquire(b, r, tc.server, sspi.SECPKG_CRED_INBOUND)
-			isc, asc := syncCalls(r, target)
+			isc, asc := tc.calls(b, r, target, nil, nil)
 			if async {
 				ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
 				defer sspi.SspiFreeAsyncContext(ch)
 				defer sspi.SspiFreeAsyncContext(sh)
-				isc, asc = asyncCalls(b, r, target, ch, sh)
+				isc, asc = tc.calls(b, r, target, ch, sh)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -1373,6 +1481,50 @@ func benchmarkHandshake(b *testing.B, async bool) {
 				r.DeleteSecurityContext(&cctx)
 				r.DeleteSecurityContext(&sctx)
 			}
+		})
+	}
+}
+
+// BenchmarkHandshakeAsyncRatio runs the handshake of each package through
+// the synchronous calls and through the async calls (each waited for) in
+// alternating batches, so that both see the same machine load, and
+// reports the time of each (ns/sync, ns/async) and their ratio. ns/op is
+// per pair.
+func BenchmarkHandshakeAsyncRatio(b *testing.B) {
+	for _, tc := range benchCases(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			r := tc.registry(b)
+			target := tc.targetName()
+			ccred := acquire(b, r, tc.client, sspi.SECPKG_CRED_OUTBOUND)
+			scred := acquire(b, r, tc.server, sspi.SECPKG_CRED_INBOUND)
+			ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
+			defer sspi.SspiFreeAsyncContext(ch)
+			defer sspi.SspiFreeAsyncContext(sh)
+			type calls struct{ isc, asc handshakeCall }
+			var c [2]calls
+			c[0].isc, c[0].asc = tc.calls(b, r, target, nil, nil)
+			c[1].isc, c[1].asc = tc.calls(b, r, target, ch, sh)
+			const batch = 8
+			var spent [2]time.Duration
+			b.ReportAllocs()
+			first := 0
+			for b.Loop() {
+				for k := range 2 {
+					k := (k + first) % 2
+					t0 := time.Now()
+					for range batch {
+						_, cctx, sctx := runHandshake(b, c[k].isc, c[k].asc, &ccred, &scred)
+						r.DeleteSecurityContext(&cctx)
+						r.DeleteSecurityContext(&sctx)
+					}
+					spent[k] += time.Since(t0)
+				}
+				first ^= 1
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(spent[0].Nanoseconds())/n, "ns/sync")
+			b.ReportMetric(float64(spent[1].Nanoseconds())/n, "ns/async")
+			b.ReportMetric(float64(spent[1])/float64(spent[0]), "ratio")
 		})
 	}
 }
