@@ -22,9 +22,9 @@ import (
 
 // established returns a client and server that completed a handshake with
 // the client request creq.
-func established(t *testing.T, ccfg, scfg *Config, creq uint32) (client, server packages.Context) {
+func established(t testing.TB, ccfg, scfg *Config, creq uint32) (client, server packages.Context) {
 	t.Helper()
-	p := newPair(t, ccfg, scfg, nil, "HTTP/web.example.com", creq, 0)
+	p := newPairWith(t, ccfg, scfg, nil, "HTTP/web.example.com", creq, 0)
 	if _, err := testkit.Handshake(context.Background(), p.client, p.server, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func signMsg(t *testing.T, c packages.Context, data string) []secbuffer.Buffer {
 	return msg
 }
 
-func sealMsg(t *testing.T, c packages.Context, data string) []secbuffer.Buffer {
+func sealMsg(t testing.TB, c packages.Context, data string) []secbuffer.Buffer {
 	t.Helper()
 	msg := []secbuffer.Buffer{
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)},

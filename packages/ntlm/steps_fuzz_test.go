@@ -1,9 +1,11 @@
 package ntlm
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
+	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -67,5 +69,51 @@ func FuzzInitiate(f *testing.F) {
 		p, _, _ := fuzzPair(t)
 		_, _, err := step(p.client, data, 4096)
 		checkStepError(t, err)
+	})
+}
+
+// FuzzDecryptMessage gives an established sealing context arbitrary
+// signatures and data, in the key-exchange (ESS) and the NTLMv1 (shared
+// key stream) modes. Only the untouched message may decrypt; anything
+// else fails with a status, and the failed sealed reading rewinds the key
+// stream without a panic whatever the lengths.
+func FuzzDecryptMessage(f *testing.F) {
+	v1 := func() *Config {
+		c := testConfig()
+		c.LMCompatibility = AllowNTLMv1
+		return c
+	}
+	modes := []struct{ ccfg, scfg func() *Config }{{testConfig, testConfig}, {v1, v1}}
+	for mode := range modes {
+		client, _ := established(f, modes[mode].ccfg(), modes[mode].scfg(), reqSeal)
+		m := sealMsg(f, client, "fuzz seed")
+		f.Add(uint8(mode), m[0].Data, m[1].Data, false)
+		f.Add(uint8(mode), m[0].Data, m[1].Data, true)
+	}
+	f.Fuzz(func(t *testing.T, mode uint8, sig, data []byte, split bool) {
+		md := modes[int(mode)%len(modes)]
+		client, server := established(t, md.ccfg(), md.scfg(), reqSeal)
+		want := sealMsg(t, client, "fuzz seed")
+		msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: sig}}
+		if split && len(data) > 1 {
+			msg = append(msg, secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: data[:len(data)/2]},
+				secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: data[len(data)/2:]})
+		} else {
+			msg = append(msg, secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: data})
+		}
+		same := bytes.Equal(sig, want[0].Data) && bytes.Equal(data, want[1].Data)
+		_, st, err := server.DecryptMessage(msg, 0)
+		switch {
+		case err == nil && !same:
+			t.Fatalf("forged message decrypted: sig %x data %x", sig, data)
+		case err != nil && st.Succeeded():
+			t.Fatalf("error %v with status %v", err, st)
+		case err != nil:
+			switch st {
+			case status.SEC_E_INVALID_TOKEN, status.SEC_E_MESSAGE_ALTERED, status.SEC_E_OUT_OF_SEQUENCE:
+			default:
+				t.Fatalf("unexpected status %v: %v", st, err)
+			}
+		}
 	})
 }
