@@ -43,6 +43,62 @@ import (
 //     no goroutines.
 type SspiAsyncContext struct {
 	op async.Op
+	// hs holds the parameters of a pending InitializeSecurityContext or
+	// AcceptSecurityContext call, so that issuing one allocates no
+	// closure: it is written when the call is accepted (under op's
+	// lock, with no other call pending) and read and cleared by that call.
+	hs handshakeArgs
+}
+
+// handshakeArgs are the parameters of an async handshake call.
+type handshakeArgs struct {
+	r               *Registry
+	client          bool
+	targetW         *uint16
+	targetA         *byte
+	ansi            bool
+	reserved        bool // Reserved1 or Reserved2 was not zero
+	phCredential    *CredHandle
+	phContext       *CtxtHandle
+	fContextReq     uint32
+	pInput, pOutput *secbuffer.Desc
+	phNewContext    *CtxtHandle
+	pfContextAttr   *uint32
+	ptsExpiry       *TimeStamp
+}
+
+// handshakeRunner is an async context seen as the work of its pending
+// handshake call (an async.Runner); it is a pointer conversion, so
+// issuing the call allocates nothing for it.
+type handshakeRunner SspiAsyncContext
+
+func (h *handshakeRunner) Run(ctx context.Context) status.Status {
+	a := h.hs
+	h.hs = handshakeArgs{} // drop the caller's pointers once the call is done
+	if a.reserved {
+		return status.SEC_E_INVALID_PARAMETER
+	}
+	target := ""
+	switch {
+	case !a.client:
+	case a.ansi:
+		target = BytePtrToString(a.targetA)
+	default:
+		target = UTF16PtrToString(a.targetW)
+	}
+	return a.r.handshake(ctx, a.client, a.phCredential, a.phContext, target, a.fContextReq, a.pInput, a.phNewContext, a.pOutput, a.pfContextAttr, a.ptsExpiry)
+}
+
+// issueHandshake queues the handshake call described by a on h, as issue
+// does for other calls.
+func issueHandshake(h *SspiAsyncContext, key any, class async.Class, a *handshakeArgs) status.Status {
+	if h == nil {
+		return status.SEC_E_INVALID_HANDLE
+	}
+	if err := h.op.StartRunner(context.Background(), asyncEngine(), key, class, (*handshakeRunner)(h), func() { h.hs = *a }); err != nil {
+		return status.SEC_E_INVALID_HANDLE
+	}
+	return status.SEC_E_OK
 }
 
 // SspiAsyncNotifyCallback is an SspiAsyncNotifyCallback: called once when a
@@ -332,11 +388,10 @@ func (r *Registry) SspiInitializeSecurityContextAsyncW(AsyncContext *SspiAsyncCo
 	if st != status.SEC_E_OK {
 		return st
 	}
-	return issue(AsyncContext, key, class, func(ctx context.Context) status.Status {
-		if Reserved1 != 0 || Reserved2 != 0 {
-			return status.SEC_E_INVALID_PARAMETER
-		}
-		return r.handshake(ctx, true, phCredential, phContext, UTF16PtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return issueHandshake(AsyncContext, key, class, &handshakeArgs{
+		r: r, client: true, targetW: pszTargetName, reserved: Reserved1 != 0 || Reserved2 != 0,
+		phCredential: phCredential, phContext: phContext, fContextReq: fContextReq, pInput: pInput,
+		phNewContext: phNewContext, pOutput: pOutput, pfContextAttr: pfContextAttr, ptsExpiry: ptsExpiry,
 	})
 }
 
@@ -347,11 +402,10 @@ func (r *Registry) SspiInitializeSecurityContextAsyncA(AsyncContext *SspiAsyncCo
 	if st != status.SEC_E_OK {
 		return st
 	}
-	return issue(AsyncContext, key, class, func(ctx context.Context) status.Status {
-		if Reserved1 != 0 || Reserved2 != 0 {
-			return status.SEC_E_INVALID_PARAMETER
-		}
-		return r.handshake(ctx, true, phCredential, phContext, BytePtrToString(pszTargetName), fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return issueHandshake(AsyncContext, key, class, &handshakeArgs{
+		r: r, client: true, targetA: pszTargetName, ansi: true, reserved: Reserved1 != 0 || Reserved2 != 0,
+		phCredential: phCredential, phContext: phContext, fContextReq: fContextReq, pInput: pInput,
+		phNewContext: phNewContext, pOutput: pOutput, pfContextAttr: pfContextAttr, ptsExpiry: ptsExpiry,
 	})
 }
 
@@ -370,8 +424,9 @@ func (r *Registry) SspiAcceptSecurityContextAsync(AsyncContext *SspiAsyncContext
 	if st != status.SEC_E_OK {
 		return st
 	}
-	return issue(AsyncContext, key, async.CPU, func(ctx context.Context) status.Status {
-		return r.handshake(ctx, false, phCredential, phContext, "", fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	return issueHandshake(AsyncContext, key, async.CPU, &handshakeArgs{
+		r: r, phCredential: phCredential, phContext: phContext, fContextReq: fContextReq, pInput: pInput,
+		phNewContext: phNewContext, pOutput: pOutput, pfContextAttr: pfContextAttr, ptsExpiry: ptsExpiry,
 	})
 }
 

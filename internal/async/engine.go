@@ -138,7 +138,7 @@ type call struct {
 	op     *Op
 	key    any   // comparable; nil means unordered
 	class  Class // the class it was issued with
-	fn     func(context.Context) status.Status
+	run    Runner
 	parent context.Context
 	stop   func() bool // stops the AfterFunc watching parent; nil when parent never ends
 
@@ -463,10 +463,11 @@ func (e *Engine) settle(c *call, start []*call) (_ []*call, busy bool) {
 // allowance (it holds its slot), and its status is published after its
 // outputs. The goroutine launched for c finds it taken and ends. A notify
 // callback (registered while c ran) runs on a goroutine of its own, never
-// on the waiter, which may be the goroutine that issued c.
-func (e *Engine) runInline(c *call) {
+// on the waiter, which may be the goroutine that issued c. It reports
+// whether it ran c.
+func (e *Engine) runInline(c *call) bool {
 	if !e.takeInline(c) {
-		return
+		return false
 	}
 	st := e.execute(c, false)
 	var buf [2]*call
@@ -476,6 +477,7 @@ func (e *Engine) runInline(c *call) {
 	if notify != nil {
 		go e.notify(notify)
 	}
+	return true
 }
 
 // invoke runs fn, turning a panic into SEC_E_INTERNAL_ERROR.
@@ -486,7 +488,7 @@ func (e *Engine) invoke(c *call) (st status.Status) {
 			e.panicked(v)
 		}
 	}()
-	return c.fn(c)
+	return c.run.Run(c)
 }
 
 // A call is the context its fn runs with: a child of the parent given to

@@ -59,6 +59,28 @@ type Op struct {
 // the Op is pending when Start returns. A completed Op need not be Reinit
 // first: Start resets it as Reinit would.
 func (o *Op) Start(parent context.Context, e *Engine, key any, class Class, fn func(context.Context) status.Status) error {
+	return o.StartRunner(parent, e, key, class, Func(fn), nil)
+}
+
+// A Runner is the work of a call: Run is fn of [Op.Start].
+type Runner interface {
+	Run(ctx context.Context) status.Status
+}
+
+// Func makes a function a [Runner].
+type Func func(context.Context) status.Status
+
+// Run calls f.
+func (f Func) Run(ctx context.Context) status.Status { return f(ctx) }
+
+// StartRunner is [Op.Start] with the work given as a Runner, which lets a
+// caller issue calls without allocating a closure for each: the Runner
+// may be a value kept with the Op, such as the async context itself. If
+// setup is not nil it runs once Start has accepted the call, with the
+// Op's lock held, before the call is queued; the caller stores there what
+// Run will read, knowing that no other call of the Op is pending. When
+// Start refuses the call, setup does not run.
+func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class, run Runner, setup func()) error {
 	if o == nil {
 		return ErrInvalid
 	}
@@ -74,7 +96,10 @@ func (o *Op) Start(parent context.Context, e *Engine, key any, class Class, fn f
 		o.mu.Unlock()
 		return ErrPending
 	}
-	c := &call{e: e, op: o, key: key, class: class, fn: fn, parent: parent, holding: noClass}
+	if setup != nil {
+		setup()
+	}
+	c := &call{e: e, op: o, key: key, class: class, run: run, parent: parent, holding: noClass}
 	if parent.Done() != nil {
 		c.err = parent.Err()
 		if c.err == nil {
@@ -161,8 +186,9 @@ func (o *Op) Wait(ctx context.Context) status.Status {
 			c = nil
 		}
 		o.mu.Unlock()
-		if c != nil {
-			c.e.runInline(c)
+		if c != nil && c.e.runInline(c) {
+			// The call ran here and its status is final.
+			return o.Status()
 		}
 	}
 	select {
