@@ -124,6 +124,19 @@ type Transport struct {
 	// sent and the response as received (its Body must not be read).
 	Trace func(req *http.Request, resp *http.Response)
 
+	// Preemptive names a connection scheme (Negotiate, Kerberos or NTLM)
+	// whose first token goes out with the request itself, before any
+	// 401: a Kerberos exchange then takes a single request and NTLM two,
+	// as WinHTTP does for hosts known to require authentication. A server
+	// that does not take it answers 401 with its challenges, and the
+	// usual exchange follows on the same connection. The token is sent
+	// only to the host the request was made for (never after a
+	// redirect), not when the request has an Authorization header, and
+	// not over https when ChannelBindings is set, since the bindings hash
+	// the server's certificate, which is not known before the response.
+	// The empty string, the default, waits for the server's challenge.
+	Preemptive string
+
 	mu     sync.Mutex
 	creds  map[credKey]*sspi.Credentials // guarded by mu
 	digest map[string]*digestSession     // guarded by mu; key: scheme://host
@@ -302,15 +315,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			sess = nil
 		}
 	}
-	resp, err := t.send(t.base(), first)
+	x := &exchange{t: t, req: req}
+	var resp *http.Response
+	var err error
+	if scheme := t.preemptiveScheme(req); scheme != "" && sess == nil {
+		resp, err = x.preempt(first, scheme)
+	} else {
+		resp, err = t.send(t.base(), first)
+	}
 	if err != nil {
+		x.done()
 		return nil, err
 	}
 	if sess != nil && resp.StatusCode == http.StatusUnauthorized {
 		// The cached nonce was refused; a fresh handshake follows.
 		t.dropDigest(req.URL, sess)
 	}
-	x := &exchange{t: t, req: req}
 	proxyDone, originDone := false, false
 	for {
 		switch {
@@ -439,17 +459,63 @@ func (t *Transport) pinned() (http.RoundTripper, func()) {
 	return c, c.CloseIdleConnections
 }
 
+// preemptiveScheme returns the canonical Preemptive scheme if req may
+// carry its token up front, or "".
+func (t *Transport) preemptiveScheme(req *http.Request) string {
+	if t.Preemptive == "" || req.Response != nil || (t.ChannelBindings && req.URL.Scheme == "https") {
+		return ""
+	}
+	switch scheme := canonicalScheme(t.Preemptive); scheme {
+	case SchemeNegotiate, SchemeKerberos, SchemeNTLM:
+		return scheme
+	}
+	return ""
+}
+
+// preempt sends first with the first token of scheme (Transport.Preemptive)
+// and runs the exchange from there. Without credentials or a first token
+// for the scheme it sends first as it is.
+func (x *exchange) preempt(first *http.Request, scheme string) (*http.Response, error) {
+	t, req := x.t, x.req
+	data, perRequest := t.authData(req, originHeaders)
+	x.perRequest = perRequest
+	cred, release, err := t.credentials(req.Context(), packageOf(scheme), data, !perRequest)
+	if err != nil {
+		return t.send(t.base(), first)
+	}
+	defer release() // contexts outlive their credentials
+	c, err := x.newContext(cred, scheme, originHeaders)
+	if err != nil {
+		return t.send(t.base(), first)
+	}
+	defer c.Delete()
+	out, err := c.StepBuffers(req.Context(), nil)
+	if err != nil || len(out) == 0 {
+		return t.send(t.base(), first)
+	}
+	return x.legs(c, scheme, out, first, nil, originHeaders)
+}
+
+// newContext makes the client context of a connection-bound scheme.
+func (x *exchange) newContext(cred *sspi.Credentials, scheme string, hn headerNames) (*sspi.Context, error) {
+	var flags uint32 = sspi.ISC_REQ_CONNECTION
+	if x.t.MutualAuth {
+		flags |= sspi.ISC_REQ_MUTUAL_AUTH
+	}
+	c, err := sspi.NewClientContext(cred, x.t.target(x.req, hn), flags)
+	if err != nil {
+		return nil, fmt.Errorf("sspihttp: %s: %w", scheme, err)
+	}
+	return c, nil
+}
+
 // handshake runs a connection-bound scheme (Negotiate, Kerberos, NTLM).
 func (x *exchange) handshake(resp *http.Response, cred *sspi.Credentials, ch challenge, hn headerNames) (*http.Response, error) {
 	t, req := x.t, x.req
 	ctx := req.Context()
-	var flags uint32 = sspi.ISC_REQ_CONNECTION
-	if t.MutualAuth {
-		flags |= sspi.ISC_REQ_MUTUAL_AUTH
-	}
-	c, err := sspi.NewClientContext(cred, t.target(req, hn), flags)
+	c, err := x.newContext(cred, ch.scheme, hn)
 	if err != nil {
-		return nil, fmt.Errorf("sspihttp: %s: %w", ch.scheme, err)
+		return nil, err
 	}
 	defer c.Delete()
 	var extra []secbuffer.Buffer
@@ -464,35 +530,46 @@ func (x *exchange) handshake(resp *http.Response, cred *sspi.Credentials, ch cha
 	if !ok {
 		return resp, nil
 	}
+	var bufs []secbuffer.Buffer
+	if in != nil {
+		bufs = append(bufs, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: in})
+	}
+	out, err := c.StepBuffers(ctx, append(bufs, extra...))
+	if err != nil {
+		return nil, fmt.Errorf("sspihttp: %s: %w", ch.scheme, err)
+	}
+	if len(out) == 0 {
+		return resp, nil
+	}
+	return x.legs(c, ch.scheme, out, nil, resp, hn, extra...)
+}
+
+// legs sends out, the token c produced, and carries on the exchange
+// until the server stops answering with hn.status and a token. The first
+// leg goes in first when it is given (the pre-emptive request, with its
+// own body); every other leg is a copy of the request with its body
+// rewound. last is the response to return if the exchange stops before
+// the server answers (a challenge already received, or nil). extra are
+// the buffers every later Step gets beside the server's token.
+func (x *exchange) legs(c *sspi.Context, scheme string, out []byte, first *http.Request, last *http.Response, hn headerNames, extra ...secbuffer.Buffer) (*http.Response, error) {
+	t, req := x.t, x.req
+	ctx := req.Context()
 	rt := x.pin()
-	last := resp
 	for leg := 0; leg < maxLegs; leg++ {
-		var bufs []secbuffer.Buffer
-		if in != nil {
-			bufs = append(bufs, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: in})
-		}
-		bufs = append(bufs, extra...)
-		out, err := c.StepBuffers(ctx, bufs)
-		if err != nil {
-			if leg == 0 {
-				return nil, fmt.Errorf("sspihttp: %s: %w", ch.scheme, err)
+		lr := first
+		if leg > 0 || lr == nil {
+			body, err := rewind(req)
+			if err != nil {
+				return nil, err
 			}
-			return last, nil // the server's refusal, as it sent it
+			lr = cloneRequest(req, body)
 		}
-		if len(out) == 0 {
-			return last, nil
-		}
-		body, err := rewind(req)
-		if err != nil {
-			return nil, err
-		}
-		lr := cloneRequest(req, body)
-		lr.Header.Set(hn.response, ch.scheme+" "+base64.StdEncoding.EncodeToString(out))
+		lr.Header.Set(hn.response, scheme+" "+base64.StdEncoding.EncodeToString(out))
 		r, err := x.send(rt, lr)
 		if err != nil {
 			return nil, err
 		}
-		tok, haveTok := finalToken(r.Header.Values(hn.challenge), ch.scheme)
+		tok, haveTok := finalToken(r.Header.Values(hn.challenge), scheme)
 		if r.StatusCode != hn.status {
 			if haveTok && !c.Established() {
 				if _, err := c.Step(ctx, tok); err != nil && t.MutualAuth {
@@ -511,7 +588,10 @@ func (x *exchange) handshake(resp *http.Response, cred *sspi.Credentials, ch cha
 		if !haveTok || len(tok) == 0 || c.Established() {
 			return r, nil // refused: the clean 401
 		}
-		in = tok
+		out, err = c.StepBuffers(ctx, append([]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}}, extra...))
+		if err != nil || len(out) == 0 {
+			return last, nil // the server's refusal, as it sent it
+		}
 	}
 	return last, nil
 }

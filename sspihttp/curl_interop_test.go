@@ -110,19 +110,31 @@ func TestTransportKerberos(t *testing.T) {
 		Kerberos:  &kerberos.Keytab{Path: k.ServiceKeytab}})
 	url := strings.Replace(ts.URL, "127.0.0.1", "localhost", 1) + "/krb"
 	id := &kerberosIdentity{User: "alice", Realm: k.Realm, Password: "alice-pw"}
-	for _, scheme := range []string{SchemeNegotiate, SchemeKerberos} {
-		t.Run(scheme, func(t *testing.T) {
+	for _, tc := range []struct {
+		scheme     string
+		preemptive bool
+	}{{SchemeNegotiate, false}, {SchemeKerberos, false}, {SchemeNegotiate, true}, {SchemeKerberos, true}} {
+		scheme := tc.scheme
+		name := scheme
+		if tc.preemptive {
+			name += "/Preemptive"
+		}
+		t.Run(name, func(t *testing.T) {
 			var legs int
 			tr := &Transport{Registry: reg, Schemes: []string{scheme}, Credentials: id.authIdentity(), MutualAuth: true,
 				Trace: func(*http.Request, *http.Response) { legs++ }}
+			wantLegs := 2 // challenge, AP-REQ
+			if tc.preemptive {
+				tr.Preemptive, wantLegs = scheme, 1 // the AP-REQ with the request
+			}
 			defer tr.CloseIdleConnections()
 			code, body, h := get(t, &http.Client{Transport: tr}, "GET", url, "")
 			want := "hello alice@" + k.Realm + " via " + scheme + "/Kerberos"
 			if code != 200 || !strings.HasPrefix(body, want) {
 				t.Fatalf("got %d %q, want %q", code, body, want)
 			}
-			if legs != 2 {
-				t.Errorf("%d round trips, want 2 (challenge, AP-REQ)", legs)
+			if legs != wantLegs {
+				t.Errorf("%d round trips, want %d", legs, wantLegs)
 			}
 			if tok, ok := finalToken(h.Values("Www-Authenticate"), scheme); !ok || len(tok) == 0 {
 				t.Errorf("no mutual-authentication token in %q", h.Values("Www-Authenticate"))

@@ -452,3 +452,54 @@ func TestMayAuthenticate(t *testing.T) {
 		}
 	}
 }
+
+// Transport.Preemptive sends the first token with the request: one round
+// trip less for NTLM and Negotiate, a POST body sent with both legs, and
+// a server that does not take the scheme gets the usual exchange.
+func TestTransportPreemptive(t *testing.T) {
+	reg := testRegistry(t, nil)
+	ts := startServer(t, &Server{Registry: reg, NTLM: testNTLMUsers, Negotiate: &negotiate.AuthData{NTLM: testNTLMUsers}, Digest: testDigestUsers})
+	digestOnly := startServer(t, &Server{Registry: reg, Schemes: []string{SchemeDigest}, Digest: testDigestUsers})
+	for _, tt := range []struct {
+		name, preemptive, url string
+		schemes               []string
+		want                  string
+		legs                  []string
+	}{
+		{"NTLM", "ntlm", ts.URL, []string{SchemeNTLM}, `hello GOSSPI\alice via NTLM/NTLM body="payload"`, []string{"NTLM 401", "NTLM 200"}},
+		{"Negotiate", SchemeNegotiate, ts.URL, []string{SchemeNegotiate}, `hello GOSSPI\alice via Negotiate/NTLM body="payload"`, []string{"Negotiate 401", "Negotiate 200"}},
+		{"NotOffered", SchemeNTLM, digestOnly.URL, []string{SchemeNTLM, SchemeDigest}, `hello alice via Digest/WDigest body="payload"`, []string{"NTLM 401", "Digest 200"}},
+		{"UnknownScheme", "Basic", ts.URL, []string{SchemeNTLM}, `hello GOSSPI\alice via NTLM/NTLM body="payload"`, []string{" 401", "NTLM 401", "NTLM 200"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var legs []string
+			tr := &Transport{Registry: reg, Schemes: tt.schemes, Credentials: testIdentity, Preemptive: tt.preemptive,
+				Base: &http.Transport{},
+				Trace: func(req *http.Request, resp *http.Response) {
+					legs = append(legs, fmt.Sprintf("%s %d", strings.SplitN(req.Header.Get("Authorization"), " ", 2)[0], resp.StatusCode))
+				}}
+			defer tr.CloseIdleConnections()
+			code, body, _ := get(t, &http.Client{Transport: tr}, "POST", tt.url+"/p", "payload")
+			if code != 200 || body != tt.want {
+				t.Fatalf("got %d %q, want 200 %q (legs %v)", code, body, tt.want, legs)
+			}
+			if fmt.Sprint(legs) != fmt.Sprint(tt.legs) {
+				t.Errorf("legs %v, want %v", legs, tt.legs)
+			}
+		})
+	}
+	// A body that cannot be sent twice fails clearly when the pre-emptive
+	// NTLM exchange needs a second leg.
+	tr := &Transport{Registry: reg, Schemes: []string{SchemeNTLM}, Credentials: testIdentity, Preemptive: SchemeNTLM, Base: &http.Transport{}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest("POST", ts.URL+"/p", io.NopCloser(strings.NewReader("once")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := (&http.Client{Transport: tr}).Do(req); !errors.Is(err, ErrBodyNotRewindable) {
+		if err == nil {
+			resp.Body.Close()
+		}
+		t.Errorf("unrewindable body: %v, want ErrBodyNotRewindable", err)
+	}
+}

@@ -84,6 +84,16 @@ auth.require = ("/" => ("method" => "gssapi", "realm" => %q, "require" => "valid
 			t.Fatalf("request %d: %d %q", i, code, body)
 		}
 	}
+	// Pre-emptive: the AP-REQ goes with the request, one round trip.
+	var legs int
+	pre := &Transport{Registry: reg, Schemes: []string{SchemeNegotiate}, Preemptive: SchemeNegotiate,
+		Credentials: (&kerberosIdentity{"alice", k.Realm, "alice-pw"}).authIdentity(),
+		Trace:       func(*http.Request, *http.Response) { legs++ }}
+	code, body, _ := get(t, &http.Client{Transport: pre}, "GET", url, "")
+	pre.CloseIdleConnections()
+	if code != 200 || body != "lighttpd page\n" || legs != 1 {
+		t.Fatalf("pre-emptive: %d %q in %d round trips, want 200 in 1", code, body, legs)
+	}
 	// lighttpd 1.4.69 sends no final Negotiate token on the 200, so a
 	// client that requires mutual authentication must refuse the answer.
 	tr := &Transport{Registry: reg, Schemes: []string{SchemeNegotiate}, MutualAuth: true,
