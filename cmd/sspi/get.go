@@ -44,6 +44,9 @@ Options:
   --mutual        require the server to prove its identity (Negotiate and
                   Kerberos final token, Digest rspauth)
   --bindings      send TLS channel bindings (tls-server-end-point)
+  --preemptive    send the first Negotiate, Kerberos or NTLM token with the
+                  request instead of waiting for the 401 (the first of
+                  --negotiate, --kerberos, --ntlm given; Negotiate otherwise)
   --spn name      the service principal name (default HTTP/<host>)
   -x host:port    go through this HTTP proxy (CONNECT), answering its 407
                   with whichever of Negotiate, Kerberos, NTLM, Digest it offers
@@ -112,6 +115,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 		insecure  = fs.Bool("k", false, "")
 		mutual    = fs.Bool("mutual", false, "")
 		bindings  = fs.Bool("bindings", false, "")
+		preempt   = fs.Bool("preemptive", false, "")
 		spn       = fs.String("spn", "", "")
 		maxTime   = fs.Int("m", 60, "")
 		proxy     = fs.String("x", "", "")
@@ -224,6 +228,15 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	tr := &sspihttp.Transport{Base: base, Schemes: schemes, MutualAuth: *mutual, ChannelBindings: *bindings}
 	if id != nil {
 		tr.Credentials = id
+	}
+	if *preempt {
+		tr.Preemptive = sspihttp.SchemeNegotiate
+		for _, s := range schemes {
+			if s != sspihttp.SchemeDigest {
+				tr.Preemptive = s
+				break
+			}
+		}
 	}
 	if *spn != "" {
 		name := *spn

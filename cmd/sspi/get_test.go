@@ -78,6 +78,8 @@ func TestGet(t *testing.T) {
 		{"prompt", []string{"--digest", "-u", "alice"}, "alice-pw\n", exitOK, "GET alice Digest ", []string{"Enter host password for user 'alice'"}, ""},
 		{"verbose", []string{"-v", "--ntlm", "-u", "alice:alice-pw"}, "", exitOK, "GET alice NTLM ",
 			[]string{"> Authorization: NTLM ", "*   NTLM NEGOTIATE_MESSAGE", "*   NTLM CHALLENGE_MESSAGE", "*   NTLM AUTHENTICATE_MESSAGE", "< HTTP/1.1 200 OK"}, "alice-pw"},
+		{"preemptive", []string{"-v", "--preemptive", "--ntlm", "-u", "alice:alice-pw"}, "", exitOK, "GET alice NTLM ",
+			[]string{"*   NTLM NEGOTIATE_MESSAGE", "< HTTP/1.1 401", "*   NTLM AUTHENTICATE_MESSAGE", "< HTTP/1.1 200 OK"}, ""},
 		{"wrong-password", []string{"--ntlm", "-u", "alice:nope"}, "", exitFailure, "Unauthorized", []string{"sspi get: 401 Unauthorized"}, ""},
 		{"include", []string{"-i", "--digest", "-u", "alice:alice-pw"}, "", exitOK, "HTTP/1.1 200 OK\r\n", nil, ""},
 	}
@@ -94,6 +96,9 @@ func TestGet(t *testing.T) {
 				if !strings.Contains(errOut, s) {
 					t.Errorf("stderr lacks %q:\n%s", s, errOut)
 				}
+			}
+			if tt.name == "preemptive" && strings.Count(errOut, "< HTTP/1.1 401") != 1 {
+				t.Errorf("pre-emptive NTLM took %d 401s, want 1 (the CHALLENGE):\n%s", strings.Count(errOut, "< HTTP/1.1 401"), errOut)
 			}
 			if tt.notInAll != "" && strings.Contains(out+errOut, tt.notInAll) {
 				t.Errorf("the password appears in the output")
