@@ -1461,25 +1461,49 @@ func benchCases(b *testing.B) []handshakeCase {
 	return append(handshakeCases(), schannelCase(b))
 }
 
+// benchSetup is what a handshake benchmark of one case needs: its
+// registry, both credentials, and the handshake calls, synchronous
+// (calls[0]) and async, each waited for (calls[1]).
+type benchSetup struct {
+	r            *sspi.Registry
+	ccred, scred sspi.CredHandle
+	calls        [2]struct{ isc, asc handshakeCall }
+}
+
+func newBenchSetup(b *testing.B, tc handshakeCase) *benchSetup {
+	s := &benchSetup{r: tc.registry(b)}
+	target := tc.targetName()
+	s.ccred = acquire(b, s.r, tc.client, sspi.SECPKG_CRED_OUTBOUND)
+	s.scred = acquire(b, s.r, tc.server, sspi.SECPKG_CRED_INBOUND)
+	ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
+	b.Cleanup(func() {
+		sspi.SspiFreeAsyncContext(ch)
+		sspi.SspiFreeAsyncContext(sh)
+	})
+	s.calls[0].isc, s.calls[0].asc = tc.calls(b, s.r, target, nil, nil)
+	s.calls[1].isc, s.calls[1].asc = tc.calls(b, s.r, target, ch, sh)
+	return s
+}
+
+// handshake runs one whole handshake through calls[k] and deletes both
+// contexts.
+func (s *benchSetup) handshake(b *testing.B, k int) {
+	_, cctx, sctx := runHandshake(b, s.calls[k].isc, s.calls[k].asc, &s.ccred, &s.scred)
+	s.r.DeleteSecurityContext(&cctx)
+	s.r.DeleteSecurityContext(&sctx)
+}
+
 func benchmarkHandshake(b *testing.B, async bool) {
+	k := 0
+	if async {
+		k = 1
+	}
 	for _, tc := range benchCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
-			r := tc.registry(b)
-			target := tc.targetName()
-			ccred := acquire(b, r, tc.client, sspi.SECPKG_CRED_OUTBOUND)
-			scred := acquire(b, r, tc.server, sspi.SECPKG_CRED_INBOUND)
-			isc, asc := tc.calls(b, r, target, nil, nil)
-			if async {
-				ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
-				defer sspi.SspiFreeAsyncContext(ch)
-				defer sspi.SspiFreeAsyncContext(sh)
-				isc, asc = tc.calls(b, r, target, ch, sh)
-			}
+			s := newBenchSetup(b, tc)
 			b.ReportAllocs()
 			for b.Loop() {
-				_, cctx, sctx := runHandshake(b, isc, asc, &ccred, &scred)
-				r.DeleteSecurityContext(&cctx)
-				r.DeleteSecurityContext(&sctx)
+				s.handshake(b, k)
 			}
 		})
 	}
@@ -1493,17 +1517,7 @@ func benchmarkHandshake(b *testing.B, async bool) {
 func BenchmarkHandshakeAsyncRatio(b *testing.B) {
 	for _, tc := range benchCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
-			r := tc.registry(b)
-			target := tc.targetName()
-			ccred := acquire(b, r, tc.client, sspi.SECPKG_CRED_OUTBOUND)
-			scred := acquire(b, r, tc.server, sspi.SECPKG_CRED_INBOUND)
-			ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
-			defer sspi.SspiFreeAsyncContext(ch)
-			defer sspi.SspiFreeAsyncContext(sh)
-			type calls struct{ isc, asc handshakeCall }
-			var c [2]calls
-			c[0].isc, c[0].asc = tc.calls(b, r, target, nil, nil)
-			c[1].isc, c[1].asc = tc.calls(b, r, target, ch, sh)
+			s := newBenchSetup(b, tc)
 			const batch = 8
 			var spent [2]time.Duration
 			b.ReportAllocs()
@@ -1513,9 +1527,7 @@ func BenchmarkHandshakeAsyncRatio(b *testing.B) {
 					k := (k + first) % 2
 					t0 := time.Now()
 					for range batch {
-						_, cctx, sctx := runHandshake(b, c[k].isc, c[k].asc, &ccred, &scred)
-						r.DeleteSecurityContext(&cctx)
-						r.DeleteSecurityContext(&sctx)
+						s.handshake(b, k)
 					}
 					spent[k] += time.Since(t0)
 				}
