@@ -1094,3 +1094,40 @@ func TestWaitRunsCallInline(t *testing.T) {
 		}
 	})
 }
+
+// A goroutine that issues calls and waits for each, with no processor free
+// to run the goroutines started for them, leaves at most one of those
+// behind: each takes the next call rather than a new one being started
+// (before, one per call piled up until the issuer was preempted).
+func TestInlineWaitDoesNotPileUpGoroutines(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e := New(Limits{}, nil)
+	fn := func(context.Context) status.Status { return status.SEC_E_OK }
+	var o Op
+	peak := 0
+	for range 5000 {
+		if err := o.Start(context.Background(), e, "k", CPU, fn); err != nil {
+			t.Fatal(err)
+		}
+		if st := o.Wait(context.Background()); st != status.SEC_E_OK {
+			t.Fatalf("Wait = %v", st)
+		}
+		e.mu.Lock()
+		peak = max(peak, e.pending)
+		e.mu.Unlock()
+	}
+	if peak > 1 {
+		t.Errorf("%d goroutines started and not yet run while calls were waited for one at a time, want at most 1", peak)
+	}
+	// The goroutine left behind ends once it runs.
+	for range 1000 {
+		e.mu.Lock()
+		left := e.pending + e.ready.n
+		e.mu.Unlock()
+		if left == 0 {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Error("the goroutine started for the last call never ended")
+}

@@ -17,14 +17,17 @@
 //     stacks). When no call runs, every engine goroutine ends: an idle
 //     Engine has no goroutines at all. Nothing polls or sleeps.
 //
-// Cost per call: the call record, its closure and a goroutine (Done's
-// channel only if asked for; no context.WithCancel, no timer). A goroutine
-// waiting with [Op.Wait] and a context that never ends runs a call that
-// may start itself rather than sleep while the call's goroutine is
-// scheduled (that goroutine then finds the call taken and ends), and new
-// goroutines grow their stack once, up front, when calls are known to go
-// deep. What remains is the goroutine's creation and scheduling and the
-// wake-up of the waiter, about 2 µs a call on a 2-core machine.
+// Cost per call: the call record and a goroutine (Done's channel only if
+// asked for; no context.WithCancel, no timer). A goroutine waiting with
+// [Op.Wait] and a context that never ends runs a call that may start
+// itself rather than sleep while another goroutine is scheduled for it;
+// the goroutine started for that call then serves the next call that
+// needs one instead of a new one being started, so a caller that issues
+// and waits in a loop leaves at most one behind. New goroutines grow
+// their stack once, up front, when calls are known to go deep. What
+// remains is starting the goroutine, about 0.5 to 1 µs a call on a 2-core
+// machine, and, when the other processor is idle, the OS thread the Go
+// runtime wakes for it (see BENCHMARKS.md).
 //
 // [Op] is the per-async-context state (SspiAsyncContext): idle, pending,
 // done or freed, with the status, the Done channel and the callback.
@@ -96,6 +99,47 @@ type Engine struct {
 	pools  [numClasses]pool   // guarded by mu
 	active int                // guarded by mu: calls that have a goroutine
 	idle   []*worker          // guarded by mu: goroutines waiting for a call
+
+	// ready holds the calls that may run and wait for a goroutine that
+	// has been started for them; pending counts the goroutines started
+	// that have not yet taken a call from it. A call run by its waiter
+	// leaves ready, and the goroutine started for it then serves the
+	// next call instead of a new one being started (see launch).
+	ready   readyList // guarded by mu
+	pending int       // guarded by mu
+}
+
+// readyList is a FIFO of calls linked through their own fields, so that
+// queueing a call allocates nothing.
+type readyList struct {
+	head, tail *call
+	n          int
+}
+
+func (l *readyList) push(c *call) {
+	c.readyPrev, c.readyNext, c.inReady = l.tail, nil, true
+	if l.tail != nil {
+		l.tail.readyNext = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+	l.n++
+}
+
+func (l *readyList) remove(c *call) {
+	if c.readyPrev != nil {
+		c.readyPrev.readyNext = c.readyNext
+	} else {
+		l.head = c.readyNext
+	}
+	if c.readyNext != nil {
+		c.readyNext.readyPrev = c.readyPrev
+	} else {
+		l.tail = c.readyPrev
+	}
+	c.readyPrev, c.readyNext, c.inReady = nil, nil, false
+	l.n--
 }
 
 // pool is one allowance: a count of slots in use and the FIFO of what waits
@@ -150,11 +194,13 @@ type call struct {
 	err  error         // guarded by cmu; set once by cancel
 
 	// guarded by e.mu
-	state   callState
-	taken   atomic.Bool   // a goroutine has begun running it (see take)
-	holding Class         // the slot it holds while running (noClass if none)
-	elem    *list.Element // its entry in a key queue or a pool's wait list
-	queue   *list.List    // the list elem belongs to
+	state                callState
+	taken                atomic.Bool   // a goroutine has begun running it (see take)
+	holding              Class         // the slot it holds while running (noClass if none)
+	inReady              bool          // it waits in Engine.ready
+	readyPrev, readyNext *call         // its neighbours there
+	elem                 *list.Element // its entry in a key queue or a pool's wait list
+	queue                *list.List    // the list elem belongs to
 }
 
 // New returns an Engine with the given limits. onPanic, if not nil,
@@ -308,23 +354,56 @@ func (e *Engine) advanceLocked(key any, start []*call) []*call {
 	return e.admitLocked(next, start)
 }
 
-// launch gives each call of start a goroutine: an idle worker, or a new
-// one.
+// launch gives each call of start a goroutine: an idle worker, or one
+// started for it. A call goes to the ready list, and a goroutine is
+// started only when the ready list holds more calls than there are
+// started goroutines yet to take one: when the goroutine started for an
+// earlier call has not run yet and that call was run by its waiter, the
+// goroutine takes the new call instead. Without this, a goroutine that
+// issues and waits for calls in a loop while no other processor is free
+// would leave one unstarted goroutine behind per call until it was
+// preempted (thousands at GOMAXPROCS=1).
 func (e *Engine) launch(start []*call) {
 	for _, c := range start {
 		e.mu.Lock()
 		var w *worker
+		spawn := false
 		if n := len(e.idle); n > 0 {
 			w = e.idle[n-1]
 			e.idle[n-1] = nil
 			e.idle = e.idle[:n-1]
+		} else {
+			e.ready.push(c)
+			if e.ready.n > e.pending {
+				e.pending++
+				spawn = true
+			}
 		}
 		e.mu.Unlock()
 		if w != nil {
 			w.next <- c // never blocks: one send per wait
-		} else {
-			go e.run(c)
+		} else if spawn {
+			go e.runReady()
 		}
+	}
+}
+
+// runReady is the body of a goroutine started by launch: it takes the
+// first call of the ready list, if any is left, and runs it.
+func (e *Engine) runReady() {
+	e.mu.Lock()
+	e.pending--
+	var c *call
+	for c == nil && e.ready.head != nil {
+		next := e.ready.head
+		e.ready.remove(next)
+		if next.taken.CompareAndSwap(false, true) {
+			c = next
+		}
+	}
+	e.mu.Unlock()
+	if c != nil {
+		e.run(c, true)
 	}
 }
 
@@ -333,14 +412,15 @@ func (e *Engine) launch(start []*call) {
 // for the next call while the engine has calls running, and ends when the
 // engine goes idle. A call with a callback never hands its goroutine on
 // directly: the callback may block until a later call completes, which
-// must not wait behind it.
-func (e *Engine) run(c *call) {
+// must not wait behind it. taken says that the caller has taken c
+// already (runReady).
+func (e *Engine) run(c *call, taken bool) {
 	var w *worker
 	fresh, reserved := true, false // fresh: the stack is as the runtime made it
 	for {
 		var stay bool
 		for c != nil {
-			if !e.take(c) {
+			if !taken && !e.take(c) {
 				// Its waiter ran it (runInline); the engine has this
 				// goroutine to spare.
 				return
@@ -353,7 +433,7 @@ func (e *Engine) run(c *call) {
 				}
 			}
 			c, stay = e.runOne(c, fresh)
-			fresh = false
+			fresh, taken = false, false
 		}
 		if !stay {
 			return
@@ -413,7 +493,13 @@ func (e *Engine) take(c *call) bool {
 func (e *Engine) takeInline(c *call) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return c.state == running && c.taken.CompareAndSwap(false, true)
+	if c.state != running || !c.taken.CompareAndSwap(false, true) {
+		return false
+	}
+	if c.inReady {
+		e.ready.remove(c)
+	}
+	return true
 }
 
 // execute runs c's fn unless c's context has ended, and ends the context.
