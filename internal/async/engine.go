@@ -21,9 +21,9 @@
 // asked for; no context.WithCancel, no timer). A goroutine waiting with
 // [Op.Wait] and a context that never ends runs a call that may start
 // itself rather than sleep while another goroutine is scheduled for it;
-// the goroutine started for that call then serves the next call that
-// needs one instead of a new one being started, so a caller that issues
-// and waits in a loop leaves at most one behind. New goroutines grow
+// the goroutine started for that call then serves the Op's next call
+// instead of a new one being started, so a caller that issues and waits
+// in a loop leaves at most one behind per async context. New goroutines grow
 // their stack once, up front, when calls are known to go deep. What
 // remains is starting the goroutine, about 0.5 to 1 µs a call on a 2-core
 // machine, and, when the other processor is idle, the OS thread the Go
@@ -100,47 +100,23 @@ type Engine struct {
 	active int                // guarded by mu: calls that have a goroutine
 	idle   []*worker          // guarded by mu: goroutines waiting for a call
 
-	// ready holds the calls that may run and wait for a goroutine that
-	// has been started for them; pending counts the goroutines started
-	// that have not yet taken a call from it. A call run by its waiter
-	// leaves ready, and the goroutine started for it then serves the
-	// next call instead of a new one being started (see launch).
-	ready   readyList // guarded by mu
-	pending int       // guarded by mu
 }
 
-// readyList is a FIFO of calls linked through their own fields, so that
-// queueing a call allocates nothing.
-type readyList struct {
-	head, tail *call
-	n          int
+// A spare is the goroutine started for a call of an Op, as long as it has
+// not yet looked for its work. Its slot holds that call; when the call's
+// waiter runs it instead, the slot is emptied, and the Op's next call
+// that needs a goroutine goes into the slot rather than starting another
+// (see launch). The goroutine closes the slot when it runs, taking what
+// it holds. Spares are per Op, not per Engine: a goroutine only ever runs
+// calls of the Op it was started for, so one started outside a
+// testing/synctest bubble never runs a call issued inside one.
+type spare struct {
+	e    *Engine
+	slot atomic.Pointer[call] // nil: empty; closedSlot: the goroutine has run
 }
 
-func (l *readyList) push(c *call) {
-	c.readyPrev, c.readyNext, c.inReady = l.tail, nil, true
-	if l.tail != nil {
-		l.tail.readyNext = c
-	} else {
-		l.head = c
-	}
-	l.tail = c
-	l.n++
-}
-
-func (l *readyList) remove(c *call) {
-	if c.readyPrev != nil {
-		c.readyPrev.readyNext = c.readyNext
-	} else {
-		l.head = c.readyNext
-	}
-	if c.readyNext != nil {
-		c.readyNext.readyPrev = c.readyPrev
-	} else {
-		l.tail = c.readyPrev
-	}
-	c.readyPrev, c.readyNext, c.inReady = nil, nil, false
-	l.n--
-}
+// closedSlot marks a spare whose goroutine has taken its slot.
+var closedSlot = new(call)
 
 // pool is one allowance: a count of slots in use and the FIFO of what waits
 // for one, each entry a *call (not started yet) or a *slotWaiter (a running
@@ -194,13 +170,11 @@ type call struct {
 	err  error         // guarded by cmu; set once by cancel
 
 	// guarded by e.mu
-	state                callState
-	taken                atomic.Bool   // a goroutine has begun running it (see take)
-	holding              Class         // the slot it holds while running (noClass if none)
-	inReady              bool          // it waits in Engine.ready
-	readyPrev, readyNext *call         // its neighbours there
-	elem                 *list.Element // its entry in a key queue or a pool's wait list
-	queue                *list.List    // the list elem belongs to
+	state   callState
+	taken   atomic.Bool   // a goroutine has begun running it (see take)
+	holding Class         // the slot it holds while running (noClass if none)
+	elem    *list.Element // its entry in a key queue or a pool's wait list
+	queue   *list.List    // the list elem belongs to
 }
 
 // New returns an Engine with the given limits. onPanic, if not nil,
@@ -354,56 +328,43 @@ func (e *Engine) advanceLocked(key any, start []*call) []*call {
 	return e.admitLocked(next, start)
 }
 
-// launch gives each call of start a goroutine: an idle worker, or one
-// started for it. A call goes to the ready list, and a goroutine is
-// started only when the ready list holds more calls than there are
-// started goroutines yet to take one: when the goroutine started for an
-// earlier call has not run yet and that call was run by its waiter, the
-// goroutine takes the new call instead. Without this, a goroutine that
-// issues and waits for calls in a loop while no other processor is free
-// would leave one unstarted goroutine behind per call until it was
-// preempted (thousands at GOMAXPROCS=1).
+// launch gives each call of start a goroutine: an idle worker, the spare
+// of its Op (a goroutine started for the Op's previous call, which that
+// call's waiter ran itself, and which has not run yet), or a new one.
+// Without the spare, a goroutine that issues and waits for calls in a
+// loop while no other processor is free would leave one unstarted
+// goroutine behind per call until it was preempted (thousands at
+// GOMAXPROCS=1).
 func (e *Engine) launch(start []*call) {
 	for _, c := range start {
 		e.mu.Lock()
 		var w *worker
-		spawn := false
 		if n := len(e.idle); n > 0 {
 			w = e.idle[n-1]
 			e.idle[n-1] = nil
 			e.idle = e.idle[:n-1]
-		} else {
-			e.ready.push(c)
-			if e.ready.n > e.pending {
-				e.pending++
-				spawn = true
-			}
 		}
 		e.mu.Unlock()
 		if w != nil {
 			w.next <- c // never blocks: one send per wait
-		} else if spawn {
-			go e.runReady()
+			continue
 		}
+		if sp := c.op.spare.Load(); sp != nil && sp.e == e && sp.slot.CompareAndSwap(nil, c) {
+			continue
+		}
+		sp := &spare{e: e}
+		sp.slot.Store(c)
+		c.op.spare.Store(sp)
+		go e.runSpare(sp)
 	}
 }
 
-// runReady is the body of a goroutine started by launch: it takes the
-// first call of the ready list, if any is left, and runs it.
-func (e *Engine) runReady() {
-	e.mu.Lock()
-	e.pending--
-	var c *call
-	for c == nil && e.ready.head != nil {
-		next := e.ready.head
-		e.ready.remove(next)
-		if next.taken.CompareAndSwap(false, true) {
-			c = next
-		}
-	}
-	e.mu.Unlock()
+// runSpare is the body of a goroutine started by launch: it closes its
+// slot and runs the call it held, unless that call's waiter took it.
+func (e *Engine) runSpare(sp *spare) {
+	c := sp.slot.Swap(closedSlot)
 	if c != nil {
-		e.run(c, true)
+		e.run(c, false)
 	}
 }
 
@@ -413,7 +374,7 @@ func (e *Engine) runReady() {
 // engine goes idle. A call with a callback never hands its goroutine on
 // directly: the callback may block until a later call completes, which
 // must not wait behind it. taken says that the caller has taken c
-// already (runReady).
+// already.
 func (e *Engine) run(c *call, taken bool) {
 	var w *worker
 	fresh, reserved := true, false // fresh: the stack is as the runtime made it
@@ -481,9 +442,10 @@ func (e *Engine) runOne(c *call, fresh bool) (next *call, stay bool) {
 	return next, stay
 }
 
-// take reports whether the goroutine launched for c, which has its slot,
-// may run it, and marks c as taken if so. It finds c taken when the
-// goroutine waiting for c ran it first (see runInline).
+// take reports whether the goroutine c was handed to (a spare, an idle
+// worker, or the goroutine that ran the call before it), which has its
+// slot, may run it, and marks c as taken if so. It finds c taken when the goroutine
+// waiting for c ran it first (see runInline).
 func (e *Engine) take(c *call) bool {
 	return c.taken.CompareAndSwap(false, true)
 }
@@ -496,8 +458,10 @@ func (e *Engine) takeInline(c *call) bool {
 	if c.state != running || !c.taken.CompareAndSwap(false, true) {
 		return false
 	}
-	if c.inReady {
-		e.ready.remove(c)
+	// Free the spare started for c, if it has not run, for the Op's
+	// next call.
+	if sp := c.op.spare.Load(); sp != nil {
+		sp.slot.CompareAndSwap(c, nil)
 	}
 	return true
 }

@@ -46,6 +46,8 @@ type Op struct {
 	done     chan struct{} // guarded by mu; made by the first Done of a call, closed when it completes
 	cur      *call         // guarded by mu; the pending call
 	onNotify func()        // guarded by mu; the notify callback
+
+	spare atomic.Pointer[spare] // the goroutine started for the last call (see launch)
 }
 
 // Start issues fn on e as the Op's call: SspiXxxAsync. key orders it with
