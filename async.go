@@ -92,13 +92,7 @@ func (h *handshakeRunner) Run(ctx context.Context) status.Status {
 // issueHandshake queues the handshake call described by a on h, as issue
 // does for other calls.
 func issueHandshake(h *SspiAsyncContext, key any, class async.Class, a *handshakeArgs) status.Status {
-	if h == nil {
-		return status.SEC_E_INVALID_HANDLE
-	}
-	if err := h.op.StartRunner(context.Background(), asyncEngine(), key, class, (*handshakeRunner)(h), func() { h.hs = *a }); err != nil {
-		return status.SEC_E_INVALID_HANDLE
-	}
-	return status.SEC_E_OK
+	return issueRunner(h, key, class, (*handshakeRunner)(h), func() { h.hs = *a })
 }
 
 // SspiAsyncNotifyCallback is an SspiAsyncNotifyCallback: called once when a
@@ -303,10 +297,16 @@ func (h *SspiAsyncContext) Wait(ctx context.Context) status.Status {
 // SEC_E_INVALID_HANDLE when h is nil, freed or has a call pending (the
 // Windows code for these cases is not documented).
 func issue(h *SspiAsyncContext, key any, class async.Class, call func(ctx context.Context) status.Status) status.Status {
+	return issueRunner(h, key, class, async.Func(call), nil)
+}
+
+// issueRunner is issue with the work as an async.Runner and setup as in
+// async.Op.StartRunner.
+func issueRunner(h *SspiAsyncContext, key any, class async.Class, run async.Runner, setup func()) status.Status {
 	if h == nil {
 		return status.SEC_E_INVALID_HANDLE
 	}
-	if err := h.op.Start(context.Background(), asyncEngine(), key, class, call); err != nil {
+	if err := h.op.StartRunner(context.Background(), asyncEngine(), key, class, run, setup); err != nil {
 		return status.SEC_E_INVALID_HANDLE
 	}
 	return status.SEC_E_OK
