@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/secbuffer"
@@ -144,12 +145,42 @@ type AsyncLimits struct {
 	// Network is the number of calls that may wait on the network (a KDC)
 	// at once, on top of CPU. Zero or less means 64.
 	Network int
+	// StartDelay is how long a call that may start is kept without a
+	// goroutine while nothing waits for it: no notify callback is
+	// registered and nobody has called Done, Wait or
+	// SspiGetAsyncCallStatus on its async context since it was issued. The
+	// first of these to come starts it (Wait runs it on the waiting
+	// goroutine); after StartDelay it starts anyway. Zero means
+	// DefaultAsyncStartDelay; a negative value starts every call on a
+	// goroutine as soon as it may run.
+	StartDelay time.Duration
 }
+
+// DefaultAsyncStartDelay is [AsyncLimits].StartDelay when it is not set.
+//
+// Starting a goroutine while a processor is idle makes the Go runtime wake
+// an OS thread for it; on a machine with few cores that slows the thread
+// doing the work by more than a short handshake step costs (see
+// BENCHMARKS.md). A caller that issues a call and then waits for it,
+// which is how most Go code will use the family, so has the call run on
+// its own goroutine with no other thread woken. A caller that wants the
+// call to overlap its own work at once registers a callback or calls
+// Done right after issuing it.
+const DefaultAsyncStartDelay = time.Millisecond
 
 // asyncEngine is the engine shared by every Registry.
 var asyncEngine = sync.OnceValue(func() *async.Engine {
-	return async.New(async.Limits{}, nil)
+	return async.New(engineLimits(AsyncLimits{}), nil)
 })
+
+// engineLimits is limits as the engine takes them.
+func engineLimits(limits AsyncLimits) async.Limits {
+	l := async.Limits{CPU: limits.CPU, Network: limits.Network, StartDelay: limits.StartDelay}
+	if l.StartDelay == 0 {
+		l.StartDelay = DefaultAsyncStartDelay
+	}
+	return l
+}
 
 // SetAsyncLimits sets the limits of the engine that runs the SspiXxxAsync
 // calls of every Registry. Raising a limit starts waiting calls at once;
@@ -165,13 +196,17 @@ var asyncEngine = sync.OnceValue(func() *async.Engine {
 // move a running call to Network itself, just before it waits, through
 // internal/async.NetworkBound on the context its call receives.
 func SetAsyncLimits(limits AsyncLimits) {
-	asyncEngine().SetLimits(async.Limits{CPU: limits.CPU, Network: limits.Network})
+	asyncEngine().SetLimits(engineLimits(limits))
 }
 
-// GetAsyncLimits returns the limits in force, with defaults applied.
+// GetAsyncLimits returns the limits in force, with defaults applied; a
+// StartDelay of -1 means that calls start at once.
 func GetAsyncLimits() AsyncLimits {
 	l := asyncEngine().Limits()
-	return AsyncLimits{CPU: l.CPU, Network: l.Network}
+	if l.StartDelay <= 0 {
+		l.StartDelay = -1
+	}
+	return AsyncLimits{CPU: l.CPU, Network: l.Network, StartDelay: l.StartDelay}
 }
 
 // SspiCreateAsyncContext returns a new, idle async context
@@ -432,15 +467,15 @@ func (r *Registry) SspiAcceptSecurityContextAsync(AsyncContext *SspiAsyncContext
 
 // handshakeTarget checks the handles of a handshake call as the
 // synchronous call will (the context if given, otherwise the credentials)
-// and returns the ordering key (the *Context, or nil for a first call that
-// creates one) and the class of a client call.
+// and returns the ordering key (the context's, or nil for a first call
+// that creates one) and the class of a client call.
 func (r *Registry) handshakeTarget(phCredential *CredHandle, phContext *CtxtHandle) (key any, class async.Class, st status.Status) {
 	if phContext != nil {
 		c, err := r.Context(phContext)
 		if err != nil {
 			return nil, 0, status.Code(err)
 		}
-		return c, classFor(c.PackageName()), status.SEC_E_OK
+		return &c.asyncKey, c.asyncClass, status.SEC_E_OK
 	}
 	cred, err := r.Credentials(phCredential)
 	if err != nil {
@@ -465,7 +500,7 @@ func (r *Registry) SspiFreeCredentialsHandleAsync(AsyncContext *SspiAsyncContext
 	if err != nil {
 		return status.Code(err)
 	}
-	return issue(AsyncContext, cred, async.CPU, func(context.Context) status.Status {
+	return issue(AsyncContext, &cred.asyncKey, async.CPU, func(context.Context) status.Status {
 		return r.FreeCredentialsHandle(phCredential)
 	})
 }
@@ -486,7 +521,7 @@ func (r *Registry) SspiDeleteSecurityContextAsync(AsyncContext *SspiAsyncContext
 	if err != nil {
 		return status.Code(err)
 	}
-	return issue(AsyncContext, c, async.CPU, func(context.Context) status.Status {
+	return issue(AsyncContext, &c.asyncKey, async.CPU, func(context.Context) status.Status {
 		return r.DeleteSecurityContext(phContext)
 	})
 }

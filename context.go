@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -50,10 +51,13 @@ type Context struct {
 	ntlm     bool      // the established context runs NTLM (Unwrap's layout)
 
 	extra []byte // guarded by hsMu: the unconsumed input of the last stream Step
+
+	asyncKey   async.Key   // orders the SspiXxxAsync calls on the context
+	asyncClass async.Class // constant: the allowance of its async client calls (classFor)
 }
 
 func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {
-	c := &Context{info: info, pc: pc, client: client, req: req, created: time.Now()}
+	c := &Context{info: info, pc: pc, client: client, req: req, created: time.Now(), asyncClass: classFor(info.Name)}
 	c.established.Store(pc.Established())
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
@@ -35,6 +36,8 @@ type Credentials struct {
 
 	mu    sync.RWMutex // guards freed; held for reading while a context is created
 	freed bool
+
+	asyncKey async.Key // orders SspiFreeCredentialsHandleAsync calls
 }
 
 // AcquireCredentials acquires credentials of the package named pkg from the

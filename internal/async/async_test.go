@@ -162,6 +162,8 @@ func TestOrderingPerKey(t *testing.T) {
 		e := New(Limits{CPU: 8}, nil)
 		const perKey = 5
 		keys := []string{"a", "b", "c"}
+		// Keys of any comparable type, and Keys that hold their queue.
+		keyOf := map[string]any{"a": "a", "b": new(Key), "c": new(Key)}
 		var mu sync.Mutex
 		log := map[string][]int{}
 		gates := map[string][]*gate{}
@@ -173,7 +175,7 @@ func TestOrderingPerKey(t *testing.T) {
 				gates[k] = append(gates[k], g)
 				o := new(Op)
 				ops = append(ops, o)
-				mustStart(t, o, e, k, CPU, func(ctx context.Context) status.Status {
+				mustStart(t, o, e, keyOf[k], CPU, func(ctx context.Context) status.Status {
 					mu.Lock()
 					log[k] = append(log[k], i)
 					mu.Unlock()
@@ -192,7 +194,7 @@ func TestOrderingPerKey(t *testing.T) {
 					}
 				}
 			}
-			if s := e.Stats(); s.Running[CPU] != len(keys) || s.Queued != (perKey-1-i)*len(keys) {
+			if s := e.Stats(); s.Running[CPU] != len(keys) || s.Keys != len(keys) || s.Queued != (perKey-1-i)*len(keys) {
 				t.Fatalf("step %d: stats %+v", i, s)
 			}
 			for _, k := range keys {
@@ -1129,4 +1131,24 @@ func TestInlineWaitDoesNotPileUpGoroutines(t *testing.T) {
 		runtime.Gosched()
 	}
 	t.Error("the goroutine started for the last call never ran")
+}
+
+// BenchmarkStartWaitParked is BenchmarkStartWaitInline on an engine that
+// parks calls nobody waits for yet: no goroutine is started at all.
+func BenchmarkStartWaitParked(b *testing.B) {
+	b.ReportAllocs()
+	e := New(Limits{StartDelay: time.Millisecond}, nil)
+	fn := func(context.Context) status.Status { return status.SEC_E_OK }
+	ctx := context.Background()
+	var o Op
+	defer o.Free()
+	var key Key
+	for b.Loop() {
+		if err := o.Start(ctx, e, &key, CPU, fn); err != nil {
+			b.Fatal(err)
+		}
+		if o.Wait(ctx) != status.SEC_E_OK {
+			b.Fatal("bad status")
+		}
+	}
 }

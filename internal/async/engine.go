@@ -70,6 +70,10 @@ type Limits struct {
 	// Network is the number of network-bound calls that may run at once.
 	// Zero or less means DefaultNetworkLimit.
 	Network int
+	// StartDelay is how long a call that may start, and that nobody is
+	// waiting for yet, is kept without a goroutine (see Engine). Zero or
+	// less starts every call on a goroutine at once.
+	StartDelay time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -92,21 +96,35 @@ type Engine struct {
 	// stack before their first call (see reserveStack).
 	deepStacks atomic.Bool
 
-	mu sync.Mutex
-	// keys holds one entry per busy key: the calls issued behind the one
-	// that is running or waiting for a slot (nil when there are none).
-	keys   map[any]*list.List // guarded by mu
-	pools  [numClasses]pool   // guarded by mu
-	active int                // guarded by mu: calls that have a goroutine
-	idle   []*worker          // guarded by mu: goroutines waiting for a call
+	startDelay atomic.Int64 // Limits.StartDelay, in nanoseconds; 0: start at once
 
+	mu sync.Mutex
+	// keys holds one entry per busy key other than a *Key: the calls
+	// issued behind the one that is running or waiting for a slot (nil
+	// when there are none). A *Key holds its own.
+	keys     map[any]*list.List // guarded by mu
+	busyKeys int                // guarded by mu: keys with a call started or waiting for a slot
+	queued   int                // guarded by mu: calls queued behind another with the same key
+	pools    [numClasses]pool   // guarded by mu
+	active   int                // guarded by mu: calls that have a goroutine
+	idle     []*worker          // guarded by mu: goroutines waiting for a call
+
+}
+
+// Key is an ordering key that holds its own queue, so that issuing a call
+// with it needs no map lookup: embed a Key in the object whose calls it
+// orders (a security context) and issue them with its address. Any other
+// comparable value is a key too. The zero Key is ready to use.
+type Key struct {
+	busy  bool       // guarded by Engine.mu: a call with the key has started or waits for a slot
+	queue *list.List // guarded by Engine.mu: the calls issued behind it; kept for reuse
 }
 
 // A spare is the goroutine started for a call of an Op, as long as it has
 // not yet looked for its work. Its slot holds that call; when the call's
 // waiter runs it instead, the slot is emptied, and the Op's next call
 // that needs a goroutine goes into the slot rather than starting another
-// (see launch). The goroutine closes the slot when it runs, taking what
+// (see start). The goroutine closes the slot when it runs, taking what
 // it holds. Spares are per Op, not per Engine: a goroutine only ever runs
 // calls of the Op it was started for, so one started outside a
 // testing/synctest bubble never runs a call issued inside one.
@@ -190,7 +208,7 @@ func New(limits Limits, onPanic func(any)) *Engine {
 func (e *Engine) Limits() Limits {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Limits{CPU: e.pools[CPU].limit, Network: e.pools[Network].limit}
+	return Limits{CPU: e.pools[CPU].limit, Network: e.pools[Network].limit, StartDelay: time.Duration(e.startDelay.Load())}
 }
 
 // SetLimits changes the limits. Raising a limit starts waiting calls at
@@ -211,6 +229,7 @@ func (e *Engine) setLimitsLocked(l Limits) {
 	l = l.withDefaults()
 	e.pools[CPU].limit = l.CPU
 	e.pools[Network].limit = l.Network
+	e.startDelay.Store(int64(max(l.StartDelay, 0)))
 }
 
 // Stats is a snapshot of an Engine's load.
@@ -230,12 +249,7 @@ func (e *Engine) Stats() Stats {
 		s.Running[cl] = e.pools[cl].running
 		s.Waiting[cl] = e.pools[cl].wait.Len()
 	}
-	s.Keys = len(e.keys)
-	for _, q := range e.keys {
-		if q != nil {
-			s.Queued += q.Len()
-		}
-	}
+	s.Keys, s.Queued = e.busyKeys, e.queued
 	return s
 }
 
@@ -252,17 +266,9 @@ func (e *Engine) submit(c *call) {
 		go c.complete(canceledStatus(c))
 		return
 	}
-	if c.key != nil {
-		if q, busy := e.keys[c.key]; busy {
-			if q == nil {
-				q = list.New()
-				e.keys[c.key] = q
-			}
-			c.state, c.queue, c.elem = queuedKey, q, q.PushBack(c)
-			e.mu.Unlock()
-			return
-		}
-		e.keys[c.key] = nil
+	if !e.enterKeyLocked(c) {
+		e.mu.Unlock()
+		return
 	}
 	var buf [1]*call // keeps start off the heap
 	start := e.admitLocked(c, buf[:0])
@@ -315,51 +321,106 @@ func (e *Engine) releaseLocked(cl Class, start []*call) []*call {
 // advanceLocked lets the next call with key run after the current one
 // finished or left its queue.
 func (e *Engine) advanceLocked(key any, start []*call) []*call {
-	if key == nil {
+	var q *list.List
+	switch k := key.(type) {
+	case nil:
 		return start
-	}
-	q := e.keys[key]
-	if q == nil || q.Len() == 0 {
-		delete(e.keys, key)
-		return start
+	case *Key:
+		if k.queue == nil || k.queue.Len() == 0 {
+			k.busy = false
+			e.busyKeys--
+			return start
+		}
+		q = k.queue
+	default:
+		if q = e.keys[k]; q == nil || q.Len() == 0 {
+			delete(e.keys, k)
+			e.busyKeys--
+			return start
+		}
 	}
 	next := q.Remove(q.Front()).(*call)
 	next.queue, next.elem = nil, nil
+	e.queued--
 	return e.admitLocked(next, start)
 }
 
-// launch gives each call of start a goroutine: an idle worker, the spare
-// of its Op (a goroutine started for the Op's previous call, which that
-// call's waiter ran itself, and which has not run yet), or a new one.
-// Without the spare, a goroutine that issues and waits for calls in a
-// loop while no other processor is free would leave one unstarted
-// goroutine behind per call until it was preempted (thousands at
-// GOMAXPROCS=1).
+// enterKeyLocked makes c's key busy and reports true when no other call
+// with it has started or waits for a slot; otherwise it queues c behind
+// the calls with the key and reports false.
+func (e *Engine) enterKeyLocked(c *call) bool {
+	var q *list.List
+	switch k := c.key.(type) {
+	case nil:
+		return true
+	case *Key:
+		if !k.busy {
+			k.busy = true
+			e.busyKeys++
+			return true
+		}
+		if k.queue == nil {
+			k.queue = list.New()
+		}
+		q = k.queue
+	default:
+		var busy bool
+		if q, busy = e.keys[k]; !busy {
+			e.keys[k] = nil
+			e.busyKeys++
+			return true
+		}
+		if q == nil {
+			q = list.New()
+			e.keys[k] = q
+		}
+	}
+	c.state, c.queue, c.elem = queuedKey, q, q.PushBack(c)
+	e.queued++
+	return false
+}
+
+// launch starts each call of start: it parks the call on its Op when
+// nobody waits for it yet (see Op.park), and gives it a goroutine
+// otherwise.
 func (e *Engine) launch(start []*call) {
 	for _, c := range start {
-		e.mu.Lock()
-		var w *worker
-		if n := len(e.idle); n > 0 {
-			w = e.idle[n-1]
-			e.idle[n-1] = nil
-			e.idle = e.idle[:n-1]
-		}
-		e.mu.Unlock()
-		if w != nil {
-			w.next <- c // never blocks: one send per wait
+		if d := e.startDelay.Load(); d > 0 && c.op.park(c, time.Duration(d)) {
 			continue
 		}
-		if sp := c.op.spare.Load(); sp != nil && sp.e == e && sp.slot.CompareAndSwap(nil, c) {
-			continue
-		}
-		sp := &spare{e: e}
-		sp.slot.Store(c)
-		c.op.spare.Store(sp)
-		go e.runSpare(sp)
+		e.start(c)
 	}
 }
 
-// runSpare is the body of a goroutine started by launch: it closes its
+// start gives c a goroutine: an idle worker, the spare of its Op (a
+// goroutine started for the Op's previous call, which that call's waiter
+// ran itself, and which has not run yet), or a new one. Without the
+// spare, a goroutine that issues and waits for calls in a loop while no
+// other processor is free would leave one unstarted goroutine behind per
+// call until it was preempted (thousands at GOMAXPROCS=1).
+func (e *Engine) start(c *call) {
+	e.mu.Lock()
+	var w *worker
+	if n := len(e.idle); n > 0 {
+		w = e.idle[n-1]
+		e.idle[n-1] = nil
+		e.idle = e.idle[:n-1]
+	}
+	e.mu.Unlock()
+	if w != nil {
+		w.next <- c // never blocks: one send per wait
+		return
+	}
+	if sp := c.op.spare.Load(); sp != nil && sp.e == e && sp.slot.CompareAndSwap(nil, c) {
+		return
+	}
+	sp := &spare{e: e}
+	sp.slot.Store(c)
+	c.op.spare.Store(sp)
+	go e.runSpare(sp)
+}
+
+// runSpare is the body of a goroutine started by start: it closes its
 // slot and runs the call it held, unless that call's waiter took it.
 func (e *Engine) runSpare(sp *spare) {
 	c := sp.slot.Swap(closedSlot)
@@ -458,6 +519,7 @@ func (e *Engine) takeInline(c *call) bool {
 	if c.state != running || !c.taken.CompareAndSwap(false, true) {
 		return false
 	}
+	c.op.parked.CompareAndSwap(c, nil)
 	// Free the spare started for c, if it has not run, for the Op's
 	// next call.
 	if sp := c.op.spare.Load(); sp != nil {
@@ -664,6 +726,7 @@ func (e *Engine) dequeue(c *call) bool {
 	switch c.state {
 	case queuedKey:
 		c.queue.Remove(c.elem)
+		e.queued--
 	case queuedSlot:
 		c.queue.Remove(c.elem)
 		start = e.advanceLocked(c.key, start)

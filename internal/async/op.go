@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gosspi/sspi/status"
 )
@@ -47,7 +48,14 @@ type Op struct {
 	cur      *call         // guarded by mu; the pending call
 	onNotify func()        // guarded by mu; the notify callback
 
-	spare atomic.Pointer[spare] // the goroutine started for the last call (see launch)
+	spare atomic.Pointer[spare] // the goroutine started for the last call (see Engine.start)
+
+	// parked is the pending call when it may start but has no goroutine
+	// (see park); whoever swaps it out starts or runs it.
+	parked    atomic.Pointer[call]
+	timer     *time.Timer // guarded by mu; starts the parked call when nobody asks for it
+	timerFake bool        // guarded by mu; timer was made in a testing/synctest bubble
+	deadline  time.Time   // guarded by mu; when timer fires
 }
 
 // Start issues fn on e as the Op's call: SspiXxxAsync. key orders it with
@@ -146,6 +154,10 @@ func (o *Op) Status() status.Status {
 	if o == nil || o.freed.Load() {
 		return status.SEC_E_INVALID_HANDLE
 	}
+	if o.parked.Load() != nil {
+		// A caller that polls does not run the call itself.
+		o.unpark()
+	}
 	return status.Status(o.st.Load())
 }
 
@@ -157,8 +169,10 @@ func (o *Op) Done() <-chan struct{} {
 		return closed
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.doneLocked()
+	ch := o.doneLocked()
+	o.mu.Unlock()
+	o.unpark()
+	return ch
 }
 
 // doneLocked is Done with o.mu held.
@@ -210,11 +224,15 @@ func (o *Op) SetNotify(fn func()) error {
 		return ErrInvalid
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.freed.Load() {
+		o.mu.Unlock()
 		return ErrInvalid
 	}
 	o.onNotify = fn
+	o.mu.Unlock()
+	if fn != nil {
+		o.unpark()
+	}
 	return nil
 }
 
@@ -274,11 +292,72 @@ func (o *Op) Free() {
 		return
 	}
 	o.onNotify = nil
+	if now := time.Now(); o.timer != nil && o.timerFake == (now == now.Round(0)) {
+		o.timer.Stop()
+	}
 	o.mu.Unlock()
 	if c == nil {
 		return
 	}
 	c.cancel(context.Canceled)
-	c.e.dequeue(c)
+	if !c.e.dequeue(c) && o.parked.CompareAndSwap(c, nil) {
+		// It has its slot but no goroutine: complete it here, as
+		// cancelled.
+		c.e.runInline(c)
+	}
 	<-ch
+}
+
+// park keeps c, the Op's pending call, which may now start, without a
+// goroutine if nothing waits for it yet: no callback is registered and
+// nobody has asked for Done. It reports whether c was parked. A parked
+// call is run by the goroutine that waits for it ([Op.Wait]), is given a
+// goroutine by Done, Status, SetNotify and Free, or, if none of these
+// comes, by the Op's timer after d. A caller that issues a call and waits
+// for it thus has it run on its own goroutine without any other being
+// woken: starting a goroutine while a processor is idle makes the Go
+// runtime wake an OS thread, which on small machines costs more than a
+// short handshake step.
+func (o *Op) park(c *call, d time.Duration) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cur != c || o.onNotify != nil || o.done != nil || o.freed.Load() {
+		return false
+	}
+	o.parked.Store(c)
+	// One timer per Op, pushed back when it would fire less than d/2 from
+	// now, so that a parked call starts between d/2 and d after it was
+	// parked: a timer that has not fired is moved rather than added
+	// again, which wakes no thread, and most calls do not touch it at
+	// all. A timer made in a testing/synctest bubble may not be touched
+	// from outside it (and one made outside would not follow the bubble's
+	// clock), so an Op used on both sides gets a new timer; the old one
+	// fires for nothing. Inside a bubble, time.Now has no monotonic
+	// reading.
+	now := time.Now()
+	fake := now == now.Round(0)
+	switch {
+	case o.timer == nil || o.timerFake != fake:
+		o.timer, o.timerFake = time.AfterFunc(d, o.fire), fake
+	case o.deadline.Sub(now) >= d/2:
+		return true
+	default:
+		o.timer.Reset(d)
+	}
+	o.deadline = now.Add(d)
+	return true
+}
+
+// fire is the body of the Op's timer: it runs the parked call, if any.
+func (o *Op) fire() {
+	if c := o.parked.Swap(nil); c != nil {
+		c.e.run(c, false)
+	}
+}
+
+// unpark gives the parked call, if any, a goroutine.
+func (o *Op) unpark() {
+	if c := o.parked.Swap(nil); c != nil {
+		c.e.start(c)
+	}
 }
