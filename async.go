@@ -74,8 +74,10 @@ type handshakeArgs struct {
 type handshakeRunner SspiAsyncContext
 
 func (h *handshakeRunner) Run(ctx context.Context) status.Status {
-	a := h.hs
-	h.hs = handshakeArgs{} // drop the caller's pointers once the call is done
+	a := &h.hs
+	// Let go of the caller's buffers once the call is done; the other
+	// pointers are small and are overwritten by the next call.
+	defer func() { a.pInput, a.pOutput = nil, nil }()
 	if a.reserved {
 		return status.SEC_E_INVALID_PARAMETER
 	}

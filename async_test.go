@@ -1753,3 +1753,54 @@ func TestAsyncPanics(t *testing.T) {
 		r.DeleteSecurityContext(&cctx)
 	})
 }
+
+// A call that nobody waits for yet starts when its status is asked for,
+// or after the start delay; with a negative StartDelay it starts at once.
+func TestAsyncStartDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
+		var steps atomic.Int32
+		r := toyCase(func(context.Context) { steps.Add(1) }).registry(t)
+		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
+		target, _ := sspi.UTF16PtrFromString(testTarget)
+		h := sspi.SspiCreateAsyncContext()
+		defer sspi.SspiFreeAsyncContext(h)
+		issue := func() {
+			t.Helper()
+			steps.Store(0)
+			sspi.SspiReinitAsyncContext(h)
+			var cctx sspi.CtxtHandle
+			out := tokenDesc(256)
+			if st := r.SspiInitializeSecurityContextAsyncW(h, &ccred, nil, target, clientReq, 0, 0, nil, 0, &cctx, &out, nil, nil); st != sspi.SEC_E_OK {
+				t.Fatal(st)
+			}
+			t.Cleanup(func() { r.DeleteSecurityContext(&cctx) })
+			synctest.Wait()
+		}
+
+		issue()
+		if steps.Load() != 0 {
+			t.Fatal("a call nobody waits for started before the start delay")
+		}
+		if st := sspi.SspiGetAsyncCallStatus(h); st != sspi.SEC_I_ASYNC_CALL_PENDING {
+			t.Errorf("status %v", st)
+		}
+		synctest.Wait()
+		if st := sspi.SspiGetAsyncCallStatus(h); steps.Load() != 1 || st != sspi.SEC_I_CONTINUE_NEEDED {
+			t.Errorf("after SspiGetAsyncCallStatus: %d steps, status %v", steps.Load(), st)
+		}
+
+		issue()
+		time.Sleep(sspi.DefaultAsyncStartDelay)
+		synctest.Wait()
+		if steps.Load() != 1 {
+			t.Error("a call nobody asked about did not start after the start delay")
+		}
+
+		sspi.SetAsyncLimits(sspi.AsyncLimits{StartDelay: -1})
+		issue()
+		if steps.Load() != 1 {
+			t.Error("a call did not start at once with a negative StartDelay")
+		}
+	})
+}

@@ -1152,3 +1152,120 @@ func BenchmarkStartWaitParked(b *testing.B) {
 		}
 	}
 }
+
+// With a start delay, a call that may start while nothing waits for it is
+// parked: it holds its slot but has no goroutine. The first of Wait (which
+// runs it on the waiter), Done, Status, SetNotify and Free starts it, and
+// with none of them it starts when the Op's timer fires, between d/2 and
+// d after it was parked. No goroutine is started for a call its waiter
+// runs.
+func TestParkedCalls(t *testing.T) {
+	const d = time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Limits{CPU: 1, StartDelay: d}, nil)
+		if got := e.Limits().StartDelay; got != d {
+			t.Fatalf("StartDelay = %v", got)
+		}
+		base := runtime.NumGoroutine()
+		var ran atomic.Int32
+		var inline atomic.Bool
+		fn := func(context.Context) status.Status {
+			ran.Add(1)
+			inline.Store(onWaiter())
+			return status.SEC_I_CONTINUE_NEEDED
+		}
+		// parked issues a call on o and checks that it is parked.
+		parked := func(o *Op) {
+			t.Helper()
+			ran.Store(0)
+			mustStart(t, o, e, nil, CPU, fn)
+			synctest.Wait()
+			if ran.Load() != 0 || runtime.NumGoroutine() != base {
+				t.Fatalf("call ran (%d) or has a goroutine (%d, %d before) before anyone asked", ran.Load(), runtime.NumGoroutine(), base)
+			}
+			if s := e.Stats(); s.Running[CPU] != 1 {
+				t.Fatalf("a parked call holds no slot: %+v", s)
+			}
+		}
+		// ranOnce checks that the call ran once, not on a waiter, and
+		// that its status is final.
+		ranOnce := func(o *Op, what string) {
+			t.Helper()
+			synctest.Wait()
+			if ran.Load() != 1 || inline.Load() || o.Status() != status.SEC_I_CONTINUE_NEEDED {
+				t.Errorf("%s: ran %d times (inline %v), status %v", what, ran.Load(), inline.Load(), o.Status())
+			}
+		}
+
+		var o Op
+		parked(&o)
+		if st := o.Wait(context.Background()); st != status.SEC_I_CONTINUE_NEEDED || ran.Load() != 1 || !inline.Load() {
+			t.Errorf("Wait: %v, ran %d times, inline %v", st, ran.Load(), inline.Load())
+		}
+
+		parked(&o)
+		<-o.Done()
+		ranOnce(&o, "Done")
+
+		parked(&o)
+		if st := o.Status(); st != status.SEC_I_ASYNC_CALL_PENDING {
+			t.Errorf("Status of a parked call = %v", st)
+		}
+		ranOnce(&o, "Status")
+
+		parked(&o)
+		ctx, cancel := context.WithCancel(context.Background())
+		o.Wait(ctx)
+		cancel()
+		ranOnce(&o, "Wait with a context that may end")
+
+		var notified atomic.Int32
+		parked(&o)
+		o.SetNotify(func() { notified.Add(1) })
+		ranOnce(&o, "SetNotify")
+		if notified.Load() != 1 {
+			t.Errorf("callback ran %d times", notified.Load())
+		}
+		o.SetNotify(nil)
+
+		// Nobody asks: the timer starts it d after the first park, and a
+		// second call parked before d/2 has passed since does not push
+		// the timer back.
+		parked(&o)
+		time.Sleep(d - time.Microsecond)
+		synctest.Wait()
+		if ran.Load() != 0 {
+			t.Fatal("parked call ran before the start delay")
+		}
+		time.Sleep(time.Microsecond)
+		ranOnce(&o, "timer")
+		start := time.Now()
+		parked(&o)
+		o.Wait(context.Background())
+		time.Sleep(d / 4)
+		parked(&o)
+		time.Sleep(time.Until(start.Add(d)) - time.Microsecond)
+		synctest.Wait()
+		if ran.Load() != 0 {
+			t.Fatal("parked call ran before the timer")
+		}
+		time.Sleep(time.Microsecond)
+		ranOnce(&o, "timer set for an earlier call")
+
+		// Free completes a parked call as cancelled without running it.
+		var other Op
+		parked(&other)
+		other.Free()
+		if ran.Load() != 0 {
+			t.Error("freed parked call ran")
+		}
+		if s := e.Stats(); s != (Stats{}) {
+			t.Errorf("stats after the calls: %+v", s)
+		}
+		o.Free()
+		synctest.Wait()
+		if got := runtime.NumGoroutine(); got > base {
+			t.Errorf("%d goroutines after the calls, %d before", got, base)
+		}
+	})
+}

@@ -183,9 +183,10 @@ type call struct {
 	// The call's own cancellation, made lazily: most calls are never
 	// cancelled and nobody asks for their Done channel, so a call costs
 	// no context.WithCancel.
-	cmu  sync.Mutex
-	done chan struct{} // guarded by cmu; made by the first Done, closed by cancel
-	err  error         // guarded by cmu; set once by cancel
+	cmu   sync.Mutex
+	done  chan struct{} // guarded by cmu; made by the first Done, closed by cancel
+	err   error         // guarded by cmu; set once by cancel
+	ended atomic.Bool   // err is set: Err needs the lock only then
 
 	// guarded by e.mu
 	state   callState
@@ -625,6 +626,9 @@ func (c *call) Done() <-chan struct{} {
 }
 
 func (c *call) Err() error {
+	if !c.ended.Load() {
+		return nil
+	}
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
 	return c.err
@@ -648,6 +652,7 @@ func (c *call) cancel(err error) {
 		return
 	}
 	c.err = err
+	c.ended.Store(true)
 	if c.done != nil {
 		close(c.done)
 	}

@@ -112,6 +112,7 @@ func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class
 	c := &call{e: e, op: o, key: key, class: class, run: run, parent: parent, holding: noClass}
 	if parent.Done() != nil {
 		c.err = parent.Err()
+		c.ended.Store(c.err != nil)
 		if c.err == nil {
 			c.stop = context.AfterFunc(parent, func() {
 				c.cancel(parent.Err())
