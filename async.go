@@ -39,9 +39,15 @@ import (
 //   - At most [AsyncLimits].CPU calls compute at once and at most
 //     [AsyncLimits].Network calls wait on a KDC at once (see
 //     [SetAsyncLimits]), so a slow KDC cannot starve local handshakes.
-//   - A queued call is an entry in a list, not a goroutine; nothing polls or
-//     sleeps; goroutines are reused while calls run, and an idle engine has
-//     no goroutines.
+//   - A queued call is an entry in a list, not a goroutine; nothing polls;
+//     goroutines are reused while calls run, and an idle engine has no
+//     goroutines.
+//   - A call that may run while nothing waits for it (no callback, and
+//     nobody has called Done, Wait or [SspiGetAsyncCallStatus] since it was
+//     issued) waits for the first of these, up to [AsyncLimits].StartDelay,
+//     before it gets a goroutine; Wait runs it on the waiting goroutine. A
+//     caller that wants the call to overlap its own work at once calls Done
+//     right after issuing it, or registers a callback.
 type SspiAsyncContext struct {
 	op async.Op
 	// hs holds the parameters of a pending InitializeSecurityContext or
@@ -152,7 +158,7 @@ type AsyncLimits struct {
 	// registered and nobody has called Done, Wait or
 	// SspiGetAsyncCallStatus on its async context since it was issued. The
 	// first of these to come starts it (Wait runs it on the waiting
-	// goroutine); after StartDelay it starts anyway. Zero means
+	// goroutine); after StartDelay at the latest it starts anyway. Zero means
 	// DefaultAsyncStartDelay; a negative value starts every call on a
 	// goroutine as soon as it may run.
 	StartDelay time.Duration
@@ -307,7 +313,9 @@ func SspiGetAsyncCallStatus(Handle *SspiAsyncContext) status.Status {
 // Done returns a channel that is closed when the pending call completes,
 // after its outputs are written and its status is final: the Go form of
 // waiting for the notify callback. Each call's channel is closed exactly
-// once. With no call pending it returns a closed channel.
+// once. With no call pending it returns a closed channel. A call that was
+// waiting for someone to ask about it (see [AsyncLimits].StartDelay)
+// starts at once.
 func (h *SspiAsyncContext) Done() <-chan struct{} {
 	if h == nil {
 		return (*async.Op)(nil).Done() // a closed channel

@@ -15,19 +15,27 @@
 //     result and runs the notify callback, then runs the next call or, while
 //     other calls run, waits for one (reusing goroutines keeps their grown
 //     stacks). When no call runs, every engine goroutine ends: an idle
-//     Engine has no goroutines at all. Nothing polls or sleeps.
+//     Engine has no goroutines at all. Nothing polls.
 //
-// Cost per call: the call record and a goroutine (Done's channel only if
-// asked for; no context.WithCancel, no timer). A goroutine waiting with
-// [Op.Wait] and a context that never ends runs a call that may start
-// itself rather than sleep while another goroutine is scheduled for it;
-// the goroutine started for that call then serves the Op's next call
-// instead of a new one being started, so a caller that issues and waits
-// in a loop leaves at most one behind per async context. New goroutines grow
-// their stack once, up front, when calls are known to go deep. What
-// remains is starting the goroutine, about 0.5 to 1 µs a call on a 2-core
-// machine, and, when the other processor is idle, the OS thread the Go
-// runtime wakes for it (see BENCHMARKS.md).
+// With [Limits].StartDelay set, a call that may run while nothing waits
+// for it (no notify callback, nobody has asked for Done) is parked: it
+// holds its slot but gets no goroutine yet. [Op.Wait] with a context that
+// never ends then runs it on the waiting goroutine; Done, Status,
+// SetNotify and Free give it a goroutine; if none of them comes, a timer
+// of its Op does so after the delay. Starting a goroutine while a
+// processor is idle makes the Go runtime wake an OS thread for it, and on
+// a machine with few cores that thread slows the one doing the work by
+// more than a short call costs; a caller that issues and then waits wakes
+// nothing. Without a start delay every call gets a goroutine as soon as
+// it may run, and a waiter that finds it not yet begun still runs it
+// itself (the goroutine started for it then serves the Op's next call, so
+// a caller that issues and waits in a loop leaves at most one behind per
+// async context).
+//
+// Cost per call: the call record (Done's channel only if asked for; no
+// context.WithCancel), and the timer of its Op moved forward at most once
+// per half delay. New goroutines grow their stack once, up front, when
+// calls are known to go deep. See BENCHMARKS.md.
 //
 // [Op] is the per-async-context state (SspiAsyncContext): idle, pending,
 // done or freed, with the status, the Done channel and the callback.
