@@ -263,26 +263,25 @@ func (e *Engine) Stats() Stats {
 }
 
 // submit queues c behind the calls with its key, or gives it a slot, or
-// queues it for one. A call whose context has already ended completes
-// without running.
-func (e *Engine) submit(c *call) {
+// queues it for one, and reports whether c may start now (it then holds
+// its slot, and the caller must start or park it). A call whose context
+// has already ended completes without running. The caller holds c's Op's
+// lock: the Op's lock comes before the engine's.
+func (e *Engine) submit(c *call) (admitted bool) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if c.Err() != nil {
 		// Complete it on a goroutine of its own: the callback never runs
 		// on the goroutine that issued the call.
 		c.state = finished
-		e.mu.Unlock()
 		go c.complete(canceledStatus(c))
-		return
+		return false
 	}
 	if !e.enterKeyLocked(c) {
-		e.mu.Unlock()
-		return
+		return false
 	}
 	var buf [1]*call // keeps start off the heap
-	start := e.admitLocked(c, buf[:0])
-	e.mu.Unlock()
-	e.launch(start)
+	return len(e.admitLocked(c, buf[:0])) > 0
 }
 
 // admitLocked gives c, the first call of its key, a slot of its class if

@@ -124,9 +124,17 @@ func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class
 	// needs it.
 	o.state, o.cur, o.done = pending, c, nil
 	o.st.Store(uint32(status.SEC_I_ASYNC_CALL_PENDING))
+	if !e.submit(c) {
+		o.mu.Unlock()
+		return nil
+	}
+	if d := e.startDelay.Load(); d > 0 && o.onNotify == nil {
+		o.parkLocked(c, time.Duration(d))
+		o.mu.Unlock()
+		return nil
+	}
 	o.mu.Unlock()
-
-	e.submit(c)
+	e.start(c)
 	return nil
 }
 
@@ -325,6 +333,12 @@ func (o *Op) park(c *call, d time.Duration) bool {
 	if o.cur != c || o.onNotify != nil || o.done != nil || o.freed.Load() {
 		return false
 	}
+	o.parkLocked(c, d)
+	return true
+}
+
+// parkLocked is park once it has decided to, with o.mu held.
+func (o *Op) parkLocked(c *call, d time.Duration) {
 	o.parked.Store(c)
 	// One timer per Op, pushed back when it would fire less than d/2 from
 	// now, so that a parked call starts between d/2 and d after it was
@@ -341,12 +355,11 @@ func (o *Op) park(c *call, d time.Duration) bool {
 	case o.timer == nil || o.timerFake != fake:
 		o.timer, o.timerFake = time.AfterFunc(d, o.fire), fake
 	case o.deadline.Sub(now) >= d/2:
-		return true
+		return
 	default:
 		o.timer.Reset(d)
 	}
 	o.deadline = now.Add(d)
-	return true
 }
 
 // fire is the body of the Op's timer: it runs the parked call, if any.
