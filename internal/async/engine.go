@@ -589,6 +589,12 @@ func (e *Engine) runInline(c *call) bool {
 	if !e.takeInline(c) {
 		return false
 	}
+	e.runTaken(c)
+	return true
+}
+
+// runTaken is runInline once c is taken.
+func (e *Engine) runTaken(c *call) {
 	st := e.execute(c, false)
 	var buf [2]*call
 	start, _ := e.settle(c, buf[:0])
@@ -597,7 +603,6 @@ func (e *Engine) runInline(c *call) bool {
 	if notify != nil {
 		go e.notify(notify)
 	}
-	return true
 }
 
 // invoke runs fn, turning a panic into SEC_E_INTERNAL_ERROR.

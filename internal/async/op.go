@@ -205,6 +205,13 @@ func (o *Op) doneLocked() <-chan struct{} {
 // have); this saves two goroutine switches per call.
 func (o *Op) Wait(ctx context.Context) status.Status {
 	if ctx.Done() == nil && o != nil {
+		// Swapping a parked call out makes it the caller's, without a
+		// lock: nothing else has been given it.
+		if c := o.parked.Load(); c != nil && o.parked.CompareAndSwap(c, nil) {
+			c.taken.Store(true)
+			c.e.runTaken(c)
+			return o.Status()
+		}
 		o.mu.Lock()
 		c := o.cur
 		if o.onNotify != nil {
