@@ -1269,3 +1269,47 @@ func TestParkedCalls(t *testing.T) {
 		}
 	})
 }
+
+// An Op used outside a testing/synctest bubble, then inside one, then
+// outside again keeps working: its timer is never touched from the wrong
+// side (the runtime would end the program), and a timer it dropped does
+// not run a call from the other side.
+func TestParkedOpAcrossBubbles(t *testing.T) {
+	const d = time.Millisecond
+	e := New(Limits{StartDelay: d}, nil)
+	var ran atomic.Int32
+	fn := func(context.Context) status.Status {
+		ran.Add(1)
+		return status.SEC_E_OK
+	}
+	var o Op
+	defer o.Free()
+	mustStart(t, &o, e, nil, CPU, fn)
+	if st := o.Wait(context.Background()); st != status.SEC_E_OK {
+		t.Fatal(st)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		ran.Store(0)
+		mustStart(t, &o, e, nil, CPU, fn)
+		time.Sleep(d)
+		synctest.Wait()
+		if ran.Load() != 1 || o.Status() != status.SEC_E_OK {
+			t.Errorf("in the bubble: ran %d times, status %v", ran.Load(), o.Status())
+		}
+		mustStart(t, &o, e, nil, CPU, fn)
+		o.Wait(context.Background())
+	})
+	mustStart(t, &o, e, nil, CPU, fn)
+	if st := o.Wait(context.Background()); st != status.SEC_E_OK {
+		t.Fatal(st)
+	}
+	ran.Store(0)
+	mustStart(t, &o, e, nil, CPU, fn)
+	for start := time.Now(); ran.Load() == 0 && time.Since(start) < 10*time.Second; {
+		time.Sleep(d)
+	}
+	if ran.Load() != 1 {
+		t.Error("after the bubble, a parked call nobody asked about did not start")
+	}
+	<-o.Done()
+}

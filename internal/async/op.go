@@ -53,9 +53,9 @@ type Op struct {
 	// parked is the pending call when it may start but has no goroutine
 	// (see park); whoever swaps it out starts or runs it.
 	parked    atomic.Pointer[call]
-	timer     *time.Timer // guarded by mu; starts the parked call when nobody asks for it
-	timerFake bool        // guarded by mu; timer was made in a testing/synctest bubble
-	deadline  time.Time   // guarded by mu; when timer fires
+	timer     *time.Timer   // guarded by mu; starts the parked call when nobody asks for it
+	timerFake bool          // guarded by mu; timer was made in a testing/synctest bubble
+	deadline  time.Duration // guarded by mu; when timer fires, since epoch
 }
 
 // Start issues fn on e as the Op's call: SspiXxxAsync. key orders it with
@@ -308,7 +308,7 @@ func (o *Op) Free() {
 		return
 	}
 	o.onNotify = nil
-	if now := time.Now(); o.timer != nil && o.timerFake == (now == now.Round(0)) {
+	if _, fake := sinceEpoch(); o.timer != nil && o.timerFake == fake {
 		o.timer.Stop()
 	}
 	o.mu.Unlock()
@@ -354,23 +354,43 @@ func (o *Op) parkLocked(c *call, d time.Duration) {
 	// all. A timer made in a testing/synctest bubble may not be touched
 	// from outside it (and one made outside would not follow the bubble's
 	// clock), so an Op used on both sides gets a new timer; the old one
-	// fires for nothing. Inside a bubble, time.Now has no monotonic
-	// reading.
-	now := time.Now()
-	fake := now == now.Round(0)
+	// fires for nothing.
+	now, fake := sinceEpoch()
 	switch {
 	case o.timer == nil || o.timerFake != fake:
 		o.timer, o.timerFake = time.AfterFunc(d, o.fire), fake
-	case o.deadline.Sub(now) >= d/2:
+	case o.deadline-now >= d/2:
 		return
 	default:
 		o.timer.Reset(d)
 	}
-	o.deadline = now.Add(d)
+	o.deadline = now + d
+}
+
+// epoch is what the Ops' timer deadlines count from: a reading taken
+// outside any testing/synctest bubble, when the package is initialised.
+var epoch = time.Now()
+
+// sinceEpoch returns the time since epoch on the calling goroutine's
+// clock, and whether that clock is a synctest bubble's. Outside a bubble
+// it reads only the monotonic clock. A bubble's clock starts in 2000,
+// before epoch, so inside one the time since epoch is negative.
+func sinceEpoch() (now time.Duration, fake bool) {
+	now = time.Since(epoch)
+	return now, now < 0
 }
 
 // fire is the body of the Op's timer: it runs the parked call, if any.
 func (o *Op) fire() {
+	_, fake := sinceEpoch()
+	o.mu.Lock()
+	current := fake == o.timerFake
+	o.mu.Unlock()
+	if !current {
+		// A timer the Op dropped when it moved into or out of a synctest
+		// bubble: the parked call, if any, is not this goroutine's to run.
+		return
+	}
 	if c := o.parked.Swap(nil); c != nil {
 		c.e.run(c, false)
 	}
