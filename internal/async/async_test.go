@@ -1282,8 +1282,17 @@ func TestParkedOpAcrossBubbles(t *testing.T) {
 		ran.Add(1)
 		return status.SEC_E_OK
 	}
+	base := runtime.NumGoroutine()
 	var o Op
-	defer o.Free()
+	defer func() {
+		// Let the timers this test dropped fire, so that their
+		// goroutines do not show up in later tests' counts.
+		o.Free()
+		time.Sleep(2 * d)
+		for start := time.Now(); runtime.NumGoroutine() > base && time.Since(start) < 10*time.Second; {
+			time.Sleep(d)
+		}
+	}()
 	mustStart(t, &o, e, nil, CPU, fn)
 	if st := o.Wait(context.Background()); st != status.SEC_E_OK {
 		t.Fatal(st)
