@@ -36,6 +36,11 @@ type Context struct {
 	req     uint32
 	created time.Time
 
+	// asyncKey sits next to hsMu, which each handshake step takes: an
+	// async step touches both.
+	asyncKey   async.Key   // orders the SspiXxxAsync calls on the context
+	asyncClass async.Class // constant: the allowance of its async client calls (classFor)
+
 	hsMu   sync.Mutex // serialises handshake and attribute calls
 	sendMu sync.Mutex // serialises MakeSignature and EncryptMessage
 	recvMu sync.Mutex // serialises VerifySignature and DecryptMessage
@@ -52,8 +57,6 @@ type Context struct {
 
 	extra []byte // guarded by hsMu: the unconsumed input of the last stream Step
 
-	asyncKey   async.Key   // orders the SspiXxxAsync calls on the context
-	asyncClass async.Class // constant: the allowance of its async client calls (classFor)
 }
 
 func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {

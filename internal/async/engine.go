@@ -97,26 +97,29 @@ func (l Limits) withDefaults() Limits {
 // Engine runs calls with per-key ordering and bounded concurrency. It is
 // safe for concurrent use. The zero Engine is not usable; call [New].
 type Engine struct {
-	onPanic func(any) // constant; may be nil
+	// The fields that every call touches come first, so that they share
+	// as few cache lines as possible.
+	mu       sync.Mutex
+	active   int // guarded by mu: calls that have a goroutine or are parked
+	busyKeys int // guarded by mu: keys with a call started or waiting for a slot
+	queued   int // guarded by mu: calls queued behind another with the same key
+
+	startDelay atomic.Int64 // Limits.StartDelay, in nanoseconds; 0: start at once
 
 	// deepStacks is set once a call has grown the stack of the fresh
 	// goroutine it ran on; from then on new goroutines reserve their
 	// stack before their first call (see reserveStack).
 	deepStacks atomic.Bool
 
-	startDelay atomic.Int64 // Limits.StartDelay, in nanoseconds; 0: start at once
+	pools [numClasses]pool // guarded by mu
 
-	mu sync.Mutex
 	// keys holds one entry per busy key other than a *Key: the calls
 	// issued behind the one that is running or waiting for a slot (nil
 	// when there are none). A *Key holds its own.
-	keys     map[any]*list.List // guarded by mu
-	busyKeys int                // guarded by mu: keys with a call started or waiting for a slot
-	queued   int                // guarded by mu: calls queued behind another with the same key
-	pools    [numClasses]pool   // guarded by mu
-	active   int                // guarded by mu: calls that have a goroutine
-	idle     []*worker          // guarded by mu: goroutines waiting for a call
+	keys map[any]*list.List // guarded by mu
+	idle []*worker          // guarded by mu: goroutines waiting for a call
 
+	onPanic func(any) // constant; may be nil
 }
 
 // Key is an ordering key that holds its own queue, so that issuing a call
