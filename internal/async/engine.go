@@ -194,10 +194,10 @@ type call struct {
 	// The call's own cancellation, made lazily: most calls are never
 	// cancelled and nobody asks for their Done channel, so a call costs
 	// no context.WithCancel.
-	cmu   sync.Mutex
-	done  chan struct{} // guarded by cmu; made by the first Done, closed by cancel
-	err   error         // guarded by cmu; set once by cancel
-	ended atomic.Bool   // err is set: Err needs the lock only then
+	cmu       sync.Mutex
+	done      chan struct{}         // guarded by cmu; made by the first Done, closed by cancel
+	err       atomic.Pointer[error] // set once by cancel
+	doneAsked atomic.Bool           // Done has been called: cancel must close done
 
 	// guarded by e.mu
 	state   callState
@@ -631,8 +631,11 @@ func (c *call) Deadline() (time.Time, bool) { return c.parent.Deadline() }
 func (c *call) Done() <-chan struct{} {
 	c.cmu.Lock()
 	defer c.cmu.Unlock()
+	// Announce the channel before looking at err; cancel sets err before
+	// looking for the announcement, so one of the two sees the other.
+	c.doneAsked.Store(true)
 	if c.done == nil {
-		if c.err != nil {
+		if c.err.Load() != nil {
 			return closed
 		}
 		c.done = make(chan struct{})
@@ -641,12 +644,10 @@ func (c *call) Done() <-chan struct{} {
 }
 
 func (c *call) Err() error {
-	if !c.ended.Load() {
-		return nil
+	if p := c.err.Load(); p != nil {
+		return *p
 	}
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	return c.err
+	return nil
 }
 
 // Value gives the call under callKey; context.Cause finds the parent's
@@ -661,16 +662,28 @@ func (c *call) Value(key any) any {
 // cancel ends the call's context with err (context.Canceled, or the
 // parent's error) unless it has ended already.
 func (c *call) cancel(err error) {
-	c.cmu.Lock()
-	defer c.cmu.Unlock()
-	if c.err != nil {
+	if !c.err.CompareAndSwap(nil, errPointer(err)) {
 		return
 	}
-	c.err = err
-	c.ended.Store(true)
-	if c.done != nil {
-		close(c.done)
+	if c.doneAsked.Load() {
+		c.cmu.Lock()
+		if c.done != nil {
+			close(c.done)
+		}
+		c.cmu.Unlock()
 	}
+}
+
+// errPointer returns a pointer to err, without allocating for the errors
+// a context ends with.
+func errPointer(err error) *error {
+	switch err {
+	case context.Canceled:
+		return &context.Canceled
+	case context.DeadlineExceeded:
+		return &context.DeadlineExceeded
+	}
+	return &err
 }
 
 // end ends the call's context once the call has returned or has been

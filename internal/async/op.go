@@ -111,9 +111,9 @@ func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class
 	}
 	c := &call{e: e, op: o, key: key, class: class, run: run, parent: parent, holding: noClass}
 	if parent.Done() != nil {
-		c.err = parent.Err()
-		c.ended.Store(c.err != nil)
-		if c.err == nil {
+		if err := parent.Err(); err != nil {
+			c.err.Store(errPointer(err))
+		} else {
 			c.stop = context.AfterFunc(parent, func() {
 				c.cancel(parent.Err())
 				e.dequeue(c)
