@@ -683,7 +683,9 @@ func errPointer(err error) *error {
 	case context.DeadlineExceeded:
 		return &context.DeadlineExceeded
 	}
-	return &err
+	p := new(error)
+	*p = err
+	return p
 }
 
 // end ends the call's context once the call has returned or has been
