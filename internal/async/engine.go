@@ -185,8 +185,7 @@ const (
 type call struct {
 	e      *Engine
 	op     *Op
-	key    any   // comparable; nil means unordered
-	class  Class // the class it was issued with
+	key    any // comparable; nil means unordered
 	run    Runner
 	parent context.Context
 	stop   func() bool // stops the AfterFunc watching parent; nil when parent never ends
@@ -199,9 +198,11 @@ type call struct {
 	err       atomic.Pointer[error] // set once by cancel
 	doneAsked atomic.Bool           // Done has been called: cancel must close done
 
-	// guarded by e.mu
+	taken atomic.Bool // a goroutine has begun running it (see take)
+	class Class       // the class it was issued with
+
+	// guarded by e.mu (the fields are ordered to keep a call in 128 bytes)
 	state   callState
-	taken   atomic.Bool   // a goroutine has begun running it (see take)
 	holding Class         // the slot it holds while running (noClass if none)
 	elem    *list.Element // its entry in a key queue or a pool's wait list
 	queue   *list.List    // the list elem belongs to
@@ -410,6 +411,9 @@ func (e *Engine) launch(start []*call) {
 // other processor is free would leave one unstarted goroutine behind per
 // call until it was preempted (thousands at GOMAXPROCS=1).
 func (e *Engine) start(c *call) {
+	if testHookStart != nil {
+		testHookStart(c)
+	}
 	e.mu.Lock()
 	var w *worker
 	if n := len(e.idle); n > 0 {
@@ -430,6 +434,10 @@ func (e *Engine) start(c *call) {
 	c.op.spare.Store(sp)
 	go e.runSpare(sp)
 }
+
+// testHookStart, when set by a test, is called for each call given a
+// goroutine (or a waiting worker) by start.
+var testHookStart func(*call)
 
 // runSpare is the body of a goroutine started by start: it closes its
 // slot and runs the call it held, unless that call's waiter took it.
