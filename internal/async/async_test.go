@@ -2,6 +2,8 @@ package async
 
 import (
 	"context"
+	"crypto/md5"
+	"fmt"
 	"errors"
 	"runtime"
 	"slices"
@@ -1329,4 +1331,65 @@ func TestParkedOpAcrossBubbles(t *testing.T) {
 		t.Error("after the bubble, a parked call nobody asked about did not start")
 	}
 	<-o.Done()
+}
+
+// md5Work hashes n blocks: a stand-in for a handshake leg's work.
+func md5Work(n int) {
+	var buf [64]byte
+	for range n {
+		sum := md5.Sum(buf[:])
+		buf[0] ^= sum[0]
+	}
+}
+
+// BenchmarkWakeCost is why the engine parks calls: it runs units of MD5
+// work (80 blocks, 10 to 20 µs) alone and, interleaved, each preceded by
+// the start of a goroutine that does nothing (every=1), or by one every
+// few units, or preceded by moving two timers forward as parked calls do
+// (every=timer), and reports the slowdown of the same work: the median
+// over pairs of batches (ratio) and the ratio of the total times
+// (mean-ratio), which the slowdown's bursts weigh on more. A
+// goroutine started while the other processor is idle makes the runtime
+// wake an OS thread, whose activity slows the one doing the work.
+func BenchmarkWakeCost(b *testing.B) {
+	for _, every := range []int{1, 4, 16, 64, 0} {
+		name := fmt.Sprintf("every=%d", every)
+		if every == 0 {
+			name = "every=timer"
+		}
+		b.Run(name, func(b *testing.B) {
+			t1 := time.AfterFunc(time.Hour, func() {})
+			t2 := time.AfterFunc(time.Hour, func() {})
+			defer t1.Stop()
+			defer t2.Stop()
+			var spent [2]time.Duration
+			var ratios []float64
+			i := 0
+			for b.Loop() {
+				var pair [2]time.Duration
+				for k := range 2 {
+					t0 := time.Now()
+					for range 16 {
+						if k == 1 {
+							switch i++; {
+							case every == 0:
+								t1.Reset(time.Millisecond)
+								t2.Reset(time.Millisecond)
+							case i%every == 0:
+								go func() {}()
+							}
+						}
+						md5Work(80)
+					}
+					pair[k] = time.Since(t0)
+					spent[k] += pair[k]
+				}
+				ratios = append(ratios, float64(pair[1])/float64(pair[0]))
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(ratios[len(ratios)/2], "ratio")
+			b.ReportMetric(float64(spent[1])/float64(spent[0]), "mean-ratio")
+			b.ReportMetric(float64(spent[0].Nanoseconds())/float64(b.N*16), "ns/unit")
+		})
+	}
 }
