@@ -158,7 +158,8 @@ func (o *Op) publish(st status.Status) (notify func()) {
 
 // Status returns SEC_I_ASYNC_CALL_PENDING while a call is pending, then the
 // call's status (SspiGetAsyncCallStatus); SEC_E_OK before the first call
-// and after Reinit; SEC_E_INVALID_HANDLE for a nil or freed Op.
+// and after Reinit; SEC_E_INVALID_HANDLE for a nil or freed Op. It gives a
+// parked call (see park) a goroutine.
 func (o *Op) Status() status.Status {
 	if o == nil || o.freed.Load() {
 		return status.SEC_E_INVALID_HANDLE
@@ -172,7 +173,8 @@ func (o *Op) Status() status.Status {
 
 // Done returns a channel closed when the pending call completes, after its
 // status is final. With no call pending it returns a closed channel. Each
-// call closes its channel exactly once.
+// call closes its channel exactly once. It gives a parked call (see park)
+// a goroutine.
 func (o *Op) Done() <-chan struct{} {
 	if o == nil {
 		return closed
@@ -234,7 +236,8 @@ func (o *Op) Wait(ctx context.Context) status.Status {
 // SetNotify registers fn (nil to remove) as the callback run once after
 // each later call completes, on the engine goroutine, after the outputs
 // and the status are final (SspiSetAsyncNotifyCallback). It returns
-// ErrInvalid for a nil or freed Op.
+// ErrInvalid for a nil or freed Op. Registering a callback gives a parked
+// call (see park) a goroutine.
 func (o *Op) SetNotify(fn func()) error {
 	if o == nil {
 		return ErrInvalid
