@@ -3,8 +3,8 @@ package async
 import (
 	"context"
 	"crypto/md5"
-	"fmt"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
