@@ -1393,3 +1393,91 @@ func BenchmarkWakeCost(b *testing.B) {
 		})
 	}
 }
+
+// Many goroutines issue calls on an engine that parks them and learn of
+// their completion in every way at once: Wait, Done, polling Status, a
+// callback registered after the call was issued, the timer, or Free.
+// Each call runs at most once (never after a Free that found it parked or
+// queued), each status turns final, and the engine ends idle with no
+// goroutine left.
+func TestParkedCallsStress(t *testing.T) {
+	e := New(Limits{CPU: 2, StartDelay: 50 * time.Microsecond}, nil)
+	base := runtime.NumGoroutine()
+	const workers, rounds = 16, 200
+	keys := []*Key{new(Key), new(Key), new(Key)}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := new(Op)
+			for i := range rounds {
+				var ran atomic.Int32
+				fn := func(context.Context) status.Status {
+					if ran.Add(1) != 1 {
+						t.Error("a call ran twice")
+					}
+					return status.SEC_I_CONTINUE_NEEDED
+				}
+				if err := o.Start(context.Background(), e, keys[(w+i)%len(keys)], CPU, fn); err != nil {
+					t.Errorf("Start: %v", err)
+					return
+				}
+				final := func(how string) {
+					if st := o.Status(); st != status.SEC_I_CONTINUE_NEEDED || ran.Load() != 1 {
+						t.Errorf("%s: status %v, ran %d times", how, st, ran.Load())
+					}
+				}
+				switch (w + i) % 6 {
+				case 0:
+					o.Wait(context.Background())
+					final("Wait")
+				case 1:
+					<-o.Done()
+					final("Done")
+				case 2:
+					for o.Status() == status.SEC_I_ASYNC_CALL_PENDING {
+						runtime.Gosched()
+					}
+					final("Status")
+				case 3:
+					// The timer may have run the call already, and then
+					// the callback does not run for it.
+					var notified atomic.Int32
+					o.SetNotify(func() {
+						if notified.Add(1) > 1 {
+							t.Error("callback ran twice")
+						}
+					})
+					<-o.Done()
+					o.SetNotify(nil)
+					final("SetNotify")
+				case 4:
+					// Nobody asks: the timer starts it.
+					for ran.Load() == 0 {
+						time.Sleep(20 * time.Microsecond)
+					}
+					<-o.Done()
+					final("timer")
+				case 5:
+					o.Free()
+					if n := ran.Load(); n > 1 {
+						t.Errorf("Free: ran %d times", n)
+					}
+					o = new(Op)
+				}
+			}
+			o.Free()
+		}()
+	}
+	wg.Wait()
+	if s := e.Stats(); s != (Stats{}) {
+		t.Errorf("stats after the calls: %+v", s)
+	}
+	for start := time.Now(); runtime.NumGoroutine() > base && time.Since(start) < 10*time.Second; {
+		time.Sleep(time.Millisecond)
+	}
+	if got := runtime.NumGoroutine(); got > base {
+		t.Errorf("%d goroutines after the calls, %d before", got, base)
+	}
+}
