@@ -1804,3 +1804,48 @@ func TestAsyncStartDelay(t *testing.T) {
 		}
 	})
 }
+
+// Many goroutines drive handshakes of every package at once, each leg
+// issued and then waited for, so that the calls are parked and run on
+// their waiters while other calls take the CPU slots; every handshake
+// gives what the synchronous calls give.
+func TestAsyncConcurrentWaiters(t *testing.T) {
+	for _, tc := range handshakeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.registry(t)
+			target := tc.targetName()
+			ccred := acquire(t, r, tc.client, sspi.SECPKG_CRED_OUTBOUND)
+			scred := acquire(t, r, tc.server, sspi.SECPKG_CRED_INBOUND)
+			isc, asc := tc.calls(t, r, target, nil, nil)
+			want, cctx, sctx := runHandshake(t, isc, asc, &ccred, &scred)
+			r.DeleteSecurityContext(&cctx)
+			r.DeleteSecurityContext(&sctx)
+			const goroutines, each = 16, 10
+			var wg sync.WaitGroup
+			for range goroutines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ch, sh := sspi.SspiCreateAsyncContext(), sspi.SspiCreateAsyncContext()
+					defer sspi.SspiFreeAsyncContext(ch)
+					defer sspi.SspiFreeAsyncContext(sh)
+					isc, asc := tc.calls(t, r, target, ch, sh)
+					for range each {
+						got, cctx, sctx := runHandshake(t, isc, asc, &ccred, &scred)
+						if len(got) != len(want) {
+							t.Errorf("%d legs, want %d", len(got), len(want))
+						}
+						for i := range min(len(got), len(want)) {
+							if got[i].st != want[i].st || got[i].attr != want[i].attr {
+								t.Errorf("leg %d: %v, want %v", i, got[i], want[i])
+							}
+						}
+						r.DeleteSecurityContext(&cctx)
+						r.DeleteSecurityContext(&sctx)
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
