@@ -1193,8 +1193,8 @@ func TestParkedCalls(t *testing.T) {
 			if ran.Load() != 0 || started.Load() != 0 {
 				t.Fatalf("call ran (%d) or was given a goroutine (%d) before anyone asked", ran.Load(), started.Load())
 			}
-			if s := e.Stats(); s.Running[CPU] != 1 {
-				t.Fatalf("a parked call holds no slot: %+v", s)
+			if s := e.Stats(); s.Running[CPU] != 0 {
+				t.Fatalf("a parked call holds a slot: %+v", s)
 			}
 		}
 		// ranOnce checks that the call ran once, not on a waiter, and
@@ -1261,6 +1261,31 @@ func TestParkedCalls(t *testing.T) {
 		}
 		time.Sleep(time.Microsecond)
 		ranOnce(&o, "timer set for an earlier call")
+
+		// A parked call holds no slot. With the only CPU slot busy, its
+		// waiter cannot run it; it runs on an engine goroutine once the
+		// slot frees.
+		var blocker Op
+		g := newGate(status.SEC_E_OK)
+		mustStart(t, &blocker, e, nil, CPU, g.run)
+		blocker.Done()
+		<-g.started
+		ran.Store(0)
+		mustStart(t, &o, e, nil, CPU, fn)
+		if s := e.Stats(); s.Running[CPU] != 1 || s.Waiting[CPU] != 0 {
+			t.Errorf("stats with one running and one parked call: %+v", s)
+		}
+		waited := make(chan status.Status)
+		go func() { waited <- o.Wait(context.Background()) }()
+		synctest.Wait()
+		if ran.Load() != 0 {
+			t.Error("a parked call ran while the only slot was busy")
+		}
+		close(g.release)
+		if st := <-waited; st != status.SEC_I_CONTINUE_NEEDED || ran.Load() != 1 || inline.Load() {
+			t.Errorf("after the slot freed: %v, ran %d times, inline %v", st, ran.Load(), inline.Load())
+		}
+		blocker.Free()
 
 		// Free completes a parked call as cancelled without running it.
 		var other Op

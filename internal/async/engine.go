@@ -100,7 +100,7 @@ type Engine struct {
 	// The fields that every call touches come first, so that they share
 	// as few cache lines as possible.
 	mu       sync.Mutex
-	active   int // guarded by mu: calls that have a goroutine or are parked
+	active   int // guarded by mu: calls that hold a slot
 	busyKeys int // guarded by mu: keys with a call started or waiting for a slot
 	queued   int // guarded by mu: calls queued behind another with the same key
 
@@ -176,7 +176,8 @@ const (
 	unsubmitted callState = iota // issued, not yet handed to the engine
 	queuedKey                    // behind another call with the same key
 	queuedSlot                   // first for its key, waiting for a slot
-	running                      // has a goroutine
+	parked                       // first for its key, with no slot yet: parked on its Op
+	running                      // has a slot, and a goroutine or a waiter to run it
 	finished                     // completed, or removed from its queue
 )
 
@@ -266,12 +267,21 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-// submit queues c behind the calls with its key, or gives it a slot, or
-// queues it for one, and reports whether c may start now (it then holds
-// its slot, and the caller must start or park it). A call whose context
-// has already ended completes without running. The caller holds c's Op's
-// lock: the Op's lock comes before the engine's.
-func (e *Engine) submit(c *call) (admitted bool) {
+// What submit did with a call.
+type admission uint8
+
+const (
+	queued   admission = iota // queued behind its key or for a slot, or completed at once
+	admitted                  // holds its slot: the caller must start it
+	parkedAt                  // first for its key, parked: the caller must park it on its Op
+)
+
+// submit queues c behind the calls with its key, or, if park is set,
+// parks it as first for its key without a slot, or gives it a slot, or
+// queues it for one. A call whose context has already ended completes
+// without running. The caller holds c's Op's lock: the Op's lock comes
+// before the engine's.
+func (e *Engine) submit(c *call, park bool) admission {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c.Err() != nil {
@@ -279,12 +289,33 @@ func (e *Engine) submit(c *call) (admitted bool) {
 		// on the goroutine that issued the call.
 		c.state = finished
 		go c.complete(canceledStatus(c))
-		return false
+		return queued
 	}
 	if !e.enterKeyLocked(c) {
-		return false
+		return queued
+	}
+	if park {
+		c.state = parked
+		return parkedAt
 	}
 	var buf [1]*call // keeps start off the heap
+	if len(e.admitLocked(c, buf[:0])) > 0 {
+		return admitted
+	}
+	return queued
+}
+
+// admitParked gives c, a call taken off its Op's parked slot, a slot of
+// its class, and reports whether it has one and may run at once. If not,
+// c waits for a slot and is started on a goroutine when one frees; it
+// also does not run if Free has dequeued it meanwhile.
+func (e *Engine) admitParked(c *call) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c.state != parked {
+		return false
+	}
+	var buf [1]*call
 	return len(e.admitLocked(c, buf[:0])) > 0
 }
 
@@ -392,14 +423,11 @@ func (e *Engine) enterKeyLocked(c *call) bool {
 	return false
 }
 
-// launch starts each call of start: it parks the call on its Op when
-// nobody waits for it yet (see Op.park), and gives it a goroutine
-// otherwise.
+// launch gives each call of start a goroutine. Calls are parked only
+// when issued (see Op.StartRunner): one that waited behind another call
+// or for a slot starts at once when it may.
 func (e *Engine) launch(start []*call) {
 	for _, c := range start {
-		if d := e.startDelay.Load(); d > 0 && c.op.park(c, time.Duration(d)) {
-			continue
-		}
 		e.start(c)
 	}
 }
@@ -538,7 +566,6 @@ func (e *Engine) takeInline(c *call) bool {
 	if c.state != running || !c.taken.CompareAndSwap(false, true) {
 		return false
 	}
-	c.op.parked.CompareAndSwap(c, nil)
 	// Free the spare started for c, if it has not run, for the Op's
 	// next call.
 	if sp := c.op.spare.Load(); sp != nil {
@@ -772,6 +799,8 @@ func (e *Engine) dequeue(c *call) bool {
 		e.queued--
 	case queuedSlot:
 		c.queue.Remove(c.elem)
+		start = e.advanceLocked(c.key, start)
+	case parked:
 		start = e.advanceLocked(c.key, start)
 	default:
 		e.mu.Unlock()

@@ -51,7 +51,7 @@ type Op struct {
 	spare atomic.Pointer[spare] // the goroutine started for the last call (see Engine.start)
 
 	// parked is the pending call when it may start but has no goroutine
-	// (see park); whoever swaps it out starts or runs it.
+	// (see parkLocked); whoever swaps it out starts or runs it.
 	parked    atomic.Pointer[call]
 	timer     *time.Timer   // guarded by mu; starts the parked call when nobody asks for it
 	timerFake bool          // guarded by mu; timer was made in a testing/synctest bubble
@@ -124,17 +124,17 @@ func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class
 	// needs it.
 	o.state, o.cur, o.done = pending, c, nil
 	o.st.Store(uint32(status.SEC_I_ASYNC_CALL_PENDING))
-	if !e.submit(c) {
+	d := time.Duration(e.startDelay.Load())
+	switch e.submit(c, d > 0 && o.onNotify == nil) {
+	case admitted:
 		o.mu.Unlock()
-		return nil
-	}
-	if d := e.startDelay.Load(); d > 0 && o.onNotify == nil {
-		o.parkLocked(c, time.Duration(d))
+		e.start(c)
+	case parkedAt:
+		o.parkLocked(c, d)
 		o.mu.Unlock()
-		return nil
+	default:
+		o.mu.Unlock()
 	}
-	o.mu.Unlock()
-	e.start(c)
 	return nil
 }
 
@@ -159,7 +159,7 @@ func (o *Op) publish(st status.Status) (notify func()) {
 // Status returns SEC_I_ASYNC_CALL_PENDING while a call is pending, then the
 // call's status (SspiGetAsyncCallStatus); SEC_E_OK before the first call
 // and after Reinit; SEC_E_INVALID_HANDLE for a nil or freed Op. It gives a
-// parked call (see park) a goroutine.
+// parked call (see parkLocked) a goroutine.
 func (o *Op) Status() status.Status {
 	if o == nil || o.freed.Load() {
 		return status.SEC_E_INVALID_HANDLE
@@ -173,7 +173,7 @@ func (o *Op) Status() status.Status {
 
 // Done returns a channel closed when the pending call completes, after its
 // status is final. With no call pending it returns a closed channel. Each
-// call closes its channel exactly once. It gives a parked call (see park)
+// call closes its channel exactly once. It gives a parked call (see parkLocked)
 // a goroutine.
 func (o *Op) Done() <-chan struct{} {
 	if o == nil {
@@ -209,7 +209,7 @@ func (o *Op) Wait(ctx context.Context) status.Status {
 	if ctx.Done() == nil && o != nil {
 		// Swapping a parked call out makes it the caller's, without a
 		// lock: nothing else has been given it.
-		if c := o.parked.Load(); c != nil && o.parked.CompareAndSwap(c, nil) {
+		if c := o.parked.Load(); c != nil && o.parked.CompareAndSwap(c, nil) && c.e.admitParked(c) {
 			c.taken.Store(true)
 			c.e.runTaken(c)
 			return o.Status()
@@ -237,7 +237,7 @@ func (o *Op) Wait(ctx context.Context) status.Status {
 // each later call completes, on the engine goroutine, after the outputs
 // and the status are final (SspiSetAsyncNotifyCallback). It returns
 // ErrInvalid for a nil or freed Op. Registering a callback gives a parked
-// call (see park) a goroutine.
+// call (see parkLocked) a goroutine.
 func (o *Op) SetNotify(fn func()) error {
 	if o == nil {
 		return ErrInvalid
@@ -319,35 +319,22 @@ func (o *Op) Free() {
 		return
 	}
 	c.cancel(context.Canceled)
-	if !c.e.dequeue(c) && o.parked.CompareAndSwap(c, nil) {
-		// It has its slot but no goroutine: complete it here, as
-		// cancelled.
-		c.e.runInline(c)
-	}
+	c.e.dequeue(c) // a queued or parked call completes here, as cancelled
+	o.parked.CompareAndSwap(c, nil)
 	<-ch
 }
 
-// park keeps c, the Op's pending call, which may now start, without a
-// goroutine if nothing waits for it yet: no callback is registered and
-// nobody has asked for Done. It reports whether c was parked. A parked
-// call is run by the goroutine that waits for it ([Op.Wait]), is given a
-// goroutine by Done, Status, SetNotify and Free, or, if none of these
-// comes, by the Op's timer after d. A caller that issues a call and waits
-// for it thus has it run on its own goroutine without any other being
-// woken: starting a goroutine while a processor is idle makes the Go
-// runtime wake an OS thread, which on small machines costs more than a
-// short handshake step.
-func (o *Op) park(c *call, d time.Duration) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.cur != c || o.onNotify != nil || o.done != nil || o.freed.Load() {
-		return false
-	}
-	o.parkLocked(c, d)
-	return true
-}
-
-// parkLocked is park once it has decided to, with o.mu held.
+// parkLocked parks c, the Op's pending call, just issued and first for
+// its key, with o.mu held: c keeps its place on its key but takes no slot
+// and no goroutine while nothing waits for it (no callback is registered,
+// and nobody has asked for Done yet). The goroutine that waits for it
+// runs it ([Op.Wait]); Done, Status, SetNotify and Free give it a
+// goroutine (Free: completes it as cancelled); if none of these comes,
+// the Op's timer does, after d. A caller that issues a call and waits for
+// it thus has it run on its own goroutine without any other being woken:
+// starting a goroutine while a processor is idle makes the Go runtime
+// wake an OS thread, which on small machines costs more than a short
+// handshake step.
 func (o *Op) parkLocked(c *call, d time.Duration) {
 	o.parked.Store(c)
 	// One timer per Op, pushed back when it would fire less than d/2 from
@@ -394,14 +381,15 @@ func (o *Op) fire() {
 		// bubble: the parked call, if any, is not this goroutine's to run.
 		return
 	}
-	if c := o.parked.Swap(nil); c != nil {
+	if c := o.parked.Swap(nil); c != nil && c.e.admitParked(c) {
 		c.e.run(c, false)
 	}
 }
 
-// unpark gives the parked call, if any, a goroutine.
+// unpark gives the parked call, if any, its slot and a goroutine (or a
+// place in the queue for a slot).
 func (o *Op) unpark() {
-	if c := o.parked.Swap(nil); c != nil {
+	if c := o.parked.Swap(nil); c != nil && c.e.admitParked(c) {
 		c.e.start(c)
 	}
 }
