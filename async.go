@@ -153,14 +153,16 @@ type AsyncLimits struct {
 	// Network is the number of calls that may wait on the network (a KDC)
 	// at once, on top of CPU. Zero or less means 64.
 	Network int
-	// StartDelay is how long a call that may start is kept without a
-	// goroutine while nothing waits for it: no notify callback is
-	// registered and nobody has called Done, Wait or
-	// SspiGetAsyncCallStatus on its async context since it was issued. The
-	// first of these to come starts it (Wait runs it on the waiting
-	// goroutine); after StartDelay at the latest it starts anyway. Zero means
-	// DefaultAsyncStartDelay; a negative value starts every call on a
-	// goroutine as soon as it may run.
+	// StartDelay is how long a call is kept without a goroutine while
+	// nothing waits for it: no notify callback is registered and nobody
+	// has called Done, Wait or SspiGetAsyncCallStatus on its async context
+	// since it was issued. Such a call keeps its place behind the calls on
+	// its security context but holds no CPU or network slot. The first of
+	// these to come starts it (Wait runs it on the waiting goroutine);
+	// after StartDelay at the latest it starts anyway. A call issued
+	// behind another on the same security context starts as soon as it
+	// may run. Zero means DefaultAsyncStartDelay; a negative value starts
+	// every call on a goroutine as soon as it may run.
 	StartDelay time.Duration
 }
 

@@ -1155,8 +1155,9 @@ func BenchmarkStartWaitParked(b *testing.B) {
 	}
 }
 
-// With a start delay, a call that may start while nothing waits for it is
-// parked: it holds its slot but has no goroutine. The first of Wait (which
+// With a start delay, a call issued while nothing waits for it is parked:
+// it keeps its place on its key but has no slot and no goroutine. The
+// first of Wait (which
 // runs it on the waiter), Done, Status, SetNotify and Free starts it, and
 // with none of them it starts when the Op's timer fires, between d/2 and
 // d after it was parked. No goroutine is started for a call its waiter

@@ -17,12 +17,15 @@
 //     stacks). When no call runs, every engine goroutine ends: an idle
 //     Engine has no goroutines at all. Nothing polls.
 //
-// With [Limits].StartDelay set, a call that may run while nothing waits
-// for it (no notify callback, nobody has asked for Done) is parked: it
-// holds its slot but gets no goroutine yet. [Op.Wait] with a context that
-// never ends then runs it on the waiting goroutine; Done, Status,
-// SetNotify and Free give it a goroutine; if none of them comes, a timer
-// of its Op does so after the delay. Starting a goroutine while a
+// With [Limits].StartDelay set, a call issued first for its key while
+// nothing waits for it (no notify callback; nobody can have asked for
+// Done yet) is parked: it keeps its place on its key but takes no slot and
+// no goroutine. [Op.Wait] with a context that never ends then runs it on
+// the waiting goroutine once it has a slot; Done, Status and SetNotify
+// give it a slot (or a place in the queue for one) and a goroutine, Free
+// completes it as cancelled; if none of them comes, a timer of its Op
+// starts it after the delay. A call that waits behind another on its key
+// or for a slot is started as soon as it may run. Starting a goroutine while a
 // processor is idle makes the Go runtime wake an OS thread for it, and on
 // a machine with few cores that thread slows the one doing the work by
 // more than a short call costs; a caller that issues and then waits wakes
