@@ -768,12 +768,13 @@ func BenchmarkDirectCall(b *testing.B) {
 // engine goroutine, publish, wait.
 func BenchmarkStartWait(b *testing.B) {
 	b.ReportAllocs()
+	var key Key // as the root package orders calls on a security context
 	e := New(Limits{}, nil)
 	fn := func(context.Context) status.Status { return status.SEC_E_OK }
 	ctx := context.Background()
 	var o Op
 	for b.Loop() {
-		if err := o.Start(ctx, e, "k", CPU, fn); err != nil {
+		if err := o.Start(ctx, e, &key, CPU, fn); err != nil {
 			b.Fatal(err)
 		}
 		<-o.Done()
@@ -784,12 +785,13 @@ func BenchmarkStartWait(b *testing.B) {
 // the call on the waiting goroutine.
 func BenchmarkStartWaitInline(b *testing.B) {
 	b.ReportAllocs()
+	var key Key // as the root package orders calls on a security context
 	e := New(Limits{}, nil)
 	fn := func(context.Context) status.Status { return status.SEC_E_OK }
 	ctx := context.Background()
 	var o Op
 	for b.Loop() {
-		if err := o.Start(ctx, e, "k", CPU, fn); err != nil {
+		if err := o.Start(ctx, e, &key, CPU, fn); err != nil {
 			b.Fatal(err)
 		}
 		if o.Wait(ctx) != status.SEC_E_OK {
@@ -803,10 +805,11 @@ func BenchmarkStartWaitInline(b *testing.B) {
 // per pending call.
 func BenchmarkPendingCall(b *testing.B) {
 	b.ReportAllocs()
+	var key Key // as the root package orders calls on a security context
 	e := New(Limits{}, nil)
 	var blocker Op
 	release := make(chan struct{})
-	if err := blocker.Start(context.Background(), e, "k", CPU, func(context.Context) status.Status {
+	if err := blocker.Start(context.Background(), e, &key, CPU, func(context.Context) status.Status {
 		<-release
 		return status.SEC_E_OK
 	}); err != nil {
@@ -816,7 +819,7 @@ func BenchmarkPendingCall(b *testing.B) {
 	ops := make([]Op, b.N)
 	b.ResetTimer()
 	for i := range ops {
-		if err := ops[i].Start(context.Background(), e, "k", CPU, fn); err != nil {
+		if err := ops[i].Start(context.Background(), e, &key, CPU, fn); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -116,11 +116,10 @@ type Engine struct {
 
 	pools [numClasses]pool // guarded by mu
 
-	// keys holds one entry per busy key other than a *Key: the calls
-	// issued behind the one that is running or waiting for a slot (nil
-	// when there are none). A *Key holds its own.
-	keys map[any]*list.List // guarded by mu
-	idle []*worker          // guarded by mu: goroutines waiting for a call
+	// keys holds the state of each busy key other than a *Key, which
+	// holds its own.
+	keys map[any]*Key // guarded by mu
+	idle []*worker    // guarded by mu: goroutines waiting for a call
 
 	onPanic func(any) // constant; may be nil
 }
@@ -216,7 +215,7 @@ type call struct {
 // receives the value of any panic recovered from a call or a notify
 // callback; the engine survives either way.
 func New(limits Limits, onPanic func(any)) *Engine {
-	e := &Engine{onPanic: onPanic, keys: make(map[any]*list.List)}
+	e := &Engine{onPanic: onPanic, keys: make(map[any]*Key)}
 	e.setLimitsLocked(limits)
 	return e
 }
@@ -367,25 +366,19 @@ func (e *Engine) releaseLocked(cl Class, start []*call) []*call {
 // advanceLocked lets the next call with key run after the current one
 // finished or left its queue.
 func (e *Engine) advanceLocked(key any, start []*call) []*call {
-	var q *list.List
-	switch k := key.(type) {
-	case nil:
+	k := e.keyLocked(key, false)
+	if k == nil {
 		return start
-	case *Key:
-		if k.queue == nil || k.queue.Len() == 0 {
-			k.busy = false
-			e.busyKeys--
-			return start
-		}
-		q = k.queue
-	default:
-		if q = e.keys[k]; q == nil || q.Len() == 0 {
-			delete(e.keys, k)
-			e.busyKeys--
-			return start
-		}
 	}
-	next := q.Remove(q.Front()).(*call)
+	if k.queue == nil || k.queue.Len() == 0 {
+		k.busy = false
+		e.busyKeys--
+		if _, own := key.(*Key); !own {
+			delete(e.keys, key)
+		}
+		return start
+	}
+	next := k.queue.Remove(k.queue.Front()).(*call)
 	next.queue, next.elem = nil, nil
 	e.queued--
 	return e.admitLocked(next, start)
@@ -395,35 +388,39 @@ func (e *Engine) advanceLocked(key any, start []*call) []*call {
 // with it has started or waits for a slot; otherwise it queues c behind
 // the calls with the key and reports false.
 func (e *Engine) enterKeyLocked(c *call) bool {
-	var q *list.List
-	switch k := c.key.(type) {
-	case nil:
+	k := e.keyLocked(c.key, true)
+	switch {
+	case k == nil:
 		return true
-	case *Key:
-		if !k.busy {
-			k.busy = true
-			e.busyKeys++
-			return true
-		}
-		if k.queue == nil {
-			k.queue = list.New()
-		}
-		q = k.queue
-	default:
-		var busy bool
-		if q, busy = e.keys[k]; !busy {
-			e.keys[k] = nil
-			e.busyKeys++
-			return true
-		}
-		if q == nil {
-			q = list.New()
-			e.keys[k] = q
-		}
+	case !k.busy:
+		k.busy = true
+		e.busyKeys++
+		return true
 	}
-	c.state, c.queue, c.elem = queuedKey, q, q.PushBack(c)
+	if k.queue == nil {
+		k.queue = list.New()
+	}
+	c.state, c.queue, c.elem = queuedKey, k.queue, k.queue.PushBack(c)
 	e.queued++
 	return false
+}
+
+// keyLocked returns the state of key: key itself for a *Key, nil for no
+// key, and for any other key the Key the engine keeps for it in its map
+// while the key is busy (made if create is set).
+func (e *Engine) keyLocked(key any, create bool) *Key {
+	switch k := key.(type) {
+	case nil:
+		return nil
+	case *Key:
+		return k
+	}
+	k := e.keys[key]
+	if k == nil && create {
+		k = new(Key)
+		e.keys[key] = k
+	}
+	return k
 }
 
 // launch gives each call of start a goroutine. Calls are parked only
