@@ -1172,7 +1172,6 @@ func TestParkedCalls(t *testing.T) {
 		if got := e.Limits().StartDelay; got != d {
 			t.Fatalf("StartDelay = %v", got)
 		}
-		base := runtime.NumGoroutine()
 		var started atomic.Int32 // calls of e given a goroutine
 		testHookStart = func(c *call) {
 			if c.e == e {
@@ -1301,11 +1300,9 @@ func TestParkedCalls(t *testing.T) {
 		if s := e.Stats(); s != (Stats{}) {
 			t.Errorf("stats after the calls: %+v", s)
 		}
+		// No goroutine of the bubble outlives the calls: synctest.Test
+		// fails if one is left blocked when the function returns.
 		o.Free()
-		synctest.Wait()
-		if got := runtime.NumGoroutine(); got > base {
-			t.Errorf("%d goroutines after the calls, %d before", got, base)
-		}
 	})
 }
 
