@@ -272,7 +272,7 @@ func percentEncode(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+		if isAttrChar(c) {
 			b.WriteByte(c)
 			continue
 		}
@@ -283,8 +283,17 @@ func percentEncode(s string) string {
 	return b.String()
 }
 
+// isAttrChar reports whether c is an RFC 8187 attr-char, which an
+// ext-value carries as it is; every other byte is percent-encoded.
+func isAttrChar(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}
+
 // decodeExtValue decodes an RFC 8187 ext-value (charset'lang'pct-encoded);
-// only UTF-8 is accepted (RFC 7616 3.4 username*).
+// only UTF-8 is accepted (RFC 7616 3.4 username*). A byte that is neither
+// an attr-char nor part of an escape is refused, as RFC 8187 3.2.1
+// value-chars has it: taking it would let a value grow threefold when it
+// is written again, past what the parser takes back.
 func decodeExtValue(v string) (string, error) {
 	cs, rest, ok := strings.Cut(v, "'")
 	if !ok || !strings.EqualFold(cs, "UTF-8") {
@@ -298,6 +307,9 @@ func decodeExtValue(v string) (string, error) {
 	for i := 0; i < len(enc); i++ {
 		c := enc[i]
 		if c != '%' {
+			if !isAttrChar(c) {
+				return "", errors.New("digest: character not allowed in username*")
+			}
 			out = append(out, c)
 			continue
 		}
