@@ -783,13 +783,18 @@ func BenchmarkStartWait(b *testing.B) {
 
 // BenchmarkStartWaitInline is BenchmarkStartWait with Wait, which runs
 // the call on the waiting goroutine.
-func BenchmarkStartWaitInline(b *testing.B) {
+func BenchmarkStartWaitInline(b *testing.B) { benchmarkStartWait(b, Limits{}) }
+
+// benchmarkStartWait issues calls on an engine with limits and waits for
+// each with Wait.
+func benchmarkStartWait(b *testing.B, limits Limits) {
 	b.ReportAllocs()
 	var key Key // as the root package orders calls on a security context
-	e := New(Limits{}, nil)
+	e := New(limits, nil)
 	fn := func(context.Context) status.Status { return status.SEC_E_OK }
 	ctx := context.Background()
 	var o Op
+	defer o.Free()
 	for b.Loop() {
 		if err := o.Start(ctx, e, &key, CPU, fn); err != nil {
 			b.Fatal(err)
@@ -1141,27 +1146,13 @@ func TestInlineWaitDoesNotPileUpGoroutines(t *testing.T) {
 // BenchmarkStartWaitParked is BenchmarkStartWaitInline on an engine that
 // parks calls nobody waits for yet: no goroutine is started at all.
 func BenchmarkStartWaitParked(b *testing.B) {
-	b.ReportAllocs()
-	e := New(Limits{StartDelay: time.Millisecond}, nil)
-	fn := func(context.Context) status.Status { return status.SEC_E_OK }
-	ctx := context.Background()
-	var o Op
-	defer o.Free()
-	var key Key
-	for b.Loop() {
-		if err := o.Start(ctx, e, &key, CPU, fn); err != nil {
-			b.Fatal(err)
-		}
-		if o.Wait(ctx) != status.SEC_E_OK {
-			b.Fatal("bad status")
-		}
-	}
+	benchmarkStartWait(b, Limits{StartDelay: time.Millisecond})
 }
 
 // With a start delay, a call issued while nothing waits for it is parked:
 // it keeps its place on its key but has no slot and no goroutine. The
-// first of Wait (which
-// runs it on the waiter), Done, Status, SetNotify and Free starts it, and
+// first of Wait (which runs it on the waiter), Done, Status, SetNotify and
+// Free starts it, and
 // with none of them it starts when the Op's timer fires, between d/2 and
 // d after it was parked. No goroutine is started for a call its waiter
 // runs.
