@@ -166,9 +166,13 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		auth.user, auth.domain = c.id.user, c.id.domain
 	}
 	exported := kx
-	if flags&flagKeyExch != 0 && flags&(flagSign|flagSeal) != 0 {
-		// MS-NLMP 3.1.5.1.2: a random exported session key, sent
-		// encrypted with the key exchange key.
+	if flags&flagKeyExch != 0 {
+		// MS-NLMP 3.1.5.1.2: whenever KEY_EXCH is negotiated, with or
+		// without SIGN and SEAL, the exported session key is a random
+		// nonce sent encrypted with the key exchange key. Windows does
+		// so; Samba refuses an AUTHENTICATE with KEY_EXCH and no key,
+		// and gss-ntlmssp 1.2 crashes on it. The MIC is keyed with the
+		// exported key either way.
 		exported = [16]byte(random[8:])
 		auth.encryptedRandomSessionKey = rc4Once(kx[:], exported[:])
 	}
