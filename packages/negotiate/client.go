@@ -235,7 +235,9 @@ func (c *clientContext) reply(out []byte, resp *negTokenResp) (result, error) {
 		}
 		return c.respond(out, nil, false)
 	}
-	if resp.mechListMIC != nil {
+	c.settleMICRule()
+	integ := c.mechIntegrity()
+	if resp.mechListMIC != nil && integ {
 		if c.micReceived {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: a second mechListMIC"))
 		}
@@ -243,8 +245,10 @@ func (c *clientContext) reply(out []byte, resp *negTokenResp) (result, error) {
 			return result{}, err
 		}
 	}
+	// Without integrity no mechListMIC is used (RFC 4178 5): one the
+	// acceptor sends anyway cannot be checked and is ignored.
 	var mic []byte
-	if (c.micRequired || c.mech.ntlm || c.micReceived) && !c.micSent && resp.state != acceptCompleted {
+	if integ && (c.micRequired || c.micReceived) && !c.micSent && resp.state != acceptCompleted {
 		var err error
 		if mic, err = c.signMIC(); err != nil {
 			return result{}, err

@@ -162,6 +162,51 @@ type micResetter interface {
 	ResetMICState(outbound bool)
 }
 
+// micPresenter is implemented by the NTLM package's contexts: whether
+// the AUTHENTICATE message carried a MIC (MsvAvFlags 0x2).
+type micPresenter interface {
+	MICPresent() bool
+}
+
+// mechIntegrity reports whether the selected mechanism's completed
+// context can sign: Kerberos always can; NTLM only when SIGN (or SEAL)
+// was negotiated. RFC 4178 5: a mechanism without integrity protection
+// uses no mechListMIC.
+func (c *negContext) mechIntegrity() bool {
+	if !c.mech.ntlm {
+		return true
+	}
+	f := c.inner.Flags()
+	if c.client {
+		return f&packages.ISC_RET_INTEGRITY != 0
+	}
+	return f&packages.ASC_RET_INTEGRITY != 0
+}
+
+// settleMICRule fixes, once the mechanism completed, whether the
+// mechListMIC exchange is mandatory (packages.md 3.4, RFC 4178 5,
+// MS-SPNG): never when the mechanism gives no integrity (NTLM without
+// SIGN, as Samba and Windows do for LDAP over TLS); otherwise when it
+// already was (the optimistic mechanism was not chosen, DCE style), and
+// when NTLM's AUTHENTICATE carried a MIC, as Windows acceptors require.
+// The NTLM MIC covers the negotiated flags and cannot be stripped, so
+// an on-path rewrite of the mechanism list with the mechListMIC removed
+// is caught on both sides.
+func (c *negContext) settleMICRule() {
+	if !c.mechIntegrity() {
+		c.micRequired = false
+		return
+	}
+	if !c.mech.ntlm {
+		return
+	}
+	// An NTLM package that cannot tell is taken to have sent a MIC, as
+	// every NTLMv2 client of this century does.
+	if p, ok := c.inner.(micPresenter); !ok || p.MICPresent() {
+		c.micRequired = true
+	}
+}
+
 // signMIC returns the mechListMIC: the mechanism's MakeSignature over the
 // DER MechTypeList (RFC 4178 5).
 func (c *negContext) signMIC() ([]byte, error) {

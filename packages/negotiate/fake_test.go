@@ -203,9 +203,19 @@ func (c *fakeCtx) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.
 }
 
 func (c *fakeCtx) Established() bool { return c.done }
+// Flags reports integrity on both sides, as NTLM with SIGN and Kerberos
+// do.
 func (c *fakeCtx) Flags() uint32 {
-	return c.req &^ (packages.ISC_REQ_ALLOCATE_MEMORY | packages.ISC_REQ_NO_INTEGRITY)
+	f := c.req &^ (packages.ISC_REQ_ALLOCATE_MEMORY | packages.ISC_REQ_NO_INTEGRITY)
+	if c.client {
+		return f | packages.ISC_RET_INTEGRITY
+	}
+	return f | packages.ASC_RET_INTEGRITY
 }
+
+// MICPresent: the fake NTLM's last message stands for an AUTHENTICATE
+// with a MIC, as modern NTLM sends.
+func (c *fakeCtx) MICPresent() bool { return c.done }
 func (c *fakeCtx) Expiry() time.Time { return time.Time{} }
 func (c *fakeCtx) Delete()           { c.deleted = true }
 

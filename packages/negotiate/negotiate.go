@@ -25,10 +25,26 @@
 //
 // The mechListMIC (RFC 4178 5) covers the DER MechTypeList the client
 // sent. It is computed and checked with the selected mechanism's
-// MakeSignature and VerifySignature. NTLM always exchanges it (its
-// AUTHENTICATE message carries a MIC); Kerberos exchanges it when the
-// server asks with request-mic or when the peer sends one. A MIC that
-// does not verify fails the handshake with SEC_E_MESSAGE_ALTERED; this is
+// MakeSignature and VerifySignature. The rules, applied alike by client
+// and server once the mechanism completes:
+//
+//   - A mechanism without integrity protection uses none (RFC 4178 5):
+//     NTLM without SIGN, as with ISC_REQ_NO_INTEGRITY (LDAP over TLS
+//     against Active Directory). A MIC received then is ignored, and
+//     the peer completing without one is accepted, as Samba and Windows
+//     do. Kerberos always has integrity.
+//   - Otherwise it is mandatory when the server did not take the
+//     client's first mechanism (request-mic), for DCE-style contexts,
+//     and whenever the NTLM AUTHENTICATE message carried a MIC
+//     (MsvAvFlags 0x2), as Windows acceptors require: that MIC covers
+//     the negotiated flags, so an on-path attacker who rewrites the
+//     mechanism list to [NTLM] and strips the mechListMIC is caught by
+//     the server, not only by the client.
+//   - Once one side sent it, the other answers with its own.
+//
+// Kerberos exchanges it when the server asks with request-mic or when
+// the peer sends one. A MIC that does not verify, or one missing where it
+// is mandatory, fails the handshake with SEC_E_MESSAGE_ALTERED; this is
 // how a mechanism list altered in transit (a downgrade) is detected.
 //
 // With NTLM key exchange a signature consumes RC4 key stream. As

@@ -231,6 +231,10 @@ func (c *serverContext) afterToken(resp *negTokenResp, out, mic []byte) (result,
 		}
 		return respond(resp, false)
 	}
+	c.settleMICRule()
+	if !c.mechIntegrity() {
+		mic = nil // RFC 4178 5: no mechListMIC without integrity
+	}
 	sentBefore := c.micSent
 	if mic != nil {
 		if c.micReceived {

@@ -191,6 +191,7 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		c.clientName = qualified(c.id.domain, c.id.user)
 	}
 	c.serverName = c.target
+	c.authMIC = auth.hasMIC
 	c.establish(flags, exported)
 	return status.SEC_E_OK, nil
 }

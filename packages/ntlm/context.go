@@ -70,6 +70,7 @@ type ntlmContext struct {
 	serverName string // the SPN or the server's name
 	anonymous  bool
 	start      time.Time
+	authMIC    bool // the AUTHENTICATE carried a MIC (MsvAvFlags 0x2)
 
 	// Session security is derived on the first per-message call, so that
 	// contexts that only authenticate (HTTP) skip the RC4 key schedules.
@@ -351,6 +352,18 @@ func (c *ntlmContext) ResetMICState(outbound bool) {
 		return
 	}
 	s.resetRC4(outbound)
+}
+
+// MICPresent reports whether the AUTHENTICATE message of the completed
+// handshake carried a MIC (MsvAvFlags 0x2). The Negotiate package then
+// requires the SPNEGO mechListMIC whenever signing was negotiated, as
+// Windows acceptors do: the NTLM MIC covers the three messages, so a
+// peer cannot strip it, and with it the mechListMIC proves the
+// mechanism list was not rewritten.
+func (c *ntlmContext) MICPresent() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateEstablished && c.authMIC
 }
 
 // Delete implements packages.Context.

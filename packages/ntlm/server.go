@@ -206,6 +206,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 			return c.fail(status.SEC_E_LOGON_DENIED, errors.New("ntlm: MIC does not match"))
 		}
 	}
+	c.authMIC = c.micExpected
 	c.establish(flags, exported)
 	return status.SEC_E_OK, nil
 }
