@@ -203,6 +203,7 @@ func (c *fakeCtx) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.
 }
 
 func (c *fakeCtx) Established() bool { return c.done }
+
 // Flags reports integrity on both sides, as NTLM with SIGN and Kerberos
 // do.
 func (c *fakeCtx) Flags() uint32 {
@@ -215,7 +216,7 @@ func (c *fakeCtx) Flags() uint32 {
 
 // MICPresent: the fake NTLM's last message stands for an AUTHENTICATE
 // with a MIC, as modern NTLM sends.
-func (c *fakeCtx) MICPresent() bool { return c.done }
+func (c *fakeCtx) MICPresent() bool  { return c.done }
 func (c *fakeCtx) Expiry() time.Time { return time.Time{} }
 func (c *fakeCtx) Delete()           { c.deleted = true }
 
