@@ -386,3 +386,57 @@ func readName(p []byte, off int) (string, int, error) {
 		}
 	}
 }
+
+// EncodeNetlogon writes r as a NETLOGON_SAM_LOGON_RESPONSE_EX without
+// name compression and without the optional DcSockAddr and
+// NextClosestSiteName, for a DC that answers NtVer 0x6. Test DCs use it.
+func EncodeNetlogon(r *Response) []byte {
+	b := make([]byte, 24, 128)
+	binary.LittleEndian.PutUint16(b, r.Opcode)
+	binary.LittleEndian.PutUint32(b[4:], r.Flags)
+	copy(b[8:], r.DomainGUID[:])
+	for _, s := range []string{r.DNSForestName, r.DNSDomainName, r.DNSHostName, r.NetBIOSDomain,
+		r.NetBIOSComputer, r.UserName, r.DCSiteName, r.ClientSiteName} {
+		if s != "" {
+			for _, l := range strings.Split(s, ".") {
+				b = append(b, byte(len(l)&0x3f))
+				b = append(b, l[:len(l)&0x3f]...)
+			}
+		}
+		b = append(b, 0)
+	}
+	b = binary.LittleEndian.AppendUint32(b, r.NtVersion)
+	b = binary.LittleEndian.AppendUint16(b, r.LmNtToken)
+	return binary.LittleEndian.AppendUint16(b, r.Lm20Token)
+}
+
+// EncodeSearchReply writes the datagram a DC answers an LDAP ping with: a
+// SearchResultEntry whose Netlogon attribute is netlogon, then a
+// SearchResultDone, for message id. Test DCs use it.
+func EncodeSearchReply(id int32, netlogon []byte) []byte {
+	vals := appendTLV(nil, 0x31, appendTLV(nil, 0x04, netlogon))
+	pa := appendTLV(nil, 0x30, append(appendTLV(nil, 0x04, []byte("Netlogon")), vals...))
+	entry := appendTLV(nil, 0x64, append(appendTLV(nil, 0x04, nil), appendTLV(nil, 0x30, pa)...))
+	msg1 := appendTLV(nil, 0x30, append(appendInt(nil, 0x02, id), entry...))
+	var done []byte
+	done = appendTLV(done, 0x0a, []byte{0})
+	done = appendTLV(done, 0x04, nil)
+	done = appendTLV(done, 0x04, nil)
+	msg2 := appendTLV(nil, 0x30, append(appendInt(nil, 0x02, id), appendTLV(nil, 0x65, done)...))
+	return append(msg1, msg2...)
+}
+
+// RequestID returns the message id of an LDAP ping request, for test DCs.
+func RequestID(req []byte) (int32, bool) {
+	b := ber(req)
+	msg, err := b.expect(0x30)
+	if err != nil {
+		return 0, false
+	}
+	idb, err := msg.expect(0x02)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := berInt(idb)
+	return int32(v), ok
+}

@@ -188,3 +188,17 @@ func FuzzParseSearchResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestEncodeNetlogon(t *testing.T) {
+	got, err := ParseNetlogon(EncodeNetlogon(sample))
+	if err != nil || *got != *sample {
+		t.Fatalf("%v %+v", err, got)
+	}
+	blob, err := ParseSearchResponse(EncodeSearchReply(9, EncodeNetlogon(sample)), 9)
+	if err != nil || !bytes.Equal(blob, EncodeNetlogon(sample)) {
+		t.Fatalf("%v %x", err, blob)
+	}
+	if id, ok := RequestID(MarshalRequest(Request{MessageID: 300})); !ok || id != 300 {
+		t.Fatalf("RequestID %d %v", id, ok)
+	}
+}

@@ -180,6 +180,8 @@ type Package struct {
 	confErr  error
 
 	replay *replayCache
+
+	netbios netbiosCache // NetBIOS domain → realm (domain.go)
 }
 
 // New returns the Kerberos package configured by config; nil means
@@ -307,6 +309,9 @@ func (p *Package) AcquireCredentials(ctx context.Context, principal string, use 
 	if use&packages.SECPKG_CRED_OUTBOUND != 0 {
 		if err := c.loadOutbound(principal, authData); err != nil {
 			return nil, errorf(op, status.Code(err), err)
+		}
+		if c.password != "" || c.clientKT != nil {
+			c.crealm = p.realmForDomain(ctx, conf, c.crealm)
 		}
 	}
 	if use&packages.SECPKG_CRED_INBOUND != 0 {
