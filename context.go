@@ -409,6 +409,19 @@ func (c *Context) NegotiatedPackage() string {
 	return ni.PackageInfo.Name
 }
 
+// FallbackReason returns, for a Negotiate client context that fell back
+// from Kerberos to NTLM, why Kerberos was not used (the
+// FallbackReason of SECPKG_ATTR_NEGOTIATION_INFO); nil when there was no
+// fallback. Windows falls back silently; here a caller can log, count or
+// refuse it (negotiate.Config.RefuseFallback refuses it up front).
+func (c *Context) FallbackReason() error {
+	ni, err := queryInto[packages.NegotiationInfo](c, packages.SECPKG_ATTR_NEGOTIATION_INFO)
+	if err != nil {
+		return nil
+	}
+	return ni.FallbackReason
+}
+
 // SetAttribute is SetContextAttributes: it passes data for attr to the
 // package, or returns SEC_E_UNSUPPORTED_FUNCTION.
 func (c *Context) SetAttribute(attr uint32, data []byte) error {

@@ -67,6 +67,11 @@ type KeyInfo struct {
 type NegotiationInfo struct {
 	PackageInfo      Info
 	NegotiationState uint32
+
+	// FallbackReason (Go only) is, on a Negotiate client that fell back
+	// from Kerberos to NTLM, why Kerberos was not used (no credentials,
+	// no KDC for the realm, an unknown SPN, ...); nil otherwise.
+	FallbackReason error
 }
 
 // Bindings answers SECPKG_ATTR_ENDPOINT_BINDINGS and

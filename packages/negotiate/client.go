@@ -77,24 +77,42 @@ func (c *clientContext) startMech(ctx context.Context, mc mechCred, extra []secb
 // Windows does; when none can, the first failure is returned (with NTLM
 // forbidden, Kerberos's).
 func (c *clientContext) sendInit(ctx context.Context, mechs []mechCred, extra []secbuffer.Buffer) (result, error) {
-	var firstErr error
+	// Kerberos failures met before a later mechanism starts: those of
+	// AcquireCredentials, then those of the first leg.
+	var skipped []error
+	for _, f := range c.cred.failed {
+		if !f.mech.ntlm {
+			skipped = append(skipped, fmt.Errorf("negotiate: %s: %w", f.mech.name, f.err))
+		}
+	}
 	var tok []byte
 	for i, mc := range mechs {
+		if mc.mech.ntlm && len(skipped) > 0 && c.cred.pkg.refuseFallback {
+			return result{}, skipped[0]
+		}
 		inner, t, err := c.startMech(ctx, mc, extra)
 		if err != nil {
 			if ctx.Err() != nil {
 				return result{}, err
 			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("negotiate: %s: %w", mc.mech.name, err)
-			}
+			skipped = append(skipped, fmt.Errorf("negotiate: %s: %w", mc.mech.name, err))
 			continue
 		}
 		c.mech, c.inner, c.listed, tok = mc.mech, inner, mechs[i:], t
 		break
 	}
 	if c.inner == nil {
-		return result{}, firstErr
+		if len(skipped) == 0 {
+			return result{}, status.New(c.op(), pkgName, status.SEC_E_NO_CREDENTIALS, errors.New("negotiate: no mechanism to offer"))
+		}
+		return result{}, skipped[0]
+	}
+	if c.mech.ntlm && len(skipped) > 0 {
+		// Windows falls back silently; here the fallback is visible:
+		// in SECPKG_ATTR_NEGOTIATION_INFO and in a debug record.
+		c.fallback = errors.Join(skipped...)
+		c.cred.pkg.log().DebugContext(ctx, "negotiate: Kerberos not used, falling back to NTLM",
+			"target", c.target, "reason", c.fallback.Error())
 	}
 	var mechTypes []asn1.ObjectIdentifier
 	for _, mc := range c.listed {

@@ -31,6 +31,7 @@ type negContext struct {
 	micRequired  bool             // RFC 4178 5: the MIC exchange is mandatory
 	micSent      bool
 	micReceived  bool
+	fallback     error   // why Kerberos was not used when the client fell back to NTLM
 	err          error   // sticky failure
 	errToken     []byte  // the mechanism's error token of a failed leg
 	pending      *result // an output that did not fit the caller's buffer
@@ -286,6 +287,7 @@ func (c *negContext) QueryAttribute(attr uint32) (any, error) {
 		if c.established.Load() {
 			ni.NegotiationState = packages.SECPKG_NEGOTIATION_COMPLETE
 		}
+		ni.FallbackReason = c.fallback
 		return ni, nil
 	case packages.SECPKG_ATTR_PACKAGE_INFO:
 		pi := info

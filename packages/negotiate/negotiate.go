@@ -8,7 +8,12 @@
 // the standard 1.2.840.113554.1.2.2) and then NTLM, and sends an
 // optimistic Kerberos AP-REQ when a ticket can be had. When it cannot
 // (no Kerberos credentials, no KDC answers, the SPN is unknown), the
-// client drops Kerberos from the list and starts NTLM, as Windows does.
+// client drops Kerberos from the list and starts NTLM, as Windows does,
+// but visibly: SECPKG_ATTR_NEGOTIATION_INFO's FallbackReason (and the
+// root's Context.FallbackReason) gives Kerberos's error, a debug record
+// goes to [Config.Logger], and [Config.RefuseFallback] turns the fallback
+// into that error. A NetBIOS domain name (SAMBA\alice) is mapped to its
+// realm by the Kerberos package (DC locator) before any of this.
 // NTLM is forbidden by the package list "!NTLM", either in
 // [Config.PackageList] or in the PackageList of the
 // [packages.AuthIdentity] given to AcquireCredentials; the Kerberos
@@ -106,6 +111,7 @@ import (
 	"context"
 	"encoding/asn1"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -148,6 +154,17 @@ type Config struct {
 	// "!NTLM" forbids the NTLM fallback on clients and the NTLM offer on
 	// servers. A credential's own PackageList narrows this further.
 	PackageList string
+
+	// RefuseFallback makes a client whose Kerberos cannot be used (no
+	// credentials, no KDC, an unknown SPN) fail with Kerberos's error
+	// instead of falling back to NTLM. Unlike "!NTLM", NTLM is still
+	// offered after Kerberos, so a server without Kerberos may select
+	// it; only the silent downgrade on the client is refused.
+	RefuseFallback bool
+
+	// Logger receives a debug record for every fallback from Kerberos to
+	// NTLM, with the target and the reason. Nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // AuthData is authentication data for AcquireCredentials that gives each
@@ -172,7 +189,9 @@ type mechanism struct {
 
 // Package is the Negotiate package. It is safe for concurrent use.
 type Package struct {
-	mechs []*mechanism // offered, in order of preference
+	mechs          []*mechanism // offered, in order of preference
+	refuseFallback bool
+	logger         *slog.Logger
 }
 
 var _ packages.Package = (*Package)(nil)
@@ -208,7 +227,16 @@ func New(config *Config) *Package {
 			ntlm: true,
 		})
 	}
-	return &Package{mechs: filterMechs(all, config.PackageList)}
+	return &Package{mechs: filterMechs(all, config.PackageList),
+		refuseFallback: config.RefuseFallback, logger: config.Logger}
+}
+
+// log returns the logger for fallback records.
+func (p *Package) log() *slog.Logger {
+	if p.logger != nil {
+		return p.logger
+	}
+	return slog.Default()
 }
 
 // Info returns Negotiate's SecPkgInfo.
