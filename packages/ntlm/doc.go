@@ -80,6 +80,29 @@
 // derived by the first per-message call, so contexts that only
 // authenticate skip that work; later calls do not allocate.
 //
+// # Key exchange
+//
+// Whenever KEY_EXCH is negotiated (the default), the client sends a
+// random exported session key encrypted with the key exchange key, with
+// or without SIGN and SEAL, as MS-NLMP 3.1.5.1.2 says and Windows does;
+// the MIC is keyed with it. (Samba refuses, and gss-ntlmssp 1.2 crashes
+// on, an AUTHENTICATE that sets KEY_EXCH with no key.)
+//
+// # LDAP signing against Active Directory
+//
+// Active Directory's LDAP server (Samba's says so in its source, for
+// Windows compatibility) treats an NTLM session that negotiated SIGN as
+// sealed: its SASL security layer wraps and expects sealed messages, and
+// a signed-only message is refused. Windows LDAP clients follow the same
+// rule. So an LDAP client that wants signing over NTLM must request
+// ISC_REQ_INTEGRITY|ISC_REQ_CONFIDENTIALITY and seal (EncryptMessage)
+// every frame; the sasl package does this for GSS-SPNEGO when NTLM is
+// selected. An NTLM context established without ISC_REQ_CONFIDENTIALITY
+// does not seal (SEC_E_UNSUPPORTED_FUNCTION), as on Windows. With no
+// layer at all (LDAP over TLS), request ISC_REQ_NO_INTEGRITY through
+// Negotiate: SIGN is then not negotiated, and the DC refuses SIGN or SEAL
+// over TLS.
+//
 // # Left out
 //
 // Connectionless (datagram) NTLM: ISC_REQ_DATAGRAM and ASC_REQ_DATAGRAM
