@@ -1,6 +1,7 @@
 package negotiate
 
 import (
+	"context"
 	"encoding/asn1"
 	"errors"
 	"testing"
@@ -109,5 +110,35 @@ func TestDowngradeStrippedMIC(t *testing.T) {
 	}
 	if server.Established() {
 		t.Fatal("server established after the mechListMIC was stripped")
+	}
+}
+
+// TestInteropNTLMWithoutIntegrity: our client with ISC_REQ_NO_INTEGRITY
+// (no SIGN) against MIT's SPNEGO acceptor over gss-ntlmssp: both sides
+// complete with no mechListMIC, as RFC 4178 5 wants for a mechanism
+// without integrity.
+func TestInteropNTLMWithoutIntegrity(t *testing.T) {
+	needGSSPeers(t)
+	peer := startGSSPeer(t, []string{"NTLM_USER_FILE=" + userFile(t)}, "accept", spnegoOID)
+	cred, err := New(&Config{PackageList: "NTLM"}).AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_OUTBOUND,
+		&packages.AuthIdentity{User: "alice", Domain: "DOM", Password: "Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cred.NewClientContext("host/localhost", packages.ISC_REQ_NO_INTEGRITY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourToks, peerToks := handshakeWithPeerTokens(t, c, peer, true)
+	for i, tok := range append(ourToks[1:], peerToks...) {
+		if len(tok) == 0 {
+			continue
+		}
+		if r, err := parseNegTokenResp(tok); err == nil && r.mechListMIC != nil {
+			t.Errorf("token %d carries a mechListMIC without integrity", i)
+		}
+	}
+	if f := c.Flags(); f&packages.ISC_RET_INTEGRITY != 0 {
+		t.Errorf("flags %#x report integrity", f)
 	}
 }
