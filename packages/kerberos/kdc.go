@@ -177,13 +177,21 @@ func kdcError(op string, e messages.KRBError) error {
 	return errorf(op, st, &kdcErr{e})
 }
 
-// kdcErr wraps a KRB-ERROR with a message that quotes the peer's text.
+// kdcErr wraps a KRB-ERROR with a message that quotes the peer's text and
+// the NTSTATUS of an Active Directory KDC.
 type kdcErr struct{ e messages.KRBError }
+
+// NTStatus returns the NTSTATUS an Active Directory KDC gave as the cause
+// (STATUS_ACCOUNT_DISABLED, STATUS_ACCOUNT_LOCKED_OUT, ...), if any.
+func (k *kdcErr) NTStatus() (uint32, bool) { return edataNTStatus(k.e.EData) }
 
 func (k *kdcErr) Error() string {
 	msg := fmt.Sprintf("kerberos: KRB-ERROR %d (%s)", k.e.ErrorCode, errorcode.Lookup(k.e.ErrorCode))
 	if k.e.EText != "" {
 		msg += fmt.Sprintf(": %q", k.e.EText)
+	}
+	if code, ok := edataNTStatus(k.e.EData); ok {
+		msg += ", " + ntStatusText(code)
 	}
 	return msg
 }
