@@ -46,6 +46,7 @@ type DC struct {
 	stdin   *os.File // samba -i exits when this closes
 	exited  chan struct{}
 	logPath string // samba's output
+	timing  string // how long the setup steps took
 
 	mu       sync.Mutex
 	keytabs  map[string]string // by principal

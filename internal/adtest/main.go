@@ -120,7 +120,7 @@ func runInNamespace(m *testing.M, dir string) int {
 	} else {
 		theDC = dc
 		if testing.Verbose() {
-			fmt.Fprintf(os.Stderr, "adtest: Samba AD DC %s (%s) up in %v, folder %s\n", dc.Host, dc.Realm, time.Since(t0).Round(time.Millisecond), dc.Dir)
+			fmt.Fprintf(os.Stderr, "adtest: Samba AD DC %s (%s) up in %v (%s), folder %s\n", dc.Host, dc.Realm, time.Since(t0).Round(time.Millisecond), dc.timing, dc.Dir)
 		}
 	}
 	code := m.Run()

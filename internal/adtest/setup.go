@@ -62,9 +62,11 @@ func start(dir string) (*DC, error) {
 	if err := dc.writeCertificates(); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	if err := dc.provision(); err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
 	if err := dc.startSamba(); err != nil {
 		return nil, err
 	}
@@ -80,6 +82,7 @@ func start(dir string) (*DC, error) {
 		dc.stop()
 		return nil, fmt.Errorf("%w\n--- samba's log (last 40 lines):\n%s", err, dc.LogTail(40))
 	}
+	dc.timing = fmt.Sprintf("provision %v, start and fixtures %v", t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	return dc, nil
 }
 
