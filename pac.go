@@ -6,8 +6,20 @@ import "github.com/gosspi/sspi/packages/kerberos"
 // Certificate (MS-PAC) of the client's ticket, once its server signature
 // was checked: the user SID and group SIDs of the logon info (empty when
 // the KDC sent no KERB_VALIDATION_INFO, as MIT's KDC does without a
-// plugin), the client name of PAC_CLIENT_INFO and the raw buffers.
+// plugin), the client name of PAC_CLIENT_INFO, the UPN_DNS_INFO
+// ([UPNDNSInfo]: UPN, DNS domain and, in its extended form, SAM name and
+// SID) and the raw buffers.
+//
+// A ticket whose PAC does not parse (a buffer outside the PAC, a bad
+// count, a malformed UPN_DNS_INFO, ...) or whose server signature does
+// not verify fails AcceptSecurityContext with SEC_E_LOGON_DENIED, as on
+// Windows; errors.Is(err, kerberos.ErrMalformedPAC) or
+// kerberos.ErrPACSignature tells which.
 type PAC = kerberos.PAC
+
+// UPNDNSInfo is the UPN_DNS_INFO buffer of a PAC (MS-PAC 2.10), in
+// [PAC].UPNDNSInfo.
+type UPNDNSInfo = kerberos.UPNDNSInfo
 
 // PAC returns the PAC of the client's ticket on an established server
 // context of Kerberos, or of Negotiate when it selected Kerberos. It

@@ -60,7 +60,15 @@
 // MIT's initiator expects). With ASC_REQ_EXTENDED_ERROR a failure also
 // produces a KRB-ERROR token. The client principal is in SECPKG_ATTR_NAMES
 // and SECPKG_ATTR_NATIVE_NAMES; a PAC in the ticket is verified with the
-// service key and exposed through [PACContext].
+// service key and exposed through [PACContext]: the logon info's SIDs,
+// the client info and UPN_DNS_INFO ([UPNDNSInfo], with the SAM name and
+// SID of its extended form). As on Windows (MS-KILE 3.4.5.3, MS-PAC 2.8)
+// a PAC that does not parse ([ErrMalformedPAC]: a buffer outside the PAC
+// or overlapping another, a bad count, a duplicate buffer, a malformed
+// UPN_DNS_INFO, ...) or whose server signature does not verify
+// ([ErrPACSignature]) fails the logon with SEC_E_LOGON_DENIED and, with
+// ASC_REQ_EXTENDED_ERROR, a KRB_AP_ERR_MODIFIED error token. The logon
+// info's NDR is decoded by gokrb5, only once the signature verified.
 //
 // Per-message calls follow RFC 4121 for aes128/aes256-cts-hmac-sha1-96,
 // aes128-cts-hmac-sha256-128 and aes256-cts-hmac-sha384-192, and RFC 4757

@@ -47,6 +47,10 @@ type PAC struct {
 	LogonInfo *pac.KerbValidationInfo
 	// ClientName is PAC_CLIENT_INFO's name.
 	ClientName string
+	// UPNDNSInfo is UPN_DNS_INFO: the user principal name, the DNS
+	// domain and, when Extended, the SAM name and SID (nil when the KDC
+	// sent none, as MIT's KDC does).
+	UPNDNSInfo *UPNDNSInfo
 	// Raw is the whole decoded PAC.
 	Raw pac.PACType
 }
@@ -319,15 +323,14 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 			gf |= gssDeleg
 		}
 	}
-	// A PAC whose server signature does not verify fails the logon, as
-	// on Windows (MS-PAC 2.8, KRB_AP_ERR_MODIFIED); one the decoders cannot
-	// read is left out and the logon goes on without it.
-	switch p, err := c.decodePAC(tkt, key); {
-	case errors.Is(err, errPACSignature):
-		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_MODIFIED, "PAC server signature does not verify")
-	case err == nil:
-		c.pac = p
+	// A PAC that does not parse, or whose server signature does not
+	// verify, fails the logon, as on Windows (MS-KILE 3.4.5.3, MS-PAC
+	// 2.8: KRB_AP_ERR_MODIFIED); see pac.go.
+	p, err := c.decodePAC(tkt, key)
+	if err != nil {
+		return nil, &apError{st: status.SEC_E_LOGON_DENIED, code: errorcode.KRB_AP_ERR_MODIFIED, err: err}
 	}
+	c.pac = p
 
 	rnd := c.p.config.rand()
 	recvSeq := uint32(auth.SeqNumber)
@@ -485,8 +488,10 @@ func (c *serverContext) readDelegation(der []byte, key types.EncryptionKey) (*cr
 // decodePAC decodes the PAC in the ticket's authorization data
 // (AD-IF-RELEVANT containing AD-WIN2K-PAC) and checks its server
 // signature with the service key (MS-PAC 2.8). It returns nil, nil when
-// the ticket has no PAC.
+// the ticket has no PAC; a ticket with two PACs is malformed.
 func (c *serverContext) decodePAC(tkt *messages.Ticket, key types.EncryptionKey) (*PAC, error) {
+	var found []byte
+	var have bool
 	for _, ad := range tkt.DecryptedEncPart.AuthorizationData {
 		if ad.ADType != adtype.ADIfRelevant {
 			continue
@@ -496,114 +501,19 @@ func (c *serverContext) decodePAC(tkt *messages.Ticket, key types.EncryptionKey)
 			continue
 		}
 		for _, e := range inner {
-			if e.ADType == adtype.ADWin2KPAC {
-				return parsePAC(e.ADData, key)
+			if e.ADType != adtype.ADWin2KPAC {
+				continue
 			}
-		}
-	}
-	return nil, nil
-}
-
-// errPACSignature reports a PAC whose server signature does not verify.
-var errPACSignature = errors.New("kerberos: PAC server signature does not verify")
-
-// PAC buffer types (MS-PAC 2.4).
-const (
-	pacLogonInfo       = 1
-	pacServerChecksum  = 6
-	pacPrivSvrChecksum = 7
-	pacClientInfo      = 10
-)
-
-func parsePAC(b []byte, key types.EncryptionKey) (out *PAC, err error) {
-	defer func() {
-		// The NDR decoders are not ours; a PAC they cannot read is an
-		// error, never a crash.
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("kerberos: malformed PAC: %v", r)
-		}
-	}()
-	// PACTYPE (MS-PAC 2.3): cBuffers, Version, then cBuffers
-	// PAC_INFO_BUFFERs of 16 bytes each.
-	if len(b) < 8 {
-		return nil, errors.New("kerberos: short PAC")
-	}
-	n := binary.LittleEndian.Uint32(b)
-	if uint64(n) > uint64(len(b)-8)/16 {
-		return nil, errors.New("kerberos: PAC buffer count out of range")
-	}
-	raw := pac.PACType{CBuffers: n, Version: binary.LittleEndian.Uint32(b[4:])}
-	zeroed := append([]byte(nil), b...)
-	var serverType uint32
-	var serverSig []byte
-	for i := 0; i < int(n); i++ {
-		e := b[8+16*i:]
-		buf := pac.InfoBuffer{ULType: binary.LittleEndian.Uint32(e), CBBufferSize: binary.LittleEndian.Uint32(e[4:]), Offset: binary.LittleEndian.Uint64(e[8:])}
-		off, size := buf.Offset, uint64(buf.CBBufferSize)
-		if off > uint64(len(b)) || size > uint64(len(b))-off {
-			return nil, errors.New("kerberos: PAC buffer out of range")
-		}
-		raw.Buffers = append(raw.Buffers, buf)
-		if buf.ULType != pacServerChecksum && buf.ULType != pacPrivSvrChecksum {
-			continue
-		}
-		// PAC_SIGNATURE_DATA (MS-PAC 2.8): a checksum type, then the
-		// signature, whose length follows from the type.
-		data := b[off : off+size]
-		if len(data) < 4 {
-			return nil, errors.New("kerberos: short PAC signature")
-		}
-		typ := binary.LittleEndian.Uint32(data)
-		sl := 12
-		switch int32(typ) {
-		case -138, 19: // KERB_CHECKSUM_HMAC_MD5, hmac-sha256-128-aes128
-			sl = 16
-		case 20: // hmac-sha384-192-aes256
-			sl = 24
-		}
-		if len(data) < 4+sl {
-			return nil, errors.New("kerberos: short PAC signature")
-		}
-		clear(zeroed[off+4 : off+4+uint64(sl)])
-		if buf.ULType == pacServerChecksum {
-			serverType, serverSig = typ, data[4:4+sl]
-		}
-	}
-	if serverSig == nil {
-		return nil, errors.New("kerberos: PAC without a server signature")
-	}
-	et, err := crypto.GetChksumEtype(int32(serverType))
-	if err != nil {
-		return nil, err
-	}
-	if !et.VerifyChecksum(key.KeyValue, zeroed, serverSig, keyusage.KERB_NON_KERB_CKSUM_SALT) {
-		return nil, errPACSignature
-	}
-	// Only a PAC the KDC signed reaches the NDR decoders.
-	out = &PAC{}
-	for _, buf := range raw.Buffers {
-		data := b[buf.Offset : buf.Offset+uint64(buf.CBBufferSize)]
-		switch buf.ULType {
-		case pacLogonInfo:
-			var li pac.KerbValidationInfo
-			if err := li.Unmarshal(data); err != nil {
-				return nil, err
+			if have {
+				return nil, malformedPAC("the ticket holds more than one PAC")
 			}
-			out.LogonInfo = &li
-			raw.KerbValidationInfo = &li
-			out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
-			out.GroupSIDs = li.GetGroupMembershipSIDs()
-		case pacClientInfo:
-			var ci pac.ClientInfo
-			if err := ci.Unmarshal(data); err != nil {
-				return nil, err
-			}
-			out.ClientName = ci.Name
-			raw.ClientInfo = &ci
+			found, have = e.ADData, true
 		}
 	}
-	out.Raw = raw
-	return out, nil
+	if !have {
+		return nil, nil
+	}
+	return parsePAC(found, key)
 }
 
 // hasAPOptionsCBT reports whether ad holds AD-IF-RELEVANT with an
