@@ -178,6 +178,9 @@ const (
 	envPath = "GOSSPI_ADTEST_PATH"
 	// envKeep=1 keeps the DC's folder after the run (its path is printed).
 	envKeep = "GOSSPI_ADTEST_KEEP"
+	// envShell, when set, is a command run with sh -c in the namespace
+	// once the DC is up, instead of the tests (scripts/samba-dc.sh).
+	envShell = "GOSSPI_ADTEST_SHELL"
 )
 
 // packagesHint names the Debian packages the harness needs.
@@ -187,6 +190,9 @@ const packagesHint = "apt-get install -y samba samba-ad-dc samba-ad-provision sa
 type tools struct {
 	sambaTool, samba, unshare, ip, python string
 }
+
+// errNotFound reports a tool that lookTool did not find.
+var errNotFound = errors.New("not found")
 
 // lookTool finds name in PATH, then /usr/sbin and /sbin, or only in
 // GOSSPI_ADTEST_PATH when that is set.
@@ -198,7 +204,7 @@ func lookTool(name string) (string, error) {
 				return f, nil
 			}
 		}
-		return "", fmt.Errorf("%s not found in %s=%s", name, envPath, p)
+		return "", fmt.Errorf("%s %w in %s=%s", name, errNotFound, envPath, p)
 	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
@@ -209,7 +215,7 @@ func lookTool(name string) (string, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("%s not found in PATH, /usr/sbin or /sbin", name)
+	return "", fmt.Errorf("%s %w in PATH, /usr/sbin or /sbin", name, errNotFound)
 }
 
 // provisionSchema is a file of samba-ad-provision, which samba's
@@ -223,13 +229,17 @@ func findTools() (tools, error) {
 		return t, fmt.Errorf("the harness needs Linux namespaces, not %s", runtime.GOOS)
 	}
 	var missing []string
+	where := "PATH, /usr/sbin or /sbin"
+	if p, ok := os.LookupEnv(envPath); ok {
+		where = envPath + "=" + p
+	}
 	for _, x := range []struct {
 		dst  *string
 		name string
 	}{{&t.sambaTool, "samba-tool"}, {&t.samba, "samba"}, {&t.unshare, "unshare"}, {&t.ip, "ip"}, {&t.python, "python3"}} {
 		p, err := lookTool(x.name)
 		if err != nil {
-			missing = append(missing, err.Error())
+			missing = append(missing, x.name)
 			continue
 		}
 		*x.dst = p
@@ -242,7 +252,7 @@ func findTools() (tools, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return t, fmt.Errorf("%s (%s)", strings.Join(missing, "; "), packagesHint)
+		return t, fmt.Errorf("%s not found in %s (%s)", strings.Join(missing, ", "), where, packagesHint)
 	}
 	if _, err := os.Stat(provisionSchema); err != nil {
 		return t, fmt.Errorf("%s missing: samba-ad-provision is not installed (%s)", provisionSchema, packagesHint)

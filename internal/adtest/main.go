@@ -94,6 +94,9 @@ func reexec(t tools, dir string) int {
 	cmd := exec.Command(t.unshare, args...)
 	cmd.Env = append(os.Environ(), envChild+"="+dir)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if os.Getenv(envShell) != "" {
+		cmd.Stdin = os.Stdin
+	}
 	cmd.SysProcAttr = parentDeathAttr()
 	err = cmd.Run()
 	var ee *exec.ExitError
@@ -123,10 +126,39 @@ func runInNamespace(m *testing.M, dir string) int {
 			fmt.Fprintf(os.Stderr, "adtest: Samba AD DC %s (%s) up in %v (%s), folder %s\n", dc.Host, dc.Realm, time.Since(t0).Round(time.Millisecond), dc.timing, dc.Dir)
 		}
 	}
-	code := m.Run()
+	var code int
+	if shell := os.Getenv(envShell); shell != "" {
+		code = runShell(dc, shell)
+	} else {
+		code = m.Run()
+	}
 	if dc != nil {
 		dc.stop()
 	}
 	killNamespace()
 	return code
+}
+
+// runShell runs command with sh -c next to the DC, with its standard
+// streams, and returns its exit code.
+func runShell(dc *DC, command string) int {
+	if dc == nil {
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "adtest: the DC is up (%s, %s); KRB5_CONFIG=%s, smb.conf %s, LDAPS CA %s\n"+
+		"adtest: users %s/%s, Administrator/%s; samba's log: %s\n",
+		dc.Host, dc.Addr, dc.Krb5Conf, dc.SMBConf, dc.CAFile, Alice.Name, Alice.Password, AdminPassword, dc.logPath)
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), "ADTEST_SMBCONF="+dc.SMBConf, "ADTEST_CAFILE="+dc.CAFile, "ADTEST_DIR="+dc.Dir)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return ee.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "adtest: %s: %v\n", command, err)
+	return 1
 }
