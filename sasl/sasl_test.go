@@ -90,11 +90,51 @@ func acquire(t testing.TB, r *sspi.Registry, pkg, target string, client, server 
 	return &realm{client: cc, server: sc, target: target, pkg: pkg, ntlm: ntlm}
 }
 
-// recorder keeps a copy of what a net.Conn writes.
+// recorder keeps a copy of what a net.Conn writes and reads.
 type recorder struct {
 	net.Conn
-	mu  sync.Mutex
-	out bytes.Buffer
+	mu      sync.Mutex
+	out, in bytes.Buffer
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	r.in.Write(p[:n])
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *recorder) read() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.in.Bytes())
+}
+
+// frames parses what a side sent or received: LDAP messages in the clear
+// (the bind), then RFC 4422 frames. It returns their number and the
+// largest frame's length.
+func frames(wire []byte) (n, largest int, err error) {
+	for len(wire) > 0 && wire[0] == 0x30 {
+		_, _, rest, err := berNext(wire)
+		if err != nil {
+			break
+		}
+		wire = rest
+	}
+	for len(wire) > 0 {
+		if len(wire) < 4 {
+			return n, largest, fmt.Errorf("%d stray bytes", len(wire))
+		}
+		k := int(wire[0])<<24 | int(wire[1])<<16 | int(wire[2])<<8 | int(wire[3])
+		if k > len(wire)-4 {
+			return n, largest, fmt.Errorf("a frame of %d bytes, %d left", k, len(wire)-4)
+		}
+		wire = wire[4+k:]
+		n++
+		largest = max(largest, k)
+	}
+	return n, largest, nil
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
