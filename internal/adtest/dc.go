@@ -48,10 +48,9 @@ type DC struct {
 	logPath string // samba's output
 	timing  string // how long the setup steps took
 
-	mu       sync.Mutex
-	keytabs  map[string]string // by principal
-	ccaches  int
-	kinitDir string
+	mu      sync.Mutex
+	keytabs map[string]string // by principal
+	ccaches int
 }
 
 // KDCAddr returns the KDC's address, 127.0.0.2:88.
