@@ -154,12 +154,14 @@ var (
 	unavailable = "the harness did not run: TestMain must call adtest.Main"
 )
 
-// Require returns the DC. When there is none (Samba missing, not root,
-// no namespaces, or the DC did not start) it skips t, or fails it when
-// SSPI_INTEROP=1, saying why and naming the Debian packages.
+// Require returns the DC, which the first call starts (6 to 15 seconds).
+// When there is none (Samba missing, not root, no namespaces, or the DC
+// did not start) it skips t, or fails it when SSPI_INTEROP=1, saying why
+// and naming the Debian packages. Call it before anything reads the
+// Kerberos configuration: the first call sets KRB5_CONFIG.
 func Require(t testing.TB) *DC {
 	t.Helper()
-	if theDC == nil {
+	if startDC() == nil {
 		peers.Require(t, "Samba AD DC: "+unavailable, false)
 	}
 	return theDC

@@ -32,9 +32,14 @@
 // that must never be asked). Inside, as PID 1 of the new PID namespace,
 // the binary brings lo up with 127.0.0.2, bind-mounts a private
 // /etc/hosts (dc1.samba.test and samba.test → 127.0.0.2, web.samba.test
-// and localhost → 127.0.0.1), /etc/resolv.conf (nameserver 127.0.0.1,
-// where nothing listens) and /etc/krb5.conf, sets the host name dc1, and:
+// and localhost → 127.0.0.1) and /etc/resolv.conf (nameserver 127.0.0.1,
+// where nothing listens), sets the host name dc1, and runs the tests. The
+// first one that calls [Require]:
 //
+//   - writes a krb5.conf for the realm (kdc = 127.0.0.2, no DNS or
+//     reverse lookups, rc4-hmac allowed), mounts it over /etc/krb5.conf
+//     too, and sets KRB5_CONFIG, a private KRB5CCNAME and KRB5RCACHEDIR,
+//     so that the library's packages and the MIT tools find the DC;
 //   - provisions the domain SAMBA.TEST (NetBIOS SAMBA, DNS samba.test,
 //     no DNS server: --dns-backend=NONE) into a temporary folder with
 //     samba-tool domain provision, listening on 127.0.0.2 only, with a
@@ -45,21 +50,20 @@
 //   - starts samba -i (services rpc, ldap, cldap, kdc, winbindd) and
 //     waits for ports 88, 389 and 636, while fixtures.py creates the
 //     accounts of [Fixtures] in the directory (Samba's Python bindings,
-//     one process);
-//   - writes a krb5.conf for the realm (kdc = 127.0.0.2, no DNS or
-//     reverse lookups, rc4-hmac allowed) and sets KRB5_CONFIG, a private
-//     KRB5CCNAME and KRB5RCACHEDIR, so that the library's packages and
-//     the MIT tools find the DC;
-//   - runs the tests, then stops samba (closing its standard input,
-//     then signalling its process group) and kills whatever is left in
-//     the PID namespace.
+//     one process).
+//
+// After the tests the binary stops samba (closing its standard input,
+// then signalling its process group) and kills whatever is left in the
+// PID namespace.
 //
 // The outer test binary removes the folder when the inner one exits. If
 // the inner one dies (a panic, a timeout), the kernel kills every process
 // of its PID namespace, samba included; if the outer one is killed,
 // unshare dies with it (parent-death signal) and takes the namespace
-// along. The setup takes 6 to 15 seconds on two cores, once per run of the
-// test binary; the DC is shared by all tests.
+// along (the folder then stays in the temporary directory). The setup
+// takes 6 to 15 seconds on two cores, once per run of the test binary,
+// and none when no test of the package runs; the DC is shared by all
+// tests.
 //
 // # Writing tests
 //

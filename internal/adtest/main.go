@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -110,33 +111,53 @@ func reexec(t tools, dir string) int {
 	return 1
 }
 
-// runInNamespace is Main inside the namespace.
+// runInNamespace is Main inside the namespace. The DC starts when the
+// first test calls Require (so a run whose -run pattern selects no test
+// of the package provisions nothing), or at once in shell mode.
 func runInNamespace(m *testing.M, dir string) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
-	t0 := time.Now()
-	dc, err := start(dir)
-	if err != nil {
-		unavailable = "the DC did not start: " + err.Error()
-		fmt.Fprintf(os.Stderr, "adtest: %s\n", unavailable)
-	} else {
-		theDC = dc
-		if testing.Verbose() {
-			fmt.Fprintf(os.Stderr, "adtest: Samba AD DC %s (%s) up in %v (%s), folder %s\n", dc.Host, dc.Realm, time.Since(t0).Round(time.Millisecond), dc.timing, dc.Dir)
-		}
-	}
+	childDir = dir
+	unavailable = ""
 	var code int
 	if shell := os.Getenv(envShell); shell != "" {
-		code = runShell(dc, shell)
+		code = runShell(startDC(), shell)
 	} else {
 		code = m.Run()
 	}
-	if dc != nil {
-		dc.stop()
+	if theDC != nil {
+		theDC.stop()
 	}
 	killNamespace()
 	return code
+}
+
+var (
+	childDir  string    // the DC's folder, inside the namespace
+	startOnce sync.Once // starts the DC
+)
+
+// startDC starts the DC once, inside the namespace, and returns it (nil
+// when it did not start; unavailable then says why).
+func startDC() *DC {
+	startOnce.Do(func() {
+		if childDir == "" {
+			return
+		}
+		t0 := time.Now()
+		dc, err := start(childDir)
+		if err != nil {
+			unavailable = "the DC did not start: " + err.Error()
+			fmt.Fprintf(os.Stderr, "adtest: %s\n", unavailable)
+			return
+		}
+		theDC = dc
+		if testing.Verbose() || os.Getenv(envShell) != "" {
+			fmt.Fprintf(os.Stderr, "adtest: Samba AD DC %s (%s) up in %v (%s), folder %s\n", dc.Host, dc.Realm, time.Since(t0).Round(time.Millisecond), dc.timing, dc.Dir)
+		}
+	})
+	return theDC
 }
 
 // runShell runs command with sh -c next to the DC, with its standard
