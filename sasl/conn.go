@@ -195,12 +195,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 				return 0, c.inErr
 			}
 			n, err := c.conn.Read(p)
-			if n > 0 && state == stateClear {
-				if now, sec := c.current(); now == stateActive && sec.layer != LayerNone {
-					// Start came while this Read waited: what arrived
-					// since is framed.
+			if n > 0 {
+				if now, sec := c.current(); now == stateArmed || (now == stateActive && sec.layer != LayerNone) {
+					// Start or StartAfterBind came while this Read
+					// waited (a reader goroutine, as go-ldap's, always
+					// waits): what arrived since is the BindResponse or
+					// frames. Take it back and read it as such.
 					c.in = append(c.in[:0], p[:n]...)
 					c.r = 0
+					clear(p[:n])
 					if err != nil && !isTimeout(err) {
 						c.inErr = err
 					}

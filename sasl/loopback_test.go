@@ -432,3 +432,84 @@ func TestConnRandomWrites(t *testing.T) {
 		t.Fatal("data differs")
 	}
 }
+
+// go-ldap reads its connection in a goroutine of its own that always
+// waits in Read, also while NegotiateSaslAuth arms the Conn: the
+// BindResponse that ends the bind, and the frames after it, arrive in a
+// Read that began in the clear. This test's client reads that way.
+func TestReaderGoroutine(t *testing.T) {
+	r := ntlmRealm(t)
+	for _, layer := range []Layer{LayerNone, LayerIntegrity, LayerConfidentiality} {
+		t.Run(layer.String(), func(t *testing.T) {
+			a, b := connPair(t, true)
+			cli, srv := NewConn(a), NewConn(b)
+			defer cli.Close()
+			defer srv.Close()
+			client := NewClient(r.client, &ClientConfig{Layer: layer, RequireLayer: true, Conn: cli, MaxReceive: 2000})
+			server, err := NewServer(r.server, &ServerConfig{MaxReceive: 3000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srvR := bufio.NewReader(srv)
+			served := make(chan error, 1)
+			go func() { served <- serveBind(srv, srvR, server, GSSAPI) }()
+			// The reader goroutine: every LDAP message the client gets.
+			msgs := make(chan []byte, 10)
+			go func() {
+				defer close(msgs)
+				cr := bufio.NewReader(cli)
+				for {
+					msg, err := readMessage(cr)
+					if err != nil {
+						return
+					}
+					msgs <- msg
+				}
+			}()
+			var reqToken, recvToken []byte
+			needInit := true
+			for id := 1; ; id++ {
+				if needInit {
+					reqToken, needInit, err = client.InitSecContext(r.target, recvToken)
+				} else {
+					reqToken, err = client.NegotiateSaslAuth(recvToken, "")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := cli.Write(bindRequest(id, "GSSAPI", reqToken)); err != nil {
+					t.Fatal(err)
+				}
+				_, code, sc, err := parseBindResponse(<-msgs)
+				if err != nil || (code != 0 && code != 14) {
+					t.Fatalf("bind result %d, %v", code, err)
+				}
+				recvToken = sc
+				if !needInit && code == 0 {
+					break
+				}
+			}
+			client.DeleteSecContext()
+			if err := <-served; err != nil {
+				t.Fatal(err)
+			}
+			if cli.Active() != (layer != LayerNone) {
+				t.Fatalf("client Conn active: %v", cli.Active())
+			}
+			// A large request and a large answer, LDAP-shaped.
+			big := make([]byte, 50000)
+			rand.Read(big)
+			req := ber(0x30, berInt(0x02, 9), ber(0x68, ber(0x04, big)))
+			go cli.Write(req)
+			got, err := readMessage(srvR)
+			if err != nil || !bytes.Equal(got, req) {
+				t.Fatalf("server read %d bytes, %v", len(got), err)
+			}
+			resp := ber(0x30, berInt(0x02, 9), ber(0x69, ber(0x04, big[:40000])))
+			go srv.Write(resp)
+			if got := <-msgs; !bytes.Equal(got, resp) {
+				t.Fatalf("client read %d bytes", len(got))
+			}
+		})
+	}
+}
