@@ -51,8 +51,10 @@ func AcquireCredentials(ctx context.Context, pkg string, use CredentialUse, auth
 // is nil for the package's default credentials, an [*AuthIdentity] (Go
 // strings), a [*SEC_WINNT_AUTH_IDENTITY_W] or _A, a
 // [*SEC_WINNT_AUTH_IDENTITY_EXW] or _EXA, a [SEC_WINNT_AUTH_IDENTITY_EX2]
-// with password credentials, or a value of the package's own credential
-// type, passed through unchanged. Most packages check passwords
+// with password credentials, a value of the package's own credential
+// type, passed through unchanged, or outbound [*Credentials] to copy
+// (those of [Context.DelegatedCredentials]: Kerberos and Negotiate take
+// Kerberos ones). Most packages check passwords
 // only during the handshake, so a wrong password is reported by
 // [Context.Step], as on Windows.
 //

@@ -24,8 +24,12 @@ func AcquireCredentialsHandleA(pszPrincipal *byte, pszPackage *byte, fCredential
 // and stores their handle in *phCredential. pAuthData is nil (default
 // credentials), a *SEC_WINNT_AUTH_IDENTITY_W, *SEC_WINNT_AUTH_IDENTITY_EXW
 // (or their A forms), an [*AuthIdentity], or a package's own credential
-// type. pvLogonId, pGetKeyFn and pvGetKeyArgument must be nil or 0: there
-// are no logon sessions or RPC key callbacks off Windows.
+// type. pGetKeyFn and pvGetKeyArgument must be 0: there are no RPC key
+// callbacks off Windows. pvLogonId is nil, or a LUID from
+// [Registry.QueryContextLogonID] with SECPKG_CRED_OUTBOUND and no
+// pAuthData: the credentials the client of that server context
+// delegated (SEC_E_NO_CREDENTIALS when it delegated none or the context
+// is gone).
 //
 // It returns SEC_E_OK, SEC_E_SECPKG_NOT_FOUND, SEC_E_UNKNOWN_CREDENTIALS,
 // SEC_E_NO_CREDENTIALS, SEC_E_INVALID_PARAMETER or the package's failure.
@@ -50,10 +54,16 @@ func (r *Registry) acquireCredentialsHandle(ctx context.Context, principal strin
 		return status.SEC_E_SECPKG_NOT_FOUND
 	case phCredential == nil:
 		return status.SEC_E_INVALID_PARAMETER
-	case logonID != nil || getKeyFn != 0 || getKeyArg != 0:
+	case getKeyFn != 0 || getKeyArg != 0:
 		return status.SEC_E_UNSUPPORTED_FUNCTION
 	}
-	cred, err := r.acquireCredentials(ctx, "AcquireCredentialsHandle", principal, pkg, use, authData)
+	var cred *Credentials
+	var err error
+	if logonID != nil {
+		cred, err = r.acquireLogonCredentials(ctx, principal, pkg, use, logonID, authData) // delegated.go
+	} else {
+		cred, err = r.acquireCredentials(ctx, "AcquireCredentialsHandle", principal, pkg, use, authData)
+	}
 	if err != nil {
 		return status.Code(err)
 	}

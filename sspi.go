@@ -86,6 +86,28 @@
 // QuerySecurityContextToken have no meaning outside Windows and return
 // [SEC_E_UNSUPPORTED_FUNCTION] for a valid context.
 //
+// # Delegation
+//
+// A client that asks for [ISC_REQ_DELEGATE] with a forwardable Kerberos
+// TGT sends a forwarded TGT to the server, whose context then reports
+// [ASC_RET_DELEGATE]. Where a Windows server would impersonate the client
+// and acquire default credentials, a server here calls
+// [Context.DelegatedCredentials] (Kerberos, or Negotiate over Kerberos):
+// outbound credentials, a copy it owns, to reach another service as the
+// client with [NewClientContext], to pass to [AcquireCredentials] as auth
+// data for Negotiate credentials, or to write with
+// [Credentials.WriteCCache] as an MIT credential cache for a child
+// process (KRB5CCNAME):
+//
+//	dc, err := serverCtx.DelegatedCredentials() // SEC_E_NO_CREDENTIALS: nothing delegated
+//	defer dc.Free()
+//	c2, err := sspi.NewClientContext(dc, "HTTP/backend.example.com", sspi.ISC_REQ_MUTUAL_AUTH)
+//
+// The flat API does it as a Windows service with the TCB privilege does,
+// through the client's logon session: [QueryContextLogonID] gives its
+// LUID, and AcquireCredentialsHandle with that LUID as pvLogonId gives
+// the delegated credentials.
+//
 // # Packages and registries
 //
 // A [Registry] holds security packages and the handle tables. The

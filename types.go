@@ -267,7 +267,8 @@ func utf16Counted(s string) (*uint16, uint32) {
 const charsetFlags = packages.SEC_WINNT_AUTH_IDENTITY_ANSI | packages.SEC_WINNT_AUTH_IDENTITY_UNICODE
 
 // convertAuthData turns the Windows identity structures into
-// *AuthIdentity and passes everything else through. A structure whose
+// *AuthIdentity, *Credentials into its package's credentials, and passes
+// everything else through. A structure whose
 // Flags do not match its character set, or whose EX Version is wrong, is
 // SEC_E_UNKNOWN_CREDENTIALS.
 func convertAuthData(authData any) (any, error) {
@@ -277,6 +278,11 @@ func convertAuthData(authData any) (any, error) {
 		version = packages.SEC_WINNT_AUTH_IDENTITY_VERSION
 	)
 	switch a := authData.(type) {
+	case *Credentials:
+		if a == nil {
+			return nil, nil
+		}
+		return a.authData() // delegated.go: the package's own credentials, to copy
 	case *SEC_WINNT_AUTH_IDENTITY_W:
 		if a == nil {
 			return nil, nil

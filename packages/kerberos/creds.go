@@ -168,6 +168,8 @@ func (c *credentials) loadOutbound(principal string, authData any) error {
 			path = c.defaultCCachePath()
 		}
 		return c.loadCCache(path)
+	case *credentials:
+		return c.loadCredentials(a) // delegated.go
 	case nil:
 		return c.loadDefaultOutbound(principal)
 	}

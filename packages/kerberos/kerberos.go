@@ -18,7 +18,8 @@
 // authData: a *packages.AuthIdentity (user, realm in Domain or as
 // user@REALM, password: an AS exchange with PA-ENC-TIMESTAMP), a [*Keytab]
 // (a client keytab), a [*CCache] (a FILE credential cache, as kinit writes
-// it), or nil: the credential cache named by KRB5CCNAME (or krb5.conf's
+// it), outbound credentials of this package to copy (the delegated ones
+// of [DelegatedCredentialer]), or nil: the credential cache named by KRB5CCNAME (or krb5.conf's
 // default_ccache_name, or /tmp/krb5cc_UID), then the client keytab
 // (KRB5_CLIENT_KTNAME or default_client_keytab_name). Inbound credentials
 // are a keytab: a [*Keytab] or nil for KRB5_KTNAME, then
@@ -48,7 +49,14 @@
 // KRB-CRED encrypted with the session key (as MIT does by default, the
 // service ticket's ok-as-delegate flag is not required); the acceptor then
 // reports ASC_RET_DELEGATE and its context's [DelegatedCredentialer]
-// method returns credentials that initiate further contexts as the client.
+// method returns credentials that initiate further contexts as the client
+// (RFC 4121 4.1.1). The context owns the forwarded TGT and zeroes its key
+// on Delete; each call hands out a new copy, with keys of its own, that
+// its Free zeroes. Outbound credentials of this package passed back to
+// [Package.AcquireCredentials] as auth data are copied the same way (so
+// Negotiate, given them, runs over Kerberos only), and [CCacheWriter]
+// writes them as an MIT FILE credential cache for a child process
+// (KRB5CCNAME).
 //
 // The acceptor checks the ticket and authenticator, the clock skew
 // ([Config.ClockSkew], default 5 minutes: SEC_E_TIME_SKEW), a replay cache
@@ -106,8 +114,8 @@
 // ImpersonateSecurityContext family. Of the Windows authorization data of
 // MS-KILE 3.2.5.8 only AD-AUTH-DATA-AP-OPTIONS (KERB_AP_OPTIONS_CBT, sent
 // with channel bindings) is added to the authenticator, not
-// KERB-AD-RESTRICTION-ENTRY, KERB-LOCAL or AD-TARGET-PRINCIPAL. Only FILE credential caches are read,
-// and none is written.
+// KERB-AD-RESTRICTION-ENTRY, KERB-LOCAL or AD-TARGET-PRINCIPAL. Only FILE credential caches are read
+// and written (version 4, through [CCacheWriter]).
 package kerberos
 
 import (

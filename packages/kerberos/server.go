@@ -62,8 +62,10 @@ type PACContext interface {
 }
 
 // DelegatedCredentialer is implemented by acceptor contexts of this
-// package: DelegatedCredentials returns the client's delegated
-// credentials (ASC_RET_DELEGATE), or nil.
+// package: DelegatedCredentials returns a new copy of the client's
+// delegated credentials (ASC_RET_DELEGATE), which the caller owns and
+// frees, or nil. They are outbound Kerberos credentials, whatever the
+// package of the context (Negotiate forwards the call to Kerberos).
 type DelegatedCredentialer interface {
 	DelegatedCredentials() packages.Credentials
 }
@@ -75,16 +77,6 @@ var (
 
 // PAC returns the decoded PAC of the client's ticket, or nil.
 func (c *serverContext) PAC() *PAC { return c.pac }
-
-// DelegatedCredentials returns the outbound credentials the client
-// delegated (a forwarded TGT), usable for NewClientContext as the client,
-// or nil. They are what ASC_RET_DELEGATE announces.
-func (c *serverContext) DelegatedCredentials() packages.Credentials {
-	if c.delegated == nil {
-		return nil
-	}
-	return c.delegated
-}
 
 func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
 	if c.use&packages.SECPKG_CRED_INBOUND == 0 || c.serviceKT == nil {
