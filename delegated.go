@@ -180,6 +180,11 @@ func (r *Registry) acquireLogonCredentials(ctx context.Context, principal, pkg s
 		return nil, newError(op, pkg, status.SEC_E_NO_CREDENTIALS, errNoLogonSession)
 	}
 	dc, err := c.DelegatedCredentials()
+	if errors.Is(err, status.SEC_E_INVALID_HANDLE) {
+		// Deleted since (through the Go API, or by a concurrent
+		// DeleteSecurityContext): its logon session is gone.
+		return nil, newError(op, pkg, status.SEC_E_NO_CREDENTIALS, errNoLogonSession)
+	}
 	if err != nil {
 		return nil, err
 	}

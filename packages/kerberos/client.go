@@ -261,6 +261,7 @@ func (c *clientContext) delegation(ctx context.Context, tkt *ticket, now time.Ti
 		// Windows and MIT carry on without delegation.
 		return nil, nil
 	}
+	defer clear(fwd.key.KeyValue) // it travels in the KRB-CRED only
 	tder, err := fwd.ticket.Marshal()
 	if err != nil {
 		return nil, errorf("InitializeSecurityContext", status.SEC_E_INTERNAL_ERROR, err)
@@ -274,6 +275,7 @@ func (c *clientContext) delegation(ctx context.Context, tkt *ticket, now time.Ti
 		return nil, errorf("InitializeSecurityContext", status.SEC_E_INTERNAL_ERROR, err)
 	}
 	ed, err := crypto.GetEncryptedData(plain, tkt.key, keyusage.KRB_CRED_ENCPART, 0)
+	clear(plain)
 	if err != nil {
 		return nil, errorf("InitializeSecurityContext", status.SEC_E_INTERNAL_ERROR, err)
 	}

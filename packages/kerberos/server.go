@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -455,6 +456,7 @@ func (c *serverContext) readDelegation(der []byte, key types.EncryptionKey) (*cr
 		if err != nil {
 			return nil, err
 		}
+		defer clear(plain) // the TGT's session key
 		if err := enc.Unmarshal(plain); err != nil {
 			return nil, err
 		}
@@ -462,9 +464,15 @@ func (c *serverContext) readDelegation(der []byte, key types.EncryptionKey) (*cr
 	if len(enc.TicketInfo) == 0 {
 		return nil, errors.New("kerberos: KRB-CRED without ticket info")
 	}
+	defer func() {
+		for _, ti := range enc.TicketInfo {
+			clear(ti.Key.KeyValue)
+		}
+	}()
 	info := enc.TicketInfo[0]
 	t := &ticket{
-		ticket: kc.Tickets[0], key: info.Key, cname: info.PName, crealm: info.PRealm,
+		ticket: kc.Tickets[0], key: types.EncryptionKey{KeyType: info.Key.KeyType, KeyValue: slices.Clone(info.Key.KeyValue)},
+		cname: info.PName, crealm: info.PRealm,
 		flags: flagsWord(info.Flags.Bytes), authTime: info.AuthTime, startTime: info.StartTime,
 		endTime: info.EndTime, renewTill: info.RenewTill,
 	}
