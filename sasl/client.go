@@ -181,7 +181,7 @@ func (c *Client) InitSecContextWithOptions(target string, token []byte, options 
 	if err != nil {
 		return nil, false, err
 	}
-	return out, c.state == clientHandshake, nil
+	return out, !c.ctx.Established(), nil
 }
 
 // handshake runs one leg. c.mu is held.

@@ -513,3 +513,36 @@ func TestReaderGoroutine(t *testing.T) {
 		})
 	}
 }
+
+// InitSecContext reports needContinue until the context is established,
+// for either mechanism.
+func TestInitSecContextNeedContinue(t *testing.T) {
+	r := ntlmRealm(t)
+	for _, mech := range []Mechanism{GSSAPI, GSSSPNEGO} {
+		t.Run(string(mech), func(t *testing.T) {
+			client := NewClient(r.client, &ClientConfig{Mechanism: mech})
+			defer client.DeleteSecContext()
+			server, err := NewServer(r.server, &ServerConfig{Mechanism: mech})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer server.Close()
+			var in []byte
+			for legs := 0; ; legs++ {
+				out, more, err := client.InitSecContext(r.target, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if more != !client.Context().Established() {
+					t.Fatalf("leg %d: needContinue %v, established %v", legs, more, client.Context().Established())
+				}
+				if !more {
+					break
+				}
+				if in, _, err = server.Step(bg, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
+	"github.com/gosspi/sspi/packages/ntlm"
 )
 
 // Interop with Cyrus SASL 2.1.28 and its GSSAPI plugin over MIT Kerberos
@@ -374,27 +376,61 @@ func TestLdapsearchAgainstOurServer(t *testing.T) {
 		secops string // ldapsearch -O
 		maxRcv int    // our MaxReceive
 		layer  Layer
-		in     int // frames at least, from ldapsearch
-		out    int // frames at least, to ldapsearch
+		in     int    // frames at least, from ldapsearch
+		out    int    // frames at least, to ldapsearch
+		ntlm   bool   // NTLM through gss-ntlmssp rather than Kerberos
+		gap    string // why the case cannot pass yet
 	}{
-		{GSSAPI, "maxssf=0", 0, LayerNone, 0, 0},
-		{GSSAPI, "minssf=1,maxssf=1", 4096, LayerIntegrity, 25, 1},
-		{GSSAPI, "minssf=1", 4096, LayerConfidentiality, 25, 1},
-		{GSSAPI, "minssf=1,maxbufsize=2000", 0, LayerConfidentiality, 1, 100},
-		{GSSSPNEGO, "maxssf=0", 0, LayerNone, 0, 0},
+		{GSSAPI, "maxssf=0", 0, LayerNone, 0, 0, false, ""},
+		{GSSAPI, "minssf=1,maxssf=1", 4096, LayerIntegrity, 25, 1, false, ""},
+		{GSSAPI, "minssf=1", 4096, LayerConfidentiality, 25, 1, false, ""},
+		{GSSAPI, "minssf=1,maxbufsize=2000", 0, LayerConfidentiality, 1, 100, false, ""},
+		{GSSSPNEGO, "maxssf=0", 0, LayerNone, 0, 0, false, ""},
 		// MIT's krb5 initiator adds the confidentiality flag to any
 		// integrity request (Samba's libads/sasl.c notes it: "some gssapi
 		// krb5 mech implementations automaticly add GSS_C_INTEG_FLAG and
 		// GSS_C_CONF_FLAG"), so under GSS-SPNEGO both sides seal.
-		{GSSSPNEGO, "minssf=1,maxssf=1", 0, LayerConfidentiality, 1, 4},
-		{GSSSPNEGO, "minssf=1", 0, LayerConfidentiality, 1, 4},
+		{GSSSPNEGO, "minssf=1,maxssf=1", 0, LayerConfidentiality, 1, 4, false, ""},
+		{GSSSPNEGO, "minssf=1", 0, LayerConfidentiality, 1, 4, false, ""},
+		// NTLM inside SPNEGO, through gss-ntlmssp: an independent NTLM
+		// sealing our frames and reading ours (the 16-byte signature,
+		// then the data). With maxssf=0 ldapsearch fails in its own
+		// gss_init_sec_context (GSS_S_UNAVAILABLE) before it sends
+		// anything, so only layers are tried.
+		{GSSSPNEGO, "minssf=1", 0, LayerConfidentiality, 1, 4, true, ""},
+		// Integrity only: gss-ntlmssp negotiates SIGN without SEAL and,
+		// as Windows LDAP clients do, seals anyway; reading that needs
+		// the NTLM package to unseal a SIGN-only session (Samba's
+		// GENSEC_FEATURE_LDAP_STYLE).
+		{GSSSPNEGO, "minssf=1,maxssf=1", 0, LayerIntegrity, 1, 4, true,
+			"the NTLM package cannot yet unseal a session that negotiated SIGN without SEAL, as LDAP peers seal it"},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s/%s", tt.mech, tt.secops), func(t *testing.T) {
+		name := fmt.Sprintf("%s/%s", tt.mech, tt.secops)
+		if tt.ntlm {
+			name += "/NTLM"
+		}
+		t.Run(name, func(t *testing.T) {
+			if tt.gap != "" {
+				t.Skip("known gap: " + tt.gap)
+			}
+			env := m.env()
 			var authData any = &kerberos.Keytab{Path: m.keytab}
 			pkg := "Kerberos"
 			if tt.mech == GSSSPNEGO {
 				pkg, authData = "Negotiate", &negotiate.AuthData{Kerberos: authData}
+			}
+			if tt.ntlm {
+				peers.Require(t, "gss-ntlmssp (apt-get install -y gss-ntlmssp)", peers.HaveGSSNTLMSSP())
+				users := filepath.Join(t.TempDir(), "users")
+				if err := os.WriteFile(users, []byte(ntlmDomain+":"+ntlmUser+":"+ntlmPassword+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				// No tickets and no client keytab: MIT's SPNEGO offers
+				// NTLM only.
+				none := filepath.Join(t.TempDir(), "none")
+				env = append(env, "NTLM_USER_FILE="+users, "KRB5CCNAME=FILE:"+none, "KRB5_CLIENT_KTNAME=FILE:"+none)
+				authData = &negotiate.AuthData{NTLM: ntlm.Users{ntlmDomain + `\` + ntlmUser: ntlmPassword}}
 			}
 			cred, err := r.AcquireCredentials(bg, pkg, sspi.CredentialsInbound, authData)
 			if err != nil {
@@ -424,7 +460,7 @@ func TestLdapsearchAgainstOurServer(t *testing.T) {
 			cmd := exec.Command(ldapsearch, "-LLL", "-N", "-o", "ldif-wrap=no",
 				"-H", fmt.Sprintf("ldap://localhost:%d", port), "-Y", string(tt.mech), "-O", tt.secops,
 				"-b", "dc=example", "(cn="+string(filter)+")", "description")
-			cmd.Env = m.env()
+			cmd.Env = env
 			out, cmdErr := cmd.CombinedOutput()
 			var serveErr error
 			select {
@@ -433,7 +469,7 @@ func TestLdapsearchAgainstOurServer(t *testing.T) {
 				serveErr = errors.New("server did not finish")
 			}
 			if cmdErr != nil || serveErr != nil {
-				t.Fatalf("ldapsearch: %v\n%.2000s\nour server: %v", cmdErr, out, serveErr)
+				t.Fatalf("ldapsearch: %v\n%.2000s\nour server: %v (flags %#x)", cmdErr, out, serveErr, srv.Context().Flags())
 			}
 			if !bytes.Contains(out, append([]byte("description: "), big...)) {
 				t.Errorf("ldapsearch did not print the entry:\n%.500s", out)
@@ -445,7 +481,7 @@ func TestLdapsearchAgainstOurServer(t *testing.T) {
 			if sec.Layer() != tt.layer {
 				t.Fatalf("layer %v, want %v", sec.Layer(), tt.layer)
 			}
-			if name, err := srv.Context().UserName(); err != nil || !strings.HasPrefix(name, "alice@") {
+			if name, err := srv.Context().UserName(); err != nil || !strings.Contains(strings.ToLower(name), "alice") {
 				t.Errorf("client %q, %v", name, err)
 			}
 			if tt.layer == LayerNone {
