@@ -100,7 +100,9 @@ const (
 //		DeleteSecContext() error
 //	}
 //
-// go-ldap's GSSAPIBind speaks the GSSAPI mechanism only. Other callers
+// go-ldap v3.4.10 and earlier have the interface without
+// InitSecContextWithOptions, which a *Client satisfies too. go-ldap's
+// GSSAPIBind speaks the GSSAPI mechanism only. Other callers
 // use Step for each server challenge and Finish on the server's success,
 // which work for both mechanisms.
 //

@@ -106,6 +106,15 @@
 // go-ldap speaks the GSSAPI mechanism only; GSS-SPNEGO needs a client
 // that can send another mechanism name (use Step and Finish).
 //
+// # Interoperability
+//
+// The tests run our client against Cyrus SASL 2.1.28's GSSAPI plugin
+// (sasl-sample-server, both mechanisms, each layer, over MIT Kerberos
+// 1.20), and OpenLDAP's ldapsearch (the same plugin, and NTLM inside
+// SPNEGO through gss-ntlmssp) against our server, with messages many
+// times the peer's buffer each way; go-ldap v3.4.15's GSSAPIBind runs
+// against our server in the nested module internal/goldaptest.
+//
 // # Left out
 //
 // Security layers on top of TLS (Active Directory refuses them: MS-ADTS
