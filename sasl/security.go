@@ -16,7 +16,7 @@ import (
 // the largest size the 3-octet field of RFC 4752 can carry, so that
 // peers that cannot advertise theirs (GSS-SPNEGO: Samba sends frames up
 // to its own limits) are not refused.
-const DefaultMaxReceive = maxBufferLimit
+const DefaultMaxReceive = 1<<24 - 1
 
 // DefaultMaxSend is the default largest wrapped message sent under
 // GSS-SPNEGO, where the peer advertises no size: 64 KiB, the receive
