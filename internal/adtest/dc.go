@@ -172,6 +172,9 @@ const (
 	// envChild is set in the re-executed test binary inside the
 	// namespace: the folder of the DC.
 	envChild = "GOSSPI_ADTEST_DIR"
+	// envOuterNS holds the network and mount namespaces of the test
+	// binary that re-executed itself, which the inner one must not be in.
+	envOuterNS = "GOSSPI_ADTEST_OUTER_NS"
 	// envPath, when set, replaces PATH for finding samba-tool, samba,
 	// unshare and the other tools (and /usr/sbin is then not searched):
 	// GOSSPI_ADTEST_PATH=/nonexistent shows how the tests skip without

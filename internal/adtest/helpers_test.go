@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,9 +180,22 @@ func attribute(ldif, name string) string {
 	return ""
 }
 
+// sids caches showSID's answers: each samba-tool run costs about half a
+// second.
+var sids struct {
+	sync.Mutex
+	m map[string]string
+}
+
 // showSID returns the objectSid of a user or group with samba-tool.
 func showSID(t *testing.T, dc *DC, kind, name string) string {
 	t.Helper()
+	key := kind + "/" + name
+	sids.Lock()
+	defer sids.Unlock()
+	if sid, ok := sids.m[key]; ok {
+		return sid
+	}
 	out, err := dc.SambaTool(kind, "show", name, "--attributes=objectSid")
 	if err != nil {
 		t.Fatal(err)
@@ -190,5 +204,9 @@ func showSID(t *testing.T, dc *DC, kind, name string) string {
 	if !strings.HasPrefix(sid, "S-1-5-21-") {
 		t.Fatalf("samba-tool %s show %s: no objectSid in %q", kind, name, out)
 	}
+	if sids.m == nil {
+		sids.m = map[string]string{}
+	}
+	sids.m[key] = sid
 	return sid
 }

@@ -93,7 +93,7 @@ func reexec(t tools, dir string) int {
 	}
 	args := append(append(append([]string(nil), unshareArgs...), "--", exe), os.Args[1:]...)
 	cmd := exec.Command(t.unshare, args...)
-	cmd.Env = append(os.Environ(), envChild+"="+dir)
+	cmd.Env = append(os.Environ(), envChild+"="+dir, envOuterNS+"="+namespaceIDs())
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if os.Getenv(envShell) != "" {
 		cmd.Stdin = os.Stdin
@@ -146,7 +146,7 @@ func startDC() *DC {
 			return
 		}
 		t0 := time.Now()
-		dc, err := start(childDir)
+		dc, err := start(childDir, os.Getenv(envOuterNS))
 		if err != nil {
 			unavailable = "the DC did not start: " + err.Error()
 			fmt.Fprintf(os.Stderr, "adtest: %s\n", unavailable)

@@ -42,22 +42,43 @@ func hostsFile() string {
 	return fmt.Sprintf("127.0.0.1\tlocalhost %s\n%s\t%s %s %s\n::1\tlocalhost\n", WebHost, DCAddr, DCHost, DCHostName, DNSDomain)
 }
 
+// namespaceIDs returns the identities of this process's network and
+// mount namespaces ("net:[4026531840] mnt:[4026531841]").
+func namespaceIDs() string {
+	var ids []string
+	for _, ns := range []string{"net", "mnt"} {
+		id, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			return ""
+		}
+		ids = append(ids, id)
+	}
+	return strings.Join(ids, " ")
+}
+
 // enterNamespace sets up the namespace Main created: loopback up with
-// 127.0.0.2, private /etc/hosts, /etc/resolv.conf (nameserver 127.0.0.1,
-// where nothing listens) and /etc/krb5.conf, and the host name dc1. It
-// refuses to run anywhere but as PID 1 of a PID namespace whose network
-// has only a loopback interface, so that it can never change the host.
-func enterNamespace(t tools, dir string) error {
+// 127.0.0.2, private /etc/hosts and /etc/resolv.conf (nameserver
+// 127.0.0.1, where nothing listens), and the host name dc1. It refuses to
+// run anywhere but as PID 1 of a PID namespace, in network and mount
+// namespaces other than those of the test binary that started it (their
+// identities are in outerNS), where no interface but loopback is up, so
+// that it can never change the host.
+func enterNamespace(t tools, dir, outerNS string) error {
 	if os.Getpid() != 1 {
 		return errors.New("not PID 1 of a new PID namespace; refusing to change the mounts or network")
+	}
+	outer := strings.Fields(outerNS)
+	inner := strings.Fields(namespaceIDs())
+	if len(outer) != 2 || len(inner) != 2 || outer[0] == inner[0] || outer[1] == inner[1] {
+		return fmt.Errorf("not in new network and mount namespaces (outer %q, here %q); refusing to change them", outerNS, namespaceIDs())
 	}
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return err
 	}
 	for _, i := range ifs {
-		if i.Flags&net.FlagLoopback == 0 {
-			return fmt.Errorf("the network namespace has interface %s: refusing to set it up", i.Name)
+		if i.Flags&net.FlagLoopback == 0 && i.Flags&net.FlagUp != 0 {
+			return fmt.Errorf("interface %s is up in the network namespace: refusing to set it up", i.Name)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

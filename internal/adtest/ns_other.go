@@ -18,7 +18,9 @@ func groupAttr() *syscall.SysProcAttr { return nil }
 
 func signalGroup(pid int, kill bool) {}
 
-func enterNamespace(t tools, dir string) error { return errNotLinux }
+func enterNamespace(t tools, dir, outerNS string) error { return errNotLinux }
+
+func namespaceIDs() string { return "" }
 
 func bindMount(src, target string) error { return errNotLinux }
 

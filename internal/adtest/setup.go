@@ -33,13 +33,14 @@ const (
 	stopTimeout      = 10 * time.Second
 )
 
-// start sets up the namespace and starts the DC in dir.
-func start(dir string) (*DC, error) {
+// start sets up the namespace and starts the DC in dir. outerNS
+// identifies the namespaces of the test binary that re-executed this one.
+func start(dir, outerNS string) (*DC, error) {
 	t, err := findTools()
 	if err != nil {
 		return nil, err
 	}
-	if err := enterNamespace(t, dir); err != nil {
+	if err := enterNamespace(t, dir, outerNS); err != nil {
 		return nil, err
 	}
 	dc := &DC{
