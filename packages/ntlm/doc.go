@@ -94,14 +94,18 @@
 // Windows compatibility) treats an NTLM session that negotiated SIGN as
 // sealed: its SASL security layer wraps and expects sealed messages, and
 // a signed-only message is refused. Windows LDAP clients follow the same
-// rule. So an LDAP client that wants signing over NTLM must request
-// ISC_REQ_INTEGRITY|ISC_REQ_CONFIDENTIALITY and seal (EncryptMessage)
-// every frame; the sasl package does this for GSS-SPNEGO when NTLM is
-// selected. An NTLM context established without ISC_REQ_CONFIDENTIALITY
-// does not seal (SEC_E_UNSUPPORTED_FUNCTION), as on Windows. With no
-// layer at all (LDAP over TLS), request ISC_REQ_NO_INTEGRITY through
-// Negotiate: SIGN is then not negotiated, and the DC refuses SIGN or SEAL
-// over TLS.
+// rule: they seal (EncryptMessage) every frame even when only SIGN was
+// negotiated. This package follows it on both sides: a session that
+// negotiated SIGN without SEAL seals and unseals when asked, with the
+// sealing key SIGN derives anyway (MS-NLMP 3.4.5.3 does not depend on
+// SEAL). An LDAP client that wants signing over NTLM should request
+// ISC_REQ_INTEGRITY|ISC_REQ_CONFIDENTIALITY (as Samba's client does,
+// for older servers) and seal every frame; the sasl package does both
+// for GSS-SPNEGO when NTLM may be selected. With no layer at all (LDAP
+// over TLS), request ISC_REQ_NO_INTEGRITY through Negotiate: SIGN is
+// then not negotiated, and the DC refuses SIGN or SEAL over TLS. A
+// session with neither SIGN nor SEAL cannot seal
+// (SEC_E_UNSUPPORTED_FUNCTION).
 //
 // # Left out
 //

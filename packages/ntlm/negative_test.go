@@ -217,8 +217,15 @@ func TestMessageCallErrors(t *testing.T) {
 	if err := p.client.MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA}}, 0); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
 		t.Errorf("no token: %v", err)
 	}
-	if _, err := p.client.EncryptMessage(0, msg, 0); !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
-		t.Errorf("seal without confidentiality: %v", err)
+	// A SIGN-only session seals when asked, as Windows' does (Active
+	// Directory's LDAP reads SIGN as SEAL), and the peer unseals it.
+	sealedMsg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("sealed on a SIGN-only session")}}
+	if _, err := p.client.EncryptMessage(0, sealedMsg, 0); err != nil {
+		t.Errorf("seal on a SIGN-only session: %v", err)
+	} else if bytes.Contains(sealedMsg[1].Data, []byte("SIGN-only")) {
+		t.Errorf("data left in clear")
+	} else if qop, _, err := p.server.DecryptMessage(sealedMsg, 0); err != nil || qop != 0 || string(sealedMsg[1].Data) != "sealed on a SIGN-only session" {
+		t.Errorf("unseal on a SIGN-only session: qop %#x, %q, %v", qop, sealedMsg[1].Data, err)
 	}
 	if _, err := p.server.VerifySignature([]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 3)}}, 0); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
 		t.Errorf("short signature: %v", err)

@@ -41,7 +41,7 @@ type session struct {
 	ess     bool   // NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
 	keyExch bool   // NTLMSSP_NEGOTIATE_KEY_EXCH: checksums are RC4-encrypted
 	sign    bool   // SIGN or SEAL negotiated: real signatures
-	seal    bool   // SEAL negotiated: EncryptMessage allowed
+	seal    bool   // sealing allowed: SIGN or SEAL negotiated (see newSession)
 	out, in *halfSession
 }
 
@@ -53,7 +53,13 @@ func newSession(flags uint32, exported [16]byte, client bool) *session {
 		ess:     flags&flagExtendedSessionSecurity != 0,
 		keyExch: flags&flagKeyExch != 0,
 		sign:    flags&(flagSign|flagSeal) != 0,
-		seal:    flags&flagSeal != 0,
+		// Sealing needs only the sealing key, which SIGN derives as well
+		// (MS-NLMP 3.4.5.3 depends on 128/56 and ESS, not on SEAL).
+		// Windows seals on a SIGN-only session when asked (its LDAP
+		// client does so, and Active Directory's and Samba's LDAP servers
+		// read SIGN as SEAL), so EncryptMessage and DecryptMessage work
+		// whenever SIGN or SEAL was negotiated.
+		seal: flags&(flagSign|flagSeal) != 0,
 	}
 	half := func(forClient bool) *halfSession {
 		h := &halfSession{}
