@@ -26,19 +26,21 @@ import (
 // 3.7: a 4-byte big-endian length, then the sealed buffer, with Wrap and
 // Unwrap), and base searches. Only what the tests need is encoded.
 
-// LDAP result codes (RFC 4511 4.1.9).
+// LDAP result codes (RFC 4511 4.1.9) and protocolOp tags (RFC 4511 4.2
+// to 4.5, [APPLICATION n]).
 const (
-	ldapSuccess                = 0
-	ldapStrongAuthRequired     = 8
-	ldapSaslBindInProgress     = 14
-	ldapInvalidCredentials     = 49
-	ldapMaxMessage             = 1 << 20
-	ldapTagBindRequest         = 0
-	ldapTagBindResponse        = 1
-	ldapTagSearchRequest       = 3
-	ldapTagSearchResultEntry   = 4
-	ldapTagSearchResultDone    = 5
-	ldapTagSearchResultReferen = 19
+	ldapSuccess            = 0
+	ldapStrongAuthRequired = 8
+	ldapSaslBindInProgress = 14
+
+	ldapTagBindRequest           = 0
+	ldapTagBindResponse          = 1
+	ldapTagSearchRequest         = 3
+	ldapTagSearchResultEntry     = 4
+	ldapTagSearchResultDone      = 5
+	ldapTagSearchResultReference = 19
+
+	ldapMaxMessage = 1 << 20 // the largest message the tests accept
 )
 
 // appTag returns the tag [APPLICATION n], constructed.
@@ -345,7 +347,7 @@ func (l *ldapConn) searchBase(dn string, attrs ...string) (map[string][][]byte, 
 					vals[strings.ToLower(string(typ))] = append(vals[strings.ToLower(string(typ))], v)
 				}
 			}
-		case appTag(ldapTagSearchResultReferen):
+		case appTag(ldapTagSearchResultReference):
 		case appTag(ldapTagSearchResultDone):
 			res, err := readResult(op)
 			if err != nil {
