@@ -1,6 +1,7 @@
 package adtest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/gosspi/sspi"
@@ -17,8 +18,9 @@ import (
 // NTLM completes and shows up as the wrong package rather than as a
 // failed handshake.
 //
-// The NetBIOS case fails until the client maps SAMBA to samba.test (a
-// CLDAP NetLogon ping to the DC): today it falls back to NTLM.
+// The NetBIOS case needs the client to map SAMBA to samba.test through
+// the DC locator's LDAP ping (packages/kerberos/domain.go); it fell back
+// to NTLM before.
 func TestNegotiateChoosesKerberos(t *testing.T) {
 	dc := Require(t)
 	spn := WebService.SPNs[0]
@@ -51,5 +53,43 @@ func TestNegotiateChoosesKerberos(t *testing.T) {
 			wantFlags(t, "client", c.Flags(), kerberosISCRet)
 			exchangeMessages(t, c, s)
 		})
+	}
+}
+
+// TestNegotiateFallbackVisible: for a target the KDC has no SPN for,
+// Negotiate falls back to NTLM, as Windows does, and says why
+// (Context.FallbackReason carries the KDC's SEC_E_TARGET_UNKNOWN); with
+// the package list "!NTLM" the client refuses the fallback and fails with
+// that status instead.
+func TestNegotiateFallbackVisible(t *testing.T) {
+	dc := Require(t)
+	const target = "HTTP/nospn.samba.test"
+	r := newRegistry(t, dc, registryOptions{})
+	server := acquire(t, r, "Negotiate", "", sspi.CredentialsInbound, &negotiate.AuthData{
+		NTLM: ntlm.Users{NetBIOSDomain + `\` + Alice.Name: Alice.Password},
+	})
+
+	client := acquire(t, r, "Negotiate", "", sspi.CredentialsOutbound, identity(Alice, NetBIOSDomain))
+	c, s := contexts(t, client, server, target, 0, 0)
+	if err := handshake(testCtx(t), c, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.NegotiatedPackage(); got != "NTLM" {
+		t.Fatalf("NegotiatedPackage() = %q, want NTLM", got)
+	}
+	if reason := c.FallbackReason(); !errors.Is(reason, sspi.SEC_E_TARGET_UNKNOWN) {
+		t.Fatalf("FallbackReason() = %v, want the KDC's SEC_E_TARGET_UNKNOWN", reason)
+	}
+
+	id := identity(Alice, NetBIOSDomain)
+	id.PackageList = "!NTLM"
+	refusing := acquire(t, r, "Negotiate", "", sspi.CredentialsOutbound, id)
+	c2, err := sspi.NewClientContext(refusing, target, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Delete()
+	if _, err := c2.Step(testCtx(t), nil); !errors.Is(err, sspi.SEC_E_TARGET_UNKNOWN) {
+		t.Fatalf("with !NTLM: %v, want SEC_E_TARGET_UNKNOWN", err)
 	}
 }

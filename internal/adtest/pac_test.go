@@ -1,7 +1,6 @@
 package adtest
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -164,54 +163,21 @@ func TestPAC(t *testing.T) {
 	}
 }
 
-// checkUPN checks the PAC's UPN_DNS_INFO, which Samba always sends,
-// against the directory. TODO(upn): the library's decoding of
-// UPN_DNS_INFO is being added by another change (a field UPNDNSInfo of
-// the PAC); until it lands this looks its fields up by name (UPN,
-// DNSDomainName, SAMName, SID, as in that change) on PAC.UPNDNSInfo, on
-// the PAC itself and on gokrb5's Raw.UPNDNSInfo, and checks what exists.
-// Then make it a plain comparison of pac.UPNDNSInfo.
+// checkUPN checks the PAC's UPN_DNS_INFO, which Samba always sends in its
+// extended form (SAM name and SID), against the directory.
 func checkUPN(t *testing.T, pac *sspi.PAC, wantUPN, realm, userSID string) {
 	t.Helper()
 	if wantUPN == "" {
 		t.Fatal("samba-tool shows no userPrincipalName for alice")
 	}
-	want := map[string]string{
-		"UPN": wantUPN, "UserPrincipalName": wantUPN,
-		"DNSDomain": realm, "DNSDomainName": realm,
-		"SAMName": Alice.Name, "SID": userSID,
+	u := pac.UPNDNSInfo
+	if u == nil {
+		t.Fatalf("PAC.UPNDNSInfo is nil, but the DC sends UPN_DNS_INFO (UPN %q)", wantUPN)
 	}
-	var holders []reflect.Value
-	v := reflect.ValueOf(pac).Elem()
-	holders = append(holders, v)
-	if f := v.FieldByName("UPNDNSInfo"); f.IsValid() && f.Kind() == reflect.Pointer {
-		if f.IsNil() {
-			t.Errorf("PAC.UPNDNSInfo is nil, but the DC sends UPN_DNS_INFO (UPN %q)", wantUPN)
-		} else {
-			holders = append(holders, f.Elem())
-		}
+	if !strings.EqualFold(u.UPN, wantUPN) || !strings.EqualFold(u.DNSDomainName, realm) {
+		t.Errorf("UPN_DNS_INFO UPN %q, DNS domain %q; want %q, %q", u.UPN, u.DNSDomainName, wantUPN, realm)
 	}
-	if pac.Raw.UPNDNSInfo != nil {
-		holders = append(holders, reflect.ValueOf(pac.Raw.UPNDNSInfo).Elem())
-	}
-	checked := 0
-	for _, h := range holders {
-		if h.Kind() != reflect.Struct {
-			continue
-		}
-		for name, w := range want {
-			f := h.FieldByName(name)
-			if !f.IsValid() || f.Kind() != reflect.String {
-				continue
-			}
-			checked++
-			if !strings.EqualFold(f.String(), w) {
-				t.Errorf("%s.%s = %q, want %q", h.Type().Name(), name, f.String(), w)
-			}
-		}
-	}
-	t.Logf("UPN_DNS_INFO: %d fields compared", checked)
-	if checked == 0 {
-		t.Logf("TODO(upn): the library does not expose UPN_DNS_INFO yet; samba-tool says the UPN is %q", wantUPN)
+	if !u.Extended() || !strings.EqualFold(u.SAMName, Alice.Name) || u.SID != userSID {
+		t.Errorf("UPN_DNS_INFO extended %v, SAM name %q, SID %q; want true, %q, %q", u.Extended(), u.SAMName, u.SID, Alice.Name, userSID)
 	}
 }
