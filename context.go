@@ -2,6 +2,7 @@ package sspi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -477,6 +478,25 @@ func (c *Context) ApplyControlToken(in []secbuffer.Buffer) error {
 	return wrapErr(op, c.info.Name, a.ApplyControlToken(in))
 }
 
+// errIncomplete is the cause of a message call made before the handshake
+// completed.
+var errIncomplete = errors.New("sspi: the handshake is not complete")
+
+// ready checks, for a per-message call, that the context is neither
+// deleted nor still in its handshake. The root owns this check so that
+// no package's message code runs while its handshake writes the keys
+// (established is stored after the last Step returns, so the handshake's
+// writes happen before any message call reads them).
+func (c *Context) ready(op string) error {
+	if c.deleted.Load() {
+		return c.deletedErr(op)
+	}
+	if !c.established.Load() {
+		return newError(op, c.info.Name, status.SEC_E_INVALID_HANDLE, errIncomplete)
+	}
+	return nil
+}
+
 // MakeSignatureBuffers is MakeSignature on a buffer list: SECBUFFER_DATA
 // buffers and one SECBUFFER_TOKEN buffer of at least Sizes().MaxSignature
 // bytes of capacity that receives the signature.
@@ -484,8 +504,8 @@ func (c *Context) MakeSignatureBuffers(qop uint32, msg []secbuffer.Buffer, seq u
 	const op = "MakeSignature"
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	if c.deleted.Load() {
-		return c.deletedErr(op)
+	if err := c.ready(op); err != nil {
+		return err
 	}
 	return wrapErr(op, c.info.Name, c.pc.MakeSignature(qop, msg, seq))
 }
@@ -515,8 +535,8 @@ func (c *Context) VerifySignatureBuffers(msg []secbuffer.Buffer, seq uint32) (qo
 	const op = "VerifySignature"
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
-	if c.deleted.Load() {
-		return 0, c.deletedErr(op)
+	if err := c.ready(op); err != nil {
+		return 0, err
 	}
 	qop, err = c.pc.VerifySignature(msg, seq)
 	if err != nil {
@@ -545,8 +565,8 @@ func (c *Context) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32)
 	const op = "EncryptMessage"
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	if c.deleted.Load() {
-		return c.deletedErr(op)
+	if err := c.ready(op); err != nil {
+		return err
 	}
 	_, err := c.pc.EncryptMessage(qop, msg, seq)
 	return wrapErr(op, c.info.Name, err)
@@ -560,8 +580,8 @@ func (c *Context) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32
 	const op = "DecryptMessage"
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
-	if c.deleted.Load() {
-		return 0, status.SEC_E_INVALID_HANDLE, c.deletedErr(op)
+	if err := c.ready(op); err != nil {
+		return 0, status.Code(err), err
 	}
 	qop, st, err = c.pc.DecryptMessage(msg, seq)
 	if err != nil {

@@ -1,0 +1,69 @@
+package sspi
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/gosspi/sspi/secbuffer"
+)
+
+// TestMessageCallsDuringLastStep: message calls made while the last Step
+// runs are refused with SEC_E_INVALID_HANDLE by the root, so no package's
+// message code reads keys that the handshake is writing (issue: Kerberos
+// read its state unlocked while the acceptor's Step wrote it, a data race
+// that -race reports). Once established, the same calls work.
+func TestMessageCallsDuringLastStep(t *testing.T) {
+	m := newPACRealm(t)
+	for _, pkg := range []string{"Kerberos", "Negotiate"} {
+		for i := 0; i < 20; i++ {
+			s := m.serverContext(t, pkg)
+			req := m.apReq(t, nil)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			var unexpected error
+			for _, send := range []bool{true, false} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						msg := []secbuffer.Buffer{
+							{Type: secbuffer.SECBUFFER_DATA, Data: []byte("racing the handshake")},
+							{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 64)},
+						}
+						var err error
+						if send {
+							err = s.MakeSignatureBuffers(0, msg, 0)
+						} else {
+							_, err = s.VerifySignatureBuffers(msg, 0)
+						}
+						if err != nil && !errors.Is(err, SEC_E_INVALID_HANDLE) && !errors.Is(err, SEC_E_MESSAGE_ALTERED) &&
+							!errors.Is(err, SEC_E_OUT_OF_SEQUENCE) && !errors.Is(err, SEC_E_INVALID_TOKEN) && unexpected == nil && send {
+							unexpected = err
+						}
+					}
+				}()
+			}
+			if _, err := s.Step(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+			close(stop)
+			wg.Wait()
+			if unexpected != nil {
+				t.Fatalf("%s: MakeSignature during the handshake: %v", pkg, unexpected)
+			}
+			if !s.Established() {
+				t.Fatal("not established")
+			}
+			if _, err := s.MakeSignature([]byte("after"), 0, 0); err != nil {
+				t.Fatalf("%s: MakeSignature after the handshake: %v", pkg, err)
+			}
+		}
+	}
+}
