@@ -119,13 +119,6 @@ func QueryCredentialsAttributesA(phCredential *CredHandle, ulAttribute uint32, p
 	return defaultRegistry().QueryCredentialsAttributesA(phCredential, ulAttribute, pBuffer)
 }
 
-// credAttributeQuerier is implemented by package credentials that answer
-// attributes other than SECPKG_CRED_ATTR_NAMES (Schannel's supported
-// algorithms and protocols).
-type credAttributeQuerier interface {
-	QueryAttribute(attr uint32) (any, error)
-}
-
 // QueryCredentialsAttributesW answers SECPKG_CRED_ATTR_NAMES into a
 // *SecPkgCredentials_NamesW; other attributes are passed to the package,
 // whose answer is stored in pBuffer when it points to the answer's type
@@ -145,28 +138,25 @@ func (r *Registry) queryCredentialsAttributes(phCredential *CredHandle, attr uin
 	if err != nil {
 		return status.Code(err)
 	}
-	if attr == packages.SECPKG_CRED_ATTR_NAMES {
+	// One implementation: the Go API answers, the flat API translates.
+	v, err := c.QueryAttribute(attr)
+	if err != nil {
+		return status.Code(err)
+	}
+	if n, ok := v.(*packages.Names); ok && attr == packages.SECPKG_CRED_ATTR_NAMES {
 		switch b := pBuffer.(type) {
 		case *SecPkgCredentials_NamesW:
 			if b != nil {
-				b.UserName = utf16z(c.UserName())
+				b.UserName = utf16z(n.UserName)
 				return status.SEC_E_OK
 			}
 		case *SecPkgCredentials_NamesA:
 			if b != nil {
-				b.UserName = bytez(c.UserName())
+				b.UserName = bytez(n.UserName)
 				return status.SEC_E_OK
 			}
 		}
 		return status.SEC_E_INVALID_PARAMETER
-	}
-	q, ok := c.pc.(credAttributeQuerier)
-	if !ok {
-		return status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	v, err := q.QueryAttribute(attr)
-	if err != nil {
-		return status.Code(err)
 	}
 	if !assignAttribute(pBuffer, v) {
 		return status.SEC_E_INVALID_PARAMETER

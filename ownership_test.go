@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/secbuffer"
 )
 
@@ -65,5 +66,33 @@ func TestMessageCallsDuringLastStep(t *testing.T) {
 				t.Fatalf("%s: MakeSignature after the handshake: %v", pkg, err)
 			}
 		}
+	}
+}
+
+// TestFlatAndGoAgreeOnFreedCredentials: the flat API calls the Go API, so
+// credentials freed through the Go API give SEC_E_INVALID_HANDLE to both
+// (the flat QueryCredentialsAttributes used to answer SEC_E_OK).
+func TestFlatAndGoAgreeOnFreedCredentials(t *testing.T) {
+	r := NewRegistry()
+	r.Register(ntlm.New(nil))
+	pkg, _ := UTF16PtrFromString("NTLM")
+	var h CredHandle
+	id := NewAuthIdentityW("alice", "EXAMPLE", "Passw0rd!")
+	if st := r.AcquireCredentialsHandleW(nil, pkg, SECPKG_CRED_OUTBOUND, nil, id, 0, 0, &h, nil); st != SEC_E_OK {
+		t.Fatal(st)
+	}
+	var names SecPkgCredentials_NamesW
+	if st := r.QueryCredentialsAttributesW(&h, SECPKG_CRED_ATTR_NAMES, &names); st != SEC_E_OK {
+		t.Fatalf("before Free: %v", st)
+	}
+	c, err := r.Credentials(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Free()
+	_, goErr := c.QueryAttribute(SECPKG_CRED_ATTR_NAMES)
+	st := r.QueryCredentialsAttributesW(&h, SECPKG_CRED_ATTR_NAMES, &names)
+	if !errors.Is(goErr, SEC_E_INVALID_HANDLE) || st != SEC_E_INVALID_HANDLE {
+		t.Fatalf("after Free: Go %v, flat %v; want SEC_E_INVALID_HANDLE from both", goErr, st)
 	}
 }
