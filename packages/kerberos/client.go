@@ -25,7 +25,9 @@ type clientContext struct {
 	baseContext
 	target string
 
-	// set by sendAPReq for readAPRep
+	// set by sendAPReq for readAPRep; the context owns both keys (tkt is
+	// its own copy of the credentials' ticket) and zeroes them once
+	// established, and on Delete
 	tkt      *ticket
 	subkey   types.EncryptionKey
 	ctime    time.Time
@@ -162,6 +164,7 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 	if err != nil {
 		return c.fail(op, status.SEC_E_TARGET_UNKNOWN, err)
 	}
+	c.tkt = tkt // our copy: Free of the credentials leaves it alone
 	rnd := c.p.config.rand()
 	now := c.p.config.now()
 	if !now.Before(tkt.endTime) {
@@ -250,6 +253,7 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 	c.sess = sess
 	c.flags = iscFlags(gf, c.req)
 	c.state = stateDone
+	c.dropHandshakeKeys()
 	return status.SEC_E_OK, nil
 }
 
@@ -361,7 +365,25 @@ func (c *clientContext) readAPRep(in, out []secbuffer.Buffer) (status.Status, er
 	c.sess = sess
 	c.flags = iscFlags(c.gssFlags, c.req)
 	c.state = stateDone
+	c.dropHandshakeKeys()
 	return status.SEC_E_OK, nil
+}
+
+// dropHandshakeKeys zeroes the keys only the handshake needed: the
+// context's copy of the ticket session key and its subkey (the session
+// has copies of its own).
+func (c *clientContext) dropHandshakeKeys() {
+	if c.tkt != nil {
+		clear(c.tkt.key.KeyValue)
+	}
+	clear(c.subkey.KeyValue)
+}
+
+// Delete zeroes the keys the context owns: the handshake's and the
+// session's.
+func (c *clientContext) Delete() {
+	c.dropHandshakeKeys()
+	c.baseContext.Delete()
 }
 
 // thirdLeg builds the DCE-style AP-REP the client returns under the

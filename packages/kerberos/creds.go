@@ -17,6 +17,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
@@ -61,23 +62,29 @@ func flagsWord(b []byte) uint32 {
 }
 
 // credentials is an acquired credential handle. It is safe for concurrent
-// use: the ticket cache is guarded by mu.
+// use. The ticket cache is guarded by mu, which is never held across a
+// KDC exchange: exchanges run in flights (singleflight.go) that the
+// callers asking for the same ticket share. The credentials own the keys
+// of their cache and zero them on Free; callers get copies (see
+// [credentials.shared]) that they own.
 type credentials struct {
 	p    *Package
 	conf *config.Config
 	use  uint32
 
 	// outbound, set once by AcquireCredentials
-	cname     types.PrincipalName
 	crealm    string
 	password  string
 	clientKT  *keytab.Keytab
 	delegated bool // credentials received through delegation
 
 	mu      sync.Mutex
-	tgt     *ticket            // guarded by mu
-	tickets map[string]*ticket // guarded by mu; by "sname@realm"
-	freed   bool               // guarded by mu
+	cname   types.PrincipalName // guarded by mu once acquired: the AS-REP may canonicalise it
+	tgt     *ticket             // guarded by mu
+	tickets map[string]*ticket  // guarded by mu; by "sname@realm"
+	flights map[string]*flight  // guarded by mu; running exchanges by ticket key
+	freed   bool                // guarded by mu
+	freedCh chan struct{}       // guarded by mu; closed by Free
 
 	// inbound, set once
 	serviceKT *keytab.Keytab
@@ -98,16 +105,30 @@ func (c *credentials) Expiry() time.Time {
 }
 
 func (c *credentials) UserName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.cname.NameString) == 0 {
 		return ""
 	}
 	return c.cname.PrincipalNameString() + "@" + c.crealm
 }
 
+// Free zeroes the keys the credentials own (their TGT's and service
+// tickets'), not the copies live contexts took, and ends at once the
+// waits of callers for a KDC exchange: they fail with
+// SEC_E_INVALID_HANDLE.
 func (c *credentials) Free() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.freed {
+		return
+	}
 	c.freed = true
+	close(c.freedChanLocked())
+	for k, f := range c.flights {
+		f.cancel()
+		delete(c.flights, k)
+	}
 	c.password = ""
 	if c.tgt != nil {
 		clear(c.tgt.key.KeyValue)
@@ -326,69 +347,94 @@ func (c *credentials) loadInbound(principal string, authData any) error {
 	return status.Errorf(status.SEC_E_UNKNOWN_CREDENTIALS, "kerberos: unsupported auth data %T", authData)
 }
 
-// serviceTicket returns a ticket for sname@realm: from the cache, or
-// through the TGS with the TGT (which an AS exchange fetches first when
-// the credentials hold a password or keytab).
+// serviceTicket returns a copy, owned by the caller, of a ticket for
+// sname@realm: from the cache, or through the TGS with the TGT (which an
+// AS exchange fetches first when the credentials hold a password or
+// keytab). Concurrent callers for one ticket share one exchange; each
+// gives up when its own ctx ends.
 func (c *credentials) serviceTicket(ctx context.Context, sname types.PrincipalName, realm string) (*ticket, error) {
-	const op = "InitializeSecurityContext"
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.freed {
-		return nil, errorf(op, status.SEC_E_INVALID_HANDLE, nil)
-	}
-	now := c.p.config.now()
 	key := ticketKey(sname, realm)
-	if t, ok := c.tickets[key]; ok && now.Before(t.endTime) {
-		return t, nil
+	cached := func() (*ticket, error) {
+		if t, ok := c.tickets[key]; ok && c.p.config.now().Before(t.endTime) {
+			return t, nil
+		}
+		return nil, nil
 	}
-	tgt, err := c.tgtLocked(ctx)
-	if err != nil {
-		return nil, err
+	fetch := func(ctx context.Context) (*ticket, error) {
+		tgt, err := c.tgtCopy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(tgt.key.KeyValue)
+		return c.tgsExchange(ctx, tgt, sname, false)
 	}
-	t, err := c.tgsExchange(ctx, tgt, sname, false)
-	if err != nil {
-		return nil, err
+	store := func(t *ticket) {
+		if old := c.tickets[key]; old != nil {
+			clear(old.key.KeyValue)
+		}
+		if c.tickets == nil {
+			c.tickets = map[string]*ticket{}
+		}
+		c.tickets[key] = t
 	}
-	if c.tickets == nil {
-		c.tickets = map[string]*ticket{}
-	}
-	c.tickets[key] = t
-	return t, nil
+	return c.shared(ctx, key, cached, fetch, store)
 }
 
-// tgtLocked returns a valid TGT, running the AS exchange if needed.
-func (c *credentials) tgtLocked(ctx context.Context) (*ticket, error) {
+// tgtKey is the flight key of the AS exchange.
+const tgtKey = "\x00krbtgt"
+
+// tgtCopy returns a copy, owned by the caller, of a valid TGT, running
+// the AS exchange if needed.
+func (c *credentials) tgtCopy(ctx context.Context) (*ticket, error) {
 	const op = "InitializeSecurityContext"
-	now := c.p.config.now()
-	if c.tgt != nil && now.Before(c.tgt.endTime) {
-		return c.tgt, nil
-	}
-	if c.password == "" && c.clientKT == nil {
-		if c.tgt != nil {
-			return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: the ticket-granting ticket has expired"))
+	cached := func() (*ticket, error) {
+		if c.tgt != nil && c.p.config.now().Before(c.tgt.endTime) {
+			return c.tgt, nil
 		}
-		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: no ticket-granting ticket"))
+		if c.password == "" && c.clientKT == nil {
+			if c.tgt != nil {
+				return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: the ticket-granting ticket has expired"))
+			}
+			return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: no ticket-granting ticket"))
+		}
+		return nil, nil
 	}
-	t, err := c.asExchange(ctx)
-	if err != nil {
-		return nil, err
+	store := func(t *ticket) {
+		if c.tgt != nil {
+			clear(c.tgt.key.KeyValue)
+		}
+		c.tgt = t
+		if len(t.cname.NameString) > 0 {
+			// The KDC's spelling of the client name (RFC 6806).
+			c.cname = clonePrincipal(t.cname)
+		}
 	}
-	c.tgt = t
-	return t, nil
+	fetch := func(ctx context.Context) (*ticket, error) {
+		// The exchange runs on a snapshot: Free may clear the password
+		// meanwhile, and the AS-REP may canonicalise the client name.
+		c.mu.Lock()
+		snap := &credentials{p: c.p, conf: c.conf, use: c.use, cname: clonePrincipal(c.cname),
+			crealm: c.crealm, password: c.password, clientKT: c.clientKT}
+		c.mu.Unlock()
+		return snap.asExchange(ctx)
+	}
+	return c.shared(ctx, tgtKey, cached, fetch, store)
 }
 
 // forwardedTGT asks the TGS for a forwarded TGT (RFC 4120 2.6) to put in a
-// KRB-CRED. It returns nil when the TGT is not forwardable.
+// KRB-CRED. It returns nil when the TGT is not forwardable. The caller
+// owns the ticket returned.
 func (c *credentials) forwardedTGT(ctx context.Context) (*ticket, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tgt, err := c.tgtLocked(ctx)
+	tgt, err := c.tgtCopy(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer clear(tgt.key.KeyValue)
 	if !tgt.flag(flags.Forwardable) {
 		return nil, nil
 	}
 	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", c.crealm}}
+	netDone := async.NetworkBound(ctx)
+	defer netDone()
 	return c.tgsExchange(ctx, tgt, sname, true)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/messages"
 
-	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -210,15 +209,13 @@ func (k *kdcErr) As(target any) bool {
 	return false
 }
 
-// roundTrip sends req to realm's KDC and maps transport failures.
-//
-// When the call runs on the async engine, the wait for the KDC counts
-// against the engine's network allowance, not its CPU slots, so a slow KDC
-// cannot starve local handshakes.
+// roundTrip sends req to realm's KDC and maps transport failures. It
+// runs on a flight's goroutine (singleflight.go) or, for a forwarded TGT,
+// on the caller's, which then counts as waiting for the network on the
+// async engine (async.NetworkBound), so a slow KDC cannot starve local
+// handshakes.
 func (c *credentials) roundTrip(ctx context.Context, op, realm string, req []byte) ([]byte, error) {
-	done := async.NetworkBound(ctx)
 	rep, err := c.p.transport().RoundTrip(ctx, realm, req)
-	done()
 	if err != nil {
 		ctxErr := ctx.Err()
 		var ne net.Error
