@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/secbuffer"
 )
 
 // ClientConfig configures a [Client]. The zero value runs GSSAPI and
@@ -52,6 +53,17 @@ type ClientConfig struct {
 	// path) arms it with [Conn.StartAfterBind], so the layer starts right
 	// after the successful BindResponse; Finish starts it at once.
 	Conn *Conn
+
+	// ChannelBindings, if not nil, binds the authentication to the
+	// channel under it (RFC 5056), as LDAP over TLS does with
+	// tls-server-end-point ([secbuffer.TLSServerEndPoint] of the
+	// connection's tls.ConnectionState, what Windows' LDAP client sends
+	// to a DC that enforces LDAP channel binding). It is passed to every
+	// handshake leg of the context as a SECBUFFER_CHANNEL_BINDINGS input
+	// buffer: NTLM puts its MD5 in MsvAvChannelBindings, Kerberos in the
+	// authenticator checksum. Only the context handshake uses it; the
+	// security layer is not affected.
+	ChannelBindings *secbuffer.ChannelBindings
 }
 
 func (c *ClientConfig) mech() Mechanism {
@@ -209,7 +221,7 @@ func (c *Client) handshake(ctx context.Context, target string, token []byte) ([]
 		c.handshakeDone()
 		return nil, nil
 	}
-	out, err := c.ctx.Step(ctx, token)
+	out, err := stepContext(ctx, c.ctx, token, c.config.ChannelBindings)
 	if err != nil {
 		return nil, c.fail(err)
 	}
@@ -217,6 +229,20 @@ func (c *Client) handshake(ctx context.Context, target string, token []byte) ([]
 		c.handshakeDone()
 	}
 	return out, nil
+}
+
+// stepContext runs one handshake leg of x with the peer's token and, when
+// cb is not nil, cb as a SECBUFFER_CHANNEL_BINDINGS input buffer (after
+// the token, as Windows callers pass them).
+func stepContext(ctx context.Context, x *sspi.Context, token []byte, cb *secbuffer.ChannelBindings) ([]byte, error) {
+	if cb == nil {
+		return x.Step(ctx, token)
+	}
+	bufs := make([]secbuffer.Buffer, 0, 2)
+	if token != nil || !x.IsClient() {
+		bufs = append(bufs, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: token})
+	}
+	return x.StepBuffers(ctx, append(bufs, cb.Buffer()))
 }
 
 // handshakeDone moves on once the context is established: GSSAPI waits
@@ -329,7 +355,7 @@ func (c *Client) Finish(ctx context.Context, outcome []byte) (*Security, error) 
 			if len(outcome) == 0 {
 				return nil, c.fail(fmt.Errorf("%w: the server reported success before the context was established", ErrProtocol))
 			}
-			out, err := c.ctx.Step(ctx, outcome)
+			out, err := stepContext(ctx, c.ctx, outcome, c.config.ChannelBindings)
 			if err != nil {
 				return nil, c.fail(err)
 			}

@@ -81,6 +81,15 @@
 //     resultCode success, before handing it on, so that the next request
 //     is already framed. Any other result leaves the connection clear.
 //
+// # Channel bindings
+//
+// A bind over TLS (LDAPS, or StartTLS) with no layer can be bound to the
+// TLS channel: ClientConfig.ChannelBindings and
+// ServerConfig.ChannelBindings go to every handshake leg as a
+// SECBUFFER_CHANNEL_BINDINGS buffer, as Windows' LDAP client passes
+// tls-server-end-point ([secbuffer.TLSServerEndPoint]) to a DC that
+// enforces LDAP channel binding.
+//
 // # go-ldap
 //
 // [Client] has the method set of go-ldap v3's GSSAPIClient (v3.4.15:
@@ -118,8 +127,8 @@
 // # Left out
 //
 // Security layers on top of TLS (Active Directory refuses them: MS-ADTS
-// 5.1.2.1), replacing an installed layer by a second bind, channel
-// bindings in the SASL exchange, a GSS-SPNEGO server that speaks first
+// 5.1.2.1), replacing an installed layer by a second bind, a GSS-SPNEGO
+// server that speaks first
 // (an empty initial response fails), and NTLM sessions that negotiated
 // SIGN without SEAL, which Windows LDAP clients seal anyway: sealing them
 // needs the NTLM package's cooperation, so a peer must negotiate SEAL

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/secbuffer"
 )
 
 // ServerConfig configures a [Server]. The zero value runs GSSAPI and
@@ -29,6 +30,16 @@ type ServerConfig struct {
 	// where the client advertises no size; zero means DefaultMaxSend.
 	// With GSSAPI the client's advertised size is used.
 	MaxSend int
+
+	// ChannelBindings, if not nil, are the bindings of the channel under
+	// the exchange as this side sees it (for TLS tls-server-end-point:
+	// [secbuffer.CertificateServerEndPoint] of the server's certificate),
+	// passed to every handshake leg as a SECBUFFER_CHANNEL_BINDINGS input
+	// buffer. The acceptor refuses a client whose bindings differ
+	// (SEC_E_BAD_BINDINGS); whether it also refuses one that sends none is
+	// its package's setting (ntlm.Config.RequireChannelBindings,
+	// kerberos.Config.RequireChannelBindings).
+	ChannelBindings *secbuffer.ChannelBindings
 }
 
 func (c *ServerConfig) mech() Mechanism {
@@ -150,7 +161,7 @@ func (s *Server) fail(err error) error {
 
 // handshake runs one leg of the context handshake. s.mu is held.
 func (s *Server) handshake(ctx context.Context, in []byte) ([]byte, bool, error) {
-	out, err := s.ctx.Step(ctx, in)
+	out, err := stepContext(ctx, s.ctx, in, s.config.ChannelBindings)
 	if err != nil {
 		return nil, false, s.fail(err)
 	}
