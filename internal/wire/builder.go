@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unicode/utf16"
 )
 
 // ErrOverflow is the cause [Builder.Bytes] reports when a length or an
@@ -155,4 +156,17 @@ func (b *Builder) SetField(f FieldMark, n, off int) {
 	binary.LittleEndian.PutUint16(b.b[f:], l)
 	binary.LittleEndian.PutUint16(b.b[f+2:], l)
 	binary.LittleEndian.PutUint32(b.b[f+4:], b.fit32("field offset", off))
+}
+
+// AddUTF16LE appends s encoded as UTF-16LE, without a terminator; invalid
+// UTF-8 becomes U+FFFD.
+func (b *Builder) AddUTF16LE(s string) {
+	for _, r := range s {
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			b.b = binary.LittleEndian.AppendUint16(b.b, uint16(r1))
+			r = r2
+		}
+		b.b = binary.LittleEndian.AppendUint16(b.b, uint16(r))
+	}
 }

@@ -3,6 +3,7 @@ package ntlm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 
@@ -14,17 +15,19 @@ import (
 // clientContext is an initiator context (InitializeSecurityContext).
 type clientContext struct {
 	ntlmContext
-	id     *identity // constant
-	target string    // constant: the SPN given to ISC
+	target string // constant: the SPN given to ISC
 
-	// handshake state, guarded by mu
+	// handshake state, guarded by mu, dropped when the handshake ends
 	negotiateFlags uint32
 	negotiateBytes []byte
 }
 
+// newClient returns a client context holding its own copy of id's key
+// material (ntlmContext.id): the credentials may be freed while the
+// handshake runs.
 func newClient(p *Package, id *identity, target string, req uint32) *clientContext {
-	c := &clientContext{id: id, target: target}
-	c.pkg, c.client, c.req = p, true, req
+	c := &clientContext{target: target}
+	c.pkg, c.client, c.req, c.id = p, true, req, *id
 	c.anonymous = id.anonymous || req&packages.ISC_REQ_NULL_SESSION != 0
 	return c
 }
@@ -79,7 +82,10 @@ func (c *clientContext) requestFlags() uint32 {
 // sendNegotiate is ISC #1: NEGOTIATE_MESSAGE, always with VERSION.
 func (c *clientContext) sendNegotiate(tok *secbuffer.Buffer, alloc bool) (status.Status, error) {
 	m := &negotiateMsg{flags: c.requestFlags(), version: ourVersion}
-	b := m.marshal()
+	b, err := m.marshal()
+	if err != nil {
+		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
+	}
 	if !secbuffer.Fits(tok, len(b), alloc) {
 		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
 	}
@@ -103,13 +109,24 @@ func (c *clientContext) authFlags(chal uint32) uint32 {
 	return f | flagVersion
 }
 
-// readChallengeSendAuthenticate is ISC #2.
+// readChallengeSendAuthenticate is ISC #2. Once it completes or fails, the
+// context's copy of the user's keys is zeroed: the handshake needs them no
+// more.
 func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok *secbuffer.Buffer, alloc bool) (status.Status, error) {
+	defer func() {
+		if c.state != stateSentNegotiate { // not after SEC_E_BUFFER_TOO_SMALL, which may be retried
+			c.dropHandshake()
+		}
+	}()
 	inTok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
 	if inTok == nil || len(inTok.Data) == 0 {
 		return c.fail(status.SEC_E_INVALID_TOKEN, &unexpectedMessageError{expected: "CHALLENGE_MESSAGE", got: "no token"})
 	}
-	chalBytes := bytes.Clone(inTok.Data)
+	if len(inTok.Data) > maxTokenSize {
+		// Refused before it is copied.
+		return c.fail(status.SEC_E_INVALID_TOKEN, malformed("CHALLENGE of %d bytes, more than %d", len(inTok.Data), maxTokenSize))
+	}
+	chalBytes := bytes.Clone(inTok.Data) // the MIC covers it; the AV values alias it
 	chal, err := parseChallenge(chalBytes)
 	if err != nil {
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
@@ -134,11 +151,13 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	}
 	// One read for the client challenge and the random session key.
 	var random [24]byte
+	defer clear(random[:])
 	if _, err := io.ReadFull(cfg.rand(), random[:]); err != nil {
 		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
 	}
 	clientChallenge := [8]byte(random[:8])
 	var kx [16]byte // KeyExchangeKey
+	defer clear(kx[:])
 	switch {
 	case c.anonymous:
 		// MS-NLMP 3.1.5.1.2: anonymous: empty user, LM response Z(1),
@@ -148,24 +167,30 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	case cfg.LMCompatibility == NTLMv2Only:
 		// NTLMv2: the key exchange key is the session base key
 		// (MS-NLMP 3.4.5.1).
-		auth.ntChallengeResponse, auth.lmChallengeResponse, kx = c.ntlmv2Responses(chal, clientChallenge, cbHash)
+		auth.ntChallengeResponse, auth.lmChallengeResponse, kx, err = c.ntlmv2Responses(chal, clientChallenge, cbHash)
+		if err != nil {
+			return c.fail(status.SEC_E_INVALID_TOKEN, err)
+		}
 		auth.hasMIC = true
 	default:
+		var lm *[16]byte
+		if c.id.hasLM {
+			lm = &c.id.lm
+		}
 		if flags&flagExtendedSessionSecurity != 0 {
 			auth.ntChallengeResponse, auth.lmChallengeResponse = v1ESSResponses(c.id.nt, chal.serverChallenge, clientChallenge)
 		} else {
-			var lm *[16]byte
-			if cfg.LMCompatibility >= AllowLM {
-				lm = c.id.lm
-			}
+			// The LM hash is known only with AllowLM (AcquireCredentials).
 			auth.ntChallengeResponse, auth.lmChallengeResponse = v1Responses(c.id.nt, lm, chal.serverChallenge)
 		}
-		kx = kxkey(flags, v1SessionBaseKey(c.id.nt), c.id.lm, auth.lmChallengeResponse, chal.serverChallenge)
+		kx = kxkey(flags, v1SessionBaseKey(c.id.nt), lm, auth.lmChallengeResponse, chal.serverChallenge)
 	}
 	if !c.anonymous {
 		auth.user, auth.domain = c.id.user, c.id.domain
 	}
 	exported := kx
+	defer clear(exported[:])
+	var encKey [16]byte
 	if flags&flagKeyExch != 0 {
 		// MS-NLMP 3.1.5.1.2: whenever KEY_EXCH is negotiated, with or
 		// without SIGN and SEAL, the exported session key is a random
@@ -174,9 +199,15 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		// and gss-ntlmssp 1.2 crashes on it. The MIC is keyed with the
 		// exported key either way.
 		exported = [16]byte(random[8:])
-		auth.encryptedRandomSessionKey = rc4Once(kx[:], exported[:])
+		rc4Once(kx[:], encKey[:], exported[:])
+		auth.encryptedRandomSessionKey = encKey[:]
 	}
-	b := auth.marshal()
+	b, err := auth.marshal()
+	if err != nil {
+		// A field over 65535 bytes: a TargetInfo or a name too long for
+		// the AUTHENTICATE. Windows refuses such a CHALLENGE.
+		return c.fail(status.SEC_E_INVALID_TOKEN, err)
+	}
 	if auth.hasMIC {
 		mic := computeMIC(exported, c.negotiateBytes, chalBytes, b)
 		copy(b[micOffset:], mic[:])
@@ -196,12 +227,22 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	return status.SEC_E_OK, nil
 }
 
+// dropHandshake zeroes the context's copy of the user's keys and drops the
+// messages kept for the MIC: after ISC #2 the handshake needs neither.
+// Call with mu held.
+func (c *clientContext) dropHandshake() {
+	c.id.clear()
+	c.negotiateBytes = nil
+}
+
 // ntlmv2Responses computes the NTLMv2 and LM responses and the session
 // base key (MS-NLMP 3.3.2), the blob carrying the server's AV pairs plus
 // MsvAvFlags (MIC present), MsvAvTargetName and MsvAvChannelBindings
-// (MS-NLMP 3.1.5.1.2).
-func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]byte, cbHash [16]byte) (nt, lm []byte, sessionBaseKey [16]byte) {
-	info := append(avList(nil), chal.targetInfo...)
+// (MS-NLMP 3.1.5.1.2). It fails when the blob would not fit its 16-bit
+// field.
+func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]byte, cbHash [16]byte) (nt, lm []byte, sessionBaseKey [16]byte, err error) {
+	info := make(avList, len(chal.targetInfo), len(chal.targetInfo)+3)
+	copy(info, chal.targetInfo)
 	var t uint64
 	ts, hasTS := info.get(avTimestamp)
 	if hasTS && len(ts) == 8 {
@@ -216,19 +257,24 @@ func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]b
 	if v, ok := info.get(avFlags); ok && len(v) == 4 {
 		avf = leUint32(v)
 	}
-	info = info.set(avFlags, leBytes32(avf|avFlagMIC))
+	var avfBytes [4]byte
+	binary.LittleEndian.PutUint32(avfBytes[:], avf|avFlagMIC)
+	info = info.set(avFlags, avfBytes[:])
 	if c.target != "" {
 		info = info.set(avTargetName, utf16le(c.target))
 	}
 	// 16 zero bytes when the caller gave no SECBUFFER_CHANNEL_BINDINGS.
-	info = info.set(avChannelBindings, append([]byte(nil), cbHash[:]...))
-	blob := v2Blob(t, clientChallenge, info)
+	info = info.set(avChannelBindings, cbHash[:])
+	blob, err := v2Blob(t, clientChallenge, info)
+	if err != nil {
+		return nil, nil, sessionBaseKey, err
+	}
 	nt, lm, sessionBaseKey = v2Responses(c.id.v2, chal.serverChallenge, clientChallenge, blob)
 	if hasTS {
 		// With MsvAvTimestamp the LM response is Z(24).
 		lm = make([]byte, 24)
 	}
-	return nt, lm, sessionBaseKey
+	return nt, lm, sessionBaseKey, nil
 }
 
 // anonymousName is the name Windows gives the anonymous logon.

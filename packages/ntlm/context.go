@@ -69,6 +69,7 @@ type ntlmContext struct {
 	clientName string // DOMAIN\user
 	serverName string // the SPN or the server's name
 	anonymous  bool
+	id         identity // client: its copy of the user's keys, zeroed when the handshake ends
 	start      time.Time
 	authMIC    bool // the AUTHENTICATE carried a MIC (MsvAvFlags 0x2)
 
@@ -194,6 +195,7 @@ func (c *ntlmContext) clearKeys() {
 		c.sess.clear()
 	}
 	clear(c.exported[:])
+	c.id.clear()
 }
 
 // Established implements packages.Context.

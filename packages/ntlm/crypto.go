@@ -4,9 +4,9 @@ import (
 	"crypto/des"
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rc4"
-	"encoding/binary"
 	"strings"
+
+	"github.com/gosspi/sspi/internal/wire"
 
 	//lint:ignore SA1019 MD4 is what the NT hash is (MS-NLMP 3.3.1); x/crypto/md4 is frozen, not broken.
 	"golang.org/x/crypto/md4"
@@ -144,14 +144,19 @@ func v1SessionBaseKey(nt [16]byte) [16]byte {
 }
 
 // v2Blob builds the NTLMv2_CLIENT_CHALLENGE "temp" of MS-NLMP 3.3.2:
-// 0x01 0x01, Z(6), Time, ClientChallenge, Z(4), AvPairs, Z(4).
-func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) []byte {
-	b := make([]byte, 28, 28+info.size()+4)
-	b[0], b[1] = 1, 1
-	binary.LittleEndian.PutUint64(b[8:], timestamp)
-	copy(b[16:24], clientChallenge[:])
-	b = info.marshal(b)
-	return append(b, 0, 0, 0, 0)
+// 0x01 0x01, Z(6), Time, ClientChallenge, Z(4), AvPairs, Z(4). It fails
+// when an AV value is over 65535 bytes.
+func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) ([]byte, error) {
+	b := wire.NewBuilder(make([]byte, 0, 28+info.size()+4))
+	b.AddUint8(1)
+	b.AddUint8(1)
+	b.AddZeros(6)
+	b.AddUint64LE(timestamp)
+	b.AddBytes(clientChallenge[:])
+	b.AddZeros(4)
+	info.build(b)
+	b.AddZeros(4)
+	return finish(b)
 }
 
 // v2Responses computes the NTLMv2 and LMv2 responses and the session base
@@ -198,15 +203,14 @@ func kxkey(flags uint32, sessionBaseKey [16]byte, lmowf *[16]byte, lmResp []byte
 	return sessionBaseKey
 }
 
-// rc4Once returns RC4(key, data) from a fresh key stream.
-func rc4Once(key, data []byte) []byte {
-	c, err := rc4.NewCipher(key)
-	if err != nil {
-		panic("ntlm: internal error: RC4 key size") // keys here are 5 to 16 bytes
-	}
-	out := make([]byte, len(data))
-	c.XORKeyStream(out, data)
-	return out
+// rc4Once sets dst to RC4(key, src) from a fresh key stream; the cipher
+// state lives on the stack and is zeroed.
+func rc4Once(key, dst, src []byte) {
+	var k keyStream
+	k.init(key)
+	copy(dst, src)
+	k.xor(dst[:len(src)])
+	k.reset()
 }
 
 // Magic constants of SIGNKEY and SEALKEY, NUL included (MS-NLMP 3.4.5.2-3).
@@ -265,8 +269,9 @@ func computeMIC(exported [16]byte, negotiate, challenge, authenticate []byte) [1
 	m := hmac.New(md5.New, exported[:])
 	m.Write(negotiate)
 	m.Write(challenge)
+	var zero [micLen]byte
 	m.Write(authenticate[:micOffset])
-	m.Write(make([]byte, micLen))
+	m.Write(zero[:])
 	m.Write(authenticate[micOffset+micLen:])
 	var s [16]byte
 	m.Sum(s[:0])

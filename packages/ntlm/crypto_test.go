@@ -66,7 +66,11 @@ func (in vectorInputs) v2() (key [16]byte, blob []byte) {
 		in.t.Fatalf("%s: target-info: %v", in.v.Name, err)
 	}
 	key = ntowfv2(ntowfv1(in.v.Get("password")), in.v.Get("user"), in.v.Get("domain"))
-	return key, v2Blob(binary.LittleEndian.Uint64(in.hex("time")), in.chal8("client-challenge"), info)
+	blob, err = v2Blob(binary.LittleEndian.Uint64(in.hex("time")), in.chal8("client-challenge"), info)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return key, blob
 }
 
 // TestVectors checks every MS-NLMP 4.2 and RFC 1320 vector of
@@ -123,7 +127,8 @@ func TestVectors(t *testing.T) {
 				got = k[:]
 			case "encrypted-session-key":
 				kx, r := in.key16("key-exchange-key"), in.key16("random-session-key")
-				got = rc4Once(kx[:], r[:])
+				got = make([]byte, len(r))
+				rc4Once(kx[:], got, r[:])
 			case "ntowfv2":
 				k := ntowfv2(ntowfv1(v.Get("password")), v.Get("user"), v.Get("domain"))
 				got = k[:]
@@ -132,7 +137,9 @@ func TestVectors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got = v2Blob(binary.LittleEndian.Uint64(in.hex("time")), in.chal8("client-challenge"), info)
+				if got, err = v2Blob(binary.LittleEndian.Uint64(in.hex("time")), in.chal8("client-challenge"), info); err != nil {
+					t.Fatal(err)
+				}
 			case "v2-nt-proof", "v2-lm-response", "v2-session-base-key":
 				key, blob := in.v2()
 				nt, lm, sbk := v2Responses(key, in.chal8("server-challenge"), in.chal8("client-challenge"), blob)
@@ -199,7 +206,7 @@ func testMessageVector(t *testing.T, in vectorInputs) {
 				t.Errorf("target info %v, want %v", m.targetInfo, want)
 			}
 		}
-		if got := m.marshal(); !bytes.Equal(got, v.Data) {
+		if got, err := m.marshal(); err != nil || !bytes.Equal(got, v.Data) {
 			t.Errorf("marshal:\n got  %x\n want %x", got, v.Data)
 		}
 	case "authenticate":
@@ -217,7 +224,7 @@ func testMessageVector(t *testing.T, in vectorInputs) {
 		if !m.hasVersion || m.hasMIC {
 			t.Errorf("hasVersion %v hasMIC %v, want true false (payload at 0x48)", m.hasVersion, m.hasMIC)
 		}
-		if got := m.marshal(); !bytes.Equal(got, v.Data) {
+		if got, err := m.marshal(); err != nil || !bytes.Equal(got, v.Data) {
 			t.Errorf("marshal:\n got  %x\n want %x", got, v.Data)
 		}
 	}

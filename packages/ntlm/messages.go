@@ -5,7 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/gosspi/sspi/internal/wire"
 )
 
 // Wire messages of MS-NLMP 2.2. All integers are little-endian; variable
@@ -86,12 +90,39 @@ const (
 	micLen             = 16
 )
 
+// maxTokenSize caps every NTLM message a parser takes, checked before
+// anything is read or allocated. Windows sizes NTLM tokens at 2888 bytes
+// (cbMaxToken); real messages stay far below the cap, which leaves room for
+// long names and large TargetInfo lists while refusing, as Windows does, a
+// CHALLENGE whose TargetInfo would not fit the 16-bit NtChallengeResponse
+// field of the AUTHENTICATE built from it.
+const maxTokenSize = 16 << 10
+
+// maxAVPairs caps the pairs of one TargetInfo list; Windows sends about ten.
+const maxAVPairs = 128
+
 // errMalformed is the cause every parser failure wraps; the caller answers
 // SEC_E_INVALID_TOKEN.
 var errMalformed = errors.New("ntlm: malformed message")
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+}
+
+// errTooLong is the cause of a message we cannot build because a field
+// would overflow its 16-bit length (wire.ErrOverflow); the caller answers
+// SEC_E_INVALID_TOKEN, as Windows does when a CHALLENGE would make the
+// AUTHENTICATE too large.
+var errTooLong = errors.New("ntlm: message fields too long")
+
+// finish returns the built message, or the overflow it met wrapped in
+// errTooLong.
+func finish(b *wire.Builder) ([]byte, error) {
+	m, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errTooLong, err)
+	}
+	return m, nil
 }
 
 // version is the VERSION structure (MS-NLMP 2.2.2.10), kept as its 8 bytes.
@@ -116,38 +147,51 @@ type avList []avPair
 
 // parseAVList parses a TargetInfo field: pairs up to and including
 // MsvAvEOL, which must be present. Bytes after MsvAvEOL are ignored, as
-// Windows does (NTLMv2 blobs carry padding there).
+// Windows does (NTLMv2 blobs carry padding there). The values alias b.
 func parseAVList(b []byte) (avList, error) {
+	s := wire.String(b)
 	var l avList
 	for {
-		if len(b) < 4 {
+		var id, n uint16
+		if !s.ReadUint16LE(&id) || !s.ReadUint16LE(&n) {
 			return nil, malformed("AV_PAIR list without MsvAvEOL")
 		}
-		id := binary.LittleEndian.Uint16(b)
-		n := int(binary.LittleEndian.Uint16(b[2:]))
-		b = b[4:]
 		if id == avEOL {
 			if n != 0 {
 				return nil, malformed("MsvAvEOL with length %d", n)
 			}
 			return l, nil
 		}
-		if n > len(b) {
+		var v []byte
+		if !s.ReadBytes(&v, int(n)) {
 			return nil, malformed("AV_PAIR %d overruns the list", id)
 		}
-		l = append(l, avPair{id: id, value: bytes.Clone(b[:n])})
-		b = b[n:]
+		if len(l) == maxAVPairs {
+			return nil, malformed("more than %d AV_PAIRs", maxAVPairs)
+		}
+		if l == nil {
+			l = make(avList, 0, 8)
+		}
+		l = append(l, avPair{id: id, value: v})
 	}
 }
 
-// marshal appends the list and its MsvAvEOL to b.
-func (l avList) marshal(b []byte) []byte {
+// build appends the list and its MsvAvEOL to b; a value over 65535 bytes
+// is an overflow.
+func (l avList) build(b *wire.Builder) {
 	for _, p := range l {
-		b = binary.LittleEndian.AppendUint16(b, p.id)
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(p.value)))
-		b = append(b, p.value...)
+		b.AddUint16LE(p.id)
+		b.AddLen16(len(p.value))
+		b.AddBytes(p.value)
 	}
-	return append(b, 0, 0, 0, 0)
+	b.AddZeros(4)
+}
+
+// marshal returns the list and its MsvAvEOL.
+func (l avList) marshal() ([]byte, error) {
+	b := wire.NewBuilder(make([]byte, 0, l.size()))
+	l.build(b)
+	return finish(b)
 }
 
 // size is the marshalled length including MsvAvEOL.
@@ -192,41 +236,27 @@ func (l avList) equal(m avList) bool {
 	return true
 }
 
-// field reads the (Len, MaxLen, Offset) descriptor at off of msg and returns
-// the bytes it points at. A non-empty field must lie after the fixed header
-// (hdr) and inside msg.
-func field(msg []byte, off, hdr int) ([]byte, uint32, error) {
-	n := int(binary.LittleEndian.Uint16(msg[off:]))
-	at := binary.LittleEndian.Uint32(msg[off+4:])
-	if n == 0 {
-		return nil, at, nil
+// readHeader checks the size cap, the minimum length, the signature and
+// the message type, and returns the rest of the message after the type.
+func readHeader(msg []byte, typ uint32, min int) (wire.String, error) {
+	s, err := wire.Limit(msg, maxTokenSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	if uint64(at) < uint64(hdr) || uint64(at)+uint64(n) > uint64(len(msg)) {
-		return nil, at, malformed("field at %d points outside the message", off)
-	}
-	return msg[at : int(at)+n : int(at)+n], at, nil
-}
-
-// putField writes the descriptor for p at off of b and appends p to b.
-func putField(b []byte, off int, p []byte) []byte {
-	binary.LittleEndian.PutUint16(b[off:], uint16(len(p)))
-	binary.LittleEndian.PutUint16(b[off+2:], uint16(len(p)))
-	binary.LittleEndian.PutUint32(b[off+4:], uint32(len(b)))
-	return append(b, p...)
-}
-
-// checkHeader verifies the signature and message type.
-func checkHeader(msg []byte, typ uint32, min int) error {
 	if len(msg) < min {
-		return malformed("message type %d too short (%d bytes)", typ, len(msg))
+		return nil, malformed("message type %d too short (%d bytes)", typ, len(msg))
 	}
-	if !bytes.Equal(msg[:8], signature[:]) {
-		return malformed("no NTLMSSP signature")
+	var got uint32
+	if !s.ReadSignature(signature[:]) {
+		return nil, malformed("no NTLMSSP signature")
 	}
-	if got := binary.LittleEndian.Uint32(msg[8:]); got != typ {
-		return fmt.Errorf("%w: %w", errMalformed, &unexpectedMessageError{expected: typeName(typ), got: typeName(got)})
+	if !s.ReadUint32LE(&got) {
+		return nil, malformed("message type %d too short (%d bytes)", typ, len(msg))
 	}
-	return nil
+	if got != typ {
+		return nil, fmt.Errorf("%w: %w", errMalformed, &unexpectedMessageError{expected: typeName(typ), got: typeName(got)})
+	}
+	return s, nil
 }
 
 // typeName names a MessageType for errors.
@@ -242,39 +272,54 @@ func typeName(t uint32) string {
 	return fmt.Sprintf("message type %d", t)
 }
 
-// encodeString encodes s as UTF-16LE when unicode, else as OEM bytes
-// (kept as given: the emulation treats OEM strings as opaque bytes).
-func encodeString(s string, unicode bool) []byte {
-	if !unicode {
-		return []byte(s)
+// addString appends s to b as the payload of field f: UTF-16LE when
+// unicode, else as OEM bytes (kept as given: the emulation treats OEM
+// strings as opaque bytes).
+func addString(b *wire.Builder, f wire.FieldMark, s string, isUnicode bool) {
+	if !isUnicode {
+		b.AddPayload(f, []byte(s))
+		return
 	}
-	return utf16le(s)
+	start := b.Len()
+	b.AddUTF16LE(s)
+	b.SetField(f, b.Len()-start, start)
 }
 
-// decodeString is the inverse of encodeString. An odd-length UTF-16 string
-// is malformed; unpaired surrogates decode to U+FFFD.
-func decodeString(b []byte, unicode bool) (string, error) {
-	if !unicode {
+// decodeString decodes a string field, UTF-16LE when unicode, else OEM
+// bytes taken as they are. An odd-length UTF-16 string is malformed;
+// unpaired surrogates decode to U+FFFD.
+func decodeString(b []byte, isUnicode bool) (string, error) {
+	if !isUnicode {
 		return string(b), nil
 	}
 	if len(b)%2 != 0 {
 		return "", malformed("UTF-16 string of odd length")
 	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
+	var sb strings.Builder
+	sb.Grow(len(b) / 2)
+	for i := 0; i < len(b); i += 2 {
+		r := rune(binary.LittleEndian.Uint16(b[i:]))
+		if utf16.IsSurrogate(r) && i+3 < len(b) {
+			if r2 := utf16.DecodeRune(r, rune(binary.LittleEndian.Uint16(b[i+2:]))); r2 != utf8.RuneError {
+				sb.WriteRune(r2)
+				i += 2
+				continue
+			}
+		}
+		if utf16.IsSurrogate(r) {
+			r = utf8.RuneError
+		}
+		sb.WriteRune(r)
 	}
-	return string(utf16.Decode(u)), nil
+	return sb.String(), nil
 }
 
 // utf16le encodes s as UTF-16LE without terminator.
 func utf16le(s string) []byte {
-	u := utf16.Encode([]rune(s))
-	b := make([]byte, 2*len(u))
-	for i, c := range u {
-		binary.LittleEndian.PutUint16(b[2*i:], c)
-	}
-	return b
+	var b wire.Builder
+	b.AddUTF16LE(s)
+	m, _ := b.Bytes() // AddUTF16LE cannot overflow
+	return m
 }
 
 // negotiateMsg is NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1).
@@ -287,38 +332,37 @@ type negotiateMsg struct {
 
 // marshal encodes m. VERSION is present when flagVersion is set; the
 // payload fields are present only with their SUPPLIED flags.
-func (m *negotiateMsg) marshal() []byte {
-	hdr := negotiateNoVerLen
-	if m.flags&flagVersion != 0 {
-		hdr = negotiateLen
-	}
-	b := make([]byte, hdr, hdr+len(m.domain)+len(m.workstation))
-	copy(b, signature[:])
-	binary.LittleEndian.PutUint32(b[8:], typeNegotiate)
-	binary.LittleEndian.PutUint32(b[12:], m.flags)
-	var dom, ws []byte
+func (m *negotiateMsg) marshal() ([]byte, error) {
+	var dom, ws string
 	if m.flags&flagOEMDomainSupplied != 0 {
-		dom = []byte(m.domain)
+		dom = m.domain
 	}
 	if m.flags&flagOEMWorkstationSupplied != 0 {
-		ws = []byte(m.workstation)
+		ws = m.workstation
 	}
-	b = putField(b, 16, dom)
-	b = putField(b, 24, ws)
-	if hdr == negotiateLen {
-		copy(b[32:40], m.version[:])
+	b := wire.NewBuilder(make([]byte, 0, negotiateLen+len(dom)+len(ws)))
+	b.AddBytes(signature[:])
+	b.AddUint32LE(typeNegotiate)
+	b.AddUint32LE(m.flags)
+	fd, fw := b.AddField(), b.AddField()
+	if m.flags&flagVersion != 0 {
+		b.AddBytes(m.version[:])
 	}
-	return b
+	addString(b, fd, dom, false)
+	addString(b, fw, ws, false)
+	return finish(b)
 }
 
 // parseNegotiate parses a NEGOTIATE_MESSAGE. It accepts the 16-byte
 // minimal form, the 32-byte form without VERSION (curl), and the 40-byte
 // form; with flagVersion set VERSION must be there.
 func parseNegotiate(msg []byte) (*negotiateMsg, error) {
-	if err := checkHeader(msg, typeNegotiate, negotiateMinLen); err != nil {
+	s, err := readHeader(msg, typeNegotiate, negotiateMinLen)
+	if err != nil {
 		return nil, err
 	}
-	m := &negotiateMsg{flags: binary.LittleEndian.Uint32(msg[12:])}
+	m := &negotiateMsg{}
+	s.ReadUint32LE(&m.flags) // present: the minimum length is 16
 	if len(msg) == negotiateMinLen {
 		if m.flags&(flagVersion|flagOEMDomainSupplied|flagOEMWorkstationSupplied) != 0 {
 			return nil, malformed("NEGOTIATE flags 0x%08x need fields the message lacks", m.flags)
@@ -329,25 +373,19 @@ func parseNegotiate(msg []byte) (*negotiateMsg, error) {
 	if m.flags&flagVersion != 0 {
 		hdr = negotiateLen
 	}
-	if len(msg) < hdr {
+	var fd, fw wire.Field
+	var dom, ws []byte
+	if !s.ReadField(&fd) || !s.ReadField(&fw) || (hdr == negotiateLen && !s.CopyBytes(m.version[:])) {
 		return nil, malformed("NEGOTIATE too short (%d bytes)", len(msg))
 	}
-	dom, _, err := field(msg, 16, hdr)
-	if err != nil {
-		return nil, err
-	}
-	ws, _, err := field(msg, 24, hdr)
-	if err != nil {
-		return nil, err
+	if !fd.Resolve(msg, hdr, &dom) || !fw.Resolve(msg, hdr, &ws) {
+		return nil, malformed("NEGOTIATE field points outside the message")
 	}
 	if m.flags&flagOEMDomainSupplied != 0 {
 		m.domain = string(dom)
 	}
 	if m.flags&flagOEMWorkstationSupplied != 0 {
 		m.workstation = string(ws)
-	}
-	if hdr == negotiateLen {
-		copy(m.version[:], msg[32:40])
 	}
 	return m, nil
 }
@@ -364,71 +402,69 @@ type challengeMsg struct {
 
 func (m *challengeMsg) unicode() bool { return m.flags&flagUnicode != 0 }
 
-func (m *challengeMsg) marshal() []byte {
-	hdr := challengeNoVerLen
-	if m.flags&flagVersion != 0 {
-		hdr = challengeLen
-	}
-	name := encodeString(m.targetName, m.unicode())
-	var info []byte
+func (m *challengeMsg) marshal() ([]byte, error) {
+	n := challengeLen + 2*len(m.targetName)
 	if m.flags&flagTargetInfo != 0 {
-		info = m.targetInfo.marshal(make([]byte, 0, m.targetInfo.size()))
+		n += m.targetInfo.size()
 	}
-	b := make([]byte, hdr, hdr+len(name)+len(info))
-	copy(b, signature[:])
-	binary.LittleEndian.PutUint32(b[8:], typeChallenge)
-	binary.LittleEndian.PutUint32(b[20:], m.flags)
-	copy(b[24:32], m.serverChallenge[:])
-	copy(b[32:40], m.reserved[:])
-	b = putField(b, 12, name)
-	b = putField(b, 40, info)
-	if len(info) == 0 {
+	b := wire.NewBuilder(make([]byte, 0, n))
+	b.AddBytes(signature[:])
+	b.AddUint32LE(typeChallenge)
+	name := b.AddField()
+	b.AddUint32LE(m.flags)
+	b.AddBytes(m.serverChallenge[:])
+	b.AddBytes(m.reserved[:])
+	info := b.AddField()
+	if m.flags&flagVersion != 0 {
+		b.AddBytes(m.version[:])
+	}
+	addString(b, name, m.targetName, m.unicode())
+	start := b.Len()
+	if m.flags&flagTargetInfo != 0 {
+		m.targetInfo.build(b)
+		b.SetField(info, b.Len()-start, start)
+	} else {
 		// An absent TargetInfo has offset 0, as in the MS-NLMP 4.2.2.3
 		// example.
-		binary.LittleEndian.PutUint32(b[44:], 0)
+		b.SetField(info, 0, 0)
 	}
-	if hdr == challengeLen {
-		copy(b[48:56], m.version[:])
-	}
-	return b
+	return finish(b)
 }
 
 // parseChallenge parses a CHALLENGE_MESSAGE. The 48-byte header is the
 // minimum; with flagVersion set the VERSION field must be there. A message
 // that sets both UNICODE and OEM (the MS-NLMP 4.2 examples do) is read as
 // Unicode; our own server sets only one, since gss-ntlmssp refuses both.
+// The TargetInfo values alias msg.
 func parseChallenge(msg []byte) (*challengeMsg, error) {
-	if err := checkHeader(msg, typeChallenge, challengeNoVerLen); err != nil {
+	s, err := readHeader(msg, typeChallenge, challengeNoVerLen)
+	if err != nil {
 		return nil, err
 	}
-	m := &challengeMsg{flags: binary.LittleEndian.Uint32(msg[20:])}
+	m := &challengeMsg{}
+	var fName, fInfo wire.Field
+	if !s.ReadField(&fName) || !s.ReadUint32LE(&m.flags) || !s.CopyBytes(m.serverChallenge[:]) ||
+		!s.CopyBytes(m.reserved[:]) || !s.ReadField(&fInfo) {
+		return nil, malformed("CHALLENGE too short (%d bytes)", len(msg))
+	}
 	hdr := challengeNoVerLen
 	if m.flags&flagVersion != 0 {
 		hdr = challengeLen
-		if len(msg) < hdr {
+		if !s.CopyBytes(m.version[:]) {
 			return nil, malformed("CHALLENGE with VERSION flag but no VERSION")
 		}
 	}
-	name, _, err := field(msg, 12, hdr)
-	if err != nil {
-		return nil, err
-	}
-	info, _, err := field(msg, 40, hdr)
-	if err != nil {
-		return nil, err
+	var name, info []byte
+	if !fName.Resolve(msg, hdr, &name) || !fInfo.Resolve(msg, hdr, &info) {
+		return nil, malformed("CHALLENGE field points outside the message")
 	}
 	if m.targetName, err = decodeString(name, m.unicode()); err != nil {
 		return nil, err
 	}
-	copy(m.serverChallenge[:], msg[24:32])
-	copy(m.reserved[:], msg[32:40])
 	if m.flags&flagTargetInfo != 0 {
 		if m.targetInfo, err = parseAVList(info); err != nil {
 			return nil, err
 		}
-	}
-	if hdr == challengeLen {
-		copy(m.version[:], msg[48:56])
 	}
 	return m, nil
 }
@@ -467,59 +503,71 @@ func (m *authenticateMsg) headerLen() int {
 }
 
 // marshal encodes m with the payload in the order Windows uses: domain,
-// user, workstation, LM response, NT response, session key.
-func (m *authenticateMsg) marshal() []byte {
+// user, workstation, LM response, NT response, session key. A field over
+// 65535 bytes fails with errTooLong.
+func (m *authenticateMsg) marshal() ([]byte, error) {
 	hdr := m.headerLen()
 	u := m.unicode()
-	dom, usr, ws := encodeString(m.domain, u), encodeString(m.user, u), encodeString(m.workstation, u)
-	n := hdr + len(dom) + len(usr) + len(ws) + len(m.lmChallengeResponse) + len(m.ntChallengeResponse) + len(m.encryptedRandomSessionKey)
-	b := make([]byte, hdr, n)
-	copy(b, signature[:])
-	binary.LittleEndian.PutUint32(b[8:], typeAuthenticate)
-	b = putField(b, 28, dom)
-	b = putField(b, 36, usr)
-	b = putField(b, 44, ws)
-	b = putField(b, 12, m.lmChallengeResponse)
-	b = putField(b, 20, m.ntChallengeResponse)
-	b = putField(b, 52, m.encryptedRandomSessionKey)
-	binary.LittleEndian.PutUint32(b[60:], m.flags)
+	n := hdr + 2*(len(m.domain)+len(m.user)+len(m.workstation)) + len(m.lmChallengeResponse) +
+		len(m.ntChallengeResponse) + len(m.encryptedRandomSessionKey)
+	b := wire.NewBuilder(make([]byte, 0, n))
+	b.AddBytes(signature[:])
+	b.AddUint32LE(typeAuthenticate)
+	lm, nt, dom, usr, ws, key := b.AddField(), b.AddField(), b.AddField(), b.AddField(), b.AddField(), b.AddField()
+	b.AddUint32LE(m.flags)
 	if hdr >= authenticateVerLen {
-		copy(b[64:72], m.version[:])
+		b.AddBytes(m.version[:])
 	}
 	if m.hasMIC {
-		copy(b[micOffset:], m.mic[:])
+		b.AddBytes(m.mic[:])
 	}
-	return b
+	addString(b, dom, m.domain, u)
+	addString(b, usr, m.user, u)
+	addString(b, ws, m.workstation, u)
+	b.AddPayload(lm, m.lmChallengeResponse)
+	b.AddPayload(nt, m.ntChallengeResponse)
+	b.AddPayload(key, m.encryptedRandomSessionKey)
+	return finish(b)
 }
 
 // parseAuthenticate parses an AUTHENTICATE_MESSAGE. Neither VERSION nor
 // MIC is announced by a flag, so, as Windows and pyspnego do, their
 // presence is read from where the payload starts: the smallest offset of a
-// field that is non-empty or points past the 64-byte header.
+// field that is non-empty or points past the 64-byte header. The byte
+// fields alias msg.
 func parseAuthenticate(msg []byte) (*authenticateMsg, error) {
-	if err := checkHeader(msg, typeAuthenticate, authenticateMinLen); err != nil {
+	s, err := readHeader(msg, typeAuthenticate, authenticateMinLen)
+	if err != nil {
 		return nil, err
 	}
-	m := &authenticateMsg{flags: binary.LittleEndian.Uint32(msg[60:])}
+	m := &authenticateMsg{}
+	var fields [6]wire.Field // LM, NT, domain, user, workstation, session key
+	for i := range fields {
+		s.ReadField(&fields[i]) // present: the minimum length is 64
+	}
+	s.ReadUint32LE(&m.flags)
 	start := uint64(len(msg))
 	var raw [6][]byte
-	for i, off := range [6]int{12, 20, 28, 36, 44, 52} {
-		p, at, err := field(msg, off, authenticateMinLen)
-		if err != nil {
-			return nil, err
+	for i, f := range fields {
+		if !f.Resolve(msg, authenticateMinLen, &raw[i]) {
+			return nil, malformed("AUTHENTICATE field %d points outside the message", i)
 		}
-		raw[i] = p
-		if len(p) > 0 || at >= authenticateMinLen {
-			if uint64(at) > uint64(len(msg)) {
-				return nil, malformed("AUTHENTICATE field at %d points outside the message", off)
+		if f.Len > 0 || f.Offset >= authenticateMinLen {
+			if uint64(f.Offset) > uint64(len(msg)) {
+				return nil, malformed("AUTHENTICATE field %d points outside the message", i)
 			}
-			start = min(start, uint64(at))
+			start = min(start, uint64(f.Offset))
 		}
 	}
 	m.hasVersion = start >= authenticateVerLen
 	m.hasMIC = start >= authenticateLen
+	if m.hasVersion {
+		s.CopyBytes(m.version[:]) // present: the payload starts after it
+	}
+	if m.hasMIC {
+		s.CopyBytes(m.mic[:])
+	}
 	u := m.unicode()
-	var err error
 	if m.domain, err = decodeString(raw[2], u); err != nil {
 		return nil, err
 	}
@@ -529,15 +577,7 @@ func parseAuthenticate(msg []byte) (*authenticateMsg, error) {
 	if m.workstation, err = decodeString(raw[4], u); err != nil {
 		return nil, err
 	}
-	m.lmChallengeResponse = bytes.Clone(raw[0])
-	m.ntChallengeResponse = bytes.Clone(raw[1])
-	m.encryptedRandomSessionKey = bytes.Clone(raw[5])
-	if m.hasVersion {
-		copy(m.version[:], msg[64:72])
-	}
-	if m.hasMIC {
-		copy(m.mic[:], msg[micOffset:authenticateLen])
-	}
+	m.lmChallengeResponse, m.ntChallengeResponse, m.encryptedRandomSessionKey = raw[0], raw[1], raw[5]
 	return m, nil
 }
 
@@ -553,5 +593,3 @@ func (m *authenticateMsg) equal(o *authenticateMsg) bool {
 func leUint32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 func leUint64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
-
-func leBytes32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }

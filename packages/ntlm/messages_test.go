@@ -66,7 +66,7 @@ func TestParseNegotiate(t *testing.T) {
 func TestOurNegotiateHasVersion(t *testing.T) {
 	c := newClient(New(testConfig()), &identity{user: "u"}, "", 0)
 	m := &negotiateMsg{flags: c.requestFlags(), version: ourVersion}
-	b := m.marshal()
+	b := mustMarshal(t, m)
 	if len(b) != negotiateLen || m.flags&flagVersion == 0 {
 		t.Fatalf("NEGOTIATE is %d bytes with flags %#x; want 40 with VERSION", len(b), m.flags)
 	}
@@ -117,7 +117,7 @@ func TestParseAuthenticateLayouts(t *testing.T) {
 			if tc.mic {
 				m.mic[0] = 0xaa
 			}
-			b := m.marshal()
+			b := mustMarshal(t, &m)
 			got, err := parseAuthenticate(b)
 			if err != nil {
 				t.Fatal(err)
@@ -157,7 +157,7 @@ func FuzzNegotiate(f *testing.F) {
 		f.Add(mustHex(f, tt.in))
 	}
 	c := newClient(New(testConfig()), &identity{user: "u"}, "", reqSeal)
-	f.Add((&negotiateMsg{flags: c.requestFlags(), version: ourVersion}).marshal())
+	f.Add(mustMarshal(f, &negotiateMsg{flags: c.requestFlags(), version: ourVersion}))
 	seeds(f, "negotiate")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseNegotiate(data)
@@ -167,7 +167,7 @@ func FuzzNegotiate(f *testing.F) {
 			}
 			return
 		}
-		b := m.marshal()
+		b := mustMarshal(t, m)
 		m2, err := parseNegotiate(b)
 		if err != nil || *m2 != *m {
 			t.Fatalf("round trip: %+v, %v; want %+v", m2, err, m)
@@ -193,7 +193,7 @@ func FuzzChallenge(f *testing.F) {
 			}
 			return
 		}
-		b := m.marshal()
+		b := mustMarshal(t, m)
 		m2, err := parseChallenge(b)
 		if err != nil || !m2.equal(m) {
 			t.Fatalf("round trip: %+v, %v; want %+v", m2, err, m)
@@ -216,7 +216,12 @@ func FuzzAuthenticate(f *testing.F) {
 			}
 			return
 		}
-		b := m.marshal()
+		b := mustMarshal(t, m)
+		if len(b) > maxTokenSize {
+			// Fields that share bytes are laid out apart: the copy may
+			// pass the cap the original met.
+			return
+		}
 		m2, err := parseAuthenticate(b)
 		if err != nil || !m2.equal(m) {
 			t.Fatalf("round trip: %+v, %v; want %+v", m2, err, m)
@@ -241,9 +246,19 @@ func FuzzAVList(f *testing.F) {
 			}
 			return
 		}
-		l2, err := parseAVList(l.marshal(nil))
+		l2, err := parseAVList(mustMarshal(t, l))
 		if err != nil || !l2.equal(l) {
 			t.Fatalf("round trip: %v, %v", l2, err)
 		}
 	})
+}
+
+// mustMarshal marshals m, which must not fail.
+func mustMarshal(t testing.TB, m interface{ marshal() ([]byte, error) }) []byte {
+	t.Helper()
+	b, err := m.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

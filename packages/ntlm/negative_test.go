@@ -296,7 +296,7 @@ func TestMIC(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.hasMIC = false
-		_, _, err = step(p.server, m.marshal(), 0)
+		_, _, err = step(p.server, mustMarshal(t, m), 0)
 		wantDenied(t, err, "announces a MIC")
 	})
 	// The MIC field kept but zeroed, MsvAvFlags unchanged.
@@ -320,7 +320,7 @@ func TestMIC(t *testing.T) {
 			}
 			m.ntChallengeResponse = clearMICFlag(t, m.ntChallengeResponse)
 			m.hasMIC = keepMIC
-			_, _, err = step(p.server, m.marshal(), 0)
+			_, _, err = step(p.server, mustMarshal(t, m), 0)
 			wantDenied(t, err, "logon failure")
 		})
 	}

@@ -189,17 +189,28 @@ type NTHash struct {
 	Hash   [16]byte
 }
 
-// identity is a client's resolved credential.
+// identity is a client's resolved credential. Credentials hold one, and
+// each client context its own copy (a value: the arrays are copied), so
+// that freeing the credentials cannot reach into a live handshake.
 type identity struct {
 	user, domain string
-	nt           [16]byte  // NTOWFv1
-	v2           [16]byte  // NTOWFv2, computed once
-	lm           *[16]byte // LMOWFv1, known only from a password
+	nt           [16]byte // NTOWFv1
+	v2           [16]byte // NTOWFv2, computed once
+	lm           [16]byte // LMOWFv1, when hasLM
+	hasLM        bool     // the LM hash is known (from a password, with AllowLM)
 	anonymous    bool
 }
 
 func newIdentity(user, domain string, nt [16]byte) *identity {
 	return &identity{user: user, domain: domain, nt: nt, v2: ntowfv2(nt, user, domain)}
+}
+
+// clear zeroes the key material.
+func (id *identity) clear() {
+	clear(id.nt[:])
+	clear(id.v2[:])
+	clear(id.lm[:])
+	id.hasLM = false
 }
 
 // AcquireCredentials is AcquireCredentialsHandle for NTLM.
@@ -225,8 +236,7 @@ func (p *Package) AcquireCredentials(ctx context.Context, principal string, use 
 		if a.User == "" && a.Domain == "" && a.Password == "" {
 			id.anonymous = true
 		} else if p.config.LMCompatibility >= AllowLM {
-			lm := lmowfv1(a.Password)
-			id.lm = &lm
+			id.lm, id.hasLM = lmowfv1(a.Password), true
 		}
 		c.id = id
 	case *NTHash:
@@ -332,16 +342,16 @@ func qualified(domain, user string) string {
 
 func (c *credentials) NewClientContext(target string, req uint32) (packages.Context, error) {
 	c.mu.Lock()
-	id := c.id
-	c.mu.Unlock()
-	if c.use&packages.SECPKG_CRED_OUTBOUND == 0 || id == nil {
+	defer c.mu.Unlock()
+	if c.use&packages.SECPKG_CRED_OUTBOUND == 0 || c.id == nil {
 		return nil, status.New("InitializeSecurityContext", Name, status.SEC_E_NO_CREDENTIALS, nil)
 	}
 	if req&packages.ISC_REQ_DATAGRAM != 0 {
 		return nil, status.New("InitializeSecurityContext", Name, status.SEC_E_UNSUPPORTED_FUNCTION, errors.New("ntlm: connectionless NTLM is not implemented"))
 	}
-	idCopy := *id
-	return newClient(c.pkg, &idCopy, target, req), nil
+	// The context copies the identity under the lock, so that a Free
+	// running at the same time zeroes the credentials' keys only.
+	return newClient(c.pkg, c.id, target, req), nil
 }
 
 func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
@@ -357,15 +367,13 @@ func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
 	return newServer(c.pkg, store, req), nil
 }
 
+// Free zeroes the credentials' keys. Contexts made from them keep their
+// own copies, so a handshake under way completes.
 func (c *credentials) Free() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.id != nil {
-		clear(c.id.nt[:])
-		clear(c.id.v2[:])
-		if c.id.lm != nil {
-			clear(c.id.lm[:])
-		}
+		c.id.clear()
 	}
 	c.id, c.store = nil, nil
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/gosspi/sspi/packages"
@@ -125,7 +127,11 @@ func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buf
 		m.targetInfo = append(m.targetInfo, avPair{avDNSTreeName, utf16le(cfg.DNSDomainName)})
 	}
 	m.targetInfo = append(m.targetInfo, avPair{avTimestamp, putFiletime(cfg.now())})
-	b := m.marshal()
+	b, err := m.marshal()
+	if err != nil {
+		// Names in Config too long for their 16-bit fields.
+		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
+	}
 	if !secbuffer.Fits(tok, len(b), alloc) {
 		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
 	}
@@ -146,7 +152,11 @@ const sessionFlags = flagSign | flagSeal | flagExtendedSessionSecurity | flagKey
 
 // readAuthenticate is ASC #2 (MS-NLMP 3.2.5.1.2).
 func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status.Status, error) {
-	authBytes := bytes.Clone(in)
+	if len(in) > maxTokenSize {
+		// Refused before it is copied.
+		return c.fail(status.SEC_E_INVALID_TOKEN, malformed("AUTHENTICATE of %d bytes, more than %d", len(in), maxTokenSize))
+	}
+	authBytes := bytes.Clone(in) // the MIC covers it; auth's fields alias it
 	auth, err := parseAuthenticate(authBytes)
 	if err != nil {
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
@@ -196,9 +206,11 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 	default:
 		return c.fail(status.SEC_E_LOGON_DENIED, fmt.Errorf("ntlm: unusable NT response of %d bytes", len(auth.ntChallengeResponse)))
 	}
+	defer clear(kx[:])
 	exported := kx
+	defer clear(exported[:])
 	if flags&flagKeyExch != 0 && len(auth.encryptedRandomSessionKey) == 16 {
-		copy(exported[:], rc4Once(kx[:], auth.encryptedRandomSessionKey))
+		rc4Once(kx[:], exported[:], auth.encryptedRandomSessionKey)
 	}
 	if c.micExpected {
 		mic := computeMIC(exported, c.negotiateBytes, c.challengeBytes, authBytes)
@@ -208,6 +220,8 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 	}
 	c.authMIC = c.micExpected
 	c.establish(flags, exported)
+	// The messages kept for the MIC are no longer needed.
+	c.negotiateBytes, c.challengeBytes = nil, nil
 	return status.SEC_E_OK, nil
 }
 
@@ -250,24 +264,29 @@ func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, 
 	// MS-NLMP 3.2.5.1.2 computes NTOWFv2 with the domain the client sent;
 	// like Samba, also try no domain, which some clients use when they
 	// name a user without one.
-	var key [16]byte
-	ok := false
-	for _, d := range []string{auth.domain, ""} {
+	var key, want [16]byte
+	var m hash.Hash // HMAC-MD5 keyed by NTOWFv2: the proof, then the session base key
+	for _, d := range [2]string{auth.domain, ""} {
 		key = ntowfv2(nt, auth.user, d)
-		want := hmacMD5(key[:], c.serverChallenge[:], blob)
-		if subtle.ConstantTimeCompare(want[:], proof) == 1 {
-			ok = true
+		m = hmac.New(md5.New, key[:])
+		m.Write(c.serverChallenge[:])
+		m.Write(blob)
+		if subtle.ConstantTimeCompare(m.Sum(want[:0]), proof) == 1 {
 			break
 		}
+		m = nil
 		if auth.domain == "" {
 			break
 		}
 	}
 	clear(nt[:])
-	if !ok {
+	clear(key[:])
+	if m == nil {
 		return kx, status.SEC_E_LOGON_DENIED, fmt.Errorf("ntlm: logon failure for %q", qualified(auth.domain, auth.user))
 	}
-	kx = hmacMD5(key[:], proof)
+	m.Reset()
+	m.Write(proof)
+	m.Sum(kx[:0])
 
 	// Channel bindings (MS-NLMP 3.2.5.1.2, Extended Protection): Z(16) or
 	// no pair means the client supplied none.
