@@ -4,11 +4,19 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
+	"fmt"
+
+	"github.com/gosspi/sspi/internal/wire"
 )
 
 // channelBindingsHeaderLen is the size of SEC_CHANNEL_BINDINGS: eight
 // 32-bit fields (spec structures.md §5.1).
 const channelBindingsHeaderLen = 32
+
+// maxChannelBindingsSize caps the SEC_CHANNEL_BINDINGS blobs
+// ParseChannelBindings accepts. Bindings carry a hash of a certificate
+// or a TLS Finished message and, rarely, addresses: well under 1 KiB.
+const maxChannelBindingsSize = 64 << 10
 
 // ErrMalformedBindings is returned by [ParseChannelBindings] for a blob whose
 // offsets or lengths do not fit.
@@ -27,59 +35,58 @@ type ChannelBindings struct {
 
 // Marshal returns the flat SEC_CHANNEL_BINDINGS form: the 32-byte header
 // followed by the initiator address, the acceptor address and the
-// application data, each located by an offset from the start.
+// application data, each located by an offset from the start (0 for an
+// empty field). It returns nil when the fields add up to 4 GiB or more,
+// which the 32-bit lengths and offsets cannot describe.
 func (cb *ChannelBindings) Marshal() []byte {
 	n := channelBindingsHeaderLen + len(cb.InitiatorAddress) + len(cb.AcceptorAddress) + len(cb.ApplicationData)
-	b := make([]byte, channelBindingsHeaderLen, n)
-	le := binary.LittleEndian
-	off := uint32(channelBindingsHeaderLen)
-	put := func(at int, typ uint32, data []byte) {
-		le.PutUint32(b[at:], typ)
-		le.PutUint32(b[at+4:], uint32(len(data)))
-		if len(data) > 0 {
-			le.PutUint32(b[at+8:], off)
+	b := wire.NewBuilder(make([]byte, 0, n))
+	off := channelBindingsHeaderLen
+	lengthOffset := func(data []byte) {
+		b.AddLen32(len(data))
+		if len(data) == 0 {
+			b.AddUint32LE(0)
+			return
 		}
-		off += uint32(len(data))
+		b.AddLen32(off)
+		off += len(data)
 	}
-	put(0, cb.InitiatorAddrType, cb.InitiatorAddress)
-	put(12, cb.AcceptorAddrType, cb.AcceptorAddress)
-	le.PutUint32(b[24:], uint32(len(cb.ApplicationData)))
-	if len(cb.ApplicationData) > 0 {
-		le.PutUint32(b[28:], off)
+	b.AddUint32LE(cb.InitiatorAddrType)
+	lengthOffset(cb.InitiatorAddress)
+	b.AddUint32LE(cb.AcceptorAddrType)
+	lengthOffset(cb.AcceptorAddress)
+	lengthOffset(cb.ApplicationData)
+	b.AddBytes(cb.InitiatorAddress)
+	b.AddBytes(cb.AcceptorAddress)
+	b.AddBytes(cb.ApplicationData)
+	m, err := b.Bytes()
+	if err != nil {
+		return nil
 	}
-	b = append(b, cb.InitiatorAddress...)
-	b = append(b, cb.AcceptorAddress...)
-	b = append(b, cb.ApplicationData...)
-	return b
+	return m
 }
 
-// ParseChannelBindings parses a flat SEC_CHANNEL_BINDINGS blob. The returned
-// slices alias b.
+// ParseChannelBindings parses a flat SEC_CHANNEL_BINDINGS blob of at most
+// 64 KiB (maxChannelBindingsSize). A field may lie anywhere in the blob,
+// the header included (nothing in the structure forbids it), and fields
+// may share bytes; bytes no field names are ignored. The returned slices alias b.
 func ParseChannelBindings(b []byte) (*ChannelBindings, error) {
-	if len(b) < channelBindingsHeaderLen {
+	s, err := wire.Limit(b, maxChannelBindingsSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedBindings, err)
+	}
+	cb := &ChannelBindings{}
+	var (
+		initLen, initOff, accLen, accOff, appLen, appOff uint32
+	)
+	if !s.ReadUint32LE(&cb.InitiatorAddrType) || !s.ReadUint32LE(&initLen) || !s.ReadUint32LE(&initOff) ||
+		!s.ReadUint32LE(&cb.AcceptorAddrType) || !s.ReadUint32LE(&accLen) || !s.ReadUint32LE(&accOff) ||
+		!s.ReadUint32LE(&appLen) || !s.ReadUint32LE(&appOff) {
 		return nil, ErrMalformedBindings
 	}
-	le := binary.LittleEndian
-	field := func(lenAt, offAt int) ([]byte, bool) {
-		n := uint64(le.Uint32(b[lenAt:]))
-		if n == 0 {
-			return nil, true
-		}
-		off := uint64(le.Uint32(b[offAt:]))
-		if off+n > uint64(len(b)) {
-			return nil, false
-		}
-		return b[off : off+n : off+n], true
-	}
-	cb := &ChannelBindings{
-		InitiatorAddrType: le.Uint32(b[0:]),
-		AcceptorAddrType:  le.Uint32(b[12:]),
-	}
-	var ok1, ok2, ok3 bool
-	cb.InitiatorAddress, ok1 = field(4, 8)
-	cb.AcceptorAddress, ok2 = field(16, 20)
-	cb.ApplicationData, ok3 = field(24, 28)
-	if !ok1 || !ok2 || !ok3 {
+	if !wire.Resolve(b, 0, uint64(initOff), uint64(initLen), &cb.InitiatorAddress) ||
+		!wire.Resolve(b, 0, uint64(accOff), uint64(accLen), &cb.AcceptorAddress) ||
+		!wire.Resolve(b, 0, uint64(appOff), uint64(appLen), &cb.ApplicationData) {
 		return nil, ErrMalformedBindings
 	}
 	return cb, nil

@@ -232,6 +232,11 @@ func FuzzParseChannelBindings(f *testing.F) {
 			return
 		}
 		m := cb.Marshal()
+		if len(m) > 64<<10 {
+			// Fields that shared bytes are laid out apart: the copy may
+			// pass the size cap the original met.
+			return
+		}
 		cb2, err := secbuffer.ParseChannelBindings(m)
 		if err != nil {
 			t.Fatalf("parse(marshal(x)) failed: %v (marshal %x)", err, m)
@@ -272,5 +277,21 @@ func TestBindingsBuffer(t *testing.T) {
 	p, err := secbuffer.ParseChannelBindings(got.Data)
 	if err != nil || !sameBindings(p, cb) {
 		t.Errorf("ParseChannelBindings = %+v, %v", p, err)
+	}
+}
+
+// TestParseChannelBindingsSizeCap: a blob over 64 KiB is refused before
+// it is read, even when its fields are well formed; up to the cap it
+// parses.
+func TestParseChannelBindingsSizeCap(t *testing.T) {
+	cb := &secbuffer.ChannelBindings{ApplicationData: []byte(secbuffer.PrefixTLSServerEndPoint + "abc")}
+	m := cb.Marshal()
+	atCap := append(bytes.Clone(m), make([]byte, 64<<10-len(m))...)
+	if got, err := secbuffer.ParseChannelBindings(atCap); err != nil || !sameBindings(got, cb) {
+		t.Fatalf("64 KiB: %+v, %v", got, err)
+	}
+	got, err := secbuffer.ParseChannelBindings(append(atCap, 0))
+	if !errors.Is(err, secbuffer.ErrMalformedBindings) || got != nil {
+		t.Fatalf("64 KiB + 1: %+v, %v; want ErrMalformedBindings", got, err)
 	}
 }
