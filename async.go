@@ -5,9 +5,7 @@ package sspi
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/secbuffer"
@@ -32,6 +30,8 @@ import (
 // Windows, where these parameters are annotated _In_ because they are
 // written at completion. The engine that runs the calls guarantees:
 //
+//   - A call starts as soon as it may run, on a goroutine of its own:
+//     nobody has to wait for it or ask about it first.
 //   - Calls on one security context (the same *phContext, or the same
 //     *phCredential for SspiFreeCredentialsHandleAsync) run one at a time in
 //     the order they were issued; calls on different contexts run in
@@ -39,69 +39,13 @@ import (
 //   - At most [AsyncLimits].CPU calls compute at once and at most
 //     [AsyncLimits].Network calls wait on a KDC at once (see
 //     [SetAsyncLimits]), so a slow KDC cannot starve local handshakes.
-//   - A queued call is an entry in a list, not a goroutine; nothing polls;
-//     goroutines are reused while calls run, and an idle engine has no
+//   - A call that cannot run yet is an entry in a queue, not a goroutine;
+//     nothing polls, and with no call running the engine has no
 //     goroutines.
-//   - A call that may run while nothing waits for it (no callback, and
-//     nobody has called Done, Wait or [SspiGetAsyncCallStatus] since it was
-//     issued) waits for the first of these, up to [AsyncLimits].StartDelay,
-//     before it gets a goroutine; Wait runs it on the waiting goroutine. A
-//     caller that wants the call to overlap its own work at once calls Done
-//     right after issuing it, or registers a callback.
+//
+// internal/async holds the engine; its package doc describes the design.
 type SspiAsyncContext struct {
 	op async.Op
-	// hs holds the parameters of a pending InitializeSecurityContext or
-	// AcceptSecurityContext call, so that issuing one allocates no
-	// closure: it is written when the call is accepted (under op's
-	// lock, with no other call pending) and read and cleared by that call.
-	hs handshakeArgs
-}
-
-// handshakeArgs are the parameters of an async handshake call.
-type handshakeArgs struct {
-	r               *Registry
-	client          bool
-	targetW         *uint16
-	targetA         *byte
-	ansi            bool
-	reserved        bool // Reserved1 or Reserved2 was not zero
-	phCredential    *CredHandle
-	phContext       *CtxtHandle
-	fContextReq     uint32
-	pInput, pOutput *secbuffer.Desc
-	phNewContext    *CtxtHandle
-	pfContextAttr   *uint32
-	ptsExpiry       *TimeStamp
-}
-
-// handshakeRunner is an async context seen as the work of its pending
-// handshake call (an async.Runner); it is a pointer conversion, so
-// issuing the call allocates nothing for it.
-type handshakeRunner SspiAsyncContext
-
-func (h *handshakeRunner) Run(ctx context.Context) status.Status {
-	a := &h.hs
-	// Let go of the caller's buffers once the call is done; the other
-	// pointers are small and are overwritten by the next call.
-	defer func() { a.pInput, a.pOutput = nil, nil }()
-	if a.reserved {
-		return status.SEC_E_INVALID_PARAMETER
-	}
-	target := ""
-	switch {
-	case !a.client:
-	case a.ansi:
-		target = BytePtrToString(a.targetA)
-	default:
-		target = UTF16PtrToString(a.targetW)
-	}
-	return a.r.handshake(ctx, a.client, a.phCredential, a.phContext, target, a.fContextReq, a.pInput, a.phNewContext, a.pOutput, a.pfContextAttr, a.ptsExpiry)
-}
-
-// issueHandshake queues the handshake call described by a on h, as issue
-// does for other calls.
-func issueHandshake(h *SspiAsyncContext, key any, class async.Class, a *handshakeArgs) status.Status {
-	return issueRunner(h, key, class, (*handshakeRunner)(h), func() { h.hs = *a })
 }
 
 // SspiAsyncNotifyCallback is an SspiAsyncNotifyCallback: called once when a
@@ -153,70 +97,30 @@ type AsyncLimits struct {
 	// Network is the number of calls that may wait on the network (a KDC)
 	// at once, on top of CPU. Zero or less means 64.
 	Network int
-	// StartDelay is how long a call is kept without a goroutine while
-	// nothing waits for it: no notify callback is registered and nobody
-	// has called Done, Wait or SspiGetAsyncCallStatus on its async context
-	// since it was issued. Such a call keeps its place behind the calls on
-	// its security context but holds no CPU or network slot. The first of
-	// these to come starts it (Wait runs it on the waiting goroutine);
-	// after StartDelay at the latest it starts anyway. A call issued
-	// behind another on the same security context starts as soon as it
-	// may run. Zero means DefaultAsyncStartDelay; a negative value starts
-	// every call on a goroutine as soon as it may run.
-	StartDelay time.Duration
 }
-
-// DefaultAsyncStartDelay is [AsyncLimits].StartDelay when it is not set.
-//
-// Starting a goroutine while a processor is idle makes the Go runtime wake
-// an OS thread for it; on a machine with few cores that slows the thread
-// doing the work by more than a short handshake step costs (see
-// BENCHMARKS.md). A caller that issues a call and then waits for it,
-// which is how most Go code will use the family, so has the call run on
-// its own goroutine with no other thread woken. A caller that wants the
-// call to overlap its own work at once registers a callback or calls
-// Done right after issuing it.
-const DefaultAsyncStartDelay = time.Millisecond
 
 // asyncEngine is the engine shared by every Registry.
 var asyncEngine = sync.OnceValue(func() *async.Engine {
-	return async.New(engineLimits(AsyncLimits{}), nil)
+	return async.New(async.Limits{}, nil)
 })
-
-// engineLimits is limits as the engine takes them.
-func engineLimits(limits AsyncLimits) async.Limits {
-	l := async.Limits{CPU: limits.CPU, Network: limits.Network, StartDelay: limits.StartDelay}
-	if l.StartDelay == 0 {
-		l.StartDelay = DefaultAsyncStartDelay
-	}
-	return l
-}
 
 // SetAsyncLimits sets the limits of the engine that runs the SspiXxxAsync
 // calls of every Registry. Raising a limit starts waiting calls at once;
 // lowering one lets running calls finish. It is safe for concurrent use.
 //
-// Which calls count against Network is decided when a call is issued, by
-// the name of the package it runs (see classFor): calls of the Kerberos
-// and Negotiate packages that may talk to a KDC (acquiring credentials and
-// InitializeSecurityContext) count against Network; every other call
-// (AcceptSecurityContext, which needs no KDC, deleting a context, freeing
-// credentials, and all calls of NTLM, WDigest, Schannel and packages
-// registered with RegisterPackage) counts against CPU. A package may also
-// move a running call to Network itself, just before it waits, through
-// internal/async.NetworkBound on the context its call receives.
+// Every call counts against CPU while it computes. A package that waits on
+// the network says so while it waits (Kerberos does, around each KDC
+// exchange, through internal/async.NetworkBound on the context its call
+// receives): for that time the call gives its CPU slot back and holds a
+// Network slot instead. No call is classified by its package's name.
 func SetAsyncLimits(limits AsyncLimits) {
-	asyncEngine().SetLimits(engineLimits(limits))
+	asyncEngine().SetLimits(async.Limits{CPU: limits.CPU, Network: limits.Network})
 }
 
-// GetAsyncLimits returns the limits in force, with defaults applied; a
-// StartDelay of -1 means that calls start at once.
+// GetAsyncLimits returns the limits in force, with defaults applied.
 func GetAsyncLimits() AsyncLimits {
 	l := asyncEngine().Limits()
-	if l.StartDelay <= 0 {
-		l.StartDelay = -1
-	}
-	return AsyncLimits{CPU: l.CPU, Network: l.Network, StartDelay: l.StartDelay}
+	return AsyncLimits{CPU: l.CPU, Network: l.Network}
 }
 
 // SspiCreateAsyncContext returns a new, idle async context
@@ -315,9 +219,7 @@ func SspiGetAsyncCallStatus(Handle *SspiAsyncContext) status.Status {
 // Done returns a channel that is closed when the pending call completes,
 // after its outputs are written and its status is final: the Go form of
 // waiting for the notify callback. Each call's channel is closed exactly
-// once. With no call pending it returns a closed channel. A call that was
-// waiting for someone to ask about it (see [AsyncLimits].StartDelay)
-// starts at once.
+// once. With no call pending it returns a closed channel.
 func (h *SspiAsyncContext) Done() <-chan struct{} {
 	if h == nil {
 		return (*async.Op)(nil).Done() // a closed channel
@@ -328,10 +230,7 @@ func (h *SspiAsyncContext) Done() <-chan struct{} {
 // Wait blocks until the pending call completes and returns its status, as
 // [SspiGetAsyncCallStatus] then does. If ctx ends first it returns
 // SEC_I_ASYNC_CALL_PENDING; the call goes on (free the async context to
-// cancel it). With a ctx that never ends, such as context.Background(),
-// and no callback registered, a call that may start and has not begun
-// runs on the goroutine calling Wait, which saves two goroutine switches;
-// ordering, limits and results are as on an engine goroutine.
+// cancel it).
 func (h *SspiAsyncContext) Wait(ctx context.Context) status.Status {
 	if h == nil {
 		return status.SEC_E_INVALID_HANDLE
@@ -340,41 +239,17 @@ func (h *SspiAsyncContext) Wait(ctx context.Context) status.Status {
 }
 
 // issue queues call on h. key orders it with the other calls on the same
-// security context. It returns SEC_E_OK once queued, or
-// SEC_E_INVALID_HANDLE when h is nil, freed or has a call pending (the
-// Windows code for these cases is not documented).
-func issue(h *SspiAsyncContext, key any, class async.Class, call func(ctx context.Context) status.Status) status.Status {
-	return issueRunner(h, key, class, async.Func(call), nil)
-}
-
-// issueRunner is issue with the work as an async.Runner and setup as in
-// async.Op.StartRunner.
-func issueRunner(h *SspiAsyncContext, key any, class async.Class, run async.Runner, setup func()) status.Status {
+// security context (nil: a call that creates one). It returns SEC_E_OK
+// once queued, or SEC_E_INVALID_HANDLE when h is nil, freed or has a call
+// pending (the Windows code for these cases is not documented).
+func issue(h *SspiAsyncContext, key any, call func(ctx context.Context) status.Status) status.Status {
 	if h == nil {
 		return status.SEC_E_INVALID_HANDLE
 	}
-	if err := h.op.StartRunner(context.Background(), asyncEngine(), key, class, run, setup); err != nil {
+	if err := h.op.Start(context.Background(), asyncEngine(), key, async.CPU, call); err != nil {
 		return status.SEC_E_INVALID_HANDLE
 	}
 	return status.SEC_E_OK
-}
-
-// mayUseNetwork reports whether calls of package pkg that acquire
-// credentials or initialise a context may wait on a KDC. This is the
-// classification rule of SetAsyncLimits: it goes by package name, since
-// the package contract has no way to say so. Kerberos may in addition call
-// async.NetworkBound(ctx) around its KDC exchange; for a call already
-// issued as Network that does nothing, so the two never count a call
-// twice.
-func mayUseNetwork(pkg string) bool {
-	return strings.EqualFold(pkg, "Kerberos") || strings.EqualFold(pkg, "Negotiate")
-}
-
-func classFor(pkg string) async.Class {
-	if mayUseNetwork(pkg) {
-		return async.Network
-	}
-	return async.CPU
 }
 
 // SspiAcquireCredentialsHandleAsyncW is
@@ -395,7 +270,7 @@ func SspiAcquireCredentialsHandleAsyncA(AsyncContext *SspiAsyncContext, pszPrinc
 // (nothing queued) when AsyncContext is nil, freed or has a call pending.
 // *phCredential and *ptsExpiry are written before the status turns final.
 func (r *Registry) SspiAcquireCredentialsHandleAsyncW(AsyncContext *SspiAsyncContext, pszPrincipal *uint16, pszPackage *uint16, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
-	return issue(AsyncContext, nil, classFor(UTF16PtrToString(pszPackage)), func(ctx context.Context) status.Status {
+	return issue(AsyncContext, nil, func(ctx context.Context) status.Status {
 		return r.acquireCredentialsHandle(ctx, UTF16PtrToString(pszPrincipal), pszPackage == nil, UTF16PtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
 	})
 }
@@ -403,7 +278,7 @@ func (r *Registry) SspiAcquireCredentialsHandleAsyncW(AsyncContext *SspiAsyncCon
 // SspiAcquireCredentialsHandleAsyncA is SspiAcquireCredentialsHandleAsyncW
 // with 8-bit strings, queueing [Registry.AcquireCredentialsHandleA].
 func (r *Registry) SspiAcquireCredentialsHandleAsyncA(AsyncContext *SspiAsyncContext, pszPrincipal *byte, pszPackage *byte, fCredentialUse uint32, pvLogonId *LUID, pAuthData any, pGetKeyFn, pvGetKeyArgument uintptr, phCredential *CredHandle, ptsExpiry *TimeStamp) status.Status {
-	return issue(AsyncContext, nil, classFor(BytePtrToString(pszPackage)), func(ctx context.Context) status.Status {
+	return issue(AsyncContext, nil, func(ctx context.Context) status.Status {
 		return r.acquireCredentialsHandle(ctx, BytePtrToString(pszPrincipal), pszPackage == nil, BytePtrToString(pszPackage), fCredentialUse, pvLogonId, pAuthData, pGetKeyFn, pvGetKeyArgument, phCredential, ptsExpiry)
 	})
 }
@@ -431,29 +306,15 @@ func SspiInitializeSecurityContextAsyncA(AsyncContext *SspiAsyncContext, phCrede
 // *pfContextAttr and *ptsExpiry are written before that status turns
 // final.
 func (r *Registry) SspiInitializeSecurityContextAsyncW(AsyncContext *SspiAsyncContext, phCredential *CredHandle, phContext *CtxtHandle, pszTargetName *uint16, fContextReq uint32, Reserved1 uint32, TargetDataRep uint32, pInput *secbuffer.Desc, Reserved2 uint32, phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
-	key, class, st := r.handshakeTarget(phCredential, phContext)
-	if st != status.SEC_E_OK {
-		return st
-	}
-	return issueHandshake(AsyncContext, key, class, &handshakeArgs{
-		r: r, client: true, targetW: pszTargetName, reserved: Reserved1 != 0 || Reserved2 != 0,
-		phCredential: phCredential, phContext: phContext, fContextReq: fContextReq, pInput: pInput,
-		phNewContext: phNewContext, pOutput: pOutput, pfContextAttr: pfContextAttr, ptsExpiry: ptsExpiry,
-	})
+	return r.issueHandshake(AsyncContext, true, UTF16PtrToString(pszTargetName), Reserved1 != 0 || Reserved2 != 0,
+		phCredential, phContext, fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 }
 
 // SspiInitializeSecurityContextAsyncA is SspiInitializeSecurityContextAsyncW
 // with an 8-bit target name, queueing [Registry.InitializeSecurityContextA].
 func (r *Registry) SspiInitializeSecurityContextAsyncA(AsyncContext *SspiAsyncContext, phCredential *CredHandle, phContext *CtxtHandle, pszTargetName *byte, fContextReq uint32, Reserved1 uint32, TargetDataRep uint32, pInput *secbuffer.Desc, Reserved2 uint32, phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
-	key, class, st := r.handshakeTarget(phCredential, phContext)
-	if st != status.SEC_E_OK {
-		return st
-	}
-	return issueHandshake(AsyncContext, key, class, &handshakeArgs{
-		r: r, client: true, targetA: pszTargetName, ansi: true, reserved: Reserved1 != 0 || Reserved2 != 0,
-		phCredential: phCredential, phContext: phContext, fContextReq: fContextReq, pInput: pInput,
-		phNewContext: phNewContext, pOutput: pOutput, pfContextAttr: pfContextAttr, ptsExpiry: ptsExpiry,
-	})
+	return r.issueHandshake(AsyncContext, true, BytePtrToString(pszTargetName), Reserved1 != 0 || Reserved2 != 0,
+		phCredential, phContext, fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 }
 
 // SspiAcceptSecurityContextAsync is
@@ -467,33 +328,33 @@ func SspiAcceptSecurityContextAsync(AsyncContext *SspiAsyncContext, phCredential
 // are as for [Registry.SspiInitializeSecurityContextAsyncW]. Accepting
 // needs no KDC, so these calls always count against the CPU limit.
 func (r *Registry) SspiAcceptSecurityContextAsync(AsyncContext *SspiAsyncContext, phCredential *CredHandle, phContext *CtxtHandle, pInput *secbuffer.Desc, fContextReq uint32, TargetDataRep uint32, phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
-	key, _, st := r.handshakeTarget(phCredential, phContext)
-	if st != status.SEC_E_OK {
-		return st
-	}
-	return issueHandshake(AsyncContext, key, async.CPU, &handshakeArgs{
-		r: r, phCredential: phCredential, phContext: phContext, fContextReq: fContextReq, pInput: pInput,
-		phNewContext: phNewContext, pOutput: pOutput, pfContextAttr: pfContextAttr, ptsExpiry: ptsExpiry,
-	})
+	return r.issueHandshake(AsyncContext, false, "", false,
+		phCredential, phContext, fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
 }
 
-// handshakeTarget checks the handles of a handshake call as the
+// issueHandshake checks the handles of a handshake call as the
 // synchronous call will (the context if given, otherwise the credentials)
-// and returns the ordering key (the context's, or nil for a first call
-// that creates one) and the class of a client call.
-func (r *Registry) handshakeTarget(phCredential *CredHandle, phContext *CtxtHandle) (key any, class async.Class, st status.Status) {
+// and queues the call on h, ordered behind the calls on the context it
+// continues (a first call, which creates one, has no order to keep).
+func (r *Registry) issueHandshake(h *SspiAsyncContext, client bool, target string, reserved bool,
+	phCredential *CredHandle, phContext *CtxtHandle, fContextReq uint32, pInput *secbuffer.Desc,
+	phNewContext *CtxtHandle, pOutput *secbuffer.Desc, pfContextAttr *uint32, ptsExpiry *TimeStamp) status.Status {
+	var key any
 	if phContext != nil {
 		c, err := r.Context(phContext)
 		if err != nil {
-			return nil, 0, status.Code(err)
+			return status.Code(err)
 		}
-		return &c.asyncKey, c.asyncClass, status.SEC_E_OK
+		key = &c.asyncKey
+	} else if _, err := r.Credentials(phCredential); err != nil {
+		return status.Code(err)
 	}
-	cred, err := r.Credentials(phCredential)
-	if err != nil {
-		return nil, 0, status.Code(err)
-	}
-	return nil, classFor(cred.PackageName()), status.SEC_E_OK
+	return issue(h, key, func(ctx context.Context) status.Status {
+		if reserved {
+			return status.SEC_E_INVALID_PARAMETER
+		}
+		return r.handshake(ctx, client, phCredential, phContext, target, fContextReq, pInput, phNewContext, pOutput, pfContextAttr, ptsExpiry)
+	})
 }
 
 // SspiFreeCredentialsHandleAsync is
@@ -512,7 +373,7 @@ func (r *Registry) SspiFreeCredentialsHandleAsync(AsyncContext *SspiAsyncContext
 	if err != nil {
 		return status.Code(err)
 	}
-	return issue(AsyncContext, &cred.asyncKey, async.CPU, func(context.Context) status.Status {
+	return issue(AsyncContext, &cred.asyncKey, func(context.Context) status.Status {
 		return r.FreeCredentialsHandle(phCredential)
 	})
 }
@@ -533,7 +394,7 @@ func (r *Registry) SspiDeleteSecurityContextAsync(AsyncContext *SspiAsyncContext
 	if err != nil {
 		return status.Code(err)
 	}
-	return issue(AsyncContext, &c.asyncKey, async.CPU, func(context.Context) status.Status {
+	return issue(AsyncContext, &c.asyncKey, func(context.Context) status.Status {
 		return r.DeleteSecurityContext(phContext)
 	})
 }

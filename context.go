@@ -39,8 +39,7 @@ type Context struct {
 
 	// asyncKey sits next to hsMu, which each handshake step takes: an
 	// async step touches both.
-	asyncKey   async.Key   // orders the SspiXxxAsync calls on the context
-	asyncClass async.Class // constant: the allowance of its async client calls (classFor)
+	asyncKey async.Key // orders the SspiXxxAsync calls on the context
 
 	hsMu   sync.Mutex // serialises handshake and attribute calls
 	sendMu sync.Mutex // serialises MakeSignature and EncryptMessage
@@ -61,7 +60,7 @@ type Context struct {
 }
 
 func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {
-	c := &Context{info: info, pc: pc, client: client, req: req, created: time.Now(), asyncClass: classFor(info.Name)}
+	c := &Context{info: info, pc: pc, client: client, req: req, created: time.Now()}
 	c.established.Store(pc.Established())
 	return c
 }

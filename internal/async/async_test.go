@@ -2,9 +2,7 @@ package async
 
 import (
 	"context"
-	"crypto/md5"
 	"errors"
-	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -781,16 +779,11 @@ func BenchmarkStartWait(b *testing.B) {
 	}
 }
 
-// BenchmarkStartWaitInline is BenchmarkStartWait with Wait, which runs
-// the call on the waiting goroutine.
-func BenchmarkStartWaitInline(b *testing.B) { benchmarkStartWait(b, Limits{}) }
-
-// benchmarkStartWait issues calls on an engine with limits and waits for
-// each with Wait.
-func benchmarkStartWait(b *testing.B, limits Limits) {
+// BenchmarkStartWaitWait is BenchmarkStartWait waiting with Wait.
+func BenchmarkStartWaitWait(b *testing.B) {
 	b.ReportAllocs()
 	var key Key // as the root package orders calls on a security context
-	e := New(limits, nil)
+	e := New(Limits{}, nil)
 	fn := func(context.Context) status.Status { return status.SEC_E_OK }
 	ctx := context.Background()
 	var o Op
@@ -927,498 +920,13 @@ func TestCallbackNotOnIssuer(t *testing.T) {
 	})
 }
 
-// A goroutine that finished its call waits for the next one while other
-// calls run, and every goroutine ends once none does.
-func TestWorkerReuse(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := New(Limits{CPU: 4}, nil)
-		base := runtime.NumGoroutine()
-		var a, b, c Op
-		ga, gb, gc := newGate(status.SEC_E_OK), newGate(status.SEC_E_OK), newGate(status.SEC_E_OK)
-		mustStart(t, &a, e, nil, CPU, ga.run)
-		mustStart(t, &b, e, nil, CPU, gb.run)
-		synctest.Wait()
-		if got := runtime.NumGoroutine(); got != base+2 {
-			t.Fatalf("%d goroutines for two running calls, want %d", got, base+2)
-		}
-		close(ga.release)
-		a.Wait(context.Background())
-		synctest.Wait()
-		if got := runtime.NumGoroutine(); got != base+2 {
-			t.Fatalf("%d goroutines with one call running and one idle worker, want %d", got, base+2)
-		}
-		// The idle worker takes the next call: no new goroutine.
-		mustStart(t, &c, e, nil, CPU, gc.run)
-		synctest.Wait()
-		if !isClosed(gc.started) {
-			t.Fatal("third call did not start")
-		}
-		if got := runtime.NumGoroutine(); got != base+2 {
-			t.Fatalf("%d goroutines after reusing the idle worker, want %d", got, base+2)
-		}
-		close(gb.release)
-		close(gc.release)
-		synctest.Wait()
-		if got := runtime.NumGoroutine(); got != base {
-			t.Errorf("%d goroutines once the engine is idle, want %d", got, base)
-		}
-	})
-}
-
-// deep uses about n KiB of stack.
-//
-//go:noinline
-func deep(n int) byte {
-	var frame [1 << 10]byte
-	frame[n%len(frame)] = byte(n)
-	if n == 0 {
-		return frame[0]
-	}
-	return deep(n-1) + frame[n%len(frame)]
-}
-
-// New goroutines reserve their stack only once a call has shown that
-// calls grow it: shallow calls leave deepStacks unset, a call that goes
-// 10 KiB deep sets it.
-func TestDeepStacksDetected(t *testing.T) {
-	e := New(Limits{}, nil)
-	run := func(fn func(context.Context) status.Status) {
-		t.Helper()
-		var o Op
-		if err := o.Start(context.Background(), e, nil, CPU, fn); err != nil {
-			t.Fatal(err)
-		}
-		<-o.Done() // not Wait, which may run the call on this goroutine
-		if st := o.Status(); st != status.SEC_E_OK {
-			t.Fatal(st)
-		}
-	}
-	for range 3 {
-		run(func(context.Context) status.Status { return status.SEC_E_OK })
-	}
-	if e.deepStacks.Load() {
-		t.Fatal("deepStacks set by shallow calls")
-	}
-	run(func(context.Context) status.Status {
-		deep(10)
-		return status.SEC_E_OK
-	})
-	if !e.deepStacks.Load() {
-		t.Fatal("deepStacks not set by a call 10 KiB deep")
-	}
-	// Reserved goroutines run calls as before.
-	run(func(context.Context) status.Status {
-		deep(20)
-		return status.SEC_E_OK
-	})
-}
-
-// onWaiter reports whether the calling fn runs inside Op.Wait.
-func onWaiter() bool {
-	buf := make([]byte, 64<<10)
-	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), ".(*Op).Wait(")
-}
-
-// Wait with a context that never ends runs a call that may start on the
-// waiting goroutine; with a callback registered, with a context that may
-// end, or with the call still queued, the call runs on an engine
-// goroutine. Either way the status and Done behave alike, and no engine
-// goroutine is left behind.
-func TestWaitRunsCallInline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		e := New(Limits{CPU: 1}, nil)
-		base := runtime.NumGoroutine()
-		var inline atomic.Bool
-		fn := func(context.Context) status.Status {
-			inline.Store(onWaiter())
-			return status.SEC_I_CONTINUE_NEEDED
-		}
-
-		// The goroutine launched for the call may, on another P, begin
-		// it before Wait does: try a few times.
-		var o Op
-		ranInline := false
-		for range 10 {
-			mustStart(t, &o, e, "k", CPU, fn)
-			if st := o.Wait(context.Background()); st != status.SEC_I_CONTINUE_NEEDED {
-				t.Errorf("Wait = %v", st)
-			}
-			if inline.Load() {
-				ranInline = true
-				break
-			}
-		}
-		if !ranInline {
-			t.Error("an admitted call never ran on its waiter")
-		}
-		if !isClosed(o.Done()) || o.Status() != status.SEC_I_CONTINUE_NEEDED {
-			t.Error("Done or Status after an inline call")
-		}
-
-		// With a callback: on an engine goroutine, callback once.
-		var notified atomic.Int32
-		o.SetNotify(func() { notified.Add(1) })
-		mustStart(t, &o, e, "k", CPU, fn)
-		o.Wait(context.Background())
-		if inline.Load() {
-			t.Error("a call with a callback ran on its waiter")
-		}
-		synctest.Wait()
-		if n := notified.Load(); n != 1 {
-			t.Errorf("callback ran %d times", n)
-		}
-		o.SetNotify(nil)
-
-		// With a context that may end: on an engine goroutine.
-		ctx, cancel := context.WithCancel(context.Background())
-		mustStart(t, &o, e, "k", CPU, fn)
-		o.Wait(ctx)
-		cancel()
-		if inline.Load() {
-			t.Error("Wait with a cancellable ctx ran the call itself")
-		}
-
-		// Queued behind the only CPU slot: the waiter does not run it
-		// early; it runs after the blocker, on an engine goroutine.
-		var blocker Op
-		g := newGate(status.SEC_E_OK)
-		mustStart(t, &blocker, e, nil, CPU, g.run)
-		<-g.started
-		mustStart(t, &o, e, "k", CPU, fn)
-		waited := make(chan status.Status)
-		go func() { waited <- o.Wait(context.Background()) }()
-		synctest.Wait()
-		if isClosed(o.Done()) {
-			t.Fatal("queued call completed while the CPU slot was held")
-		}
-		close(g.release)
-		if st := <-waited; st != status.SEC_I_CONTINUE_NEEDED {
-			t.Errorf("Wait on the queued call = %v", st)
-		}
-		if inline.Load() {
-			t.Error("a call queued when Wait began ran on its waiter")
-		}
-		o.Free()
-		blocker.Free()
-		synctest.Wait()
-		if got := runtime.NumGoroutine(); got > base {
-			t.Errorf("%d goroutines after the calls, %d before", got, base)
-		}
-	})
-}
-
-// A goroutine that issues calls and waits for each, with no processor free
-// to run the goroutines started for them, does not leave one behind per
-// call: the goroutine started for a call its waiter ran serves the Op's
-// next call (before, one per call piled up until the issuer was
-// preempted). Each spare is one goroutine started.
-func TestInlineWaitDoesNotPileUpGoroutines(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	e := New(Limits{}, nil)
-	fn := func(context.Context) status.Status { return status.SEC_E_OK }
-	var o Op
-	started := make(map[*spare]bool)
-	const calls = 5000
-	for range calls {
-		if err := o.Start(context.Background(), e, "k", CPU, fn); err != nil {
-			t.Fatal(err)
-		}
-		if st := o.Wait(context.Background()); st != status.SEC_E_OK {
-			t.Fatalf("Wait = %v", st)
-		}
-		started[o.spare.Load()] = true
-	}
-	// A preemption of this goroutine lets the spare run and end, so a
-	// few may be started; without sharing there would be one per call.
-	if len(started) > calls/100 {
-		t.Errorf("%d goroutines started for %d calls waited for one at a time", len(started), calls)
-	}
-	// The goroutine left behind ends once it runs.
-	for range 1000 {
-		if o.spare.Load().slot.Load() == closedSlot {
-			return
-		}
-		runtime.Gosched()
-	}
-	t.Error("the goroutine started for the last call never ran")
-}
-
-// BenchmarkStartWaitParked is BenchmarkStartWaitInline on an engine that
-// parks calls nobody waits for yet: no goroutine is started at all.
-func BenchmarkStartWaitParked(b *testing.B) {
-	benchmarkStartWait(b, Limits{StartDelay: time.Millisecond})
-}
-
-// With a start delay, a call issued while nothing waits for it is parked:
-// it keeps its place on its key but has no slot and no goroutine. The
-// first of Wait (which runs it on the waiter), Done, Status, SetNotify and
-// Free starts it, and
-// with none of them it starts when the Op's timer fires, between d/2 and
-// d after it was parked. No goroutine is started for a call its waiter
-// runs.
-func TestParkedCalls(t *testing.T) {
-	const d = time.Millisecond
-	synctest.Test(t, func(t *testing.T) {
-		e := New(Limits{CPU: 1, StartDelay: d}, nil)
-		if got := e.Limits().StartDelay; got != d {
-			t.Fatalf("StartDelay = %v", got)
-		}
-		var started atomic.Int32 // calls of e given a goroutine
-		testHookStart = func(c *call) {
-			if c.e == e {
-				started.Add(1)
-			}
-		}
-		defer func() { testHookStart = nil }()
-		var ran atomic.Int32
-		var inline atomic.Bool
-		fn := func(context.Context) status.Status {
-			ran.Add(1)
-			inline.Store(onWaiter())
-			return status.SEC_I_CONTINUE_NEEDED
-		}
-		// parked issues a call on o and checks that it is parked.
-		parked := func(o *Op) {
-			t.Helper()
-			ran.Store(0)
-			started.Store(0)
-			mustStart(t, o, e, nil, CPU, fn)
-			synctest.Wait()
-			if ran.Load() != 0 || started.Load() != 0 {
-				t.Fatalf("call ran (%d) or was given a goroutine (%d) before anyone asked", ran.Load(), started.Load())
-			}
-			if s := e.Stats(); s.Running[CPU] != 0 {
-				t.Fatalf("a parked call holds a slot: %+v", s)
-			}
-		}
-		// ranOnce checks that the call ran once, not on a waiter, and
-		// that its status is final.
-		ranOnce := func(o *Op, what string) {
-			t.Helper()
-			synctest.Wait()
-			if ran.Load() != 1 || inline.Load() || o.Status() != status.SEC_I_CONTINUE_NEEDED {
-				t.Errorf("%s: ran %d times (inline %v), status %v", what, ran.Load(), inline.Load(), o.Status())
-			}
-		}
-
-		var o Op
-		parked(&o)
-		if st := o.Wait(context.Background()); st != status.SEC_I_CONTINUE_NEEDED || ran.Load() != 1 || !inline.Load() || started.Load() != 0 {
-			t.Errorf("Wait: %v, ran %d times, inline %v, %d goroutines started", st, ran.Load(), inline.Load(), started.Load())
-		}
-
-		parked(&o)
-		<-o.Done()
-		ranOnce(&o, "Done")
-
-		parked(&o)
-		if st := o.Status(); st != status.SEC_I_ASYNC_CALL_PENDING {
-			t.Errorf("Status of a parked call = %v", st)
-		}
-		ranOnce(&o, "Status")
-
-		parked(&o)
-		ctx, cancel := context.WithCancel(context.Background())
-		o.Wait(ctx)
-		cancel()
-		ranOnce(&o, "Wait with a context that may end")
-
-		var notified atomic.Int32
-		parked(&o)
-		o.SetNotify(func() { notified.Add(1) })
-		ranOnce(&o, "SetNotify")
-		if notified.Load() != 1 {
-			t.Errorf("callback ran %d times", notified.Load())
-		}
-		o.SetNotify(nil)
-
-		// Nobody asks: the timer starts it d after the first park, and a
-		// second call parked before d/2 has passed since does not push
-		// the timer back.
-		parked(&o)
-		time.Sleep(d - time.Microsecond)
-		synctest.Wait()
-		if ran.Load() != 0 {
-			t.Fatal("parked call ran before the start delay")
-		}
-		time.Sleep(time.Microsecond)
-		ranOnce(&o, "timer")
-		start := time.Now()
-		parked(&o)
-		o.Wait(context.Background())
-		time.Sleep(d / 4)
-		parked(&o)
-		time.Sleep(time.Until(start.Add(d)) - time.Microsecond)
-		synctest.Wait()
-		if ran.Load() != 0 {
-			t.Fatal("parked call ran before the timer")
-		}
-		time.Sleep(time.Microsecond)
-		ranOnce(&o, "timer set for an earlier call")
-
-		// A parked call holds no slot. With the only CPU slot busy, its
-		// waiter cannot run it; it runs on an engine goroutine once the
-		// slot frees.
-		var blocker Op
-		g := newGate(status.SEC_E_OK)
-		mustStart(t, &blocker, e, nil, CPU, g.run)
-		blocker.Done()
-		<-g.started
-		ran.Store(0)
-		mustStart(t, &o, e, nil, CPU, fn)
-		if s := e.Stats(); s.Running[CPU] != 1 || s.Waiting[CPU] != 0 {
-			t.Errorf("stats with one running and one parked call: %+v", s)
-		}
-		waited := make(chan status.Status)
-		go func() { waited <- o.Wait(context.Background()) }()
-		synctest.Wait()
-		if ran.Load() != 0 {
-			t.Error("a parked call ran while the only slot was busy")
-		}
-		close(g.release)
-		if st := <-waited; st != status.SEC_I_CONTINUE_NEEDED || ran.Load() != 1 || inline.Load() {
-			t.Errorf("after the slot freed: %v, ran %d times, inline %v", st, ran.Load(), inline.Load())
-		}
-		blocker.Free()
-
-		// Free completes a parked call as cancelled without running it.
-		var other Op
-		parked(&other)
-		other.Free()
-		if ran.Load() != 0 {
-			t.Error("freed parked call ran")
-		}
-		if s := e.Stats(); s != (Stats{}) {
-			t.Errorf("stats after the calls: %+v", s)
-		}
-		// No goroutine of the bubble outlives the calls: synctest.Test
-		// fails if one is left blocked when the function returns.
-		o.Free()
-	})
-}
-
-// An Op used outside a testing/synctest bubble, then inside one, then
-// outside again keeps working: its timer is never touched from the wrong
-// side (the runtime would end the program), and a timer it dropped does
-// not run a call from the other side.
-func TestParkedOpAcrossBubbles(t *testing.T) {
-	const d = time.Millisecond
-	e := New(Limits{StartDelay: d}, nil)
-	var ran atomic.Int32
-	fn := func(context.Context) status.Status {
-		ran.Add(1)
-		return status.SEC_E_OK
-	}
-	base := runtime.NumGoroutine()
-	var o Op
-	defer func() {
-		// Let the timers this test dropped fire, so that their
-		// goroutines do not show up in later tests' counts.
-		o.Free()
-		time.Sleep(2 * d)
-		for start := time.Now(); runtime.NumGoroutine() > base && time.Since(start) < 10*time.Second; {
-			time.Sleep(d)
-		}
-	}()
-	mustStart(t, &o, e, nil, CPU, fn)
-	if st := o.Wait(context.Background()); st != status.SEC_E_OK {
-		t.Fatal(st)
-	}
-	synctest.Test(t, func(t *testing.T) {
-		ran.Store(0)
-		mustStart(t, &o, e, nil, CPU, fn)
-		time.Sleep(d)
-		synctest.Wait()
-		if ran.Load() != 1 || o.Status() != status.SEC_E_OK {
-			t.Errorf("in the bubble: ran %d times, status %v", ran.Load(), o.Status())
-		}
-		mustStart(t, &o, e, nil, CPU, fn)
-		o.Wait(context.Background())
-	})
-	mustStart(t, &o, e, nil, CPU, fn)
-	if st := o.Wait(context.Background()); st != status.SEC_E_OK {
-		t.Fatal(st)
-	}
-	ran.Store(0)
-	mustStart(t, &o, e, nil, CPU, fn)
-	for start := time.Now(); ran.Load() == 0 && time.Since(start) < 10*time.Second; {
-		time.Sleep(d)
-	}
-	if ran.Load() != 1 {
-		t.Error("after the bubble, a parked call nobody asked about did not start")
-	}
-	<-o.Done()
-}
-
-// md5Work hashes n blocks: a stand-in for a handshake leg's work.
-func md5Work(n int) {
-	var buf [64]byte
-	for range n {
-		sum := md5.Sum(buf[:])
-		buf[0] ^= sum[0]
-	}
-}
-
-// BenchmarkWakeCost is why the engine parks calls: it runs units of MD5
-// work (80 blocks, 10 to 20 µs) alone and, interleaved, each preceded by
-// the start of a goroutine that does nothing (every=1), or by one every
-// few units, or preceded by moving two timers forward as parked calls do
-// (every=timer), and reports the slowdown of the same work: the median
-// over pairs of batches (ratio) and the ratio of the total times
-// (mean-ratio), which the slowdown's bursts weigh on more. A
-// goroutine started while the other processor is idle makes the runtime
-// wake an OS thread, whose activity slows the one doing the work.
-func BenchmarkWakeCost(b *testing.B) {
-	for _, every := range []int{1, 4, 16, 64, 0} {
-		name := fmt.Sprintf("every=%d", every)
-		if every == 0 {
-			name = "every=timer"
-		}
-		b.Run(name, func(b *testing.B) {
-			t1 := time.AfterFunc(time.Hour, func() {})
-			t2 := time.AfterFunc(time.Hour, func() {})
-			defer t1.Stop()
-			defer t2.Stop()
-			var spent [2]time.Duration
-			var ratios []float64
-			i := 0
-			for b.Loop() {
-				var pair [2]time.Duration
-				for k := range 2 {
-					t0 := time.Now()
-					for range 16 {
-						if k == 1 {
-							switch i++; {
-							case every == 0:
-								t1.Reset(time.Millisecond)
-								t2.Reset(time.Millisecond)
-							case i%every == 0:
-								go func() {}()
-							}
-						}
-						md5Work(80)
-					}
-					pair[k] = time.Since(t0)
-					spent[k] += pair[k]
-				}
-				ratios = append(ratios, float64(pair[1])/float64(pair[0]))
-			}
-			slices.Sort(ratios)
-			b.ReportMetric(ratios[len(ratios)/2], "ratio")
-			b.ReportMetric(float64(spent[1])/float64(spent[0]), "mean-ratio")
-			b.ReportMetric(float64(spent[0].Nanoseconds())/float64(b.N*16), "ns/unit")
-		})
-	}
-}
-
-// Many goroutines issue calls on an engine that parks them and learn of
-// their completion in every way at once: Wait, Done, polling Status, a
-// callback registered after the call was issued, the timer, or Free.
-// Each call runs at most once (never after a Free that found it parked or
-// queued), each status turns final, and the engine ends idle with no
-// goroutine left.
-func TestParkedCallsStress(t *testing.T) {
-	e := New(Limits{CPU: 2, StartDelay: 50 * time.Microsecond}, nil)
+// Many goroutines issue calls and learn of their completion in every way
+// at once: Wait, Done, polling Status, a callback registered after the
+// call was issued, nothing at all (the call must still run), or Free. Each
+// call runs at most once (never after a Free that found it queued), each
+// status turns final, and the engine ends idle with no goroutine left.
+func TestCallsStress(t *testing.T) {
+	e := New(Limits{CPU: 2}, nil)
 	base := runtime.NumGoroutine()
 	const workers, rounds = 16, 200
 	keys := []*Key{new(Key), new(Key), new(Key)}
@@ -1458,8 +966,8 @@ func TestParkedCallsStress(t *testing.T) {
 					}
 					final("Status")
 				case 3:
-					// The timer may have run the call already, and then
-					// the callback does not run for it.
+					// The call may have completed already, and then the
+					// callback does not run for it.
 					var notified atomic.Int32
 					o.SetNotify(func() {
 						if notified.Add(1) > 1 {
@@ -1470,12 +978,12 @@ func TestParkedCallsStress(t *testing.T) {
 					o.SetNotify(nil)
 					final("SetNotify")
 				case 4:
-					// Nobody asks: the timer starts it.
+					// Nobody asks: the call runs all the same.
 					for ran.Load() == 0 {
 						time.Sleep(20 * time.Microsecond)
 					}
 					<-o.Done()
-					final("timer")
+					final("nobody asking")
 				case 5:
 					o.Free()
 					if n := ran.Load(); n > 1 {
@@ -1497,4 +1005,51 @@ func TestParkedCallsStress(t *testing.T) {
 	if got := runtime.NumGoroutine(); got > base {
 		t.Errorf("%d goroutines after the calls, %d before", got, base)
 	}
+}
+
+// A call that may run starts at once, on a goroutine of its own, although
+// nobody waits for it or asks about it; a queued call has no goroutine;
+// once no call runs, no goroutine of the engine is left.
+func TestEagerStartAndNoIdleGoroutines(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Limits{CPU: 2}, nil)
+		base := bubbleGoroutines()
+		gates := []*gate{newGate(status.SEC_E_OK), newGate(status.SEC_E_OK), newGate(status.SEC_E_OK)}
+		ops := make([]Op, len(gates))
+		for i, g := range gates {
+			mustStart(t, &ops[i], e, nil, CPU, g.run)
+		}
+		synctest.Wait() // nothing else runs in the bubble: no poller, no timer
+		if !isClosed(gates[0].started) || !isClosed(gates[1].started) || isClosed(gates[2].started) {
+			t.Fatal("the two calls that may run did not start by themselves, or the third did")
+		}
+		if got := bubbleGoroutines(); got != base+2 {
+			t.Errorf("%d goroutines with two calls running and one queued, want %d", got, base+2)
+		}
+		close(gates[0].release)
+		synctest.Wait()
+		if !isClosed(gates[2].started) {
+			t.Error("the queued call did not start when a slot freed")
+		}
+		close(gates[1].release)
+		close(gates[2].release)
+		synctest.Wait()
+		if got := bubbleGoroutines(); got != base {
+			t.Errorf("%d goroutines once the engine is idle, want %d", got, base)
+		}
+		for i := range ops {
+			if st := ops[i].Status(); st != status.SEC_E_OK {
+				t.Errorf("call %d: %v", i, st)
+			}
+		}
+	})
+}
+
+// bubbleGoroutines counts the goroutines of the calling goroutine's
+// testing/synctest bubble: unlike runtime.NumGoroutine, it leaves out
+// goroutines that other tests left winding down.
+func bubbleGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), ", synctest bubble ")
 }

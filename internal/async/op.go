@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gosspi/sspi/status"
 )
@@ -47,29 +46,22 @@ type Op struct {
 	done     chan struct{} // guarded by mu; made by the first Done of a call, closed when it completes
 	cur      *call         // guarded by mu; the pending call
 	onNotify func()        // guarded by mu; the notify callback
-
-	spare atomic.Pointer[spare] // the goroutine started for the last call (see Engine.start)
-
-	// parked is the pending call when it may start but has no goroutine
-	// (see parkLocked); whoever swaps it out starts or runs it.
-	parked    atomic.Pointer[call]
-	timer     *time.Timer   // guarded by mu; starts the parked call when nobody asks for it
-	timerFake bool          // guarded by mu; timer was made in a testing/synctest bubble
-	deadline  time.Duration // guarded by mu; when timer fires, since epoch
 }
 
 // Start issues fn on e as the Op's call: SspiXxxAsync. key orders it with
 // the other calls on the same security context (nil: no ordering) and
-// class says which allowance it counts against. fn runs on an engine
-// goroutine with a context that ends when parent ends or the Op is freed;
-// fn writes its outputs before returning its status.
+// class says which allowance it counts against. fn runs on a goroutine of
+// its own, started at once if its key and a slot allow (or on the
+// goroutine waiting for it: see Wait), with a context that ends
+// when parent ends or the Op is freed; fn writes its outputs before
+// returning its status.
 //
 // Start returns ErrInvalid for a nil or freed Op and ErrPending while the
 // Op's previous call has not completed; nothing is queued then. Otherwise
 // the Op is pending when Start returns. A completed Op need not be Reinit
 // first: Start resets it as Reinit would.
 func (o *Op) Start(parent context.Context, e *Engine, key any, class Class, fn func(context.Context) status.Status) error {
-	return o.StartRunner(parent, e, key, class, Func(fn), nil)
+	return o.StartRunner(parent, e, key, class, Func(fn))
 }
 
 // A Runner is the work of a call: Run is fn of [Op.Start].
@@ -83,14 +75,8 @@ type Func func(context.Context) status.Status
 // Run calls f.
 func (f Func) Run(ctx context.Context) status.Status { return f(ctx) }
 
-// StartRunner is [Op.Start] with the work given as a Runner, which lets a
-// caller issue calls without allocating a closure for each: the Runner
-// may be a value kept with the Op, such as the async context itself. If
-// setup is not nil it runs once Start has accepted the call, with the
-// Op's lock held, before the call is queued; the caller stores there what
-// Run will read, knowing that no other call of the Op is pending. When
-// Start refuses the call, setup does not run.
-func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class, run Runner, setup func()) error {
+// StartRunner is [Op.Start] with the work given as a Runner.
+func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class, run Runner) error {
 	if o == nil {
 		return ErrInvalid
 	}
@@ -98,43 +84,30 @@ func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class
 		class = CPU
 	}
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.freed.Load() {
-		o.mu.Unlock()
 		return ErrInvalid
 	}
 	if o.state == pending {
-		o.mu.Unlock()
 		return ErrPending
 	}
-	if setup != nil {
-		setup()
-	}
-	c := &call{e: e, op: o, key: key, class: class, run: run, parent: parent, holding: noClass}
+	c := &call{e: e, op: o, key: key, class: class, run: run}
+	c.Context, c.cancel = context.WithCancelCause(parent)
 	if parent.Done() != nil {
-		if err := parent.Err(); err != nil {
-			c.err.Store(errPointer(err))
-		} else {
-			c.stop = context.AfterFunc(parent, func() {
-				c.cancel(parent.Err())
-				e.dequeue(c)
-			})
-		}
+		// A queued call whose parent ends completes at once, as
+		// cancelled. (Its own context may not have seen the parent end
+		// yet when this runs: the order in which a context's children
+		// are told is not defined.)
+		c.stop = context.AfterFunc(parent, func() {
+			c.cancel(context.Cause(parent))
+			e.dequeue(c)
+		})
 	}
-	// Done is made when asked for: a caller driven by the callback never
-	// needs it.
+	// Done's channel is made when asked for: a caller driven by the
+	// callback never needs it.
 	o.state, o.cur, o.done = pending, c, nil
 	o.st.Store(uint32(status.SEC_I_ASYNC_CALL_PENDING))
-	d := time.Duration(e.startDelay.Load())
-	switch e.submit(c, d > 0 && o.onNotify == nil) {
-	case admitted:
-		o.mu.Unlock()
-		e.start(c)
-	case parkedAt:
-		o.parkLocked(c, d)
-		o.mu.Unlock()
-	default:
-		o.mu.Unlock()
-	}
+	e.submit(c)
 	return nil
 }
 
@@ -158,32 +131,24 @@ func (o *Op) publish(st status.Status) (notify func()) {
 
 // Status returns SEC_I_ASYNC_CALL_PENDING while a call is pending, then the
 // call's status (SspiGetAsyncCallStatus); SEC_E_OK before the first call
-// and after Reinit; SEC_E_INVALID_HANDLE for a nil or freed Op. It gives a
-// parked call (see parkLocked) a goroutine.
+// and after Reinit; SEC_E_INVALID_HANDLE for a nil or freed Op.
 func (o *Op) Status() status.Status {
 	if o == nil || o.freed.Load() {
 		return status.SEC_E_INVALID_HANDLE
-	}
-	if o.parked.Load() != nil {
-		// A caller that polls does not run the call itself.
-		o.unpark()
 	}
 	return status.Status(o.st.Load())
 }
 
 // Done returns a channel closed when the pending call completes, after its
 // status is final. With no call pending it returns a closed channel. Each
-// call closes its channel exactly once. It gives a parked call (see parkLocked)
-// a goroutine.
+// call closes its channel exactly once.
 func (o *Op) Done() <-chan struct{} {
 	if o == nil {
 		return closed
 	}
 	o.mu.Lock()
-	ch := o.doneLocked()
-	o.mu.Unlock()
-	o.unpark()
-	return ch
+	defer o.mu.Unlock()
+	return o.doneLocked()
 }
 
 // doneLocked is Done with o.mu held.
@@ -201,27 +166,29 @@ func (o *Op) doneLocked() <-chan struct{} {
 // until ctx ends and returns SEC_I_ASYNC_CALL_PENDING. Ending ctx does not
 // cancel the call.
 //
-// When ctx can never end and no notify callback is registered, the
-// waiting goroutine runs the call itself if it may start and no engine
-// goroutine has begun it (it then blocks exactly as long as it would
-// have); this saves two goroutine switches per call.
+// With a ctx that never ends and no notify callback registered, a call
+// that holds its slot but that no worker has taken yet runs on the
+// waiting goroutine instead (the worker started for it then finds nothing
+// to do and ends): the waiter would only block for as long. This saves
+// handing the call to another goroutine and back, which costs more than
+// a short handshake step when the other processor is busy.
 func (o *Op) Wait(ctx context.Context) status.Status {
-	if ctx.Done() == nil && o != nil {
-		// Swapping a parked call out makes it the caller's, without a
-		// lock: nothing else has been given it.
-		if c := o.parked.Load(); c != nil && o.parked.CompareAndSwap(c, nil) && c.e.admitParked(c) {
-			c.taken.Store(true)
-			c.e.runTaken(c)
-			return o.Status()
-		}
+	if o == nil {
+		return status.SEC_E_INVALID_HANDLE
+	}
+	if ctx.Done() == nil {
 		o.mu.Lock()
 		c := o.cur
 		if o.onNotify != nil {
 			c = nil
 		}
 		o.mu.Unlock()
-		if c != nil && c.e.runInline(c) {
-			// The call ran here and its status is final.
+		if c != nil && c.e.takeForWaiter(c) {
+			if notify := c.e.execute(c, false); notify != nil {
+				// Registered while c ran: never on the waiter, which
+				// may be the goroutine that issued the call.
+				go c.e.notify(notify)
+			}
 			return o.Status()
 		}
 	}
@@ -234,24 +201,20 @@ func (o *Op) Wait(ctx context.Context) status.Status {
 }
 
 // SetNotify registers fn (nil to remove) as the callback run once after
-// each later call completes, on the engine goroutine, after the outputs
-// and the status are final (SspiSetAsyncNotifyCallback). It returns
-// ErrInvalid for a nil or freed Op. Registering a callback gives a parked
-// call (see parkLocked) a goroutine.
+// each later call completes, on the goroutine that ran the call, after the
+// outputs and the status are final (SspiSetAsyncNotifyCallback). A callback
+// registered while a call is pending applies to that call. It returns
+// ErrInvalid for a nil or freed Op.
 func (o *Op) SetNotify(fn func()) error {
 	if o == nil {
 		return ErrInvalid
 	}
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.freed.Load() {
-		o.mu.Unlock()
 		return ErrInvalid
 	}
 	o.onNotify = fn
-	o.mu.Unlock()
-	if fn != nil {
-		o.unpark()
-	}
 	return nil
 }
 
@@ -291,7 +254,8 @@ func (o *Op) Reinit() error {
 // returns once that call has completed, so nothing the engine does touches
 // the call's outputs or the Op afterwards and its callback never runs.
 // Later calls on the Op fail with ErrInvalid and Status gives
-// SEC_E_INVALID_HANDLE. Free on a nil or freed Op does nothing.
+// SEC_E_INVALID_HANDLE. Free on a nil or freed Op does nothing more than
+// wait for the call, if any, as the first Free does.
 //
 // A notify callback that has already started when Free is called (Free
 // called from the callback itself, or racing with it from another
@@ -302,94 +266,15 @@ func (o *Op) Free() {
 	}
 	o.mu.Lock()
 	c, ch := o.cur, o.doneLocked()
-	if o.freed.Swap(true) {
-		// Freed already, perhaps by a Free still waiting for the call.
-		o.mu.Unlock()
-		if c != nil {
-			<-ch
-		}
-		return
-	}
+	first := !o.freed.Swap(true)
 	o.onNotify = nil
-	if _, fake := sinceEpoch(); o.timer != nil && o.timerFake == fake {
-		o.timer.Stop()
-	}
 	o.mu.Unlock()
 	if c == nil {
 		return
 	}
-	c.cancel(context.Canceled)
-	c.e.dequeue(c) // a queued or parked call completes here, as cancelled
-	o.parked.CompareAndSwap(c, nil)
+	if first {
+		c.cancel(nil)  // context.Canceled
+		c.e.dequeue(c) // a queued call completes here, as cancelled
+	}
 	<-ch
-}
-
-// parkLocked parks c, the Op's pending call, just issued and first for
-// its key, with o.mu held: c keeps its place on its key but takes no slot
-// and no goroutine while nothing waits for it (no callback is registered,
-// and nobody has asked for Done yet). The goroutine that waits for it
-// runs it ([Op.Wait]); Done, Status, SetNotify and Free give it a
-// goroutine (Free: completes it as cancelled); if none of these comes,
-// the Op's timer does, after d. A caller that issues a call and waits for
-// it thus has it run on its own goroutine without any other being woken:
-// starting a goroutine while a processor is idle makes the Go runtime
-// wake an OS thread, which on small machines costs more than a short
-// handshake step.
-func (o *Op) parkLocked(c *call, d time.Duration) {
-	o.parked.Store(c)
-	// One timer per Op, pushed back when it would fire less than d/2 from
-	// now, so that a parked call starts between d/2 and d after it was
-	// parked: a timer that has not fired is moved rather than added
-	// again, which wakes no thread, and most calls do not touch it at
-	// all. A timer made in a testing/synctest bubble may not be touched
-	// from outside it (and one made outside would not follow the bubble's
-	// clock), so an Op used on both sides gets a new timer; the old one
-	// fires for nothing.
-	now, fake := sinceEpoch()
-	switch {
-	case o.timer == nil || o.timerFake != fake:
-		o.timer, o.timerFake = time.AfterFunc(d, o.fire), fake
-	case o.deadline-now >= d/2:
-		return
-	default:
-		o.timer.Reset(d)
-	}
-	o.deadline = now + d
-}
-
-// epoch is what the Ops' timer deadlines count from: a reading taken
-// outside any testing/synctest bubble, when the package is initialised.
-var epoch = time.Now()
-
-// sinceEpoch returns the time since epoch on the calling goroutine's
-// clock, and whether that clock is a synctest bubble's. Outside a bubble
-// it reads only the monotonic clock. A bubble's clock starts in 2000,
-// before epoch, so inside one the time since epoch is negative.
-func sinceEpoch() (now time.Duration, fake bool) {
-	now = time.Since(epoch)
-	return now, now < 0
-}
-
-// fire is the body of the Op's timer: it runs the parked call, if any.
-func (o *Op) fire() {
-	_, fake := sinceEpoch()
-	o.mu.Lock()
-	current := fake == o.timerFake
-	o.mu.Unlock()
-	if !current {
-		// A timer the Op dropped when it moved into or out of a synctest
-		// bubble: the parked call, if any, is not this goroutine's to run.
-		return
-	}
-	if c := o.parked.Swap(nil); c != nil && c.e.admitParked(c) {
-		c.e.run(c, false)
-	}
-}
-
-// unpark gives the parked call, if any, its slot and a goroutine (or a
-// place in the queue for a slot).
-func (o *Op) unpark() {
-	if c := o.parked.Swap(nil); c != nil && c.e.admitParked(c) {
-		c.e.start(c)
-	}
 }
