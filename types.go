@@ -7,6 +7,7 @@ import (
 	"errors"
 	"unicode/utf16"
 
+	"github.com/gosspi/sspi/internal/wire"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/secbuffer"
 	"github.com/gosspi/sspi/status"
@@ -377,42 +378,66 @@ const (
 
 // NewAuthIdentityEX2 builds a SEC_WINNT_AUTH_IDENTITY_EX2 with password
 // credentials, as SspiEncodeStringsAsAuthIdentity does, and packageList
-// for Negotiate ("" for none).
+// for Negotiate ("" for none). It returns nil when a string is too long
+// for the structure's 16-bit lengths (32,767 UTF-16 units; 32,739 for the
+// password, which shares its length with the packed header), which
+// AcquireCredentials refuses with SEC_E_UNKNOWN_CREDENTIALS.
 func NewAuthIdentityEX2(user, domain, password, packageList string) SEC_WINNT_AUTH_IDENTITY_EX2 {
-	le := binary.LittleEndian
-	utf16le := func(s string) []byte {
-		var b []byte
-		for _, u := range utf16.Encode([]rune(s)) {
-			b = le.AppendUint16(b, u)
-		}
-		return b
+	// SEC_WINNT_AUTH_PACKED_CREDENTIALS: cbHeaderLength, cbStructureLength,
+	// CredType, CredData (ByteArrayOffset u32, ByteArrayLength u16, pad),
+	// then the UTF-16 password right after the header.
+	var p wire.Builder
+	p.AddLen16(packedHeaderLen)
+	structLen := p.Reserve16()
+	p.AddBytes(SEC_WINNT_AUTH_DATA_TYPE_PASSWORD[:])
+	p.AddLen32(packedHeaderLen)
+	pwLen := p.Reserve16()
+	p.AddZeros(2)
+	p.AddUTF16LE(password)
+	p.Set16(pwLen, p.Len()-packedHeaderLen)
+	p.Set16(structLen, p.Len())
+	packed, err := p.Bytes()
+	if err != nil {
+		return nil
 	}
-	pw := utf16le(password)
-	packed := make([]byte, packedHeaderLen, packedHeaderLen+len(pw))
-	le.PutUint16(packed[0:], packedHeaderLen)
-	le.PutUint16(packed[2:], uint16(packedHeaderLen+len(pw)))
-	copy(packed[4:20], SEC_WINNT_AUTH_DATA_TYPE_PASSWORD[:])
-	le.PutUint32(packed[20:], packedHeaderLen) // CredData: right after the header
-	le.PutUint16(packed[24:], uint16(len(pw)))
-	packed = append(packed, pw...)
 
-	b := make([]byte, ex2HeaderLen)
-	le.PutUint32(b[0:], SEC_WINNT_AUTH_IDENTITY_VERSION_2)
-	le.PutUint16(b[4:], ex2HeaderLen)
-	le.PutUint32(b[36:], packages.SEC_WINNT_AUTH_IDENTITY_UNICODE)
-	put := func(at int, data []byte) {
-		if len(data) > 0 {
-			le.PutUint32(b[at:], uint32(len(b)))
-			le.PutUint16(b[at+4:], uint16(len(data)))
-			b = append(b, data...)
+	// The 48-byte header: each string an (offset u32, length u16, pad)
+	// field, 0 and 0 when empty, its bytes after the header in field order.
+	b := wire.NewBuilder(make([]byte, 0, ex2HeaderLen+2*(len(user)+len(domain)+len(packageList))+len(packed)))
+	b.AddUint32LE(SEC_WINNT_AUTH_IDENTITY_VERSION_2)
+	b.AddLen16(ex2HeaderLen)
+	b.AddZeros(2)
+	total := b.Reserve32()
+	type field struct {
+		off wire.Mark32
+		n   wire.Mark16
+	}
+	addField := func() field {
+		f := field{b.Reserve32(), b.Reserve16()}
+		b.AddZeros(2)
+		return f
+	}
+	fUser, fDomain, fPacked := addField(), addField(), addField()
+	b.AddUint32LE(packages.SEC_WINNT_AUTH_IDENTITY_UNICODE)
+	fPackages := addField()
+	payload := func(f field, add func()) {
+		start := b.Len()
+		add()
+		if n := b.Len() - start; n > 0 {
+			b.Set32(f.off, start)
+			b.Set16(f.n, n)
 		}
 	}
-	put(12, utf16le(user))
-	put(20, utf16le(domain))
-	put(28, packed)
-	put(40, utf16le(packageList))
-	le.PutUint32(b[8:], uint32(len(b)))
-	return b
+	payload(fUser, func() { b.AddUTF16LE(user) })
+	payload(fDomain, func() { b.AddUTF16LE(domain) })
+	payload(fPacked, func() { b.AddBytes(packed) })
+	payload(fPackages, func() { b.AddUTF16LE(packageList) })
+	b.Set32(total, b.Len())
+	out, err := b.Bytes()
+	if err != nil {
+		return nil
+	}
+	return out
 }
 
 // errBadAuthIdentityEX2 and errPackedCredentialType are the causes of the
@@ -422,34 +447,42 @@ var (
 	errPackedCredentialType = errors.New("sspi: SEC_WINNT_AUTH_IDENTITY_EX2 holds credentials other than a password")
 )
 
+// ex2Field is an (offset u32, length u16, padding u16) field of
+// SEC_WINNT_AUTH_IDENTITY_EX2 and of SEC_WINNT_AUTH_PACKED_CREDENTIALS.
+type ex2Field struct {
+	off uint32
+	n   uint16
+}
+
+func readEX2Field(s *wire.String, f *ex2Field) bool {
+	return s.ReadUint32LE(&f.off) && s.ReadUint16LE(&f.n) && s.Skip(2)
+}
+
 // convert checks the structure and returns the *AuthIdentity it holds.
-// Every offset is checked against the declared and actual lengths before
-// use.
+// Every field is resolved through wire.Resolve, inside the declared and
+// actual lengths and after the header.
 func (a SEC_WINNT_AUTH_IDENTITY_EX2) convert() (any, error) {
 	bad := func(cause error) (any, error) {
 		return nil, newError("", "", status.SEC_E_UNKNOWN_CREDENTIALS, cause)
 	}
-	le := binary.LittleEndian
 	b := []byte(a)
-	if len(b) < ex2HeaderLen || le.Uint32(b[0:]) != SEC_WINNT_AUTH_IDENTITY_VERSION_2 {
+	s := wire.String(b)
+	var (
+		version, total, flags              uint32
+		hdr                                uint16
+		fUser, fDomain, fPacked, fPackages ex2Field
+	)
+	if !s.ReadUint32LE(&version) || !s.ReadUint16LE(&hdr) || !s.Skip(2) || !s.ReadUint32LE(&total) ||
+		!readEX2Field(&s, &fUser) || !readEX2Field(&s, &fDomain) || !readEX2Field(&s, &fPacked) ||
+		!s.ReadUint32LE(&flags) || !readEX2Field(&s, &fPackages) {
 		return bad(errBadAuthIdentityEX2)
 	}
-	hdr, total := uint64(le.Uint16(b[4:])), uint64(le.Uint32(b[8:]))
-	if hdr < ex2HeaderLen || total < hdr || total > uint64(len(b)) {
+	if version != SEC_WINNT_AUTH_IDENTITY_VERSION_2 || hdr < ex2HeaderLen || uint64(total) < uint64(hdr) || uint64(total) > uint64(len(b)) {
 		return bad(errBadAuthIdentityEX2)
 	}
 	b = b[:total]
-	// field returns the bytes an (offset, length) pair of the header
-	// names: inside the structure, after the header.
-	field := func(at int, body []byte, hdr uint64) ([]byte, bool) {
-		off, n := uint64(le.Uint32(body[at:])), uint64(le.Uint16(body[at+4:]))
-		if n == 0 {
-			return nil, true
-		}
-		if off < hdr || off+n > uint64(len(body)) {
-			return nil, false
-		}
-		return body[off : off+n], true
+	if flags&packages.SEC_WINNT_AUTH_IDENTITY_ANSI != 0 {
+		return bad(errBadAuthIdentityEX2) // EX2 is Unicode only
 	}
 	text := func(p []byte) (string, bool) {
 		if len(p)%2 != 0 {
@@ -457,26 +490,23 @@ func (a SEC_WINNT_AUTH_IDENTITY_EX2) convert() (any, error) {
 		}
 		u := make([]uint16, len(p)/2)
 		for i := range u {
-			u[i] = le.Uint16(p[2*i:])
+			u[i] = binary.LittleEndian.Uint16(p[2*i:])
 		}
 		return string(utf16.Decode(u)), true
 	}
-	flags := le.Uint32(b[36:])
-	if flags&packages.SEC_WINNT_AUTH_IDENTITY_ANSI != 0 {
-		return bad(errBadAuthIdentityEX2) // EX2 is Unicode only
-	}
 	var strs [3]string // user, domain, package list
-	for i, at := range []int{12, 20, 40} {
-		p, ok := field(at, b, hdr)
-		if !ok {
+	for i, f := range [3]ex2Field{fUser, fDomain, fPackages} {
+		var p []byte
+		if !wire.Resolve(b, int(hdr), uint64(f.off), uint64(f.n), &p) {
 			return bad(errBadAuthIdentityEX2)
 		}
+		var ok bool
 		if strs[i], ok = text(p); !ok {
 			return bad(errBadAuthIdentityEX2)
 		}
 	}
-	packed, ok := field(28, b, hdr)
-	if !ok {
+	var packed []byte
+	if !wire.Resolve(b, int(hdr), uint64(fPacked.off), uint64(fPacked.n), &packed) {
 		return bad(errBadAuthIdentityEX2)
 	}
 	password := ""
@@ -484,21 +514,27 @@ func (a SEC_WINNT_AUTH_IDENTITY_EX2) convert() (any, error) {
 		// SEC_WINNT_AUTH_PACKED_CREDENTIALS: cbHeaderLength,
 		// cbStructureLength, then SEC_WINNT_AUTH_DATA (CredType GUID,
 		// CredData offset and length, relative to the packed structure).
-		if len(packed) < packedHeaderLen {
+		ps := wire.String(packed)
+		var (
+			phdr, ptotal uint16
+			credType     [16]byte
+			credData     ex2Field
+		)
+		if !ps.ReadUint16LE(&phdr) || !ps.ReadUint16LE(&ptotal) || !ps.CopyBytes(credType[:]) || !readEX2Field(&ps, &credData) {
 			return bad(errBadAuthIdentityEX2)
 		}
-		phdr, ptotal := uint64(le.Uint16(packed[0:])), uint64(le.Uint16(packed[2:]))
-		if phdr < packedHeaderLen || ptotal < phdr || ptotal > uint64(len(packed)) {
+		if phdr < packedHeaderLen || ptotal < phdr || int(ptotal) > len(packed) {
 			return bad(errBadAuthIdentityEX2)
 		}
 		packed = packed[:ptotal]
-		if [16]byte(packed[4:20]) != SEC_WINNT_AUTH_DATA_TYPE_PASSWORD {
+		if credType != SEC_WINNT_AUTH_DATA_TYPE_PASSWORD {
 			return bad(errPackedCredentialType)
 		}
-		p, ok := field(20, packed, phdr)
-		if !ok {
+		var p []byte
+		if !wire.Resolve(packed, int(phdr), uint64(credData.off), uint64(credData.n), &p) {
 			return bad(errBadAuthIdentityEX2)
 		}
+		var ok bool
 		if password, ok = text(p); !ok {
 			return bad(errBadAuthIdentityEX2)
 		}
