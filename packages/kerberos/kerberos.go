@@ -169,6 +169,12 @@ type Config struct {
 
 	// Time returns the current time. Nil means time.Now.
 	Time func() time.Time
+
+	// ReplayCache remembers the authenticators the acceptors of this
+	// Package have taken. Nil means the process's cache,
+	// [DefaultReplayCache], shared by every acceptor (or, when Time is
+	// set, a memory cache of this Package's own on that clock).
+	ReplayCache ReplayCache
 }
 
 func (c *Config) rand() io.Reader {
@@ -195,7 +201,8 @@ type Package struct {
 	confPath string // the krb5.conf file read, if any
 	confErr  error
 
-	replay *replayCache
+	ownReplayOnce sync.Once
+	ownReplay     *MemoryReplayCache // with Config.Time and no Config.ReplayCache
 
 	netbios netbiosCache // NetBIOS domain → realm (domain.go)
 }
@@ -203,7 +210,7 @@ type Package struct {
 // New returns the Kerberos package configured by config; nil means
 // defaults.
 func New(config *Config) *Package {
-	p := &Package{replay: newReplayCache()}
+	p := &Package{}
 	if config != nil {
 		p.config = *config
 	}

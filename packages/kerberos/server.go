@@ -90,7 +90,7 @@ func (c *credentials) NewServerContext(req uint32) (packages.Context, error) {
 func (c *serverContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
 	switch c.state {
 	case stateStart:
-		return c.readAPReq(in, out)
+		return c.readAPReq(ctx, in, out)
 	case stateWaitAPRep:
 		return c.readThirdLeg(in, out)
 	case statePendingAPRep:
@@ -143,14 +143,14 @@ func apFail(st status.Status, code int32, format string, args ...any) *apError {
 
 // readAPReq verifies the AP-REQ (RFC 4120 3.2.3, RFC 4121 4.1) and
 // answers with an AP-REP when the client asked for mutual authentication.
-func (c *serverContext) readAPReq(in, out []secbuffer.Buffer) (status.Status, error) {
+func (c *serverContext) readAPReq(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error) {
 	const op = "AcceptSecurityContext"
 	outTok := outputToken(out)
 	tok := secbuffer.Find(in, secbuffer.SECBUFFER_TOKEN)
 	if tok == nil || len(tok.Data) == 0 {
 		return c.fail(op, status.SEC_E_INVALID_TOKEN, errors.New("kerberos: no AP-REQ token"))
 	}
-	token, err := c.verify(tok.Data, in)
+	token, err := c.verify(ctx, tok.Data, in)
 	if err != nil {
 		var ae *apError
 		if !errors.As(err, &ae) {
@@ -242,7 +242,7 @@ func (c *serverContext) writeKRBError(outTok *secbuffer.Buffer, code int32) {
 
 // verify checks an AP-REQ token and sets up the session; it returns the
 // framed AP-REP to send, or nil.
-func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, error) {
+func (c *serverContext) verify(ctx context.Context, token []byte, in []secbuffer.Buffer) ([]byte, error) {
 	tokID, msg, err := parseFraming(token)
 	if err != nil {
 		if token[0] != 0x6e {
@@ -304,9 +304,8 @@ func (c *serverContext) verify(token []byte, in []secbuffer.Buffer) ([]byte, err
 	}
 	c.cbtSignalled = hasAPOptionsCBT(auth.AuthorizationData)
 	clientName := auth.CName.PrincipalNameString() + "@" + auth.CRealm
-	rkey := fmt.Sprintf("%s|%s@%s|%d|%d", clientName, tkt.SName.PrincipalNameString(), tkt.Realm, auth.CTime.Unix(), auth.Cusec)
-	if !c.p.replay.check(rkey, now, skew) {
-		return nil, apFail(status.SEC_E_LOGON_DENIED, errorcode.KRB_AP_ERR_REPEAT, "replayed authenticator")
+	if err := c.p.checkReplay(ctx, &apReq, ctime, now, skew); err != nil {
+		return nil, err
 	}
 
 	gf := ck.flags &^ gssDeleg
