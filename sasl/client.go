@@ -35,7 +35,9 @@ type ClientConfig struct {
 
 	// MaxReceive is the largest wrapped message this side accepts, and
 	// with GSSAPI advertises (RFC 4752 3.1); zero means
-	// DefaultMaxReceive. It is capped at 2^24-1.
+	// DefaultMaxReceive. It is capped at 2^24-1. With GSSAPI it also
+	// bounds the messages this side sends, as Samba requires (see the
+	// package doc, Framing).
 	MaxReceive int
 
 	// MaxSend is the largest wrapped message sent under GSS-SPNEGO,
@@ -307,7 +309,7 @@ func (c *Client) negotiate(token []byte, authzid string) ([]byte, error) {
 	if layer != LayerNone {
 		ch.maxBuf = maxRecv
 	}
-	sec, err := newSecurity(c.ctx, layer, o.maxBuf, maxRecv)
+	sec, err := newSecurity(c.ctx, layer, sendLimit(o.maxBuf, maxRecv), maxRecv)
 	if err != nil {
 		return nil, c.fail(err)
 	}
@@ -426,6 +428,15 @@ func (c *Client) DeleteSecContext() error {
 	}
 	return nil
 }
+
+// sendLimit is the largest wrapped message a side sends under GSSAPI: the
+// peer's advertised buffer (RFC 4752 3.1), and no more than the side's
+// own. Samba's gensec_gssapi keeps a single size for both directions,
+// the smaller one (its STAGE_SASL_SSF_NEG and STAGE_SASL_SSF_ACCEPT take
+// the MIN of the two), and refuses a larger message in
+// gensec_gssapi_unwrap, which ends an LDAP connection; frames within both
+// sizes are valid for every peer.
+func sendLimit(peer, own int) int { return min(peer, own) }
 
 // wrapOnce wraps a negotiation message with conf_flag FALSE (RFC 4752
 // 3.1): EncryptMessage with SECQOP_WRAP_NO_ENCRYPT, in the layout the

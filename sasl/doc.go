@@ -62,6 +62,14 @@
 // and refuses a received frame longer than its own size, before reading
 // it. Read returns plaintext across as many calls as the caller likes.
 //
+// With GSSAPI each side also keeps its frames within the size it
+// advertised itself: RFC 4752 bounds them by the peer's size only, but
+// Samba's gensec_gssapi (an AD DC's LDAP server, and Samba's client)
+// keeps one size for both directions, the smaller of the two, and drops
+// the connection on a larger frame ("WRAPPED data is larger than SASL
+// negotiated maximum size"). Frames within both sizes are valid for
+// every peer.
+//
 // # Starting the layer
 //
 // The bind runs over the same connection, in the clear. RFC 4513
@@ -123,6 +131,10 @@
 // SPNEGO through gss-ntlmssp) against our server, with messages many
 // times the peer's buffer each way; go-ldap v3.4.15's GSSAPIBind runs
 // against our server in the nested module internal/goldaptest.
+// internal/adtest runs our client against a Samba 4.17 AD DC's LDAP
+// server: GSSAPI and GSS-SPNEGO over Kerberos, NTLM in GSS-SPNEGO, each
+// protected layer, a response and a request of hundreds of kilobytes
+// framed each way, and channel bindings over LDAPS.
 //
 // # Left out
 //

@@ -92,8 +92,9 @@ func (s *Security) Confidential() bool { return s.layer != LayerNone && s.sealed
 // Context returns the security context; it stays owned by s.
 func (s *Security) Context() *sspi.Context { return s.ctx }
 
-// MaxSend returns the peer's receive buffer size: the largest wrapped
-// message this side sends.
+// MaxSend returns the largest wrapped message this side sends: the
+// peer's receive buffer size, and with GSSAPI no more than this side's
+// own (see [ClientConfig.MaxReceive]).
 func (s *Security) MaxSend() int { return s.maxSend }
 
 // MaxReceive returns this side's receive buffer size: the largest wrapped

@@ -23,7 +23,8 @@ type ServerConfig struct {
 
 	// MaxReceive is the largest wrapped message this side accepts, and
 	// with GSSAPI advertises; zero means DefaultMaxReceive. It is capped
-	// at 2^24-1.
+	// at 2^24-1. With GSSAPI it also bounds the messages this side sends,
+	// as Samba's clients require (see the package doc, Framing).
 	MaxReceive int
 
 	// MaxSend is the largest wrapped message sent under GSS-SPNEGO,
@@ -226,7 +227,7 @@ func (s *Server) readChoice(token []byte) error {
 	if err != nil {
 		return s.fail(err)
 	}
-	sec, err := newSecurity(s.ctx, layer, ch.maxBuf, s.offer.maxBuf)
+	sec, err := newSecurity(s.ctx, layer, sendLimit(ch.maxBuf, s.offer.maxBuf), s.offer.maxBuf)
 	if err != nil {
 		return s.fail(err)
 	}
