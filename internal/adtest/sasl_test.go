@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/gosspi/sspi"
 	"github.com/gosspi/sspi/sasl"
 	"github.com/gosspi/sspi/secbuffer"
@@ -32,35 +35,54 @@ import (
 const schemaDN = "CN=Aggregate,CN=Schema,CN=Configuration,DC=samba,DC=test"
 
 // frameCounter is the raw connection under a sasl.Conn. Once armed (when
-// the bind is over and the layer starts) it parses what the DC sends as
-// RFC 4422 3.7 frames, a 4-byte big-endian length then the wrapped
-// message, independently of the sasl package, and keeps the bytes.
+// the bind is over and the layer starts) it parses what each side sends
+// as RFC 4422 3.7 frames, a 4-byte big-endian length then the wrapped
+// message, independently of the sasl package.
 type frameCounter struct {
 	net.Conn
 
 	mu      sync.Mutex
 	armed   bool
-	raw     bytes.Buffer // every byte read since armed
+	in, out frameStream // from the DC, to the DC
+}
+
+// frameStream is one direction of a framed connection.
+type frameStream struct {
+	raw     bytes.Buffer // every byte since armed
 	parsed  int          // bytes of raw parsed into frames
-	frames  int          // whole frames received
+	frames  int          // whole frames
 	largest int          // the longest frame's length (without its 4 bytes)
+}
+
+func (s *frameStream) add(p []byte) {
+	s.raw.Write(p)
+	for b := s.raw.Bytes()[s.parsed:]; len(b) >= 4; b = s.raw.Bytes()[s.parsed:] {
+		l := int(binary.BigEndian.Uint32(b))
+		if len(b) < 4+l {
+			break
+		}
+		s.frames++
+		s.largest = max(s.largest, l)
+		s.parsed += 4 + l
+	}
 }
 
 func (f *frameCounter) Read(p []byte) (int, error) {
 	n, err := f.Conn.Read(p)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.armed && n > 0 {
-		f.raw.Write(p[:n])
-		for b := f.raw.Bytes()[f.parsed:]; len(b) >= 4; b = f.raw.Bytes()[f.parsed:] {
-			l := int(binary.BigEndian.Uint32(b))
-			if len(b) < 4+l {
-				break
-			}
-			f.frames++
-			f.largest = max(f.largest, l)
-			f.parsed += 4 + l
-		}
+	if f.armed {
+		f.in.add(p[:n])
+	}
+	return n, err
+}
+
+func (f *frameCounter) Write(p []byte) (int, error) {
+	n, err := f.Conn.Write(p)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.armed {
+		f.out.add(p[:n])
 	}
 	return n, err
 }
@@ -72,12 +94,16 @@ func (f *frameCounter) arm() {
 	f.mu.Unlock()
 }
 
-// counts returns the frames received, the largest frame's length and
-// whether the bytes read since arm hold plain.
-func (f *frameCounter) counts(plain []byte) (frames, largest int, visible bool) {
+// counts returns the frames received or (out) sent, the largest frame's
+// length and whether the bytes since arm hold plain.
+func (f *frameCounter) counts(out bool, plain []byte) (frames, largest int, visible bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.frames, f.largest, bytes.Contains(f.raw.Bytes(), plain)
+	s := &f.in
+	if out {
+		s = &f.out
+	}
+	return s.frames, s.largest, bytes.Contains(s.raw.Bytes(), plain)
 }
 
 // saslConn is an LDAP connection to the DC over a sasl.Conn.
@@ -180,13 +206,79 @@ func searchSchema(t *testing.T, s *saslConn) {
 // seal.
 func checkFrames(t *testing.T, s *saslConn, sec *sasl.Security, minFrames int) {
 	t.Helper()
-	frames, largest, visible := s.raw.counts([]byte("NAME 'sAMAccountName'"))
+	frames, largest, visible := s.raw.counts(false, []byte("NAME 'sAMAccountName'"))
 	t.Logf("layer %v (sealed %v): %d frames from the DC, the largest %d bytes; client buffer %d", sec.Layer(), sec.Confidential(), frames, largest, sec.MaxReceive())
 	if frames < minFrames {
 		t.Errorf("%d frames for the schema, want at least %d: the DC did not split it", frames, minFrames)
 	}
 	if largest > sec.MaxReceive() {
 		t.Errorf("a frame of %d bytes, over the client's buffer of %d", largest, sec.MaxReceive())
+	}
+	if visible == sec.Confidential() {
+		t.Errorf("plaintext on the wire: %v, sealed layer: %v", visible, sec.Confidential())
+	}
+}
+
+// sendLarge sends the DC a search request of over 200 KB through the
+// layer: a base search of the domain object with the filter
+// (description=V), V a long string no entry has. It checks the DC
+// answers with no entry and success, that the request went out in as
+// many frames as sec's MaxPlaintext requires, none over the DC's buffer
+// (sec.MaxSend), and that V is on the wire only if the layer does not
+// seal.
+func sendLarge(t *testing.T, s *saslConn, sec *sasl.Security) {
+	t.Helper()
+	value := bytes.Repeat([]byte("gosspi large request "), 10000)
+	err := s.send(func(b *cryptobyte.Builder) {
+		b.AddASN1(appTag(ldapTagSearchRequest), func(b *cryptobyte.Builder) {
+			b.AddASN1OctetString([]byte("DC=samba,DC=test"))
+			b.AddASN1Enum(0) // baseObject
+			b.AddASN1Enum(0) // neverDerefAliases
+			b.AddASN1Int64(0)
+			b.AddASN1Int64(0)
+			b.AddASN1Boolean(false)
+			b.AddASN1(asn1.Tag(3).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { // equalityMatch
+				b.AddASN1OctetString([]byte("description"))
+				b.AddASN1OctetString(value)
+			})
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1OctetString([]byte("1.1")) // no attributes
+			})
+		})
+	})
+	if err != nil {
+		t.Fatalf("sending a request of %d bytes (DC buffer %d): %v", len(value), sec.MaxSend(), err)
+	}
+	for entries := 0; ; {
+		tag, op, err := s.recv()
+		if err != nil {
+			frames, largest, _ := s.raw.counts(true, nil)
+			t.Fatalf("answer to a request of %d bytes in %d frames (largest %d, DC buffer %d): %v", len(value), frames, largest, sec.MaxSend(), err)
+		}
+		switch tag {
+		case appTag(ldapTagSearchResultEntry):
+			entries++
+			continue
+		case appTag(ldapTagSearchResultDone):
+		default:
+			t.Fatalf("answer to a SearchRequest has tag %#x", tag)
+		}
+		res, err := readResult(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.code != ldapSuccess || entries != 0 {
+			t.Fatalf("search with a %d-byte filter: %v, %d entries; want success and none", len(value), res, entries)
+		}
+		break
+	}
+	frames, largest, visible := s.raw.counts(true, value[:200])
+	t.Logf("request of %d bytes: %d frames to the DC, the largest %d bytes; DC buffer %d", len(value), frames, largest, sec.MaxSend())
+	if want := (len(value) + sec.MaxPlaintext() - 1) / sec.MaxPlaintext(); frames < want {
+		t.Errorf("%d frames for the request, want at least %d", frames, want)
+	}
+	if largest > sec.MaxSend() {
+		t.Errorf("a frame of %d bytes, over the DC's buffer of %d", largest, sec.MaxSend())
 	}
 	if visible == sec.Confidential() {
 		t.Errorf("plaintext on the wire: %v, sealed layer: %v", visible, sec.Confidential())
@@ -204,7 +296,13 @@ func checkFrames(t *testing.T, s *saslConn, sec *sasl.Security, minFrames int) {
 // wire independently: the DC sent many frames, under GSSAPI none larger
 // than the 4 KiB the client advertised (the DC honours it: over 50 frames
 // for the schema; sasl.Conn would refuse a larger one), and the schema's
-// text is readable on the wire under integrity and not when sealed.
+// text is readable on the wire under integrity and not when sealed. It
+// then sends the DC a 210 KB request (sendLarge), which goes out in
+// frames within the DC's buffer, and under GSSAPI also within the 4 KiB
+// the client advertised: the DC advertises 64 KiB but, like all of
+// Samba's gensec_gssapi, accepts only the smaller of the two sizes, and
+// reset the connection on the first 64 KiB frame before the sasl
+// package kept to both (sasl.sendLimit).
 //
 // Under GSS-SPNEGO neither side advertises a size; the DC splits at 64
 // KiB (Samba's gensec "max wrap buf size"), which is sasl.DefaultMaxSend:
@@ -260,6 +358,7 @@ func TestSASLKerberosLayers(t *testing.T) {
 			}
 			searchSchema(t, s)
 			checkFrames(t, s, sec, tc.minFrames)
+			sendLarge(t, s, sec)
 			if groups := tokenGroups(t, s.ldapConn); !slices.Contains(groups, engineers) {
 				t.Errorf("tokenGroups %v lack %s (%s): not bound as alice?", groups, engineers, GroupEngineers)
 			}
@@ -280,8 +379,8 @@ func TestSASLKerberosLayers(t *testing.T) {
 //     failure 5): both sides seal, and the schema's text is not on the
 //     wire;
 //
-// each followed by the schema search through the layer and alice's
-// tokenGroups. With NTLM the DC sends frames of up to 128 KiB (its
+// each followed by the schema search through the layer, a 210 KB
+// request to the DC (in 64 KiB frames) and alice's tokenGroups. With NTLM the DC sends frames of up to 128 KiB (its
 // NTLMSSP wrap size), twice what it sends with Kerberos under GSS-SPNEGO,
 // so the client keeps sasl.DefaultMaxReceive (a client buffer of 64 KiB
 // fails with ErrFrameTooLarge): the schema takes two frames; and
@@ -359,6 +458,7 @@ func TestSASLNTLM(t *testing.T) {
 				}
 				searchSchema(t, s)
 				checkFrames(t, s, sec, 2)
+				sendLarge(t, s, sec)
 			}
 			if groups := tokenGroups(t, s.ldapConn); !slices.Contains(groups, engineers) {
 				t.Errorf("tokenGroups %v lack %s (%s): not bound as alice?", groups, engineers, GroupEngineers)
