@@ -40,12 +40,14 @@ func (c *serverContext) DelegatedCredentials() packages.Credentials {
 	return d
 }
 
-// Delete zeroes the session keys and the delegated credentials' keys.
+// Delete zeroes the session keys, the ticket session key and the
+// delegated credentials' keys.
 func (c *serverContext) Delete() {
 	if c.delegated != nil {
 		c.delegated.Free()
 		c.delegated = nil
 	}
+	clear(c.tktKey.KeyValue)
 	c.baseContext.Delete()
 }
 

@@ -59,8 +59,8 @@
 // (KRB5CCNAME).
 //
 // The acceptor checks the ticket and authenticator, the clock skew
-// ([Config.ClockSkew], default 5 minutes: SEC_E_TIME_SKEW), a replay cache
-// shared by the Package, and the channel bindings when it has some
+// ([Config.ClockSkew], default 5 minutes: SEC_E_TIME_SKEW), the replay
+// cache ([ReplayCache], shared by the process), and the channel bindings when it has some
 // (mismatch: SEC_E_BAD_BINDINGS; a client that sent none is accepted
 // unless [Config.RequireChannelBindings] or ASC_REQ_PROXY_BINDINGS). It
 // answers mutual authentication with an AP-REP carrying an acceptor
@@ -97,6 +97,27 @@
 // the Windows ones: cbMaxToken 48000, cbBlockSize 1, and for the AES-SHA1
 // enctypes cbMaxSignature 28 and cbSecurityTrailer 76 (for the SHA-2
 // enctypes 16 and 64 plus the checksum length; for rc4-hmac 37 and 49).
+//
+// # Ownership of keys, locks and the replay cache
+//
+// Credentials own their TGT, their service tickets and those tickets'
+// session keys; Free zeroes them, and only them. A context takes its own
+// copy of the ticket it uses when it starts (ticket session key
+// included), makes its own subkeys, and hands its session a copy of the
+// key the handshake settled on; it zeroes the handshake's keys once
+// established, and the session's on Delete. So freeing credentials
+// between two steps does not break a handshake, and a context never
+// zeroes what another still uses. The credentials' lock guards their
+// ticket cache only and is never held across a KDC exchange: a missing
+// ticket is fetched by one exchange on a goroutine of its own, which the
+// callers asking for that ticket meanwhile share, each waiting only until
+// its own context ends; Free cancels the exchange and ends every wait at
+// once with SEC_E_INVALID_HANDLE. The session has its own locks, one per
+// direction. The replay cache belongs to the process, not to a Package:
+// every acceptor uses [DefaultReplayCache] (so "Kerberos" and
+// "Negotiate" of one Registry refuse each other's replays) unless
+// [Config.ReplayCache] names another, such as a [FileReplayCache] shared
+// by several processes.
 //
 // # DCE style
 //

@@ -29,7 +29,6 @@ func TestFreeCredentialsMidHandshake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMemRealm(t, tt.etype, nil)
 			cc, sc := m.contexts(t, tt.req)
-			defer sc.Delete()
 			ctx := context.Background()
 			out := tokenOut()
 			if _, err := cc.Step(ctx, nil, out); err != nil {
@@ -68,6 +67,11 @@ func TestFreeCredentialsMidHandshake(t *testing.T) {
 			cc.Delete()
 			if !allZero(sessKey) {
 				t.Error("Delete left the session key")
+			}
+			tktKey, srvKey := sc.(*serverContext).tktKey.KeyValue, sc.(*serverContext).sess.key.KeyValue
+			sc.Delete()
+			if !allZero(tktKey) || !allZero(srvKey) {
+				t.Error("the acceptor's Delete left the ticket session key or the session key")
 			}
 		})
 	}
