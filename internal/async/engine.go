@@ -14,16 +14,26 @@
 //     when the call's [Op] is freed (or the parent context given to
 //     [Op.Start] ends). A call that has not begun then never runs.
 //
-// The design is plain on purpose. A call that may run (first on its key,
-// with a free slot) is started at once on a goroutine of its own; one that
-// may not is an entry in a FIFO: its key's queue, or its class's wait
-// list. When a call ends, its goroutine gives back the slot and the key
-// and starts, each on a new goroutine, the calls that this lets run; it
-// then publishes the status and runs the notify callback. Nothing polls,
-// nothing is delayed, and an engine with no call running has no
-// goroutines. One mutex (Engine.mu) guards the slots, the wait lists and
-// the key queues; each Op has its own mutex for its status and callback,
-// taken before Engine.mu when both are needed.
+// The design is plain on purpose. A call goes through at most three FIFO
+// queues: its key's queue (while another call with its key is admitted),
+// its class's wait list (while every slot of its class is in use), and the
+// ready list (it holds its slot and waits for a goroutine). A call is
+// never delayed on purpose: the moment it reaches the ready list, a worker
+// goroutine is started for it unless enough new workers are already on
+// their way to the list (Engine.seekers). A worker runs ready calls, each
+// followed by its notify callback, and ends when the list is empty, so an
+// engine with nothing to run has no goroutines, and nothing polls. The one
+// shortcut: a goroutine that blocks in [Op.Wait] for a call still on the
+// ready list takes it off and runs it itself (the worker started for it
+// finds nothing and ends), which spares two goroutine switches per call.
+//
+// When a call ends, whoever ran it gives back its slot and its key, which
+// admits the next calls, publishes its status (outputs first, then the
+// status, then Done, then the callback) and only then puts the admitted
+// calls on the ready list, so that the calls of one key also complete in
+// order. One mutex (Engine.mu) guards the slots, the queues and the ready
+// list; each Op has its own mutex for its status and callback, taken
+// before Engine.mu when both are needed.
 package async
 
 import (
@@ -83,10 +93,11 @@ type Engine struct {
 	queued   int              // guarded by mu: calls queued behind another with the same key
 
 	// ready holds, in order, the calls that hold a slot and wait for a
-	// goroutine to run them; seekers counts the worker goroutines that
-	// will look at ready before they block on anything else. Whoever adds
-	// to ready starts workers until seekers >= len(ready), so every ready
-	// call is taken: by a worker, or by the goroutine waiting for it.
+	// goroutine to run them; seekers counts the workers started that have
+	// not yet looked at ready (each will, before it blocks on anything).
+	// Whoever adds to ready starts workers until seekers >= len(ready),
+	// so every ready call is taken: by a worker, or by the goroutine
+	// waiting for it (Op.Wait).
 	ready   []*call // guarded by mu
 	seekers int     // guarded by mu
 }
@@ -101,7 +112,8 @@ type Key struct {
 }
 
 // pool is one allowance: the slots in use and, in arrival order, the
-// calls waiting for one.
+// calls waiting for one (calls not yet begun, and running calls inside
+// NetworkBound).
 type pool struct {
 	limit, running int
 	wait           []*call
@@ -114,7 +126,7 @@ const (
 	issued     callState = iota // made by Start, not yet submitted
 	queuedKey                   // behind another call with the same key
 	queuedSlot                  // first for its key, waiting for a slot
-	running                     // holds a slot (or, inside NetworkBound, waits for one); has a goroutine
+	running                     // holds a slot (or, inside NetworkBound, waits for one): on the ready list, or being run
 	finished                    // returned, or removed from its queue before running
 )
 
@@ -127,8 +139,8 @@ type call struct {
 
 	e     *Engine
 	op    *Op
-	key   any // comparable; nil means unordered
-	class Class
+	key   any   // comparable; nil means unordered
+	class Class // the class of the slot it holds or waits for; changed only by the goroutine running it (moveSlot)
 	run   Runner
 
 	// guarded by e.mu
@@ -319,60 +331,68 @@ func (e *Engine) advanceLocked(key any, start []*call) []*call {
 	return e.admitLocked(next, start)
 }
 
-// launch makes the calls of start, which hold their slots, ready to run,
-// and starts a worker for each ready call that no worker will look for.
-// seeker says that the caller is a worker about to look for work again.
-func (e *Engine) launch(start []*call, seeker bool) {
-	if len(start) == 0 && !seeker {
-		return
+// launch puts the calls of start, which hold their slots, on the ready
+// list. With take set, the caller is a worker looking for its next call:
+// it gets the first ready call, or nil if there is none (it then ends).
+// launch starts a worker for each ready call that no worker will take.
+func (e *Engine) launch(start []*call, take bool) (next *call) {
+	if len(start) == 0 && !take {
+		return nil
 	}
 	e.mu.Lock()
-	if seeker {
-		e.seekers++
-	}
 	e.ready = append(e.ready, start...)
+	if take {
+		next = e.popReadyLocked()
+	}
 	n := max(len(e.ready)-e.seekers, 0)
 	e.seekers += n
 	e.mu.Unlock()
 	for range n {
 		go e.run()
 	}
+	return next
+}
+
+// popReadyLocked takes the first call off the ready list, if any.
+func (e *Engine) popReadyLocked() *call {
+	if len(e.ready) == 0 {
+		return nil
+	}
+	c := e.ready[0]
+	e.ready[0] = nil
+	e.ready = e.ready[1:]
+	return c
 }
 
 // run is the body of a worker goroutine, counted in seekers when started.
 // It runs ready calls, each followed by its notify callback, until none is
 // left, and then ends: an engine with nothing to run has no goroutines. A
-// callback may block until a later call completes: while the worker runs
-// the callback it is not a seeker, so that call gets a worker of its own.
+// callback may block until a later call completes, so a worker puts the
+// calls its call's end admitted on the ready list before it runs the
+// callback: those calls get workers of their own. Without a callback, it
+// takes the next ready call itself.
 func (e *Engine) run() {
-	for {
-		e.mu.Lock()
-		e.seekers--
-		if len(e.ready) == 0 {
-			e.mu.Unlock()
-			return
+	e.mu.Lock()
+	e.seekers--
+	c := e.popReadyLocked()
+	e.mu.Unlock()
+	for c != nil {
+		start, notify := e.execute(c)
+		if notify != nil {
+			e.launch(start, false)
+			e.notify(notify)
+			start = nil
 		}
-		c := e.ready[0]
-		e.ready[0] = nil
-		e.ready = e.ready[1:]
-		e.mu.Unlock()
-
-		notify := e.execute(c, true)
-		if notify == nil {
-			continue // execute counted this worker as a seeker again
-		}
-		e.notify(notify)
-		e.launch(nil, true)
+		c = e.launch(start, true)
 	}
 }
 
-// execute runs c, which the caller has taken off ready, unless c's
-// context has ended meanwhile; gives back c's slot and key; publishes c's
-// status; and then lets in the calls that c's end admitted (after the
-// publication, so that the calls of one key also complete in order). It
-// returns the notify callback to run, if any. A worker (onWorker) with no
-// callback to run goes on looking for work, and counts as a seeker again.
-func (e *Engine) execute(c *call, onWorker bool) (notify func()) {
+// execute runs c, which the caller has taken off the ready list, unless
+// c's context has ended meanwhile; gives back c's slot and key; and
+// publishes c's status. It returns the calls that c's end admitted, which
+// the caller must launch (after the publication, so that the calls of one
+// key also complete in order), and the notify callback to run, if any.
+func (e *Engine) execute(c *call) (start []*call, notify func()) {
 	var st status.Status
 	if c.Err() != nil {
 		st = canceledStatus(c)
@@ -383,13 +403,11 @@ func (e *Engine) execute(c *call, onWorker bool) (notify func()) {
 
 	e.mu.Lock()
 	c.state = finished
-	start := e.releaseLocked(c, c.class, nil)
+	start = e.releaseLocked(c, c.class, nil)
 	start = e.advanceLocked(c.key, start)
 	e.mu.Unlock()
 
-	notify = c.op.publish(st)
-	e.launch(start, onWorker && notify == nil)
-	return notify
+	return start, c.op.publish(st)
 }
 
 // takeForWaiter takes c off ready for the goroutine waiting for it, if c

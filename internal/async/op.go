@@ -184,7 +184,9 @@ func (o *Op) Wait(ctx context.Context) status.Status {
 		}
 		o.mu.Unlock()
 		if c != nil && c.e.takeForWaiter(c) {
-			if notify := c.e.execute(c, false); notify != nil {
+			start, notify := c.e.execute(c)
+			c.e.launch(start, false)
+			if notify != nil {
 				// Registered while c ran: never on the waiter, which
 				// may be the goroutine that issued the call.
 				go c.e.notify(notify)
