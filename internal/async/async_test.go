@@ -1053,3 +1053,28 @@ func bubbleGoroutines() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	return strings.Count(string(buf), ", synctest bubble ")
 }
+
+// A goroutine that issues calls and runs each itself in Wait, with no
+// processor free to run the workers started for them, does not pile up
+// goroutines: a worker started for an earlier call that has not run yet
+// counts for the next call too, so at most one is pending per ready call.
+func TestWaitInLoopDoesNotPileUpGoroutines(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e := New(Limits{}, nil)
+	fn := func(context.Context) status.Status { return status.SEC_E_OK }
+	var o Op
+	base := runtime.NumGoroutine()
+	most := 0
+	for range 5000 {
+		if err := o.Start(context.Background(), e, "k", CPU, fn); err != nil {
+			t.Fatal(err)
+		}
+		if st := o.Wait(context.Background()); st != status.SEC_E_OK {
+			t.Fatalf("Wait = %v", st)
+		}
+		most = max(most, runtime.NumGoroutine()-base)
+	}
+	if most > 1 {
+		t.Errorf("up to %d goroutines pending for calls waited for one at a time, want at most 1", most)
+	}
+}
