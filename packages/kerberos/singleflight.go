@@ -25,6 +25,9 @@ type flight struct {
 	err error
 }
 
+// inFlightKey marks the context of a flight's exchange.
+type inFlightKey struct{}
+
 // fetchFunc runs one exchange and returns a ticket the caller owns.
 type fetchFunc func(ctx context.Context) (*ticket, error)
 
@@ -48,7 +51,7 @@ func (c *credentials) shared(ctx context.Context, key string, cached func() (*ti
 	if f == nil {
 		// The exchange keeps the values of the first caller's context
 		// (for the Transport), not its cancellation.
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		fctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), inFlightKey{}, true))
 		f = &flight{done: make(chan struct{}), cancel: cancel}
 		if c.flights == nil {
 			c.flights = map[string]*flight{}
@@ -61,8 +64,12 @@ func (c *credentials) shared(ctx context.Context, key string, cached func() (*ti
 	c.mu.Unlock()
 
 	// The wait is for the network: on the async engine it counts against
-	// the network allowance, not a CPU slot.
-	netDone := async.NetworkBound(ctx)
+	// the network allowance, not a CPU slot. (A flight waiting for
+	// another, the TGT's, leaves that to its own first caller.)
+	netDone := func() {}
+	if ctx.Value(inFlightKey{}) == nil {
+		netDone = async.NetworkBound(ctx)
+	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
