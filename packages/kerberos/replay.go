@@ -24,7 +24,10 @@ type ReplayCache interface {
 	// Check records tag and returns nil if it is new, ErrReplay if it
 	// was recorded before and not yet forgotten, or another error when
 	// the cache cannot tell (the acceptor then refuses the AP-REQ). The
-	// cache must remember tag for at least ttl from now.
+	// cache must remember tag for at least ttl from now: an acceptor
+	// passes the time left before its clock-skew check would refuse the
+	// authenticator anyway (so acceptors sharing a cache should share
+	// their ClockSkew too).
 	Check(ctx context.Context, tag ReplayTag, ttl time.Duration) error
 }
 
