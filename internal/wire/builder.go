@@ -160,13 +160,19 @@ func (b *Builder) SetField(f FieldMark, n, off int) {
 
 // AddUTF16LE appends s encoded as UTF-16LE, without a terminator; invalid
 // UTF-8 becomes U+FFFD.
-func (b *Builder) AddUTF16LE(s string) {
+func (b *Builder) AddUTF16LE(s string) { b.b = AppendUTF16LE(b.b, s) }
+
+// AppendUTF16LE appends s to dst encoded as UTF-16LE, without a
+// terminator, as unicode/utf16.Encode does (invalid UTF-8 becomes
+// U+FFFD), and returns the extended slice.
+func AppendUTF16LE(dst []byte, s string) []byte {
 	for _, r := range s {
 		if r >= 0x10000 {
 			r1, r2 := utf16.EncodeRune(r)
-			b.b = binary.LittleEndian.AppendUint16(b.b, uint16(r1))
+			dst = binary.LittleEndian.AppendUint16(dst, uint16(r1))
 			r = r2
 		}
-		b.b = binary.LittleEndian.AppendUint16(b.b, uint16(r))
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(r))
 	}
+	return dst
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"testing"
+	"unicode/utf16"
 )
 
 func TestStringReads(t *testing.T) {
@@ -298,4 +299,16 @@ func FuzzResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAppendUTF16LE(t *testing.T) {
+	for _, s := range []string{"", "abc", "pässwörd", "🔑 key", "bad \xff utf-8", "\U0010FFFF"} {
+		var want []byte
+		for _, u := range utf16.Encode([]rune(s)) {
+			want = append(want, byte(u), byte(u>>8))
+		}
+		if got := AppendUTF16LE([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Errorf("AppendUTF16LE(%q) = % x, want % x", s, got[1:], want)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package ntlm
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -19,8 +18,15 @@ type clientContext struct {
 
 	// handshake state, guarded by mu, dropped when the handshake ends
 	negotiateFlags uint32
-	negotiateBytes []byte
+	negotiateLen   int      // the length of the NEGOTIATE at the start of transcript
+	transcript     []byte   // NEGOTIATE ‖ CHALLENGE as sent and received: what the MIC covers
+	random         [24]byte // client challenge ‖ random session key, zeroed after ISC #2
 }
+
+// transcriptCap is the capacity the client's transcript starts with: its
+// NEGOTIATE (40 bytes) and a CHALLENGE of usual size (a few hundred bytes),
+// so that storing the CHALLENGE does not allocate.
+const transcriptCap = 1024
 
 // newClient returns a client context holding its own copy of id's key
 // material (ntlmContext.id): the credentials may be freed while the
@@ -81,8 +87,8 @@ func (c *clientContext) requestFlags() uint32 {
 
 // sendNegotiate is ISC #1: NEGOTIATE_MESSAGE, always with VERSION.
 func (c *clientContext) sendNegotiate(tok *secbuffer.Buffer, alloc bool) (status.Status, error) {
-	m := &negotiateMsg{flags: c.requestFlags(), version: ourVersion}
-	b, err := m.marshal()
+	m := negotiateMsg{flags: c.requestFlags(), version: ourVersion}
+	b, err := m.build(make([]byte, 0, transcriptCap))
 	if err != nil {
 		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
 	}
@@ -90,7 +96,7 @@ func (c *clientContext) sendNegotiate(tok *secbuffer.Buffer, alloc bool) (status
 		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
 	}
 	secbuffer.Set(tok, b, alloc)
-	c.negotiateFlags, c.negotiateBytes = m.flags, b
+	c.negotiateFlags, c.negotiateLen, c.transcript = m.flags, len(b), b
 	c.retFlags = c.contextFlags(m.flags) // what was asked; final after ISC #2
 	c.state = stateSentNegotiate
 	return status.SEC_I_CONTINUE_NEEDED, nil
@@ -126,9 +132,13 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		// Refused before it is copied.
 		return c.fail(status.SEC_E_INVALID_TOKEN, malformed("CHALLENGE of %d bytes, more than %d", len(inTok.Data), maxTokenSize))
 	}
-	chalBytes := bytes.Clone(inTok.Data) // the MIC covers it; the AV values alias it
-	chal, err := parseChallenge(chalBytes)
-	if err != nil {
+	// The CHALLENGE is kept after the NEGOTIATE for the MIC; it is parsed
+	// from that copy, to which the TargetInfo values point.
+	negLen := c.negotiateLen
+	c.transcript = append(c.transcript[:negLen], inTok.Data...)
+	var chal challengeMsg
+	var pairs [16]avPair
+	if err := chal.unmarshal(c.transcript[negLen:], pairs[:0]); err != nil {
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
 	cbHash, _, err := bindings(in)
@@ -150,12 +160,11 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		version:     ourVersion,
 	}
 	// One read for the client challenge and the random session key.
-	var random [24]byte
-	defer clear(random[:])
-	if _, err := io.ReadFull(cfg.rand(), random[:]); err != nil {
+	defer clear(c.random[:])
+	if _, err := io.ReadFull(cfg.rand(), c.random[:]); err != nil {
 		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
 	}
-	clientChallenge := [8]byte(random[:8])
+	clientChallenge := [8]byte(c.random[:8])
 	var kx [16]byte // KeyExchangeKey
 	defer clear(kx[:])
 	switch {
@@ -167,7 +176,7 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	case cfg.LMCompatibility == NTLMv2Only:
 		// NTLMv2: the key exchange key is the session base key
 		// (MS-NLMP 3.4.5.1).
-		auth.ntChallengeResponse, auth.lmChallengeResponse, kx, err = c.ntlmv2Responses(chal, clientChallenge, cbHash)
+		auth.ntChallengeResponse, auth.lmChallengeResponse, kx, err = c.ntlmv2Responses(&chal, clientChallenge, cbHash)
 		if err != nil {
 			return c.fail(status.SEC_E_INVALID_TOKEN, err)
 		}
@@ -198,24 +207,38 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 		// so; Samba refuses an AUTHENTICATE with KEY_EXCH and no key,
 		// and gss-ntlmssp 1.2 crashes on it. The MIC is keyed with the
 		// exported key either way.
-		exported = [16]byte(random[8:])
+		exported = [16]byte(c.random[8:])
 		rc4Once(kx[:], encKey[:], exported[:])
 		auth.encryptedRandomSessionKey = encKey[:]
 	}
-	b, err := auth.marshal()
+	// The AUTHENTICATE is built in the caller's buffer when it is large
+	// enough, else in one of ours.
+	var b []byte
+	if tok.Data != nil && auth.size() <= cap(tok.Data) {
+		b, err = auth.build(tok.Data)
+	} else {
+		b, err = auth.marshal()
+	}
 	if err != nil {
 		// A field over 65535 bytes: a TargetInfo or a name too long for
 		// the AUTHENTICATE. Windows refuses such a CHALLENGE.
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
 	if auth.hasMIC {
-		mic := computeMIC(exported, c.negotiateBytes, chalBytes, b)
+		mic := computeMIC(exported, c.transcript, b)
 		copy(b[micOffset:], mic[:])
 	}
-	if !secbuffer.Fits(tok, len(b), alloc) {
+	switch {
+	case len(b) <= cap(tok.Data):
+		tok.Data = tok.Data[:len(b)]
+		if &tok.Data[0] != &b[0] {
+			copy(tok.Data, b)
+		}
+	case alloc:
+		tok.Data = b
+	default:
 		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
 	}
-	secbuffer.Set(tok, b, alloc)
 	if c.anonymous {
 		c.clientName = anonymousName
 	} else {
@@ -232,7 +255,7 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 // Call with mu held.
 func (c *clientContext) dropHandshake() {
 	c.id.clear()
-	c.negotiateBytes = nil
+	c.transcript = nil
 }
 
 // ntlmv2Responses computes the NTLMv2 and LM responses and the session
@@ -241,8 +264,8 @@ func (c *clientContext) dropHandshake() {
 // (MS-NLMP 3.1.5.1.2). It fails when the blob would not fit its 16-bit
 // field.
 func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]byte, cbHash [16]byte) (nt, lm []byte, sessionBaseKey [16]byte, err error) {
-	info := make(avList, len(chal.targetInfo), len(chal.targetInfo)+3)
-	copy(info, chal.targetInfo)
+	var pairs [19]avPair // the server's (parsed into 16) and our three
+	info := append(avList(pairs[:0]), chal.targetInfo...)
 	var t uint64
 	ts, hasTS := info.get(avTimestamp)
 	if hasTS && len(ts) == 8 {
@@ -272,10 +295,14 @@ func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]b
 	nt, lm, sessionBaseKey = v2Responses(c.id.v2, chal.serverChallenge, clientChallenge, blob)
 	if hasTS {
 		// With MsvAvTimestamp the LM response is Z(24).
-		lm = make([]byte, 24)
+		lm = zeroLMResponse[:]
 	}
 	return nt, lm, sessionBaseKey, nil
 }
+
+// zeroLMResponse is the LM response of NTLMv2 with MsvAvTimestamp, Z(24).
+// It is only read (marshal copies it).
+var zeroLMResponse [24]byte
 
 // anonymousName is the name Windows gives the anonymous logon.
 const anonymousName = `NT AUTHORITY\ANONYMOUS LOGON`

@@ -2,9 +2,11 @@ package ntlm
 
 import (
 	"crypto/des"
-	"crypto/hmac"
 	"crypto/md5"
+	"encoding/binary"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/gosspi/sspi/internal/wire"
 
@@ -18,10 +20,13 @@ import (
 
 // ntowfv1 is NTOWFv1: MD4 of the UTF-16LE password (MS-NLMP 3.3.1).
 func ntowfv1(password string) [16]byte {
+	var buf [128]byte // a password of up to 64 UTF-16 units stays on the stack
+	p := wire.AppendUTF16LE(buf[:0], password)
 	h := md4.New()
-	h.Write(utf16le(password))
+	h.Write(p)
 	var k [16]byte
 	h.Sum(k[:0])
+	clear(p)
 	return k
 }
 
@@ -52,24 +57,58 @@ func lmowfv1(password string) [16]byte {
 }
 
 // ntowfv2 is NTOWFv2: HMAC-MD5 keyed by NTOWFv1 over UTF-16LE(UPPER(user)
-// ‖ domain), the domain not upper-cased (MS-NLMP 3.3.2).
+// ‖ domain), the domain not upper-cased (MS-NLMP 3.3.2). UPPER maps each
+// rune with unicode.ToUpper, as strings.ToUpper does.
 func ntowfv2(nt [16]byte, user, domain string) [16]byte {
-	m := hmac.New(md5.New, nt[:])
-	m.Write(utf16le(strings.ToUpper(user) + domain))
-	var k [16]byte
-	m.Sum(k[:0])
-	return k
+	var buf [256]byte // names of up to 128 UTF-16 units stay on the stack
+	p := buf[:0]
+	for _, r := range user {
+		r = unicode.ToUpper(r)
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			p = binary.LittleEndian.AppendUint16(p, uint16(r1))
+			r = r2
+		}
+		p = binary.LittleEndian.AppendUint16(p, uint16(r))
+	}
+	p = wire.AppendUTF16LE(p, domain)
+	return hmacMD5(nt[:], p)
 }
 
-// hmacMD5 returns HMAC-MD5(key, parts...).
+// hmacMD5 returns HMAC-MD5(key, parts...) (RFC 2104, with MD5 from
+// crypto/md5). crypto/hmac allocates five objects for each key (its state,
+// two MD5 states, ipad and opad), and an NTLM handshake keys five HMACs with
+// five different keys; here the state stays on the caller's stack. It is
+// checked against crypto/hmac and the RFC 2202 vectors in crypto_test.go.
 func hmacMD5(key []byte, parts ...[]byte) [16]byte {
-	m := hmac.New(md5.New, key)
-	for _, p := range parts {
-		m.Write(p)
+	const blockSize = 64
+	var k [blockSize]byte
+	if len(key) > blockSize {
+		d := md5.Sum(key)
+		copy(k[:], d[:])
+	} else {
+		copy(k[:], key)
 	}
-	var s [16]byte
-	m.Sum(s[:0])
-	return s
+	for i := range k {
+		k[i] ^= 0x36 // ipad
+	}
+	h := md5.New()
+	h.Write(k[:])
+	for _, p := range parts {
+		h.Write(p)
+	}
+	var inner, sum [md5.Size]byte
+	h.Sum(inner[:0])
+	for i := range k {
+		k[i] ^= 0x36 ^ 0x5c // opad
+	}
+	h.Reset()
+	h.Write(k[:])
+	h.Write(inner[:])
+	h.Sum(sum[:0])
+	clear(k[:])
+	clear(inner[:])
+	return sum
 }
 
 // desKey spreads a 56-bit key over 8 bytes, 7 bits each, with odd parity
@@ -162,20 +201,14 @@ func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) ([]byte, err
 // v2Responses computes the NTLMv2 and LMv2 responses and the session base
 // key from NTOWFv2 and the blob (MS-NLMP 3.3.2).
 func v2Responses(v2 [16]byte, serverChallenge, clientChallenge [8]byte, blob []byte) (ntResp, lmResp []byte, sessionBaseKey [16]byte) {
-	m := hmac.New(md5.New, v2[:]) // one keyed HMAC for the three values
-	m.Write(serverChallenge[:])
-	m.Write(blob)
-	ntResp = m.Sum(make([]byte, 0, md5.Size+len(blob)))
-	ntResp = append(ntResp, blob...)
-	m.Reset()
-	m.Write(serverChallenge[:])
-	m.Write(clientChallenge[:])
-	lmResp = m.Sum(make([]byte, 0, md5.Size+8))
-	lmResp = append(lmResp, clientChallenge[:]...)
-	m.Reset()
-	m.Write(ntResp[:md5.Size])
-	m.Sum(sessionBaseKey[:0])
-	return ntResp, lmResp, sessionBaseKey
+	ntResp = make([]byte, md5.Size+len(blob))
+	proof := hmacMD5(v2[:], serverChallenge[:], blob) // NTProofStr
+	copy(ntResp, proof[:])
+	copy(ntResp[md5.Size:], blob)
+	lm := hmacMD5(v2[:], serverChallenge[:], clientChallenge[:])
+	lmResp = make([]byte, 0, md5.Size+8)
+	lmResp = append(append(lmResp, lm[:]...), clientChallenge[:]...)
+	return ntResp, lmResp, hmacMD5(v2[:], proof[:])
 }
 
 // kxkey is KXKEY (MS-NLMP 3.4.5.1) for NTLMv1. For NTLMv2 the key exchange
@@ -264,16 +297,8 @@ func sealKey(flags uint32, exported [16]byte, client bool) []byte {
 
 // computeMIC is the MIC of MS-NLMP 3.1.5.1.2: HMAC-MD5 keyed by the
 // exported session key over the three messages as sent, the AUTHENTICATE
-// one with its MIC field zeroed.
-func computeMIC(exported [16]byte, negotiate, challenge, authenticate []byte) [16]byte {
-	m := hmac.New(md5.New, exported[:])
-	m.Write(negotiate)
-	m.Write(challenge)
+// one with its MIC field zeroed. transcript is NEGOTIATE ‖ CHALLENGE.
+func computeMIC(exported [16]byte, transcript, authenticate []byte) [16]byte {
 	var zero [micLen]byte
-	m.Write(authenticate[:micOffset])
-	m.Write(zero[:])
-	m.Write(authenticate[micOffset+micLen:])
-	var s [16]byte
-	m.Sum(s[:0])
-	return s
+	return hmacMD5(exported[:], transcript, authenticate[:micOffset], zero[:], authenticate[micOffset+micLen:])
 }

@@ -2,10 +2,14 @@ package ntlm
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf16"
 
 	//lint:ignore SA1019 MD4 is what the NT hash is (MS-NLMP 3.3.1).
 	"golang.org/x/crypto/md4"
@@ -276,4 +280,48 @@ func TestDESKeyParity(t *testing.T) {
 	if hex.EncodeToString(k) != "0101010101010101" {
 		t.Errorf("desKey(0) = %x", k)
 	}
+}
+
+// hmacTests are the HMAC-MD5 vectors of RFC 2202 section 2 (test cases 1,
+// 2, 3, 6: short keys, and a key longer than the block).
+var hmacTests = []struct {
+	key, data, digest string // hex
+}{
+	{"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", hex.EncodeToString([]byte("Hi There")), "9294727a3638bb1c13f48ef8158bfc9d"},
+	{hex.EncodeToString([]byte("Jefe")), hex.EncodeToString([]byte("what do ya want for nothing?")), "750c783e6ab0b503eaa86e310a5db738"},
+	{strings.Repeat("aa", 16), strings.Repeat("dd", 50), "56be34521d144c88dbb8c733f0e8b3f6"},
+	{strings.Repeat("aa", 80), hex.EncodeToString([]byte("Test Using Larger Than Block-Size Key - Hash Key First")), "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"},
+}
+
+func TestHMACMD5Vectors(t *testing.T) {
+	for i, tt := range hmacTests {
+		key, _ := hex.DecodeString(tt.key)
+		data, _ := hex.DecodeString(tt.data)
+		if got := hmacMD5(key, data[:len(data)/2], data[len(data)/2:]); hex.EncodeToString(got[:]) != tt.digest {
+			t.Errorf("case %d: %x, want %s", i, got, tt.digest)
+		}
+	}
+}
+
+// FuzzHMACMD5 checks hmacMD5 and ntowfv2 against crypto/hmac and the
+// strings.ToUpper formula of MS-NLMP 3.3.2.
+func FuzzHMACMD5(f *testing.F) {
+	f.Add([]byte("key"), []byte("data"), "alice", "EXAMPLE")
+	f.Add(make([]byte, 100), []byte{}, "straße ǆ 🔑", "dom\xff")
+	f.Fuzz(func(t *testing.T, key, data []byte, user, domain string) {
+		m := hmac.New(md5.New, key)
+		m.Write(data)
+		if got := hmacMD5(key, data); !bytes.Equal(got[:], m.Sum(nil)) {
+			t.Fatalf("hmacMD5 = %x, crypto/hmac %x", got, m.Sum(nil))
+		}
+		var nt [16]byte
+		copy(nt[:], key)
+		m = hmac.New(md5.New, nt[:])
+		for _, u := range utf16.Encode([]rune(strings.ToUpper(user) + domain)) {
+			m.Write([]byte{byte(u), byte(u >> 8)})
+		}
+		if got := ntowfv2(nt, user, domain); !bytes.Equal(got[:], m.Sum(nil)) {
+			t.Fatalf("ntowfv2(%q, %q) = %x, want %x", user, domain, got, m.Sum(nil))
+		}
+	})
 }

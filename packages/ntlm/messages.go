@@ -148,9 +148,14 @@ type avList []avPair
 // parseAVList parses a TargetInfo field: pairs up to and including
 // MsvAvEOL, which must be present. Bytes after MsvAvEOL are ignored, as
 // Windows does (NTLMv2 blobs carry padding there). The values alias b.
-func parseAVList(b []byte) (avList, error) {
+func parseAVList(b []byte) (avList, error) { return appendAVList(nil, b) }
+
+// appendAVList is parseAVList appending the pairs to l, whose spare
+// capacity (a caller's array) saves an allocation. On failure it returns
+// nil.
+func appendAVList(l avList, b []byte) (avList, error) {
 	s := wire.String(b)
-	var l avList
+	l = l[:0]
 	for {
 		var id, n uint16
 		if !s.ReadUint16LE(&id) || !s.ReadUint16LE(&n) {
@@ -168,9 +173,6 @@ func parseAVList(b []byte) (avList, error) {
 		}
 		if len(l) == maxAVPairs {
 			return nil, malformed("more than %d AV_PAIRs", maxAVPairs)
-		}
-		if l == nil {
-			l = make(avList, 0, 8)
 		}
 		l = append(l, avPair{id: id, value: v})
 	}
@@ -333,6 +335,11 @@ type negotiateMsg struct {
 // marshal encodes m. VERSION is present when flagVersion is set; the
 // payload fields are present only with their SUPPLIED flags.
 func (m *negotiateMsg) marshal() ([]byte, error) {
+	return m.build(make([]byte, 0, negotiateLen+len(m.domain)+len(m.workstation)))
+}
+
+// build is marshal into buf's capacity (buf[:0]), growing it if need be.
+func (m *negotiateMsg) build(buf []byte) ([]byte, error) {
 	var dom, ws string
 	if m.flags&flagOEMDomainSupplied != 0 {
 		dom = m.domain
@@ -340,7 +347,7 @@ func (m *negotiateMsg) marshal() ([]byte, error) {
 	if m.flags&flagOEMWorkstationSupplied != 0 {
 		ws = m.workstation
 	}
-	b := wire.NewBuilder(make([]byte, 0, negotiateLen+len(dom)+len(ws)))
+	b := wire.NewBuilder(buf)
 	b.AddBytes(signature[:])
 	b.AddUint32LE(typeNegotiate)
 	b.AddUint32LE(m.flags)
@@ -357,17 +364,26 @@ func (m *negotiateMsg) marshal() ([]byte, error) {
 // minimal form, the 32-byte form without VERSION (curl), and the 40-byte
 // form; with flagVersion set VERSION must be there.
 func parseNegotiate(msg []byte) (*negotiateMsg, error) {
-	s, err := readHeader(msg, typeNegotiate, negotiateMinLen)
-	if err != nil {
+	m := &negotiateMsg{}
+	if err := m.unmarshal(msg); err != nil {
 		return nil, err
 	}
-	m := &negotiateMsg{}
+	return m, nil
+}
+
+// unmarshal is parseNegotiate into m. On failure m may be partly set.
+func (m *negotiateMsg) unmarshal(msg []byte) error {
+	*m = negotiateMsg{}
+	s, err := readHeader(msg, typeNegotiate, negotiateMinLen)
+	if err != nil {
+		return err
+	}
 	s.ReadUint32LE(&m.flags) // present: the minimum length is 16
 	if len(msg) == negotiateMinLen {
 		if m.flags&(flagVersion|flagOEMDomainSupplied|flagOEMWorkstationSupplied) != 0 {
-			return nil, malformed("NEGOTIATE flags 0x%08x need fields the message lacks", m.flags)
+			return malformed("NEGOTIATE flags 0x%08x need fields the message lacks", m.flags)
 		}
-		return m, nil
+		return nil
 	}
 	hdr := negotiateNoVerLen
 	if m.flags&flagVersion != 0 {
@@ -376,10 +392,10 @@ func parseNegotiate(msg []byte) (*negotiateMsg, error) {
 	var fd, fw wire.Field
 	var dom, ws []byte
 	if !s.ReadField(&fd) || !s.ReadField(&fw) || (hdr == negotiateLen && !s.CopyBytes(m.version[:])) {
-		return nil, malformed("NEGOTIATE too short (%d bytes)", len(msg))
+		return malformed("NEGOTIATE too short (%d bytes)", len(msg))
 	}
 	if !fd.Resolve(msg, hdr, &dom) || !fw.Resolve(msg, hdr, &ws) {
-		return nil, malformed("NEGOTIATE field points outside the message")
+		return malformed("NEGOTIATE field points outside the message")
 	}
 	if m.flags&flagOEMDomainSupplied != 0 {
 		m.domain = string(dom)
@@ -387,7 +403,7 @@ func parseNegotiate(msg []byte) (*negotiateMsg, error) {
 	if m.flags&flagOEMWorkstationSupplied != 0 {
 		m.workstation = string(ws)
 	}
-	return m, nil
+	return nil
 }
 
 // challengeMsg is CHALLENGE_MESSAGE (MS-NLMP 2.2.1.2).
@@ -407,7 +423,12 @@ func (m *challengeMsg) marshal() ([]byte, error) {
 	if m.flags&flagTargetInfo != 0 {
 		n += m.targetInfo.size()
 	}
-	b := wire.NewBuilder(make([]byte, 0, n))
+	return m.build(make([]byte, 0, n))
+}
+
+// build is marshal into buf's capacity (buf[:0]), growing it if need be.
+func (m *challengeMsg) build(buf []byte) ([]byte, error) {
+	b := wire.NewBuilder(buf)
 	b.AddBytes(signature[:])
 	b.AddUint32LE(typeChallenge)
 	name := b.AddField()
@@ -437,36 +458,47 @@ func (m *challengeMsg) marshal() ([]byte, error) {
 // Unicode; our own server sets only one, since gss-ntlmssp refuses both.
 // The TargetInfo values alias msg.
 func parseChallenge(msg []byte) (*challengeMsg, error) {
-	s, err := readHeader(msg, typeChallenge, challengeNoVerLen)
-	if err != nil {
+	m := &challengeMsg{}
+	if err := m.unmarshal(msg, nil); err != nil {
 		return nil, err
 	}
-	m := &challengeMsg{}
+	return m, nil
+}
+
+// unmarshal is parseChallenge into m, the TargetInfo pairs appended to
+// pairs[:0] (a caller's array, to save an allocation). On failure m may be
+// partly set.
+func (m *challengeMsg) unmarshal(msg []byte, pairs avList) error {
+	*m = challengeMsg{}
+	s, err := readHeader(msg, typeChallenge, challengeNoVerLen)
+	if err != nil {
+		return err
+	}
 	var fName, fInfo wire.Field
 	if !s.ReadField(&fName) || !s.ReadUint32LE(&m.flags) || !s.CopyBytes(m.serverChallenge[:]) ||
 		!s.CopyBytes(m.reserved[:]) || !s.ReadField(&fInfo) {
-		return nil, malformed("CHALLENGE too short (%d bytes)", len(msg))
+		return malformed("CHALLENGE too short (%d bytes)", len(msg))
 	}
 	hdr := challengeNoVerLen
 	if m.flags&flagVersion != 0 {
 		hdr = challengeLen
 		if !s.CopyBytes(m.version[:]) {
-			return nil, malformed("CHALLENGE with VERSION flag but no VERSION")
+			return malformed("CHALLENGE with VERSION flag but no VERSION")
 		}
 	}
 	var name, info []byte
 	if !fName.Resolve(msg, hdr, &name) || !fInfo.Resolve(msg, hdr, &info) {
-		return nil, malformed("CHALLENGE field points outside the message")
+		return malformed("CHALLENGE field points outside the message")
 	}
 	if m.targetName, err = decodeString(name, m.unicode()); err != nil {
-		return nil, err
+		return err
 	}
 	if m.flags&flagTargetInfo != 0 {
-		if m.targetInfo, err = parseAVList(info); err != nil {
-			return nil, err
+		if m.targetInfo, err = appendAVList(pairs, info); err != nil {
+			return err
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func (m *challengeMsg) equal(o *challengeMsg) bool {
@@ -506,11 +538,20 @@ func (m *authenticateMsg) headerLen() int {
 // user, workstation, LM response, NT response, session key. A field over
 // 65535 bytes fails with errTooLong.
 func (m *authenticateMsg) marshal() ([]byte, error) {
+	return m.build(make([]byte, 0, m.size()))
+}
+
+// size is the length of the marshalled message, exact for ASCII names.
+func (m *authenticateMsg) size() int {
+	return m.headerLen() + 2*(len(m.domain)+len(m.user)+len(m.workstation)) + len(m.lmChallengeResponse) +
+		len(m.ntChallengeResponse) + len(m.encryptedRandomSessionKey)
+}
+
+// build is marshal into buf's capacity (buf[:0]), growing it if need be.
+func (m *authenticateMsg) build(buf []byte) ([]byte, error) {
 	hdr := m.headerLen()
 	u := m.unicode()
-	n := hdr + 2*(len(m.domain)+len(m.user)+len(m.workstation)) + len(m.lmChallengeResponse) +
-		len(m.ntChallengeResponse) + len(m.encryptedRandomSessionKey)
-	b := wire.NewBuilder(make([]byte, 0, n))
+	b := wire.NewBuilder(buf)
 	b.AddBytes(signature[:])
 	b.AddUint32LE(typeAuthenticate)
 	lm, nt, dom, usr, ws, key := b.AddField(), b.AddField(), b.AddField(), b.AddField(), b.AddField(), b.AddField()
@@ -536,11 +577,20 @@ func (m *authenticateMsg) marshal() ([]byte, error) {
 // field that is non-empty or points past the 64-byte header. The byte
 // fields alias msg.
 func parseAuthenticate(msg []byte) (*authenticateMsg, error) {
-	s, err := readHeader(msg, typeAuthenticate, authenticateMinLen)
-	if err != nil {
+	m := &authenticateMsg{}
+	if err := m.unmarshal(msg); err != nil {
 		return nil, err
 	}
-	m := &authenticateMsg{}
+	return m, nil
+}
+
+// unmarshal is parseAuthenticate into m. On failure m may be partly set.
+func (m *authenticateMsg) unmarshal(msg []byte) error {
+	*m = authenticateMsg{}
+	s, err := readHeader(msg, typeAuthenticate, authenticateMinLen)
+	if err != nil {
+		return err
+	}
 	var fields [6]wire.Field // LM, NT, domain, user, workstation, session key
 	for i := range fields {
 		s.ReadField(&fields[i]) // present: the minimum length is 64
@@ -550,11 +600,11 @@ func parseAuthenticate(msg []byte) (*authenticateMsg, error) {
 	var raw [6][]byte
 	for i, f := range fields {
 		if !f.Resolve(msg, authenticateMinLen, &raw[i]) {
-			return nil, malformed("AUTHENTICATE field %d points outside the message", i)
+			return malformed("AUTHENTICATE field %d points outside the message", i)
 		}
 		if f.Len > 0 || f.Offset >= authenticateMinLen {
 			if uint64(f.Offset) > uint64(len(msg)) {
-				return nil, malformed("AUTHENTICATE field %d points outside the message", i)
+				return malformed("AUTHENTICATE field %d points outside the message", i)
 			}
 			start = min(start, uint64(f.Offset))
 		}
@@ -569,16 +619,16 @@ func parseAuthenticate(msg []byte) (*authenticateMsg, error) {
 	}
 	u := m.unicode()
 	if m.domain, err = decodeString(raw[2], u); err != nil {
-		return nil, err
+		return err
 	}
 	if m.user, err = decodeString(raw[3], u); err != nil {
-		return nil, err
+		return err
 	}
 	if m.workstation, err = decodeString(raw[4], u); err != nil {
-		return nil, err
+		return err
 	}
 	m.lmChallengeResponse, m.ntChallengeResponse, m.encryptedRandomSessionKey = raw[0], raw[1], raw[5]
-	return m, nil
+	return nil
 }
 
 func (m *authenticateMsg) equal(o *authenticateMsg) bool {

@@ -271,14 +271,14 @@ func TestContextDropsKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !zero(&c.id) || c.negotiateBytes != nil {
+		if !zero(&c.id) || c.transcript != nil {
 			t.Fatal("the completed handshake kept the user's keys or its messages")
 		}
 		if _, _, err := step(s, auth, 0); err != nil {
 			t.Fatal(err)
 		}
 		sc := s.(*serverContext)
-		if sc.negotiateBytes != nil || sc.challengeBytes != nil {
+		if sc.transcript != nil {
 			t.Fatal("the server kept the handshake's messages")
 		}
 		if _, err := c.session(); err != nil { // derive the session keys

@@ -3,7 +3,6 @@ package ntlm
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -165,6 +164,46 @@ func (c *Config) dnsComputerName() string {
 // Package is the NTLM security package. It is safe for concurrent use.
 type Package struct {
 	config Config
+
+	targetOnce sync.Once
+	targetInfo targetTemplate // set by targetOnce
+}
+
+// targetTemplate is what every CHALLENGE of a package says about its
+// server, derived once from the Config: TargetName, the target type flag
+// and the TargetInfo pairs before MsvAvTimestamp, encoded.
+type targetTemplate struct {
+	name       string
+	targetType uint32 // flagTargetTypeDomain or flagTargetTypeServer
+	info       avList // constant, shared: never modified
+}
+
+// target returns the package's targetTemplate.
+func (p *Package) target() *targetTemplate {
+	p.targetOnce.Do(func() {
+		cfg := &p.config
+		computer, domain := cfg.computerName(), cfg.domainName()
+		t := &p.targetInfo
+		t.name = domain
+		if domain != computer {
+			t.targetType = flagTargetTypeDomain
+		} else {
+			t.targetType = flagTargetTypeServer
+		}
+		// The order Windows sends (MS-NLMP 3.2.5.1.1).
+		t.info = avList{
+			{avNbDomainName, utf16le(domain)},
+			{avNbComputerName, utf16le(computer)},
+		}
+		if cfg.DNSDomainName != "" {
+			t.info = append(t.info, avPair{avDNSDomainName, utf16le(cfg.DNSDomainName)})
+		}
+		t.info = append(t.info, avPair{avDNSComputerName, utf16le(cfg.dnsComputerName())})
+		if cfg.DNSDomainName != "" {
+			t.info = append(t.info, avPair{avDNSTreeName, utf16le(cfg.DNSDomainName)})
+		}
+	})
+	return &p.targetInfo
 }
 
 // New returns the NTLM package configured by config; nil means defaults.
@@ -381,8 +420,4 @@ func (c *credentials) Free() {
 // filetime converts t to a FILETIME: 100 ns units since 1601-01-01 UTC.
 func filetime(t time.Time) uint64 {
 	return uint64(packages.NewTimeStamp(t))
-}
-
-func putFiletime(t time.Time) []byte {
-	return binary.LittleEndian.AppendUint64(nil, filetime(t))
 }

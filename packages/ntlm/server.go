@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/md5"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/gosspi/sspi/packages"
@@ -22,8 +21,7 @@ type serverContext struct {
 	store UserStore // constant
 
 	// handshake state, guarded by mu
-	negotiateBytes  []byte
-	challengeBytes  []byte
+	transcript      []byte // NEGOTIATE ‖ CHALLENGE as received and sent: what the MIC covers; dropped when done
 	challengeFlags  uint32
 	serverChallenge [8]byte
 	cbHash          [16]byte // the acceptor's own channel bindings
@@ -85,8 +83,8 @@ const offerable = flagSign | flagSeal | flagAlwaysSign | flagExtendedSessionSecu
 
 // readNegotiateSendChallenge is ASC #1.
 func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buffer, alloc bool) (status.Status, error) {
-	neg, err := parseNegotiate(in)
-	if err != nil {
+	var neg negotiateMsg
+	if err := neg.unmarshal(in); err != nil {
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
 	cfg := c.config()
@@ -104,30 +102,23 @@ func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buf
 	}
 	// ASC_REQ_CONFIDENTIALITY / INTEGRITY do not add flags the client did
 	// not ask for: the client would not use them.
-	computer, domain := cfg.computerName(), cfg.domainName()
-	if domain != computer {
-		flags |= flagTargetTypeDomain
-	} else {
-		flags |= flagTargetTypeServer
-	}
-	m := &challengeMsg{flags: flags, targetName: domain, version: ourVersion}
-	if _, err := io.ReadFull(cfg.rand(), m.serverChallenge[:]); err != nil {
+	t := c.pkg.target()
+	flags |= t.targetType
+	if _, err := io.ReadFull(cfg.rand(), c.serverChallenge[:]); err != nil {
 		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
 	}
-	// TargetInfo in the order Windows sends it (MS-NLMP 3.2.5.1.1).
-	m.targetInfo = avList{
-		{avNbDomainName, utf16le(domain)},
-		{avNbComputerName, utf16le(computer)},
-	}
-	if cfg.DNSDomainName != "" {
-		m.targetInfo = append(m.targetInfo, avPair{avDNSDomainName, utf16le(cfg.DNSDomainName)})
-	}
-	m.targetInfo = append(m.targetInfo, avPair{avDNSComputerName, utf16le(cfg.dnsComputerName())})
-	if cfg.DNSDomainName != "" {
-		m.targetInfo = append(m.targetInfo, avPair{avDNSTreeName, utf16le(cfg.DNSDomainName)})
-	}
-	m.targetInfo = append(m.targetInfo, avPair{avTimestamp, putFiletime(cfg.now())})
-	b, err := m.marshal()
+	m := challengeMsg{flags: flags, targetName: t.name, serverChallenge: c.serverChallenge, version: ourVersion}
+	// TargetInfo in the order Windows sends it (MS-NLMP 3.2.5.1.1): the
+	// names, the same for every CHALLENGE of the package, then the time.
+	var pairs [8]avPair
+	var ts [8]byte
+	binary.LittleEndian.PutUint64(ts[:], filetime(cfg.now()))
+	m.targetInfo = append(append(avList(pairs[:0]), t.info...), avPair{avTimestamp, ts[:]})
+	// The NEGOTIATE is kept for the MIC, and the CHALLENGE built right
+	// after it in the same buffer.
+	buf := make([]byte, len(in), len(in)+challengeLen+2*len(t.name)+m.targetInfo.size())
+	copy(buf, in)
+	b, err := m.build(buf[len(in):])
 	if err != nil {
 		// Names in Config too long for their 16-bit fields.
 		return c.fail(status.SEC_E_INTERNAL_ERROR, err)
@@ -136,10 +127,8 @@ func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buf
 		return status.SEC_E_BUFFER_TOO_SMALL, status.New(c.op(), Name, status.SEC_E_BUFFER_TOO_SMALL, nil)
 	}
 	secbuffer.Set(tok, b, alloc)
-	c.negotiateBytes = bytes.Clone(in)
-	c.challengeBytes = b
+	c.transcript = append(buf, b...) // in place when b was built in buf
 	c.challengeFlags = flags
-	c.serverChallenge = m.serverChallenge
 	c.retFlags = c.contextFlags(flags) // what was offered; final after ASC #2
 	c.state = stateSentChallenge
 	return status.SEC_I_CONTINUE_NEEDED, nil
@@ -152,13 +141,9 @@ const sessionFlags = flagSign | flagSeal | flagExtendedSessionSecurity | flagKey
 
 // readAuthenticate is ASC #2 (MS-NLMP 3.2.5.1.2).
 func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status.Status, error) {
-	if len(in) > maxTokenSize {
-		// Refused before it is copied.
-		return c.fail(status.SEC_E_INVALID_TOKEN, malformed("AUTHENTICATE of %d bytes, more than %d", len(in), maxTokenSize))
-	}
-	authBytes := bytes.Clone(in) // the MIC covers it; auth's fields alias it
-	auth, err := parseAuthenticate(authBytes)
-	if err != nil {
+	// auth's fields alias in, which the step reads and does not keep.
+	var auth authenticateMsg
+	if err := auth.unmarshal(in); err != nil {
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
 	flags := auth.flags
@@ -170,8 +155,9 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 		c.req&packages.ASC_REQ_ALLOW_MISSING_BINDINGS == 0
 
 	var kx [16]byte
+	var err error
 	switch {
-	case isAnonymous(auth):
+	case isAnonymous(&auth):
 		if c.req&packages.ASC_REQ_ALLOW_NULL_SESSION == 0 {
 			return c.fail(status.SEC_E_LOGON_DENIED, errors.New("ntlm: anonymous logon not allowed"))
 		}
@@ -184,7 +170,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 		// The session base key of an anonymous logon is Z(16).
 	case len(auth.ntChallengeResponse) > 24:
 		var st status.Status
-		if kx, st, err = c.checkNTLMv2(ctx, auth, required); err != nil {
+		if kx, st, err = c.checkNTLMv2(ctx, &auth, required); err != nil {
 			return c.fail(st, err)
 		}
 		c.clientName = qualified(auth.domain, auth.user)
@@ -199,7 +185,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 			return c.fail(status.SEC_E_LOGON_DENIED, errors.New("ntlm: NTLMv1 carries no MIC (RequireMIC)"))
 		}
 		var st status.Status
-		if kx, st, err = c.checkNTLMv1(ctx, auth); err != nil {
+		if kx, st, err = c.checkNTLMv1(ctx, &auth); err != nil {
 			return c.fail(st, err)
 		}
 		c.clientName = qualified(auth.domain, auth.user)
@@ -213,7 +199,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 		rc4Once(kx[:], exported[:], auth.encryptedRandomSessionKey)
 	}
 	if c.micExpected {
-		mic := computeMIC(exported, c.negotiateBytes, c.challengeBytes, authBytes)
+		mic := computeMIC(exported, c.transcript, in)
 		if !hmac.Equal(mic[:], auth.mic[:]) {
 			return c.fail(status.SEC_E_LOGON_DENIED, errors.New("ntlm: MIC does not match"))
 		}
@@ -221,7 +207,7 @@ func (c *serverContext) readAuthenticate(ctx context.Context, in []byte) (status
 	c.authMIC = c.micExpected
 	c.establish(flags, exported)
 	// The messages kept for the MIC are no longer needed.
-	c.negotiateBytes, c.challengeBytes = nil, nil
+	c.transcript = nil
 	return status.SEC_E_OK, nil
 }
 
@@ -253,7 +239,8 @@ func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, 
 		return kx, status.SEC_E_INVALID_TOKEN, malformed("NTLMv2 response of %d bytes", len(resp))
 	}
 	proof, blob := resp[:16], resp[16:]
-	info, err := parseAVList(blob[28:])
+	var pairs [16]avPair
+	info, err := appendAVList(pairs[:0], blob[28:])
 	if err != nil {
 		return kx, status.SEC_E_INVALID_TOKEN, err
 	}
@@ -264,29 +251,26 @@ func (c *serverContext) checkNTLMv2(ctx context.Context, auth *authenticateMsg, 
 	// MS-NLMP 3.2.5.1.2 computes NTOWFv2 with the domain the client sent;
 	// like Samba, also try no domain, which some clients use when they
 	// name a user without one.
-	var key, want [16]byte
-	var m hash.Hash // HMAC-MD5 keyed by NTOWFv2: the proof, then the session base key
+	var key [16]byte
+	ok := false
 	for _, d := range [2]string{auth.domain, ""} {
 		key = ntowfv2(nt, auth.user, d)
-		m = hmac.New(md5.New, key[:])
-		m.Write(c.serverChallenge[:])
-		m.Write(blob)
-		if subtle.ConstantTimeCompare(m.Sum(want[:0]), proof) == 1 {
+		want := hmacMD5(key[:], c.serverChallenge[:], blob) // NTProofStr
+		if subtle.ConstantTimeCompare(want[:], proof) == 1 {
+			ok = true
 			break
 		}
-		m = nil
 		if auth.domain == "" {
 			break
 		}
 	}
 	clear(nt[:])
-	clear(key[:])
-	if m == nil {
+	if !ok {
+		clear(key[:])
 		return kx, status.SEC_E_LOGON_DENIED, fmt.Errorf("ntlm: logon failure for %q", qualified(auth.domain, auth.user))
 	}
-	m.Reset()
-	m.Write(proof)
-	m.Sum(kx[:0])
+	kx = hmacMD5(key[:], proof)
+	clear(key[:])
 
 	// Channel bindings (MS-NLMP 3.2.5.1.2, Extended Protection): Z(16) or
 	// no pair means the client supplied none.
