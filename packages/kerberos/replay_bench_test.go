@@ -85,6 +85,14 @@ func BenchmarkReplayCheck(b *testing.B) {
 		for _, live := range []int{0, 150000} {
 			b.Run(fmt.Sprintf("%s/live=%d", rc.name, live), func(b *testing.B) {
 				c, n := filled(b, rc.new, live)
+				// The heap the collector must scan on every cycle, and how
+				// long a full collection takes, with the cache filled.
+				s := []metrics.Sample{{Name: "/gc/scan/heap:bytes"}}
+				metrics.Read(s)
+				scan := float64(s[0].Value.Uint64()) / (1 << 20)
+				start := time.Now()
+				runtime.GC()
+				gc := float64(time.Since(start).Microseconds())
 				b.ReportAllocs()
 				for b.Loop() {
 					n++
@@ -92,6 +100,8 @@ func BenchmarkReplayCheck(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(scan, "scan-heap-MiB")
+				b.ReportMetric(gc, "full-gc-µs")
 			})
 		}
 	}
