@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,9 +50,6 @@ type Context struct {
 	sizesOnce sync.Once // guards sizes and sizesErr
 	sizes     packages.SecPkgContext_Sizes
 	sizesErr  error
-
-	ntlmOnce sync.Once // guards ntlm
-	ntlm     bool      // the established context runs NTLM (Unwrap's layout)
 
 	extra []byte // guarded by hsMu: the unconsumed input of the last stream Step
 
@@ -590,79 +586,54 @@ func (c *Context) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32
 	return qop, st, nil
 }
 
-// Wrap seals plain (gss_wrap) and returns one message: the security token
-// followed by the ciphertext (and any padding), the layout Windows callers
-// such as LDAP SASL and .NET NegotiateStream exchange. plain is not
-// modified.
+// Wrap seals plain (gss_wrap) and returns one message in the package's
+// own layout: for NTLM and Kerberos the security token followed by the
+// ciphertext (and any padding), the layout Windows callers such as LDAP
+// SASL and .NET NegotiateStream exchange; for Schannel whole TLS records.
+// plain is not modified. The package decides the layout
+// ([packages.Wrapper]); one without a stream form gives
+// SEC_E_UNSUPPORTED_FUNCTION.
 func (c *Context) Wrap(plain []byte) (sealed []byte, err error) {
-	sizes, err := c.Sizes()
+	const op = "EncryptMessage"
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	w, err := c.wrapper(op)
 	if err != nil {
 		return nil, err
 	}
-	// One allocation: the token, the data and the padding are laid out in
-	// place, then closed up if the package used less than the maximum.
-	t, n, p := int(sizes.SecurityTrailer), len(plain), int(sizes.BlockSize)
-	out := make([]byte, t+n+p)
-	copy(out[t:], plain)
-	bufs := []secbuffer.Buffer{
-		{Type: secbuffer.SECBUFFER_TOKEN, Data: out[:0:t]},
-		{Type: secbuffer.SECBUFFER_DATA, Data: out[t : t+n : t+n]},
-		{Type: secbuffer.SECBUFFER_PADDING, Data: out[t+n : t+n : t+n+p]},
-	}
-	if err := c.EncryptMessage(0, bufs, 0); err != nil {
-		return nil, err
-	}
-	sealed = out[:0]
-	for _, b := range bufs {
-		sealed = append(sealed, b.Data...) // copy handles the overlap
-	}
-	return sealed, nil
+	sealed, err = w.Wrap(0, plain)
+	return sealed, wrapErr(op, c.info.Name, err)
 }
 
 // Unwrap opens a message made by the peer's Wrap and returns the
-// plaintext. Packages with a fixed-size token (NTLM) get it split into
-// SECBUFFER_TOKEN and SECBUFFER_DATA; the others (Kerberos) locate the
-// token themselves in a SECBUFFER_STREAM buffer. sealed is not modified.
+// plaintext. sealed is not modified.
 func (c *Context) Unwrap(sealed []byte) (plain []byte, err error) {
-	msg := append([]byte(nil), sealed...)
-	var bufs []secbuffer.Buffer
-	if c.runsNTLM() {
-		sizes, err := c.Sizes()
-		if err != nil {
-			return nil, err
-		}
-		n := int(sizes.SecurityTrailer)
-		if len(msg) < n {
-			return nil, newError("DecryptMessage", c.info.Name, status.SEC_E_INCOMPLETE_MESSAGE, nil)
-		}
-		bufs = []secbuffer.Buffer{
-			{Type: secbuffer.SECBUFFER_TOKEN, Data: msg[:n:n]},
-			{Type: secbuffer.SECBUFFER_DATA, Data: msg[n:]},
-		}
-	} else {
-		bufs = []secbuffer.Buffer{
-			{Type: secbuffer.SECBUFFER_STREAM, Data: msg},
-			{Type: secbuffer.SECBUFFER_DATA},
-		}
-	}
-	if _, _, err := c.DecryptMessage(bufs, 0); err != nil {
+	const op = "DecryptMessage"
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	w, err := c.wrapper(op)
+	if err != nil {
 		return nil, err
 	}
-	if d := secbuffer.Find(bufs, secbuffer.SECBUFFER_DATA); d != nil {
-		return d.Data, nil
-	}
-	return nil, nil
+	plain, _, err = w.Unwrap(sealed)
+	return plain, wrapErr(op, c.info.Name, err)
 }
 
-// runsNTLM reports whether the context's messages are NTLM's, whose
-// DecryptMessage takes no SECBUFFER_STREAM. It is decided once the
-// handshake is complete.
-func (c *Context) runsNTLM() bool {
-	if !c.Established() {
-		return strings.EqualFold(c.NegotiatedPackage(), "NTLM")
+// errNoStreamForm is the cause of Wrap and Unwrap on a package without
+// one.
+var errNoStreamForm = errors.New("sspi: the package has no stream form of message protection (packages.Wrapper)")
+
+// wrapper returns the package's stream form, after the state checks of
+// every message call.
+func (c *Context) wrapper(op string) (packages.Wrapper, error) {
+	if err := c.ready(op); err != nil {
+		return nil, err
 	}
-	c.ntlmOnce.Do(func() { c.ntlm = strings.EqualFold(c.NegotiatedPackage(), "NTLM") })
-	return c.ntlm
+	w, ok := c.pc.(packages.Wrapper)
+	if !ok {
+		return nil, newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, errNoStreamForm)
+	}
+	return w, nil
 }
 
 // Export serialises the context (ExportSecurityContext) into a blob of

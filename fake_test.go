@@ -438,3 +438,13 @@ func newFakeRegistry(names ...string) *Registry {
 	}
 	return r
 }
+
+// Wrap implements packages.Wrapper: the fake's token, then the data.
+func (c *fakeContext) Wrap(qop uint32, plain []byte) ([]byte, error) {
+	return packages.WrapBuffers(c, qop, plain)
+}
+
+// Unwrap implements packages.Wrapper.
+func (c *fakeContext) Unwrap(msg []byte) ([]byte, uint32, error) {
+	return packages.UnwrapFixed(c, msg, fakeSigLen)
+}

@@ -1,6 +1,7 @@
 package sspi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -94,5 +95,57 @@ func TestFlatAndGoAgreeOnFreedCredentials(t *testing.T) {
 	st := r.QueryCredentialsAttributesW(&h, SECPKG_CRED_ATTR_NAMES, &names)
 	if !errors.Is(goErr, SEC_E_INVALID_HANDLE) || st != SEC_E_INVALID_HANDLE {
 		t.Fatalf("after Free: Go %v, flat %v; want SEC_E_INVALID_HANDLE from both", goErr, st)
+	}
+}
+
+// schannelHandshake runs a TLS handshake between client and server with
+// StepStream.
+func schannelHandshake(t *testing.T, client, server *Context) {
+	t.Helper()
+	ctx := context.Background()
+	var tok []byte
+	for i := 0; i < 10 && !(client.Established() && server.Established()); i++ {
+		c := client
+		if i%2 == 1 {
+			c = server
+		}
+		out, _, err := c.StepStream(ctx, tok)
+		if err != nil {
+			t.Fatalf("leg %d: %v", i, err)
+		}
+		tok = out
+	}
+	if !client.Established() || !server.Established() {
+		t.Fatal("TLS handshake did not complete")
+	}
+}
+
+// TestWrapByCapability: Wrap and Unwrap go to the package's own stream
+// form (packages.Wrapper), never chosen by package name. Schannel's is
+// whole TLS records: a message larger than one record spans several.
+// Before, Context.Wrap on Schannel failed with a misleading
+// QueryContextAttributes error.
+func TestWrapByCapability(t *testing.T) {
+	for _, proto := range []uint32{SP_PROT_TLS1_2, SP_PROT_TLS1_3} {
+		cc, sc := tlsPair(t, tlsRegistry(t), proto)
+		schannelHandshake(t, cc, sc)
+		big := bytes.Repeat([]byte("0123456789abcdef"), 2000) // 32000 bytes: two records
+		for _, msg := range [][]byte{[]byte("hello over TLS"), big, nil} {
+			sealed, err := cc.Wrap(msg)
+			if err != nil {
+				t.Fatalf("Wrap: %v", err)
+			}
+			if len(msg) > 0 && bytes.Contains(sealed, msg[:min(len(msg), 16)]) {
+				t.Fatal("plaintext in the TLS records")
+			}
+			plain, err := sc.Unwrap(sealed)
+			if err != nil || !bytes.Equal(plain, msg) {
+				t.Fatalf("Unwrap: %d bytes, %v; want %d", len(plain), err, len(msg))
+			}
+		}
+		sealed, _ := sc.Wrap([]byte("answer"))
+		if _, err := cc.Unwrap(sealed[:len(sealed)-1]); !errors.Is(err, SEC_E_INCOMPLETE_MESSAGE) {
+			t.Fatalf("Unwrap of a partial record: %v, want SEC_E_INCOMPLETE_MESSAGE", err)
+		}
 	}
 }

@@ -172,6 +172,19 @@ type (
 	Importer interface {
 		ImportContext(blob []byte) (Context, error)
 	}
+
+	// Wrapper is the stream form of message protection (gss_wrap and
+	// gss_unwrap), in the package's own layout: Wrap returns one message
+	// holding the security token and the data (sealed, or only signed
+	// with SECQOP_WRAP_NO_ENCRYPT); Unwrap takes one such message and
+	// returns the plaintext and the QOP it was made with. The root's
+	// Context.Wrap and Unwrap dispatch to it, so that each package,
+	// not the root, knows where its token goes. [WrapBuffers] and
+	// [UnwrapStream] are the layouts most packages share.
+	Wrapper interface {
+		Wrap(qop uint32, plain []byte) ([]byte, error)
+		Unwrap(msg []byte) (plain []byte, qop uint32, err error)
+	}
 )
 
 // CredentialsAttributeQuerier is an optional interface of [Credentials]:
