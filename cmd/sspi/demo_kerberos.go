@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/gosspi/sspi"
-	"github.com/gosspi/sspi/internal/peers"
+	"github.com/gosspi/sspi/internal/mitkdc"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
 	"github.com/gosspi/sspi/packages/ntlm"
@@ -24,7 +24,7 @@ type demoRealm struct {
 	target string // the service principal
 	about  string // where the realm comes from
 	skip   string // why there is none, and how to have one
-	kdc    *peers.KDC
+	kdc    *mitkdc.KDC
 }
 
 var (
@@ -61,11 +61,11 @@ func findRealm() *demoRealm {
 			realm = &demoRealm{skip: "no KDC (--no-kdc): " + howToEnableKerberos}
 			return
 		}
-		if !peers.KDCInstalled() {
+		if !mitkdc.KDCInstalled() {
 			realm = &demoRealm{skip: "no KDC: " + howToEnableKerberos}
 			return
 		}
-		k, err := peers.StartKDC()
+		k, err := mitkdc.StartKDC()
 		if err != nil {
 			realm = &demoRealm{skip: fmt.Sprintf("the test KDC did not start (%v); %s", err, howToEnableKerberos)}
 			return
