@@ -207,7 +207,20 @@ func (d *cfxDir) unseal(conf []byte, data []region, trailer, cksum []byte) (bool
 		d.ki.Write(r.b)
 	}
 	d.ki.Write(trailer)
-	return hmac.Equal(d.ki.Sum(d.sum[:0])[:d.h], cksum), nil
+	if !hmac.Equal(d.ki.Sum(d.sum[:0])[:d.h], cksum) {
+		// RFC 3961 checks the plaintext, so it was decrypted in place
+		// first. Leave no unauthenticated plaintext in the caller's
+		// buffers: CBC-CTS with a zero IV is deterministic, so
+		// encrypting again restores the ciphertext (zeroed if that
+		// fails).
+		if err := d.cts.Encrypt(parts...); err != nil {
+			for _, p := range parts {
+				clear(p)
+			}
+		}
+		return false, nil
+	}
+	return true, nil
 }
 
 func (d *cfxDir) encParts(conf []byte, data []region, trailer []byte) [][]byte {

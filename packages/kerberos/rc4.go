@@ -277,10 +277,24 @@ func (s *session) rc4Unwrap(body []byte, data [][]byte) (uint32, status.Status, 
 	for _, p := range data {
 		d.md5.Write(p)
 	}
+	// On failure the data goes back to what was received: no
+	// unauthenticated (or replayed) plaintext stays in the caller's
+	// buffers. The RC4 key stream of seq is the same again.
+	restore := func() {
+		if sealed {
+			c := d.dataCipher(seq)
+			c.XORKeyStream(conf, conf)
+			for _, p := range data {
+				c.XORKeyStream(p, p)
+			}
+		}
+	}
 	if !hmac.Equal(d.checksum(), body[16:24]) {
+		restore()
 		return fail(status.SEC_E_MESSAGE_ALTERED)
 	}
 	if err := s.acceptSeq(uint64(seq)); err != nil {
+		restore()
 		return fail(status.SEC_E_OUT_OF_SEQUENCE)
 	}
 	if sealed {
