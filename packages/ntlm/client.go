@@ -21,6 +21,11 @@ type clientContext struct {
 	negotiateLen   int      // the length of the NEGOTIATE at the start of transcript
 	transcript     []byte   // NEGOTIATE ‖ CHALLENGE as sent and received: what the MIC covers
 	random         [24]byte // client challenge ‖ random session key, zeroed after ISC #2
+
+	// scratch space of ISC #2, in the context so that the step does not
+	// allocate
+	cbHash  [16]byte // the channel-binding hash, MsvAvChannelBindings
+	avFlags [4]byte  // MsvAvFlags
 }
 
 // transcriptCap is the capacity the client's transcript starts with: its
@@ -138,10 +143,12 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	c.transcript = append(c.transcript[:negLen], inTok.Data...)
 	var chal challengeMsg
 	var pairs [16]avPair
-	if err := chal.unmarshal(c.transcript[negLen:], pairs[:0]); err != nil {
+	info, err := chal.unmarshal(c.transcript[negLen:], pairs[:0])
+	if err != nil {
 		return c.fail(status.SEC_E_INVALID_TOKEN, err)
 	}
-	cbHash, _, err := bindings(in)
+	chal.targetInfo = info
+	c.cbHash, _, err = bindings(in)
 	if err != nil {
 		return c.fail(status.SEC_E_BAD_BINDINGS, err)
 	}
@@ -153,7 +160,7 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	if flags&(flagUnicode|flagOEM) == 0 {
 		flags |= flagOEM
 	}
-	auth := &authenticateMsg{
+	auth := authenticateMsg{
 		flags:       flags,
 		workstation: cfg.workstation(),
 		hasVersion:  true,
@@ -176,10 +183,12 @@ func (c *clientContext) readChallengeSendAuthenticate(in []secbuffer.Buffer, tok
 	case cfg.LMCompatibility == NTLMv2Only:
 		// NTLMv2: the key exchange key is the session base key
 		// (MS-NLMP 3.4.5.1).
-		auth.ntChallengeResponse, auth.lmChallengeResponse, kx, err = c.ntlmv2Responses(&chal, clientChallenge, cbHash)
+		var lm [24]byte
+		auth.ntChallengeResponse, lm, kx, err = c.ntlmv2Responses(&chal, clientChallenge)
 		if err != nil {
 			return c.fail(status.SEC_E_INVALID_TOKEN, err)
 		}
+		auth.lmChallengeResponse = lm[:]
 		auth.hasMIC = true
 	default:
 		var lm *[16]byte
@@ -260,10 +269,10 @@ func (c *clientContext) dropHandshake() {
 
 // ntlmv2Responses computes the NTLMv2 and LM responses and the session
 // base key (MS-NLMP 3.3.2), the blob carrying the server's AV pairs plus
-// MsvAvFlags (MIC present), MsvAvTargetName and MsvAvChannelBindings
-// (MS-NLMP 3.1.5.1.2). It fails when the blob would not fit its 16-bit
-// field.
-func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]byte, cbHash [16]byte) (nt, lm []byte, sessionBaseKey [16]byte, err error) {
+// MsvAvFlags (MIC present), MsvAvTargetName and MsvAvChannelBindings (16
+// zero bytes when the caller gave no SECBUFFER_CHANNEL_BINDINGS; MS-NLMP
+// 3.1.5.1.2). It fails when the blob would not fit its 16-bit field.
+func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]byte) (nt []byte, lm [24]byte, sessionBaseKey [16]byte, err error) {
 	var pairs [19]avPair // the server's (parsed into 16) and our three
 	info := append(avList(pairs[:0]), chal.targetInfo...)
 	var t uint64
@@ -280,29 +289,25 @@ func (c *clientContext) ntlmv2Responses(chal *challengeMsg, clientChallenge [8]b
 	if v, ok := info.get(avFlags); ok && len(v) == 4 {
 		avf = leUint32(v)
 	}
-	var avfBytes [4]byte
-	binary.LittleEndian.PutUint32(avfBytes[:], avf|avFlagMIC)
-	info = info.set(avFlags, avfBytes[:])
+	binary.LittleEndian.PutUint32(c.avFlags[:], avf|avFlagMIC)
+	info = info.set(avFlags, c.avFlags[:])
 	if c.target != "" {
 		info = info.set(avTargetName, utf16le(c.target))
 	}
-	// 16 zero bytes when the caller gave no SECBUFFER_CHANNEL_BINDINGS.
-	info = info.set(avChannelBindings, cbHash[:])
-	blob, err := v2Blob(t, clientChallenge, info)
+	info = info.set(avChannelBindings, c.cbHash[:])
+	// The NT response is NTProofStr ‖ blob: the blob is built after 16
+	// bytes of room, filled by v2Sign.
+	nt, err = appendV2Blob(make([]byte, 16, 16+28+info.size()+4), t, clientChallenge, info)
 	if err != nil {
-		return nil, nil, sessionBaseKey, err
+		return nil, lm, sessionBaseKey, err
 	}
-	nt, lm, sessionBaseKey = v2Responses(c.id.v2, chal.serverChallenge, clientChallenge, blob)
+	lm, sessionBaseKey = v2Sign(c.id.v2, chal.serverChallenge, clientChallenge, nt)
 	if hasTS {
 		// With MsvAvTimestamp the LM response is Z(24).
-		lm = zeroLMResponse[:]
+		lm = [24]byte{}
 	}
 	return nt, lm, sessionBaseKey, nil
 }
-
-// zeroLMResponse is the LM response of NTLMv2 with MsvAvTimestamp, Z(24).
-// It is only read (marshal copies it).
-var zeroLMResponse [24]byte
 
 // anonymousName is the name Windows gives the anonymous logon.
 const anonymousName = `NT AUTHORITY\ANONYMOUS LOGON`

@@ -186,7 +186,12 @@ func v1SessionBaseKey(nt [16]byte) [16]byte {
 // 0x01 0x01, Z(6), Time, ClientChallenge, Z(4), AvPairs, Z(4). It fails
 // when an AV value is over 65535 bytes.
 func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) ([]byte, error) {
-	b := wire.NewBuilder(make([]byte, 0, 28+info.size()+4))
+	return appendV2Blob(make([]byte, 0, 28+info.size()+4), timestamp, clientChallenge, info)
+}
+
+// appendV2Blob is v2Blob appending to dst.
+func appendV2Blob(dst []byte, timestamp uint64, clientChallenge [8]byte, info avList) ([]byte, error) {
+	b := wire.NewBuilder(dst[len(dst):])
 	b.AddUint8(1)
 	b.AddUint8(1)
 	b.AddZeros(6)
@@ -195,20 +200,31 @@ func v2Blob(timestamp uint64, clientChallenge [8]byte, info avList) ([]byte, err
 	b.AddZeros(4)
 	info.build(b)
 	b.AddZeros(4)
-	return finish(b)
+	blob, err := finish(b)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, blob...), nil // in place when blob was built in dst's capacity
 }
 
 // v2Responses computes the NTLMv2 and LMv2 responses and the session base
 // key from NTOWFv2 and the blob (MS-NLMP 3.3.2).
-func v2Responses(v2 [16]byte, serverChallenge, clientChallenge [8]byte, blob []byte) (ntResp, lmResp []byte, sessionBaseKey [16]byte) {
-	ntResp = make([]byte, md5.Size+len(blob))
-	proof := hmacMD5(v2[:], serverChallenge[:], blob) // NTProofStr
+func v2Responses(v2 [16]byte, serverChallenge, clientChallenge [8]byte, blob []byte) (ntResp []byte, lmResp [24]byte, sessionBaseKey [16]byte) {
+	ntResp = append(make([]byte, md5.Size, md5.Size+len(blob)), blob...)
+	lmResp, sessionBaseKey = v2Sign(v2, serverChallenge, clientChallenge, ntResp)
+	return ntResp, lmResp, sessionBaseKey
+}
+
+// v2Sign completes an NTLMv2 response built as 16 bytes of room followed
+// by the blob: it writes NTProofStr into the room, and returns the LMv2
+// response and the session base key (MS-NLMP 3.3.2).
+func v2Sign(v2 [16]byte, serverChallenge, clientChallenge [8]byte, ntResp []byte) (lmResp [24]byte, sessionBaseKey [16]byte) {
+	proof := hmacMD5(v2[:], serverChallenge[:], ntResp[md5.Size:])
 	copy(ntResp, proof[:])
-	copy(ntResp[md5.Size:], blob)
 	lm := hmacMD5(v2[:], serverChallenge[:], clientChallenge[:])
-	lmResp = make([]byte, 0, md5.Size+8)
-	lmResp = append(append(lmResp, lm[:]...), clientChallenge[:]...)
-	return ntResp, lmResp, hmacMD5(v2[:], proof[:])
+	copy(lmResp[:], lm[:])
+	copy(lmResp[md5.Size:], clientChallenge[:])
+	return lmResp, hmacMD5(v2[:], proof[:])
 }
 
 // kxkey is KXKEY (MS-NLMP 3.4.5.1) for NTLMv1. For NTLMv2 the key exchange

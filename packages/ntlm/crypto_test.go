@@ -154,7 +154,7 @@ func TestVectors(t *testing.T) {
 						t.Error("NT response does not end with the blob")
 					}
 				case "v2-lm-response":
-					got = lm
+					got = lm[:]
 				default:
 					got = sbk[:]
 				}

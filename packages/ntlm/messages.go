@@ -318,10 +318,7 @@ func decodeString(b []byte, isUnicode bool) (string, error) {
 
 // utf16le encodes s as UTF-16LE without terminator.
 func utf16le(s string) []byte {
-	var b wire.Builder
-	b.AddUTF16LE(s)
-	m, _ := b.Bytes() // AddUTF16LE cannot overflow
-	return m
+	return wire.AppendUTF16LE(make([]byte, 0, 2*len(s)), s)
 }
 
 // negotiateMsg is NEGOTIATE_MESSAGE (MS-NLMP 2.2.1.1).
@@ -459,46 +456,47 @@ func (m *challengeMsg) build(buf []byte) ([]byte, error) {
 // The TargetInfo values alias msg.
 func parseChallenge(msg []byte) (*challengeMsg, error) {
 	m := &challengeMsg{}
-	if err := m.unmarshal(msg, nil); err != nil {
+	info, err := m.unmarshal(msg, nil)
+	if err != nil {
 		return nil, err
 	}
+	m.targetInfo = info
 	return m, nil
 }
 
-// unmarshal is parseChallenge into m, the TargetInfo pairs appended to
-// pairs[:0] (a caller's array, to save an allocation). On failure m may be
-// partly set.
-func (m *challengeMsg) unmarshal(msg []byte, pairs avList) error {
+// unmarshal is parseChallenge into m, except for the TargetInfo pairs:
+// it returns them, appended to pairs[:0] (a caller's array, to save an
+// allocation), for the caller to store in m.targetInfo. On failure m may
+// be partly set.
+func (m *challengeMsg) unmarshal(msg []byte, pairs avList) (avList, error) {
 	*m = challengeMsg{}
 	s, err := readHeader(msg, typeChallenge, challengeNoVerLen)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var fName, fInfo wire.Field
 	if !s.ReadField(&fName) || !s.ReadUint32LE(&m.flags) || !s.CopyBytes(m.serverChallenge[:]) ||
 		!s.CopyBytes(m.reserved[:]) || !s.ReadField(&fInfo) {
-		return malformed("CHALLENGE too short (%d bytes)", len(msg))
+		return nil, malformed("CHALLENGE too short (%d bytes)", len(msg))
 	}
 	hdr := challengeNoVerLen
 	if m.flags&flagVersion != 0 {
 		hdr = challengeLen
 		if !s.CopyBytes(m.version[:]) {
-			return malformed("CHALLENGE with VERSION flag but no VERSION")
+			return nil, malformed("CHALLENGE with VERSION flag but no VERSION")
 		}
 	}
 	var name, info []byte
 	if !fName.Resolve(msg, hdr, &name) || !fInfo.Resolve(msg, hdr, &info) {
-		return malformed("CHALLENGE field points outside the message")
+		return nil, malformed("CHALLENGE field points outside the message")
 	}
 	if m.targetName, err = decodeString(name, m.unicode()); err != nil {
-		return err
+		return nil, err
 	}
 	if m.flags&flagTargetInfo != 0 {
-		if m.targetInfo, err = appendAVList(pairs, info); err != nil {
-			return err
-		}
+		return appendAVList(pairs, info)
 	}
-	return nil
+	return nil, nil
 }
 
 func (m *challengeMsg) equal(o *challengeMsg) bool {

@@ -26,7 +26,8 @@ type serverContext struct {
 	serverChallenge [8]byte
 	cbHash          [16]byte // the acceptor's own channel bindings
 	hasCB           bool
-	micExpected     bool // MsvAvFlags announced a MIC
+	micExpected     bool    // MsvAvFlags announced a MIC
+	timestamp       [8]byte // MsvAvTimestamp of the CHALLENGE; here so that ASC #1 does not allocate it
 }
 
 func newServer(p *Package, store UserStore, req uint32) *serverContext {
@@ -111,9 +112,8 @@ func (c *serverContext) readNegotiateSendChallenge(in []byte, tok *secbuffer.Buf
 	// TargetInfo in the order Windows sends it (MS-NLMP 3.2.5.1.1): the
 	// names, the same for every CHALLENGE of the package, then the time.
 	var pairs [8]avPair
-	var ts [8]byte
-	binary.LittleEndian.PutUint64(ts[:], filetime(cfg.now()))
-	m.targetInfo = append(append(avList(pairs[:0]), t.info...), avPair{avTimestamp, ts[:]})
+	binary.LittleEndian.PutUint64(c.timestamp[:], filetime(cfg.now()))
+	m.targetInfo = append(append(avList(pairs[:0]), t.info...), avPair{avTimestamp, c.timestamp[:]})
 	// The NEGOTIATE is kept for the MIC, and the CHALLENGE built right
 	// after it in the same buffer.
 	buf := make([]byte, len(in), len(in)+challengeLen+2*len(t.name)+m.targetInfo.size())
