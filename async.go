@@ -30,8 +30,10 @@ import (
 // Windows, where these parameters are annotated _In_ because they are
 // written at completion. The engine that runs the calls guarantees:
 //
-//   - A call starts as soon as it may run, on a goroutine of its own:
-//     nobody has to wait for it or ask about it first.
+//   - A call starts as soon as it may run: a goroutine is started for it
+//     at once (unless [SspiAsyncContext.Wait] gets there first and runs
+//     it on the waiting goroutine); nobody has to wait for it or ask about
+//     it first.
 //   - Calls on one security context (the same *phContext, or the same
 //     *phCredential for SspiFreeCredentialsHandleAsync) run one at a time in
 //     the order they were issued; calls on different contexts run in
@@ -50,9 +52,9 @@ type SspiAsyncContext struct {
 
 // SspiAsyncNotifyCallback is an SspiAsyncNotifyCallback: called once when a
 // call issued on Handle completes, with the CallbackData registered by
-// [SspiSetAsyncNotifyCallback]. It runs on the engine goroutine that ran the
-// call, after every output parameter has been written and the status has
-// become final. It may call [SspiGetAsyncCallStatus], reuse Handle for the
+// [SspiSetAsyncNotifyCallback]. It runs on an engine goroutine (the one
+// that ran the call, never the caller's), after every output parameter has
+// been written and the status has become final. It may call [SspiGetAsyncCallStatus], reuse Handle for the
 // next call, or free it. A panic in the callback is recovered and
 // discarded; the engine carries on.
 type SspiAsyncNotifyCallback func(Handle *SspiAsyncContext, CallbackData any)
@@ -230,7 +232,10 @@ func (h *SspiAsyncContext) Done() <-chan struct{} {
 // Wait blocks until the pending call completes and returns its status, as
 // [SspiGetAsyncCallStatus] then does. If ctx ends first it returns
 // SEC_I_ASYNC_CALL_PENDING; the call goes on (free the async context to
-// cancel it).
+// cancel it). With a ctx that never ends, such as context.Background(), and
+// no callback registered, a call that may run but that no engine goroutine
+// has begun yet runs on the goroutine calling Wait, which would only block
+// for as long; ordering, limits and results are as on an engine goroutine.
 func (h *SspiAsyncContext) Wait(ctx context.Context) status.Status {
 	if h == nil {
 		return status.SEC_E_INVALID_HANDLE

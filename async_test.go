@@ -1215,10 +1215,12 @@ func TestAsyncManyHandshakes(t *testing.T) {
 	})
 }
 
-// engineGoroutines counts the goroutines of the async engine: those with
-// the engine's run loop on their stack. Tests count these rather than
-// runtime.NumGoroutine, which also counts the runtime's finalizer and
-// cleanup goroutines while they run, at times no test controls.
+// engineGoroutines counts the goroutines of the async engine in the
+// calling test's testing/synctest bubble: those with the engine's run loop
+// on their stack. Tests count these rather than runtime.NumGoroutine,
+// which also counts the runtime's finalizer and cleanup goroutines while
+// they run, at times no test controls, and workers that earlier tests
+// outside a bubble left winding down.
 func engineGoroutines() int {
 	buf := make([]byte, 1<<16)
 	for {
@@ -1231,7 +1233,8 @@ func engineGoroutines() int {
 	}
 	count := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "sspi/internal/async.(*Engine).run(") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, ", synctest bubble ") && strings.Contains(g, "sspi/internal/async.(*Engine).run(") {
 			count++
 		}
 	}

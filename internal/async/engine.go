@@ -41,6 +41,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/gosspi/sspi/status"
 )
@@ -130,12 +131,17 @@ const (
 	finished                    // returned, or removed from its queue before running
 )
 
-// call is one issued call. It is also the context its Runner runs with
-// (see Value).
+// call is one issued call. It is also the context its Runner runs with:
+// a child of the parent given to Start that ends when the parent ends, when
+// the Op is freed, or when the call returns (see the context methods
+// below; being its own context saves a context.WithCancel per call).
 type call struct {
-	context.Context                         // the call's own: a child of the parent given to Start
-	cancel          context.CancelCauseFunc // ends Context
-	stop            func() bool             // stops watching the parent; nil when the parent never ends
+	parent context.Context
+	stop   func() bool // stops watching the parent; nil when the parent never ends
+
+	cmu  sync.Mutex
+	err  error         // guarded by cmu: set once, when the call's context ends
+	done chan struct{} // guarded by cmu: made by the first Done, closed when err is set
 
 	e     *Engine
 	op    *Op
@@ -219,8 +225,10 @@ func (e *Engine) submit(c *call) {
 	if e.enterKeyLocked(c) {
 		start = e.admitLocked(c, nil)
 	}
+	e.ready = append(e.ready, start...)
+	n := e.workersNeededLocked()
 	e.mu.Unlock()
-	e.launch(start, false)
+	e.startWorkers(n)
 }
 
 // enterKeyLocked makes c's key busy and reports true when no other call
@@ -344,13 +352,25 @@ func (e *Engine) launch(start []*call, take bool) (next *call) {
 	if take {
 		next = e.popReadyLocked()
 	}
+	n := e.workersNeededLocked()
+	e.mu.Unlock()
+	e.startWorkers(n)
+	return next
+}
+
+// workersNeededLocked counts as seekers, and returns, the workers to start
+// so that seekers >= len(ready).
+func (e *Engine) workersNeededLocked() int {
 	n := max(len(e.ready)-e.seekers, 0)
 	e.seekers += n
-	e.mu.Unlock()
+	return n
+}
+
+// startWorkers starts n workers, counted as seekers already.
+func (e *Engine) startWorkers(n int) {
 	for range n {
 		go e.run()
 	}
-	return next
 }
 
 // popReadyLocked takes the first call off the ready list, if any.
@@ -492,13 +512,50 @@ func (c *call) end() {
 	if c.stop != nil {
 		c.stop()
 	}
-	c.cancel(nil)
+	c.cancel(context.Canceled)
+}
+
+// cancel ends the call's context with err unless it has ended already.
+func (c *call) cancel(err error) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+}
+
+// The context methods of a call.
+var _ context.Context = (*call)(nil)
+
+func (c *call) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+
+func (c *call) Done() <-chan struct{} {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+func (c *call) Err() error {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	return c.err
 }
 
 // canceledStatus is the status of a call whose context ended before it
-// could run: what status.Code gives for the context's cause.
-func canceledStatus(ctx context.Context) status.Status {
-	return status.Code(context.Cause(ctx))
+// could run: what status.Code gives for the context's cause (its parent's
+// cause, if the parent ended).
+func canceledStatus(c *call) status.Status {
+	return status.Code(context.Cause(c))
 }
 
 // callKey is the context key under which a call's context gives the call.
@@ -510,7 +567,7 @@ func (c *call) Value(key any) any {
 	if key == (callKey{}) {
 		return c
 	}
-	return c.Context.Value(key)
+	return c.parent.Value(key)
 }
 
 // NetworkBound is called by code running on the engine just before it

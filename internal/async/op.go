@@ -91,15 +91,16 @@ func (o *Op) StartRunner(parent context.Context, e *Engine, key any, class Class
 	if o.state == pending {
 		return ErrPending
 	}
-	c := &call{e: e, op: o, key: key, class: class, run: run}
-	c.Context, c.cancel = context.WithCancelCause(parent)
-	if parent.Done() != nil {
-		// A queued call whose parent ends completes at once, as
-		// cancelled. (Its own context may not have seen the parent end
-		// yet when this runs: the order in which a context's children
-		// are told is not defined.)
+	c := &call{parent: parent, e: e, op: o, key: key, class: class, run: run}
+	switch {
+	case parent.Done() == nil:
+	case parent.Err() != nil:
+		c.err = parent.Err() // submit completes it without running it
+	default:
+		// The call's context ends with its parent's, and a queued call
+		// then completes at once, as cancelled.
 		c.stop = context.AfterFunc(parent, func() {
-			c.cancel(context.Cause(parent))
+			c.cancel(parent.Err())
 			e.dequeue(c)
 		})
 	}
@@ -275,7 +276,7 @@ func (o *Op) Free() {
 		return
 	}
 	if first {
-		c.cancel(nil)  // context.Canceled
+		c.cancel(context.Canceled)
 		c.e.dequeue(c) // a queued call completes here, as cancelled
 	}
 	<-ch
