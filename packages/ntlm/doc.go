@@ -52,6 +52,24 @@
 // returns the NT hash of a user; nil means [Config.Users] or
 // NTLM_USER_FILE.
 //
+// Who owns the keys: credentials hold the user's NT hash, NTOWFv2 and,
+// with [AllowLM], LM hash, and zero them on Free. A client context takes
+// its own copy when it is created, so that credentials freed between its
+// two steps do not break the handshake; it zeroes that copy when its
+// second step completes or fails, and on Delete. The session keys of an
+// established context are zeroed on Delete. Printing a [Users], an
+// [NTHash], credentials, a context or the [Package] with fmt shows no
+// password, hash or key, whatever the verb.
+//
+// # Limits
+//
+// Every message a context reads is refused with SEC_E_INVALID_TOKEN above
+// 16 KiB, before it is copied. A message whose fields would not fit their
+// 16-bit lengths is never sent with a truncated length: a CHALLENGE whose
+// TargetInfo cannot fit in the AUTHENTICATE, or a user name over 32,767
+// UTF-16 units, makes the client's second step fail with
+// SEC_E_INVALID_TOKEN, as Windows refuses such a CHALLENGE.
+//
 // # Session security
 //
 // Key exchange (KEY_EXCH), 128-bit keys and extended session security are
