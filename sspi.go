@@ -128,6 +128,48 @@
 // way. The asynchronous family (SspiInitializeSecurityContextAsyncW and
 // friends) runs the synchronous calls on an engine of its own.
 //
+// # Layers and ownership
+//
+// Imports point down only: [status] → [secbuffer] → [packages] (the
+// provider contract) → the providers under packages/ (ntlm, kerberos,
+// negotiate, digest, schannel) → this package → the adapters (sspihttp,
+// sasl) → cmd/sspi. Providers never import this package; the root holds
+// the Windows-shaped surface, not protocol detail.
+//
+// Each key, lock and error has one owner:
+//
+//   - A [*Context] owns the locks: one for the handshake (Step, the
+//     attribute and control calls), then one per direction (send:
+//     MakeSignature, EncryptMessage, Wrap; receive: VerifySignature,
+//     DecryptMessage, Unwrap). It checks the state before any message
+//     call: until the last Step has returned, or after Delete, message
+//     calls give [SEC_E_INVALID_HANDLE] from the root, so no package
+//     reads keys its handshake is still writing.
+//   - The root dispatches by capability, never by package name: the
+//     optional interfaces of [packages] ([packages.Wrapper] for the
+//     stream form of Wrap and Unwrap, [packages.Exporter], ...) say what a
+//     package's context can do, and each package keeps its own message
+//     layout.
+//   - A package's context owns copies of the keys it uses (session keys,
+//     subkeys, sealing and signing keys) and zeroes them on Delete; the
+//     handshake drops what only it needed (a Kerberos ticket's session
+//     key, an NTLM hash) when it completes. Credentials own theirs and
+//     zero them on Free; freeing credentials while a context made from
+//     them is mid-handshake does not break it.
+//   - Kerberos talks to KDCs through a replaceable transport without
+//     holding a lock across the network: concurrent requests for one
+//     ticket share one exchange, and each caller waits only as long as
+//     its own context.Context allows; Free ends every wait at once.
+//   - One replay cache per process serves every Kerberos acceptor,
+//     through "Kerberos" and "Negotiate" alike (kerberos.ReplayCache: in
+//     memory by default, or a file shared by the processes of a host).
+//   - The flat API calls the Go API: there is one implementation of each
+//     operation, and both report the same status.
+//   - Errors are [*status.Error] values made by the package that failed,
+//     with the SSPI call named by the root; values that hold a secret
+//     (an [AuthIdentity], Digest users, NTLM user lists) print it as
+//     "<redacted>" with every fmt verb.
+//
 // # Specifications
 //
 // The Windows behaviour emulated here is that of the public SSPI
