@@ -1,6 +1,6 @@
 package sspi
 
-import "github.com/gosspi/sspi/packages/kerberos"
+import "github.com/gosspi/sspi/packages"
 
 // PAC is what a Kerberos acceptor decoded from the Privilege Attribute
 // Certificate (MS-PAC) of the client's ticket, once its server signature
@@ -15,11 +15,14 @@ import "github.com/gosspi/sspi/packages/kerberos"
 // not verify fails AcceptSecurityContext with SEC_E_LOGON_DENIED, as on
 // Windows; errors.Is(err, kerberos.ErrMalformedPAC) or
 // kerberos.ErrPACSignature tells which.
-type PAC = kerberos.PAC
+//
+// The type is the provider contract's plain [packages.PAC], so a caller,
+// or another Kerberos package, depends on no package's types.
+type PAC = packages.PAC
 
 // UPNDNSInfo is the UPN_DNS_INFO buffer of a PAC (MS-PAC 2.10), in
 // [PAC].UPNDNSInfo.
-type UPNDNSInfo = kerberos.UPNDNSInfo
+type UPNDNSInfo = packages.UPNDNSInfo
 
 // PAC returns the PAC of the client's ticket on an established server
 // context of Kerberos, or of Negotiate when it selected Kerberos. It
@@ -28,7 +31,7 @@ type UPNDNSInfo = kerberos.UPNDNSInfo
 // after Delete, and when the ticket carried no PAC.
 //
 // The accessor works with any package whose acceptor contexts implement
-// [kerberos.PACContext]. The PAC is shared with the context: callers must
+// [packages.PACContext]. The PAC is shared with the context: callers must
 // not modify it.
 func (c *Context) PAC() (*PAC, bool) {
 	c.hsMu.Lock()
@@ -36,7 +39,7 @@ func (c *Context) PAC() (*PAC, bool) {
 	if c.deleted.Load() || !c.established.Load() {
 		return nil, false
 	}
-	pc, ok := c.pc.(kerberos.PACContext)
+	pc, ok := c.pc.(packages.PACContext)
 	if !ok {
 		return nil, false
 	}

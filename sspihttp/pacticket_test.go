@@ -354,7 +354,7 @@ func TestIdentitySIDsFromLogonInfo(t *testing.T) {
 			if id.PAC == nil || id.PAC.LogonInfo == nil || id.PAC.ClientName != "alice" {
 				t.Fatalf("PAC %+v", id.PAC)
 			}
-			if got := id.PAC.LogonInfo.LogonDomainName.Value; got != "GOSSPI" {
+			if got := id.PAC.LogonInfo.LogonDomainName; got != "GOSSPI" {
 				t.Errorf("logon domain %q", got)
 			}
 		})

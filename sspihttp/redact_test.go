@@ -15,13 +15,13 @@ import (
 // ntlm.Users and digest.Users).
 func TestServerPrintsNoSecrets(t *testing.T) {
 	const pw = "S3cret-Passw0rd"
-	s := Server{
+	s := &Server{
 		Negotiate: negotiate.AuthData{NTLM: ntlm.Users{`DOM\alice`: pw}},
 		NTLM:      ntlm.Users{"alice": pw},
 		Digest:    digest.Users{{Name: "alice", Password: pw}},
 	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-		for _, v := range []any{s, &s} {
+		for _, v := range []any{s, s.Negotiate, s.NTLM, s.Digest} {
 			if out := fmt.Sprintf(verb, v); strings.Contains(out, pw) {
 				t.Errorf("%s of %T leaks the password: %s", verb, v, out)
 			}

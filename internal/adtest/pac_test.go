@@ -128,13 +128,13 @@ func TestPAC(t *testing.T) {
 			if li == nil {
 				t.Fatal("the PAC has no KERB_VALIDATION_INFO")
 			}
-			if li.EffectiveName.Value != Alice.Name {
-				t.Errorf("EffectiveName %q, want %q", li.EffectiveName.Value, Alice.Name)
+			if li.EffectiveName != Alice.Name {
+				t.Errorf("EffectiveName %q, want %q", li.EffectiveName, Alice.Name)
 			}
-			if li.LogonDomainName.Value != dc.NetBIOS {
-				t.Errorf("LogonDomainName %q, want %q", li.LogonDomainName.Value, dc.NetBIOS)
+			if li.LogonDomainName != dc.NetBIOS {
+				t.Errorf("LogonDomainName %q, want %q", li.LogonDomainName, dc.NetBIOS)
 			}
-			if got := li.LogonDomainID.String(); got != dc.DomainSID {
+			if got := li.LogonDomainSID; got != dc.DomainSID {
 				t.Errorf("LogonDomainId %s, want %s", got, dc.DomainSID)
 			}
 			if li.PrimaryGroupID != 513 {

@@ -13,6 +13,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/gosspi/sspi/packages"
 )
 
 // The PAC of MS-PAC: its PACTYPE framing (2.3, 2.4), the server signature
@@ -247,7 +249,7 @@ func parsePAC(b []byte, key types.EncryptionKey) (*PAC, error) {
 }
 
 // decodePACBuffers decodes the logon info, client info and UPN_DNS_INFO
-// buffers of a parsed PAC. Other buffers are kept in Raw only.
+// buffers of a parsed PAC. Every buffer is kept in Buffers.
 func decodePACBuffers(version uint32, bufs []pacBuffer) (_ *PAC, err error) {
 	defer func() {
 		// The NDR decoders are gokrb5's; a PAC they cannot read is an
@@ -256,17 +258,16 @@ func decodePACBuffers(version uint32, bufs []pacBuffer) (_ *PAC, err error) {
 			err = malformedPAC("decoder panic: %v", r)
 		}
 	}()
-	out := &PAC{Raw: pac.PACType{CBuffers: uint32(len(bufs)), Version: version}}
+	out := &PAC{}
 	for _, p := range bufs {
-		out.Raw.Buffers = append(out.Raw.Buffers, pac.InfoBuffer{ULType: p.typ, CBBufferSize: uint32(len(p.data)), Offset: p.off})
+		out.Buffers = append(out.Buffers, packages.PACBuffer{Type: p.typ, Data: p.data})
 		switch p.typ {
 		case pacLogonInfo:
 			var li pac.KerbValidationInfo
 			if err := li.Unmarshal(p.data); err != nil {
 				return nil, &pacError{what: "logon info", err: err}
 			}
-			out.LogonInfo = &li
-			out.Raw.KerbValidationInfo = &li
+			out.LogonInfo = logonInfo(&li)
 			out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
 			out.GroupSIDs = li.GetGroupMembershipSIDs()
 		case pacClientInfo:
@@ -275,44 +276,26 @@ func decodePACBuffers(version uint32, bufs []pacBuffer) (_ *PAC, err error) {
 				return nil, &pacError{what: "client info", err: err}
 			}
 			out.ClientName = ci.Name
-			out.Raw.ClientInfo = &ci
 		case pacUPNDNSInfo:
-			u, raw, err := parseUPNDNSInfo(p.data)
+			u, err := parseUPNDNSInfo(p.data)
 			if err != nil {
 				return nil, err
 			}
 			out.UPNDNSInfo = u
-			out.Raw.UPNDNSInfo = raw
 		}
 	}
 	return out, nil
 }
 
-// UPNDNSInfo is the UPN_DNS_INFO buffer of a PAC (MS-PAC 2.10): the
-// client's user principal name and the DNS name of its domain, and, in
-// the extended form that Windows Server 2022 and the November 2021
-// updates write (Flags has [UPNDNSInfoExtended]), the account's SAM name
-// and SID. MIT's KDC writes none.
-type UPNDNSInfo struct {
-	UPN           string // userPrincipalName, or one built from the SAM name and DNS domain (UPNDNSInfoConstructed)
-	DNSDomainName string // the DNS name of the account's domain
-	Flags         uint32 // UPNDNSInfoConstructed, UPNDNSInfoExtended; other bits are ignored
-	SAMName       string // sAMAccountName, when Extended
-	SID           string // the account's SID ("S-1-5-21-..."), when Extended
-}
+// UPNDNSInfo is the UPN_DNS_INFO buffer of a PAC (MS-PAC 2.10); the type
+// is the contract's, so that callers depend on no Kerberos package.
+type UPNDNSInfo = packages.UPNDNSInfo
 
 // UPN_DNS_INFO flags (MS-PAC 2.10).
 const (
-	// UPNDNSInfoConstructed is the U bit: the account has no
-	// userPrincipalName, and UPN is the SAM name @ the DNS domain name.
-	UPNDNSInfoConstructed uint32 = 0x1
-	// UPNDNSInfoExtended is the S bit: the SAM name and SID follow.
-	UPNDNSInfoExtended uint32 = 0x2
+	UPNDNSInfoConstructed = packages.UPNDNSInfoConstructed
+	UPNDNSInfoExtended    = packages.UPNDNSInfoExtended
 )
-
-// Extended reports whether the buffer carries the SAM name and SID (the S
-// flag).
-func (u *UPNDNSInfo) Extended() bool { return u.Flags&UPNDNSInfoExtended != 0 }
 
 const (
 	upnDNSInfoLen         = 12 // UpnLength .. Flags
@@ -328,11 +311,10 @@ type upnField struct {
 
 // parseUPNDNSInfo parses UPN_DNS_INFO (MS-PAC 2.10). The strings are
 // UTF-16LE of an even byte length, each lies within b after the fixed
-// part, and none overlaps another. It also returns the buffer as
-// gokrb5's type, for PAC.Raw.
-func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, *pac.UPNDNSInfo, error) {
+// part, and none overlaps another.
+func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, error) {
 	if len(b) < upnDNSInfoLen {
-		return nil, nil, malformedPAC("UPN_DNS_INFO of %d bytes", len(b))
+		return nil, malformedPAC("UPN_DNS_INFO of %d bytes", len(b))
 	}
 	le := binary.LittleEndian
 	u := &UPNDNSInfo{Flags: le.Uint32(b[8:])}
@@ -343,7 +325,7 @@ func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, *pac.UPNDNSInfo, error) {
 	fixed := upnDNSInfoLen
 	if u.Extended() {
 		if len(b) < upnDNSInfoExtendedLen {
-			return nil, nil, malformedPAC("extended UPN_DNS_INFO of %d bytes", len(b))
+			return nil, malformedPAC("extended UPN_DNS_INFO of %d bytes", len(b))
 		}
 		fields = append(fields,
 			upnField{"SAM name", le.Uint16(b[12:]), le.Uint16(b[14:])},
@@ -358,15 +340,15 @@ func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, *pac.UPNDNSInfo, error) {
 		start, end := int(f.off), int(f.off)+int(f.len)
 		switch {
 		case start < fixed:
-			return nil, nil, malformedPAC("UPN_DNS_INFO %s at offset %d, inside the fixed part", f.name, f.off)
+			return nil, malformedPAC("UPN_DNS_INFO %s at offset %d, inside the fixed part", f.name, f.off)
 		case end > len(b):
-			return nil, nil, malformedPAC("UPN_DNS_INFO %s of %d bytes at offset %d, past the end (%d bytes)", f.name, f.len, f.off, len(b))
+			return nil, malformedPAC("UPN_DNS_INFO %s of %d bytes at offset %d, past the end (%d bytes)", f.name, f.len, f.off, len(b))
 		case f.name != "SID" && f.len%2 != 0:
-			return nil, nil, malformedPAC("UPN_DNS_INFO %s of odd length %d", f.name, f.len)
+			return nil, malformedPAC("UPN_DNS_INFO %s of odd length %d", f.name, f.len)
 		}
 		for j, g := range fields[:i] {
 			if g.len > 0 && start < int(g.off)+int(g.len) && int(g.off) < end {
-				return nil, nil, malformedPAC("UPN_DNS_INFO %s overlaps %s", f.name, fields[j].name)
+				return nil, malformedPAC("UPN_DNS_INFO %s overlaps %s", f.name, fields[j].name)
 			}
 		}
 		vals[i] = b[start:end]
@@ -378,17 +360,12 @@ func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, *pac.UPNDNSInfo, error) {
 		if len(vals[3]) > 0 {
 			sid, err := parseSID(vals[3])
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			u.SID = sid
 		}
 	}
-	raw := &pac.UPNDNSInfo{
-		UPNLength: fields[0].len, UPNOffset: fields[0].off,
-		DNSDomainNameLength: fields[1].len, DNSDomainNameOffset: fields[1].off,
-		Flags: u.Flags, UPN: u.UPN, DNSDomain: u.DNSDomainName,
-	}
-	return u, raw, nil
+	return u, nil
 }
 
 // utf16le decodes UTF-16LE text of an even length.
@@ -427,4 +404,35 @@ func parseSID(b []byte) (string, error) {
 		s.WriteString(strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[8+4*i:])), 10))
 	}
 	return s.String(), nil
+}
+
+// logonInfo copies what packages.LogonInfo holds out of gokrb5's
+// KERB_VALIDATION_INFO.
+func logonInfo(li *pac.KerbValidationInfo) *packages.LogonInfo {
+	out := &packages.LogonInfo{
+		EffectiveName:      li.EffectiveName.Value,
+		FullName:           li.FullName.Value,
+		LogonServer:        li.LogonServer.Value,
+		LogonDomainName:    li.LogonDomainName.Value,
+		LogonDomainSID:     li.LogonDomainID.String(),
+		UserID:             li.UserID,
+		PrimaryGroupID:     li.PrimaryGroupID,
+		UserFlags:          li.UserFlags,
+		UserAccountControl: li.UserAccountControl,
+		LogonCount:         li.LogonCount,
+		BadPasswordCount:   li.BadPasswordCount,
+	}
+	for _, g := range li.GroupIDs {
+		out.GroupIDs = append(out.GroupIDs, g.RelativeID)
+	}
+	for _, x := range li.ExtraSIDs {
+		out.ExtraSIDs = append(out.ExtraSIDs, x.SID.String())
+	}
+	if li.ResourceGroupCount > 0 {
+		out.ResourceGroupDomainSID = li.ResourceGroupDomainSID.String()
+		for _, g := range li.ResourceGroupIDs {
+			out.ResourceGroupIDs = append(out.ResourceGroupIDs, g.RelativeID)
+		}
+	}
+	return out
 }

@@ -52,7 +52,7 @@ func TestUPNDNSInfo(t *testing.T) {
 	for _, tt := range upnDNSInfoTests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := testkit.UPNDNSInfo(tt.upn, tt.dns, tt.flags, tt.sam, tt.sid)
-			u, raw, err := parseUPNDNSInfo(b)
+			u, err := parseUPNDNSInfo(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,8 +63,8 @@ func TestUPNDNSInfo(t *testing.T) {
 			if u.Extended() != (tt.flags&UPNDNSInfoExtended != 0) {
 				t.Errorf("Extended() = %v", u.Extended())
 			}
-			if raw.UPN != tt.upn || raw.DNSDomain != tt.dns || raw.Flags != tt.flags || int(raw.UPNLength) != 2*len(utf16.Encode([]rune(tt.upn))) {
-				t.Errorf("raw %+v", raw)
+			if upnLen := int(binary.LittleEndian.Uint16(b)); upnLen != 2*len(utf16.Encode([]rune(tt.upn))) {
+				t.Errorf("UPN length field %d", upnLen)
 			}
 		})
 	}
@@ -72,7 +72,7 @@ func TestUPNDNSInfo(t *testing.T) {
 	// appends them without the flag leaves them out.
 	b := testkit.UPNDNSInfo("alice@gosspi.test", "GOSSPI.TEST", UPNDNSInfoExtended, "alice", aliceSID)
 	binary.LittleEndian.PutUint32(b[8:], 0)
-	u, _, err := parseUPNDNSInfo(b)
+	u, err := parseUPNDNSInfo(b)
 	if err != nil || u.SAMName != "" || u.SID != "" || u.Extended() {
 		t.Errorf("without S: %+v, %v", u, err)
 	}
@@ -105,9 +105,9 @@ func TestUPNDNSInfoMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, raw, err := parseUPNDNSInfo(tt.b)
-			if !errors.Is(err, ErrMalformedPAC) || u != nil || raw != nil {
-				t.Fatalf("got %+v, %+v, %v; want ErrMalformedPAC", u, raw, err)
+			u, err := parseUPNDNSInfo(tt.b)
+			if !errors.Is(err, ErrMalformedPAC) || u != nil {
+				t.Fatalf("got %+v, %v; want ErrMalformedPAC", u, err)
 			}
 			t.Log(err)
 		})
@@ -167,8 +167,8 @@ func TestPACVectors(t *testing.T) {
 			}
 			if want := v.Get("buffers"); want != "" {
 				var got []string
-				for _, b := range p.Raw.Buffers {
-					got = append(got, strconv.Itoa(int(b.ULType)))
+				for _, b := range p.Buffers {
+					got = append(got, strconv.Itoa(int(b.Type)))
 				}
 				if strings.Join(got, " ") != want {
 					t.Errorf("buffer types %v, want %s", got, want)
@@ -186,9 +186,6 @@ func TestPACVectors(t *testing.T) {
 			}
 			if u.UPN != v.Get("upn") || u.DNSDomainName != v.Get("dns-domain") || strconv.Itoa(int(u.Flags)) != v.Get("upn-flags") || u.Extended() {
 				t.Errorf("UPN_DNS_INFO %+v", u)
-			}
-			if p.Raw.UPNDNSInfo == nil || p.Raw.UPNDNSInfo.UPN != u.UPN {
-				t.Errorf("Raw.UPNDNSInfo %+v", p.Raw.UPNDNSInfo)
 			}
 		})
 	}
@@ -425,8 +422,8 @@ func FuzzPACFrame(f *testing.F) {
 			}
 			return
 		}
-		if len(p.Raw.Buffers) != len(bufs) {
-			t.Fatalf("%d raw buffers, %d parsed", len(p.Raw.Buffers), len(bufs))
+		if len(p.Buffers) != len(bufs) {
+			t.Fatalf("%d buffers kept, %d parsed", len(p.Buffers), len(bufs))
 		}
 		if p.UPNDNSInfo != nil {
 			roundTripUPN(t, p.UPNDNSInfo)
@@ -505,7 +502,7 @@ func roundTripUPN(t *testing.T, u *UPNDNSInfo) {
 	if u.SID != "" {
 		sid = sidBytes(t, u.SID)
 	}
-	again, _, err := parseUPNDNSInfo(testkit.UPNDNSInfo(u.UPN, u.DNSDomainName, u.Flags, u.SAMName, sid))
+	again, err := parseUPNDNSInfo(testkit.UPNDNSInfo(u.UPN, u.DNSDomainName, u.Flags, u.SAMName, sid))
 	if err != nil || *again != *u {
 		t.Fatalf("round trip: %+v, %v; want %+v", again, err, u)
 	}
@@ -519,9 +516,9 @@ func FuzzUPNDNSInfo(f *testing.F) {
 		f.Add(testkit.UPNDNSInfo(tt.upn, tt.dns, tt.flags, tt.sam, tt.sid))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, raw, err := parseUPNDNSInfo(b)
+		u, err := parseUPNDNSInfo(b)
 		if err != nil {
-			if u != nil || raw != nil || !errors.Is(err, ErrMalformedPAC) {
+			if u != nil || !errors.Is(err, ErrMalformedPAC) {
 				t.Fatalf("values with error %v", err)
 			}
 			return

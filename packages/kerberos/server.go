@@ -15,7 +15,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/gosspi/sspi/packages"
@@ -38,29 +37,14 @@ type serverContext struct {
 
 var _ packages.Context = (*serverContext)(nil)
 
-// PAC is what an acceptor decoded from the ticket's Privilege Attribute
-// Certificate (MS-PAC), after checking its server signature.
-type PAC struct {
-	UserSID   string   // the logon domain SID and the user RID, when the PAC has logon info
-	GroupSIDs []string // group membership SIDs
-	// LogonInfo is KERB_VALIDATION_INFO (nil when the KDC sent none, as
-	// MIT's KDC does without a plugin).
-	LogonInfo *pac.KerbValidationInfo
-	// ClientName is PAC_CLIENT_INFO's name.
-	ClientName string
-	// UPNDNSInfo is UPN_DNS_INFO: the user principal name, the DNS
-	// domain and, when Extended, the SAM name and SID (nil when the KDC
-	// sent none, as MIT's KDC does).
-	UPNDNSInfo *UPNDNSInfo
-	// Raw is the whole decoded PAC.
-	Raw pac.PACType
-}
+// PAC is what an acceptor decoded from the Privilege Attribute
+// Certificate (MS-PAC) of the client's ticket: the contract's plain type.
+type PAC = packages.PAC
 
-// PACContext is implemented by acceptor contexts of this package: PAC
-// returns the decoded PAC of the client's ticket, or nil.
-type PACContext interface {
-	PAC() *PAC
-}
+// PACContext is implemented by acceptor contexts of this package (and of
+// any package that decodes PACs): PAC returns the decoded PAC of the
+// client's ticket, or nil.
+type PACContext = packages.PACContext
 
 // DelegatedCredentialer is implemented by acceptor contexts of this
 // package: DelegatedCredentials returns a new copy of the client's
