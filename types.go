@@ -386,7 +386,10 @@ func NewAuthIdentityEX2(user, domain, password, packageList string) SEC_WINNT_AU
 	// SEC_WINNT_AUTH_PACKED_CREDENTIALS: cbHeaderLength, cbStructureLength,
 	// CredType, CredData (ByteArrayOffset u32, ByteArrayLength u16, pad),
 	// then the UTF-16 password right after the header.
-	var p wire.Builder
+	// Sized for the password's UTF-16 form (at most two bytes for each
+	// byte of UTF-8), so that it is written once and this copy can be
+	// zeroed.
+	p := wire.NewBuilder(make([]byte, 0, packedHeaderLen+2*len(password)))
 	p.AddLen16(packedHeaderLen)
 	structLen := p.Reserve16()
 	p.AddBytes(SEC_WINNT_AUTH_DATA_TYPE_PASSWORD[:])
@@ -432,6 +435,7 @@ func NewAuthIdentityEX2(user, domain, password, packageList string) SEC_WINNT_AU
 	payload(fDomain, func() { b.AddUTF16LE(domain) })
 	payload(fPacked, func() { b.AddBytes(packed) })
 	payload(fPackages, func() { b.AddUTF16LE(packageList) })
+	clear(packed)
 	b.Set32(total, b.Len())
 	out, err := b.Bytes()
 	if err != nil {
