@@ -112,7 +112,7 @@ var asyncEngine = sync.OnceValue(func() *async.Engine {
 //
 // Every call counts against CPU while it computes. A package that waits on
 // the network says so while it waits (Kerberos does, around each KDC
-// exchange, through internal/async.NetworkBound on the context its call
+// exchange, through packages.NetworkBound on the context its call
 // receives): for that time the call gives its CPU slot back and holds a
 // Network slot instead. No call is classified by its package's name.
 func SetAsyncLimits(limits AsyncLimits) {

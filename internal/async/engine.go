@@ -43,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -561,13 +562,23 @@ func canceledStatus(c *call) status.Status {
 // callKey is the context key under which a call's context gives the call.
 type callKey struct{}
 
-// Value gives the call under callKey, for NetworkBound; every other key
-// goes to the parent context.
+// Value gives the call under callKey and packages.NetworkSchedulerKey, for
+// NetworkBound; every other key goes to the parent context.
 func (c *call) Value(key any) any {
-	if key == (callKey{}) {
+	switch key {
+	case callKey{}, packages.NetworkSchedulerKey{}:
 		return c
 	}
 	return c.parent.Value(key)
+}
+
+// NetworkBound implements packages.NetworkScheduler for the code the call
+// runs: see the package-level NetworkBound.
+func (c *call) NetworkBound() (done func()) {
+	if c.class == Network || !c.e.moveSlot(c, CPU, Network) {
+		return func() {}
+	}
+	return func() { c.e.moveSlot(c, Network, CPU) }
 }
 
 // NetworkBound is called by code running on the engine just before it
@@ -580,15 +591,15 @@ func (c *call) Value(key any) any {
 // Outside the engine (a synchronous call) and for a call issued as
 // [Network], NetworkBound does nothing. If the call's context ends while
 // it waits for a slot, the call goes on without one until it returns.
+//
+// Providers call packages.NetworkBound, which reaches the same code
+// through packages.NetworkSchedulerKey without importing this package.
 func NetworkBound(ctx context.Context) (done func()) {
 	c, ok := ctx.Value(callKey{}).(*call)
-	if !ok || c.class == Network {
+	if !ok {
 		return func() {}
 	}
-	if !c.e.moveSlot(c, CPU, Network) {
-		return func() {}
-	}
-	return func() { c.e.moveSlot(c, Network, CPU) }
+	return c.NetworkBound()
 }
 
 // moveSlot trades the slot of class from held by the running call c for

@@ -17,7 +17,6 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
-	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
@@ -434,7 +433,7 @@ func (c *credentials) forwardedTGT(ctx context.Context) (*ticket, error) {
 		return nil, nil
 	}
 	sname := types.PrincipalName{NameType: nametype.KRB_NT_SRV_INST, NameString: []string{"krbtgt", c.crealm}}
-	netDone := async.NetworkBound(ctx)
+	netDone := packages.NetworkBound(ctx)
 	defer netDone()
 	return c.tgsExchange(ctx, tgt, sname, true)
 }

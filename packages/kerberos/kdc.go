@@ -212,7 +212,7 @@ func (k *kdcErr) As(target any) bool {
 // roundTrip sends req to realm's KDC and maps transport failures. It
 // runs on a flight's goroutine (singleflight.go) or, for a forwarded TGT,
 // on the caller's, which then counts as waiting for the network on the
-// async engine (async.NetworkBound), so a slow KDC cannot starve local
+// async engine (packages.NetworkBound), so a slow KDC cannot starve local
 // handshakes.
 func (c *credentials) roundTrip(ctx context.Context, op, realm string, req []byte) ([]byte, error) {
 	rep, err := c.p.transport().RoundTrip(ctx, realm, req)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/gosspi/sspi/internal/async"
+	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
 
@@ -68,7 +68,7 @@ func (c *credentials) shared(ctx context.Context, key string, cached func() (*ti
 	// another, the TGT's, leaves that to its own first caller.)
 	netDone := func() {}
 	if ctx.Value(inFlightKey{}) == nil {
-		netDone = async.NetworkBound(ctx)
+		netDone = packages.NetworkBound(ctx)
 	}
 	select {
 	case <-f.done:
