@@ -54,6 +54,11 @@ type memConn struct {
 	cur     []byte   // unread bytes of the record being read
 	out     []byte   // bytes written, waiting to be returned
 	capture *[]byte  // when set, writes go there instead of out
+
+	// From the moment the TLS 1.3 application secret is known until the
+	// handshake ends, tail keeps a copy of every write (secretLog).
+	keepTail bool
+	tail     []byte
 }
 
 func newMemConn() *memConn {
@@ -104,6 +109,9 @@ func (c *memConn) send(ev event) bool {
 }
 
 func (c *memConn) Write(p []byte) (int, error) {
+	if c.keepTail {
+		c.tail = append(c.tail, p...)
+	}
 	if c.capture != nil {
 		*c.capture = append(*c.capture, p...)
 	} else {

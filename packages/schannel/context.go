@@ -56,6 +56,7 @@ type schannelContext struct {
 	err       error // the sticky failure
 	conn      *memConn
 	tc        *tls.Conn
+	keyLog    *secretLog            // our TLS 1.3 application secret, from crypto/tls
 	exited    chan struct{}         // closed when the handshake goroutine ends
 	certReply chan *tls.Certificate // answer to evNeedCert
 	consumed  []byte                // input consumed by the SEC_I_INCOMPLETE_CREDENTIALS call
@@ -85,6 +86,11 @@ type schannelContext struct {
 	deleted    bool
 	capBuf     []byte // EncryptMessage output, reused
 	scratch    [16]byte
+	// TLS 1.3: our write direction (record13.go), and whether the peer
+	// asked for our KeyUpdate, which the next handshake call returns and
+	// only then moves w13 to the next key.
+	w13             *sealer13
+	answerKeyUpdate bool
 }
 
 func newContext(cred *credentials, client bool, target string, req uint32) *schannelContext {
@@ -106,9 +112,23 @@ func (c *schannelContext) errorf(op string, st status.Status, format string, arg
 // goroutine.
 func (c *schannelContext) fail(op string, st status.Status, cause error) (status.Status, error) {
 	c.stopHandshake()
+	c.forgetHandshakeSecrets()
 	c.state = stateFailed
 	c.err = status.New(op, c.pkg.name, st, cause)
 	return st, c.err
+}
+
+// forgetHandshakeSecrets zeroes what the handshake left for the record
+// layer once nothing else will take it (the handshake goroutine is gone).
+func (c *schannelContext) forgetHandshakeSecrets() {
+	if c.keyLog != nil {
+		clear(c.keyLog.take())
+	}
+	if c.conn != nil {
+		c.conn.keepTail = false
+		clear(c.conn.tail)
+		c.conn.tail = nil
+	}
 }
 
 // stopHandshake ends the handshake goroutine, if one runs, and waits for
@@ -351,6 +371,7 @@ func (c *schannelContext) start(protos []string) {
 	c.conn = newMemConn()
 	c.conn.async = true
 	c.certReply = make(chan *tls.Certificate)
+	c.keyLog = newSecretLog(c.client, c.conn)
 	cfg := c.tlsConfig(protos)
 	if c.client {
 		c.tc = tls.Client(c.conn, cfg)
@@ -375,6 +396,7 @@ func (c *schannelContext) tlsConfig(protos []string) *tls.Config {
 		CipherSuites:                c.cred.suites,
 		DynamicRecordSizingDisabled: true,
 		Renegotiation:               tls.RenegotiateNever,
+		KeyLogWriter:                c.keyLog,
 	}
 	if c.client {
 		cfg.MinVersion, cfg.MaxVersion = versions(c.cred.protoClient, packages.SP_PROT_TLS1_2_CLIENT, packages.SP_PROT_TLS1_3_CLIENT)
@@ -529,6 +551,39 @@ func (c *schannelContext) checkServer(chain []*x509.Certificate) (st status.Stat
 	return status.SEC_E_OK, 0, 0, nil
 }
 
+// startSealer takes over the TLS 1.3 write direction from crypto/tls
+// (record13.go). It continues after the records crypto/tls sealed under
+// our application secret during the handshake (a server's
+// NewSessionTicket), which come last among those written since the
+// secret was derived.
+func (c *schannelContext) startSealer() (*sealer13, error) {
+	secret := c.keyLog.take()
+	if secret == nil {
+		return nil, errors.New("schannel: crypto/tls did not report the TLS 1.3 application secret")
+	}
+	w, err := newSealer13(c.suite, secret)
+	if err != nil {
+		clear(secret)
+		return nil, err
+	}
+	var sealed uint64
+	for b := c.conn.tail; len(b) > 0; {
+		n, _, err := nextRecord(b)
+		if err != nil || n == 0 {
+			break
+		}
+		if w.open(b[:n], sealed) {
+			sealed++
+		} else if sealed > 0 {
+			w.zero()
+			return nil, errors.New("schannel: crypto/tls wrote a record the application secret does not open after one it does")
+		}
+		b = b[n:]
+	}
+	w.seq = sealed
+	return w, nil
+}
+
 // finishHandshake ends the handshake after the goroutine returned.
 func (c *schannelContext) finishHandshake(op string, in []secbuffer.Buffer, input []byte, pos int, tok *secbuffer.Buffer, out []secbuffer.Buffer, herr error) (status.Status, error) {
 	<-c.exited
@@ -553,6 +608,14 @@ func (c *schannelContext) finishHandshake(op string, in []secbuffer.Buffer, inpu
 	if c.suite == nil {
 		return c.fail(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("schannel: cipher suite %s has no record layout", tls.CipherSuiteName(c.cs.CipherSuite)))
 	}
+	if c.suite.tls13 {
+		w, err := c.startSealer()
+		if err != nil {
+			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
+		c.w13 = w
+	}
+	c.forgetHandshakeSecrets()
 	c.flags = c.retFlags()
 	if leaf := c.serverLeaf(); leaf != nil {
 		c.expiry = leaf.NotAfter
@@ -623,11 +686,19 @@ func (c *schannelContext) stepEstablished(op string, in []secbuffer.Buffer, inpu
 	if c.shutdown {
 		output := c.conn.takeOut()
 		if !c.sentClose {
-			if err := c.tc.CloseWrite(); err != nil {
-				return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+			if c.w13 != nil {
+				rec, err := c.w13.record(recordTypeAlert, closeNotify[:])
+				if err != nil {
+					return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+				}
+				output = append(output, rec...)
+			} else {
+				if err := c.tc.CloseWrite(); err != nil {
+					return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+				}
+				output = append(output, c.conn.takeOut()...)
 			}
 			c.sentClose = true
-			output = append(output, c.conn.takeOut()...)
 		}
 		if !secbuffer.Fits(tok, len(output), c.allocate()) {
 			c.conn.out = output
@@ -665,8 +736,27 @@ func (c *schannelContext) stepEstablished(op string, in []secbuffer.Buffer, inpu
 		}
 	}
 	output := c.conn.out
-	if !secbuffer.Fits(tok, len(output), c.allocate()) {
-		return status.SEC_E_BUFFER_TOO_SMALL, c.errorf(op, status.SEC_E_BUFFER_TOO_SMALL, "schannel: output token needs %d bytes", len(output))
+	need := len(output)
+	if c.answerKeyUpdate {
+		need += keyUpdateRecordLen
+	}
+	if !secbuffer.Fits(tok, need, c.allocate()) {
+		return status.SEC_E_BUFFER_TOO_SMALL, c.errorf(op, status.SEC_E_BUFFER_TOO_SMALL, "schannel: output token needs %d bytes", need)
+	}
+	if c.answerKeyUpdate {
+		// Our KeyUpdate, and from now on our records, under the next
+		// key: this output goes on the wire before anything
+		// EncryptMessage seals after this call.
+		rec, err := c.w13.record(recordTypeHandshake, keyUpdateNotRequested[:])
+		if err == nil {
+			err = c.w13.update()
+		}
+		if err != nil {
+			c.ioErr = status.New(op, c.pkg.name, status.SEC_E_INTERNAL_ERROR, err)
+			return status.SEC_E_INTERNAL_ERROR, c.ioErr
+		}
+		c.answerKeyUpdate = false
+		output = append(output, rec...)
 	}
 	c.conn.out = nil
 	secbuffer.Set(tok, output, c.allocate())
@@ -801,6 +891,11 @@ func (c *schannelContext) Delete() {
 	c.deleted = true
 	c.remembered = nil
 	c.capBuf = nil
+	if c.w13 != nil {
+		c.w13.zero()
+		c.w13 = nil
+	}
+	c.forgetHandshakeSecrets()
 	if c.conn != nil {
 		c.conn.out, c.conn.cur = nil, nil
 	}
@@ -855,6 +950,9 @@ func (c *schannelContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq
 		h.Data, t.Data = h.Data[:0], t.Data[:0]
 		return status.SEC_E_OK, nil
 	}
+	if c.w13 != nil {
+		return c.seal13(op, h, d, t, n)
+	}
 	c.capBuf = c.capBuf[:0]
 	c.conn.capture = &c.capBuf
 	_, err := c.tc.Write(d.Data)
@@ -873,6 +971,36 @@ func (c *schannelContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq
 	copy(d.Data, rec[s.header:])
 	t.Data = t.Data[:trailer]
 	copy(t.Data, rec[s.header+n:])
+	return status.SEC_E_OK, nil
+}
+
+// seal13 is EncryptMessage on TLS 1.3: the record is sealed in the
+// caller's DATA and STREAM_TRAILER buffers when they are adjacent, as
+// callers lay them out, else in a reused buffer copied back.
+func (c *schannelContext) seal13(op string, h, d, t *secbuffer.Buffer, n int) (status.Status, error) {
+	const trailer = 1 + aeadTagLen // content type and tag
+	w := c.w13
+	var err error
+	if cap(d.Data) >= n+trailer && &d.Data[:n+trailer][n] == &t.Data[0] {
+		err = w.sealInPlace(d.Data[:n+trailer], n, recordTypeApplicationData)
+	} else {
+		if cap(c.capBuf) < n+trailer {
+			c.capBuf = make([]byte, n+trailer, maxPlaintext+trailer)
+		}
+		buf := c.capBuf[:n+trailer]
+		copy(buf, d.Data)
+		if err = w.sealInPlace(buf, n, recordTypeApplicationData); err == nil {
+			copy(d.Data, buf[:n])
+			copy(t.Data, buf[n:])
+		}
+	}
+	if err != nil {
+		c.ioErr = status.New(op, c.pkg.name, status.SEC_E_ENCRYPT_FAILURE, err)
+		return status.SEC_E_ENCRYPT_FAILURE, c.ioErr
+	}
+	h.Data = h.Data[:recordHeaderLen]
+	copy(h.Data, w.ad[:])
+	t.Data = t.Data[:trailer]
 	return status.SEC_E_OK, nil
 }
 
@@ -972,6 +1100,18 @@ func (c *schannelContext) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (ui
 	c.conn.cur = rec
 	nr, rerr := c.tc.Read(dst)
 	c.conn.cur = nil
+	if c.w13 != nil && len(c.conn.out) > 0 {
+		// Without an error, the only record crypto/tls writes while
+		// reading is its answer to a KeyUpdate that asked for ours
+		// (handleKeyUpdate), sealed with its copy of our write state,
+		// which it has now moved to the next key. Ours moves when the
+		// next handshake call returns our KeyUpdate; until then
+		// EncryptMessage seals under the key the peer still has.
+		if rerr == nil || errors.Is(rerr, errWouldBlock) {
+			c.answerKeyUpdate = true
+		}
+		c.conn.out = c.conn.out[:0]
+	}
 	switch {
 	case rerr == nil:
 		if len(rec) == hdr && nr > 0 {

@@ -60,7 +60,21 @@
 // (NewSessionTicket, KeyUpdate) come back as SEC_I_RENEGOTIATE with the
 // record in EXTRA: the next handshake call, with those bytes or with none,
 // returns SEC_E_OK and any answer to send (our KeyUpdate), and the record is
-// skipped if it is passed to DecryptMessage again. A received close_notify
+// skipped if it is passed to DecryptMessage again.
+//
+// A TLS 1.3 KeyUpdate that asks for ours does not change our write key at
+// once: EncryptMessage keeps sealing under the key the peer has until the
+// handshake call that follows SEC_I_RENEGOTIATE returns our KeyUpdate; the
+// records sealed after that call are under the next key. The rule for the
+// caller is the one every TLS stream already has (records carry sequence
+// numbers): send each output in the order the calls produced it. A writer
+// goroutine and the goroutine that reads and answers SEC_I_RENEGOTIATE
+// therefore hold one lock around "call, then send" (EncryptMessage and
+// send; InitializeSecurityContext or AcceptSecurityContext and send).
+// .NET's SslStream over Windows Schannel keeps the same order by holding
+// its writes from DecryptMessage's SEC_I_RENEGOTIATE until its answering
+// handshake call has been sent (SslStream.IO.cs, _handshakeWaiter); here a
+// writer need not wait. A received close_notify
 // gives SEC_I_CONTEXT_EXPIRED; ApplyControlToken(SCHANNEL_SHUTDOWN) followed
 // by a handshake call produces our close_notify. MakeSignature and
 // VerifySignature return SEC_E_UNSUPPORTED_FUNCTION, as on Windows.
@@ -88,7 +102,14 @@
 // SEC_E_INTERNAL_ERROR and the context is dead. After the handshake no
 // goroutine runs: records are encrypted and decrypted on the caller's
 // goroutine, and EncryptMessage and DecryptMessage on one context take
-// turns.
+// turns. Full-duplex use (one goroutine encrypting while another
+// decrypts) is supported under the ordering rule of "Messages".
+//
+// On TLS 1.3 crypto/tls keeps the read direction after the handshake and
+// the package seals our records itself, from the
+// application traffic secret crypto/tls reports through
+// tls.Config.KeyLogWriter: crypto/tls would move its write key when it
+// reads the peer's KeyUpdate, before our answer can reach the wire.
 //
 // # Left out
 //
