@@ -3,7 +3,9 @@ package ntlm
 import (
 	"crypto/des"
 	"crypto/md5"
+	"encoding"
 	"encoding/binary"
+	"hash"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -317,4 +319,78 @@ func sealKey(flags uint32, exported [16]byte, client bool) []byte {
 func computeMIC(exported [16]byte, transcript, authenticate []byte) [16]byte {
 	var zero [micLen]byte
 	return hmacMD5(exported[:], transcript, authenticate[:micOffset], zero[:], authenticate[micOffset+micLen:])
+}
+
+// keyedMD5 is HMAC-MD5 under one key, for the many messages of a
+// session (MS-NLMP 3.4.4: the signing key). Like crypto/hmac it keeps the
+// MD5 states that follow the key's inner and outer pads, so that a message
+// costs no more than with crypto/hmac; unlike crypto/hmac it owns those
+// key-derived states, and clear zeroes them when the session ends. It is
+// not safe for concurrent use (each halfSession's lock guards one).
+type keyedMD5 struct {
+	h            hash.Hash // crypto/md5
+	inner, outer []byte    // the marshalled MD5 states after the inner and outer pads; alias the arrays below
+	innerState   [md5StateLen]byte
+	outerState   [md5StateLen]byte
+	tmp          [md5.Size]byte
+}
+
+// md5StateLen is room for crypto/md5's marshalled state (92 bytes in Go
+// 1.26: magic, state, buffer, length).
+const md5StateLen = 128
+
+func newKeyedMD5(key []byte) *keyedMD5 {
+	m := &keyedMD5{h: md5.New()}
+	var pad [64]byte
+	if len(key) > len(pad) {
+		d := md5.Sum(key)
+		copy(pad[:], d[:])
+	} else {
+		copy(pad[:], key)
+	}
+	state := func(dst []byte, x byte) []byte {
+		for i := range pad {
+			pad[i] ^= x
+		}
+		m.h.Reset()
+		m.h.Write(pad[:])
+		b, err := m.h.(encoding.BinaryAppender).AppendBinary(dst[:0])
+		if err != nil || len(b) > len(dst) || &b[0] != &dst[0] {
+			panic("ntlm: internal error: crypto/md5 state does not fit") // a Go release changed its size
+		}
+		return b
+	}
+	m.inner = state(m.innerState[:], 0x36)
+	m.outer = state(m.outerState[:], 0x36^0x5c)
+	clear(pad[:])
+	m.h.Reset()
+	return m
+}
+
+// Reset starts a new message.
+func (m *keyedMD5) Reset() { m.restore(m.inner) }
+
+func (m *keyedMD5) restore(state []byte) {
+	if err := m.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		panic("ntlm: internal error: crypto/md5 refuses its own state")
+	}
+}
+
+// Write adds p to the message.
+func (m *keyedMD5) Write(p []byte) { m.h.Write(p) }
+
+// Sum writes the HMAC of the message into out.
+func (m *keyedMD5) Sum(out *[md5.Size]byte) {
+	m.h.Sum(m.tmp[:0])
+	m.restore(m.outer)
+	m.h.Write(m.tmp[:])
+	m.h.Sum(out[:0])
+	clear(m.tmp[:])
+}
+
+// clear zeroes the key-derived states; m must not be used afterwards.
+func (m *keyedMD5) clear() {
+	clear(m.innerState[:])
+	clear(m.outerState[:])
+	m.h.Reset()
 }

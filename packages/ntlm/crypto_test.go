@@ -325,3 +325,29 @@ func FuzzHMACMD5(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyedMD5 checks keyedMD5, over several messages, against
+// crypto/hmac.
+func FuzzKeyedMD5(f *testing.F) {
+	f.Add([]byte("0123456789abcdef"), []byte("a message"), []byte("another"))
+	f.Add(make([]byte, 100), []byte{}, make([]byte, 200))
+	f.Fuzz(func(t *testing.T, key, m1, m2 []byte) {
+		k := newKeyedMD5(key)
+		for _, msg := range [][]byte{m1, m2, m1} {
+			want := hmac.New(md5.New, key)
+			want.Write(msg)
+			k.Reset()
+			k.Write(msg[:len(msg)/2])
+			k.Write(msg[len(msg)/2:])
+			var got [16]byte
+			k.Sum(&got)
+			if !bytes.Equal(got[:], want.Sum(nil)) {
+				t.Fatalf("keyedMD5 = %x, crypto/hmac %x", got, want.Sum(nil))
+			}
+		}
+		k.clear()
+		if k.innerState != [md5StateLen]byte{} || k.outerState != [md5StateLen]byte{} {
+			t.Fatal("clear left key-derived state")
+		}
+	})
+}

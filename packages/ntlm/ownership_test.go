@@ -284,13 +284,16 @@ func TestContextDropsKeys(t *testing.T) {
 		if _, err := c.session(); err != nil { // derive the session keys
 			t.Fatal(err)
 		}
-		if c.exported == [16]byte{} || c.sess.out.key == nil {
+		if c.exported == [16]byte{} || c.sess.out.key == nil || c.sess.out.mac == nil {
 			t.Fatal("no session keys")
 		}
-		key := c.sess.out.key
+		key, mac := c.sess.out.key, c.sess.in.mac
 		c.Delete()
 		if c.exported != [16]byte{} || !bytes.Equal(key, make([]byte, len(key))) || c.sess.out.rc4 != nil {
 			t.Fatal("Delete left session keys")
+		}
+		if mac.innerState != [md5StateLen]byte{} || mac.outerState != [md5StateLen]byte{} {
+			t.Fatal("Delete left the signing key's HMAC state")
 		}
 		if zero(cred.id) {
 			t.Fatal("the context's Delete zeroed the credentials' keys")

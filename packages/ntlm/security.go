@@ -1,11 +1,9 @@
 package ntlm
 
 import (
-	"crypto/hmac"
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/binary"
-	"hash"
 	"hash/crc32"
 	"sync"
 
@@ -27,7 +25,7 @@ const sigLen = 16
 type halfSession struct {
 	mu  sync.Mutex // guards everything below
 	seq uint32
-	mac hash.Hash // HMAC-MD5 keyed by SIGNKEY; nil without ESS
+	mac *keyedMD5 // HMAC-MD5 keyed by SIGNKEY; nil without ESS
 	rc4 *keyStream
 	key []byte // the sealing key, for resetRC4
 	// scratch space, so that steady-state calls do not allocate
@@ -67,7 +65,8 @@ func newSession(flags uint32, exported [16]byte, client bool) *session {
 		h.rc4, h.key = newKeyStream(k), k
 		if s.ess {
 			k := signKey(exported, forClient)
-			h.mac = hmac.New(md5.New, k[:])
+			h.mac = newKeyedMD5(k[:])
+			clear(k[:])
 		}
 		return h
 	}
@@ -91,6 +90,9 @@ func (s *session) clear() {
 			h.rc4.reset()
 		}
 		clear(h.key)
+		if h.mac != nil {
+			h.mac.clear()
+		}
 		h.rc4, h.mac, h.key = nil, nil, nil
 		h.mu.Unlock()
 	}
@@ -125,7 +127,8 @@ func (h *halfSession) checksum(ess bool, msg []secbuffer.Buffer, sum *[8]byte) {
 				h.mac.Write(msg[i].Data)
 			}
 		}
-		copy(sum[:], h.mac.Sum(h.sum[:0]))
+		h.mac.Sum(&h.sum)
+		copy(sum[:], h.sum[:])
 		return
 	}
 	var crc uint32
