@@ -715,3 +715,27 @@ func checkSuite(t *testing.T, ctx packages.Context, name string) {
 		t.Fatalf("negotiated %s, want %s", got, name)
 	}
 }
+
+// TestRecordKeysNotPrinted: the TLS 1.3 write state and the key-log
+// catcher print no secret with any verb, and Delete zeroes the secret.
+func TestRecordKeysNotPrinted(t *testing.T) {
+	client, _ := established(t, packages.SP_PROT_TLS1_3_CLIENT)
+	c := client.ctx.(*schannelContext)
+	w := c.w13
+	if w == nil {
+		t.Fatal("no TLS 1.3 sealer")
+	}
+	secret := w.secret
+	hexSecret := fmt.Sprintf("%x", secret)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+		for _, v := range []any{w, *w, c.keyLog} {
+			if out := fmt.Sprintf(verb, v); strings.Contains(out, hexSecret) || strings.Contains(out, fmt.Sprint(secret)) {
+				t.Fatalf("%s prints the secret: %s", verb, out)
+			}
+		}
+	}
+	client.ctx.Delete()
+	if !bytes.Equal(secret, make([]byte, len(secret))) {
+		t.Fatal("Delete left the traffic secret in memory")
+	}
+}

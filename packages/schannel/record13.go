@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"math"
 
@@ -62,6 +63,11 @@ type sealer13 struct {
 
 	nonce [aeadNonceLen]byte // per-record nonce, kept here so it does not escape
 	ad    [recordHeaderLen]byte
+}
+
+// Format prints no key material, whatever the verb.
+func (w sealer13) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "schannel.sealer13{seq: %d, key: [redacted]}", w.seq)
 }
 
 func newSealer13(s *suiteInfo, secret []byte) (*sealer13, error) {
@@ -220,6 +226,11 @@ type secretLog struct {
 	label  []byte
 	conn   *memConn
 	secret []byte
+}
+
+// Format prints no key material, whatever the verb.
+func (l secretLog) Format(f fmt.State, verb rune) {
+	fmt.Fprint(f, "schannel.secretLog{[redacted]}")
 }
 
 func newSecretLog(client bool, conn *memConn) *secretLog {
