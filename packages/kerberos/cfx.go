@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
-	"encoding/binary"
 	"fmt"
 	"hash"
 
@@ -98,17 +97,8 @@ func (d *cfxDir) derive() error {
 	if err != nil {
 		return err
 	}
-	et, err := crypto.GetEtype(d.etype)
-	if err != nil {
-		return err
-	}
 	key, sealUsage, signUsage := d.key, d.sealUsage, d.signUsage
-	derive := func(usage uint32, c byte) ([]byte, error) {
-		var label [5]byte
-		binary.BigEndian.PutUint32(label[:], usage)
-		label[4] = c
-		return et.DeriveKey(key, label[:])
-	}
+	derive := func(usage uint32, c byte) ([]byte, error) { return deriveKey(d.etype, key, usage, c) }
 	ke, err := derive(sealUsage, 0xAA)
 	if err != nil {
 		return err

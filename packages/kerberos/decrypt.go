@@ -20,7 +20,12 @@ var errShortCipher = errors.New("kerberos: ciphertext shorter than its confounde
 // its length (a 1-byte cipher panics). The length floor is the etype's
 // confounder plus its checksum (RFC 3961 5.3); the recover is a second
 // guard so that no input from a peer or a KDC can panic the process.
+// The AES enctypes take the package's own path (enctype.go), which
+// derives its keys without gokrb5's allocations.
 func decryptEncPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) (plain []byte, err error) {
+	if plain, ok, err := decryptAES(key, usage, ed.Cipher); ok {
+		return plain, err
+	}
 	et, err := crypto.GetEtype(key.KeyType)
 	if err != nil {
 		return nil, fmt.Errorf("kerberos: %w", err)

@@ -1,0 +1,109 @@
+package kerberos
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/crypto"
+	"github.com/jcmturner/gokrb5/v8/types"
+)
+
+// TestNFoldVectors checks nfold against the n-fold examples of RFC 3961
+// appendix A.1.
+func TestNFoldVectors(t *testing.T) {
+	for _, v := range []struct {
+		in   string
+		bits int
+		want string
+	}{
+		{"012345", 64, "be072631276b1955"},
+		{"password", 56, "78a07b6caf85fa"},
+		{"Rough Consensus, and Running Code", 64, "bb6ed30870b7f0e0"},
+		{"password", 168, "59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e"},
+		{"MASSACHVSETTS INSTITVTE OF TECHNOLOGY", 192, "db3b0d8f0b061e603282b308a50841229ad798fab9540c1b"},
+		{"Q", 168, "518a54a215a8452a518a54a215a8452a518a54a215"},
+		{"ba", 168, "fb25d531ae8974499f52fd92ea9857c4ba24cf297e"},
+		{"kerberos", 64, "6b65726265726f73"},
+		{"kerberos", 128, "6b65726265726f737b9b5b2b93132b93"},
+	} {
+		if got := hex.EncodeToString(nfold([]byte(v.in), v.bits/8)); got != v.want {
+			t.Errorf("%d-fold(%q) = %s, want %s", v.bits, v.in, got, v.want)
+		}
+	}
+}
+
+// TestDeriveKeyMatchesGokrb5 compares deriveKey with gokrb5's DeriveKey
+// for every AES enctype, many usages and random keys.
+func TestDeriveKeyMatchesGokrb5(t *testing.T) {
+	for _, etype := range []int32{17, 18, 19, 20} {
+		key, err := randomKey(rand.Reader, etype)
+		if err != nil {
+			t.Fatal(err)
+		}
+		et, _ := crypto.GetEtype(etype)
+		for _, usage := range []uint32{1, 2, 3, 7, 11, 12, 14, 22, 23, 24, 25, 1023, 0xfffffffe} {
+			for _, c := range []byte{0xAA, 0x55, 0x99} {
+				var label [5]byte
+				binary.BigEndian.PutUint32(label[:], usage)
+				label[4] = c
+				want, err := et.DeriveKey(key.KeyValue, label[:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := deriveKey(etype, key.KeyValue, usage, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("etype %d usage %d/%#x: %x, want %x", etype, usage, c, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestEncPartMatchesGokrb5 encrypts with each side and decrypts with the
+// other, for every AES enctype and lengths around the block size, and
+// checks that a flipped bit anywhere fails our decryption.
+func TestEncPartMatchesGokrb5(t *testing.T) {
+	for _, etype := range []int32{17, 18, 19, 20, 23} {
+		key, err := randomKey(rand.Reader, etype)
+		if err != nil {
+			t.Fatal(err)
+		}
+		et, _ := crypto.GetEtype(etype)
+		for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 100, 1000} {
+			plain := make([]byte, n)
+			rand.Read(plain)
+			ours, err := encryptEncPart(key, 11, plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := et.DecryptMessage(key.KeyValue, ours, 11)
+			if err != nil || !bytes.Equal(back, plain) {
+				t.Fatalf("etype %d len %d: gokrb5 does not decrypt ours: %v", etype, n, err)
+			}
+			theirs, err := crypto.GetEncryptedData(plain, key, 11, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decryptEncPart(theirs, key, 11)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("etype %d len %d: ours does not decrypt gokrb5's: %v", etype, n, err)
+			}
+			if _, err := decryptEncPart(types.EncryptedData{EType: etype, Cipher: theirs.Cipher}, key, 12); err == nil {
+				t.Fatalf("etype %d len %d: decrypts under another usage", etype, n)
+			}
+			for i := range theirs.Cipher {
+				bad := bytes.Clone(theirs.Cipher)
+				bad[i] ^= 0x10
+				if _, err := decryptEncPart(types.EncryptedData{EType: etype, Cipher: bad}, key, 11); err == nil {
+					t.Fatalf("etype %d len %d: byte %d flipped, still decrypts", etype, n, i)
+				}
+			}
+		}
+	}
+}
