@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
-	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -194,40 +193,27 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 	ck.flags = gf
 	ctime := now.Truncate(time.Second)
 	cusec := now.Nanosecond() / 1000
-	auth := types.Authenticator{
-		AVNO:      5,
-		CRealm:    tkt.crealm,
-		CName:     tkt.cname,
-		Cksum:     types.Checksum{CksumType: cksumTypeGSS, Checksum: ck.marshal()},
-		Cusec:     cusec,
-		CTime:     ctime,
-		SubKey:    subkey,
-		SeqNumber: int64(seq),
+	auth := authenticator{
+		crealm: tkt.crealm,
+		cname:  tkt.cname,
+		cksum:  ck.marshal(),
+		ctime:  ctime,
+		cusec:  cusec,
+		subkey: subkey,
+		seq:    seq,
 	}
 	if haveBindings {
 		// MS-KILE 3.2.5.8: tell Windows acceptors that channel bindings
 		// are present (AD-IF-RELEVANT { AD-AUTH-DATA-AP-OPTIONS:
 		// KERB_AP_OPTIONS_CBT }); other acceptors ignore it.
-		ad, err := apOptionsCBT()
-		if err != nil {
+		if auth.ad, err = apOptionsCBT(); err != nil {
 			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
 		}
-		auth.AuthorizationData = types.AuthorizationData{{ADType: adIfRelevant, ADData: ad}}
 	}
-	apReq, err := messages.NewAPReq(tkt.ticket, tkt.key, auth)
+	// MS-KILE 3.4.5.1: no GSS framing in DCE style.
+	token, err := buildAPReq(tkt, &auth, gf&gssMutual != 0, gf&gssDCEStyle != 0)
 	if err != nil {
 		return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
-	}
-	if gf&gssMutual != 0 {
-		types.SetFlag(&apReq.APOptions, flags.APOptionMutualRequired)
-	}
-	der, err := apReq.Marshal()
-	if err != nil {
-		return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
-	}
-	token := frameToken(tokAPReq, der)
-	if gf&gssDCEStyle != 0 {
-		token = der // MS-KILE 3.4.5.1: no GSS framing in DCE style
 	}
 	allocate := c.req&packages.ISC_REQ_ALLOCATE_MEMORY != 0
 	if !secbuffer.Fits(outTok, len(token), allocate) {

@@ -8,6 +8,8 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 )
 
@@ -253,5 +255,115 @@ func marshalKRBCred(ticketDER []byte, etype int32, cipher []byte) ([]byte, error
 			b.AddASN1(ctxTag(3), func(b *cryptobyte.Builder) { addEncryptedData(b, etype, 0, cipher) })
 		})
 	})
+	return b.Bytes()
+}
+
+// AP-REQ (RFC 4120 5.5.1), built here rather than by gokrb5, whose
+// reflective encoder re-encodes the ticket and the authenticator field by
+// field at every call.
+
+// authenticator is the Authenticator of an AP-REQ as this package sends
+// it: always a GSS checksum (RFC 4121 4.1.1), a subkey and a sequence
+// number.
+type authenticator struct {
+	crealm string
+	cname  types.PrincipalName
+	cksum  []byte // the 0x8003 checksum's value
+	ctime  time.Time
+	cusec  int
+	subkey types.EncryptionKey
+	seq    uint32
+	ad     []byte // the content of an AD-IF-RELEVANT element, or nil
+}
+
+func (a *authenticator) marshal() ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddASN1(appTag(2), func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(5) })
+			b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { addGeneralString(b, a.crealm) })
+			b.AddASN1(ctxTag(2), func(b *cryptobyte.Builder) { addPrincipalName(b, a.cname) })
+			b.AddASN1(ctxTag(3), func(b *cryptobyte.Builder) {
+				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(cksumTypeGSS) })
+					b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1OctetString(a.cksum) })
+				})
+			})
+			b.AddASN1(ctxTag(4), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(a.cusec)) })
+			b.AddASN1(ctxTag(5), func(b *cryptobyte.Builder) { addKerberosTime(b, a.ctime) })
+			b.AddASN1(ctxTag(6), func(b *cryptobyte.Builder) { addEncryptionKey(b, a.subkey) })
+			b.AddASN1(ctxTag(7), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(a.seq)) })
+			if a.ad != nil {
+				b.AddASN1(ctxTag(8), func(b *cryptobyte.Builder) {
+					b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+							b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(adIfRelevant) })
+							b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1OctetString(a.ad) })
+						})
+					})
+				})
+			}
+		})
+	})
+	return b.Bytes()
+}
+
+// addTicket adds a Ticket (RFC 4120 5.3) as gokrb5's Ticket.Marshal
+// encodes it.
+func addTicket(b *cryptobyte.Builder, t *messages.Ticket) {
+	b.AddASN1(appTag(1), func(b *cryptobyte.Builder) {
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(int64(t.TktVNO)) })
+			b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { addGeneralString(b, t.Realm) })
+			b.AddASN1(ctxTag(2), func(b *cryptobyte.Builder) { addPrincipalName(b, t.SName) })
+			b.AddASN1(ctxTag(3), func(b *cryptobyte.Builder) { addEncryptedData(b, t.EncPart.EType, t.EncPart.KVNO, t.EncPart.Cipher) })
+		})
+	})
+}
+
+// buildAPReq returns the AP-REQ of t with a's authenticator encrypted
+// under the ticket's session key, in the InitialContextToken framing
+// unless bare (DCE style). mutual sets the mutual-required AP option.
+func buildAPReq(t *ticket, a *authenticator, mutual, bare bool) ([]byte, error) {
+	plain, err := a.marshal()
+	if err != nil {
+		return nil, err
+	}
+	usage := uint32(keyusage.AP_REQ_AUTHENTICATOR)
+	if len(t.ticket.SName.NameString) > 0 && t.ticket.SName.NameString[0] == "krbtgt" {
+		usage = keyusage.TGS_REQ_PA_TGS_REQ_AP_REQ_AUTHENTICATOR
+	}
+	cipher, err := encryptEncPart(t.key, usage, plain)
+	clear(plain) // the subkey
+	if err != nil {
+		return nil, err
+	}
+	var opts byte
+	if mutual {
+		opts = 0x20 // mutual-required (bit 2)
+	}
+	apReq := func(b *cryptobyte.Builder) {
+		b.AddASN1(appTag(14), func(b *cryptobyte.Builder) {
+			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1(ctxTag(0), func(b *cryptobyte.Builder) { b.AddASN1Int64(5) })
+				b.AddASN1(ctxTag(1), func(b *cryptobyte.Builder) { b.AddASN1Int64(14) })
+				b.AddASN1(ctxTag(2), func(b *cryptobyte.Builder) {
+					b.AddASN1(asn1.BIT_STRING, func(b *cryptobyte.Builder) { b.AddBytes([]byte{0, opts, 0, 0, 0}) })
+				})
+				b.AddASN1(ctxTag(3), func(b *cryptobyte.Builder) { addTicket(b, &t.ticket) })
+				b.AddASN1(ctxTag(4), func(b *cryptobyte.Builder) { addEncryptedData(b, t.key.KeyType, 0, cipher) })
+			})
+		})
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, len(t.ticket.EncPart.Cipher)+len(cipher)+256))
+	if bare {
+		apReq(b)
+	} else {
+		b.AddASN1(asn1.Tag(0x60), func(b *cryptobyte.Builder) {
+			b.AddBytes(oidKrb5)
+			b.AddUint16(tokAPReq)
+			apReq(b)
+		})
+	}
 	return b.Bytes()
 }
