@@ -264,12 +264,12 @@ func (c *clientContext) delegation(ctx context.Context, tkt *ticket, now time.Ti
 	if err != nil {
 		return nil, errorf("InitializeSecurityContext", status.SEC_E_INTERNAL_ERROR, err)
 	}
-	ed, err := crypto.GetEncryptedData(plain, tkt.key, keyusage.KRB_CRED_ENCPART, 0)
+	cipher, err := encryptEncPart(tkt.key, keyusage.KRB_CRED_ENCPART, plain)
 	clear(plain)
 	if err != nil {
 		return nil, errorf("InitializeSecurityContext", status.SEC_E_INTERNAL_ERROR, err)
 	}
-	return marshalKRBCred(tder, ed.EType, ed.Cipher)
+	return marshalKRBCred(tder, tkt.key.KeyType, cipher)
 }
 
 // readAPRep verifies the acceptor's AP-REP (RFC 4120 3.2.5) or maps its
@@ -381,9 +381,9 @@ func (c *clientContext) thirdLeg(acceptorSeq uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ed, err := crypto.GetEncryptedData(plain, c.tkt.key, keyusage.AP_REP_ENCPART, 0)
+	cipher, err := encryptEncPart(c.tkt.key, keyusage.AP_REP_ENCPART, plain)
 	if err != nil {
 		return nil, err
 	}
-	return marshalAPRep(ed.EType, ed.Cipher)
+	return marshalAPRep(c.tkt.key.KeyType, cipher)
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/adtype"
 	"github.com/jcmturner/gokrb5/v8/iana/errorcode"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
@@ -344,11 +343,12 @@ func (c *serverContext) verify(ctx context.Context, token []byte, in []secbuffer
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
-		ed, err := crypto.GetEncryptedData(plain, encTkt.Key, keyusage.AP_REP_ENCPART, 0)
+		cipher, err := encryptEncPart(encTkt.Key, keyusage.AP_REP_ENCPART, plain)
+		clear(plain) // the acceptor subkey
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
-		der, err := marshalAPRep(ed.EType, ed.Cipher)
+		der, err := marshalAPRep(encTkt.Key.KeyType, cipher)
 		if err != nil {
 			return nil, &apError{st: status.SEC_E_INTERNAL_ERROR, err: err}
 		}
