@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gosspi/sspi/internal/async"
 	"github.com/gosspi/sspi/secbuffer"
@@ -101,10 +102,22 @@ type AsyncLimits struct {
 	Network int
 }
 
-// asyncEngine is the engine shared by every Registry.
-var asyncEngine = sync.OnceValue(func() *async.Engine {
+// defaultEngine is the engine shared by every Registry.
+var defaultEngine = sync.OnceValue(func() *async.Engine {
 	return async.New(async.Limits{}, nil)
 })
+
+// testEngine, when a test sets it (UseOwnAsyncEngine, in
+// export_async_test.go), replaces defaultEngine.
+var testEngine atomic.Pointer[async.Engine]
+
+// asyncEngine returns the engine that runs the SspiXxxAsync calls.
+func asyncEngine() *async.Engine {
+	if e := testEngine.Load(); e != nil {
+		return e
+	}
+	return defaultEngine()
+}
 
 // SetAsyncLimits sets the limits of the engine that runs the SspiXxxAsync
 // calls of every Registry. Raising a limit starts waiting calls at once;

@@ -632,6 +632,7 @@ type issueFunc func(h *sspi.SspiAsyncContext) status.Status
 // and a busy async context, and against handles that name nothing.
 func TestAsyncMisuse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		var gate stepGate
 		r := toyCase(gate.wait).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
@@ -843,6 +844,7 @@ func TestAsyncMisuse(t *testing.T) {
 // a running handshake call waits for it.
 func TestAsyncOrderingPerContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
 		sspi.SetAsyncLimits(sspi.AsyncLimits{CPU: 4})
 		var gate stepGate
@@ -901,6 +903,7 @@ func TestAsyncOrderingPerContext(t *testing.T) {
 // Free waits for a running one, whose callback then never runs.
 func TestAsyncFreeCancels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		var gate stepGate
 		var steps atomic.Int32
 		r := toyCase(func(ctx context.Context) {
@@ -999,7 +1002,10 @@ func TestAsyncFreeCancels(t *testing.T) {
 func TestAsyncFreeCancelsKDCWait(t *testing.T) {
 	for _, op := range []string{"AcquireCredentialsHandle", "InitializeSecurityContext", "InitializeSecurityContext (second leg)", "AcceptSecurityContext"} {
 		t.Run(op, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { testFreeCancelsKDCWait(t, op) })
+			synctest.Test(t, func(t *testing.T) {
+				sspi.UseOwnAsyncEngine(t)
+				testFreeCancelsKDCWait(t, op)
+			})
 		})
 	}
 }
@@ -1109,6 +1115,7 @@ func testFreeCancelsKDCWait(t *testing.T, op string) {
 // final, with the registered data; Done is closed by then.
 func TestAsyncCallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		r := toyCase(nil).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)
 		target, _ := sspi.UTF16PtrFromString(testTarget)
@@ -1178,6 +1185,7 @@ func TestAsyncManyHandshakes(t *testing.T) {
 		n = 500
 	}
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		r := ntlmCase.registry(t)
 		ccred := acquire(t, r, ntlmCase.client, sspi.SECPKG_CRED_OUTBOUND)
 		scred := acquire(t, r, ntlmCase.server, sspi.SECPKG_CRED_INBOUND)
@@ -1397,6 +1405,7 @@ func TestAsyncLimits(t *testing.T) {
 // (not running, no goroutine each) until it ends.
 func TestAsyncCPULimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
 		sspi.SetAsyncLimits(sspi.AsyncLimits{CPU: 1})
 		var gate stepGate
@@ -1754,6 +1763,7 @@ func BenchmarkHandshakeInFlight(b *testing.B) {
 // NTLM handshakes still run. The package's name plays no part.
 func TestAsyncSlowKDCDoesNotStarveLocal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		defer sspi.SetAsyncLimits(sspi.AsyncLimits{})
 		sspi.SetAsyncLimits(sspi.AsyncLimits{CPU: 1, Network: 1})
 		kdc := make(chan struct{})
@@ -1803,6 +1813,7 @@ func TestAsyncSlowKDCDoesNotStarveLocal(t *testing.T) {
 // callback that panics is recovered: the engine goes on.
 func TestAsyncPanics(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		var panicking atomic.Bool
 		r := toyCase(func(context.Context) {
 			if panicking.Load() {
@@ -1849,6 +1860,7 @@ func TestAsyncPanics(t *testing.T) {
 // polls its status or has registered a callback.
 func TestAsyncEagerStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		sspi.UseOwnAsyncEngine(t)
 		var steps atomic.Int32
 		r := toyCase(func(context.Context) { steps.Add(1) }).registry(t)
 		ccred := acquire(t, r, peer{pkg: "Toy"}, sspi.SECPKG_CRED_OUTBOUND)

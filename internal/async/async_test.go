@@ -1078,3 +1078,97 @@ func TestWaitInLoopDoesNotPileUpGoroutines(t *testing.T) {
 		t.Errorf("up to %d goroutines pending for calls waited for one at a time, want at most 1", most)
 	}
 }
+
+// onWaiter reports whether the calling fn runs inside Op.Wait.
+func onWaiter() bool {
+	buf := make([]byte, 64<<10)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), ".(*Op).Wait(")
+}
+
+// Wait with a context that never ends runs a call that may start on the
+// waiting goroutine; with a callback registered, with a context that may
+// end, or with the call still queued, the call runs on a worker
+// goroutine. Either way the status and Done behave alike, and no engine
+// goroutine is left behind.
+func TestWaitRunsCallInline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Limits{CPU: 1}, nil)
+		base := bubbleGoroutines()
+		var inline atomic.Bool
+		fn := func(context.Context) status.Status {
+			inline.Store(onWaiter())
+			return status.SEC_I_CONTINUE_NEEDED
+		}
+
+		// The goroutine launched for the call may, on another P, begin
+		// it before Wait does: try a few times.
+		var o Op
+		ranInline := false
+		for range 10 {
+			mustStart(t, &o, e, "k", CPU, fn)
+			if st := o.Wait(context.Background()); st != status.SEC_I_CONTINUE_NEEDED {
+				t.Errorf("Wait = %v", st)
+			}
+			if inline.Load() {
+				ranInline = true
+				break
+			}
+		}
+		if !ranInline {
+			t.Error("an admitted call never ran on its waiter")
+		}
+		if !isClosed(o.Done()) || o.Status() != status.SEC_I_CONTINUE_NEEDED {
+			t.Error("Done or Status after an inline call")
+		}
+
+		// With a callback: on an engine goroutine, callback once.
+		var notified atomic.Int32
+		o.SetNotify(func() { notified.Add(1) })
+		mustStart(t, &o, e, "k", CPU, fn)
+		o.Wait(context.Background())
+		if inline.Load() {
+			t.Error("a call with a callback ran on its waiter")
+		}
+		synctest.Wait()
+		if n := notified.Load(); n != 1 {
+			t.Errorf("callback ran %d times", n)
+		}
+		o.SetNotify(nil)
+
+		// With a context that may end: on an engine goroutine.
+		ctx, cancel := context.WithCancel(context.Background())
+		mustStart(t, &o, e, "k", CPU, fn)
+		o.Wait(ctx)
+		cancel()
+		if inline.Load() {
+			t.Error("Wait with a cancellable ctx ran the call itself")
+		}
+
+		// Queued behind the only CPU slot: the waiter does not run it
+		// early; it runs after the blocker, on an engine goroutine.
+		var blocker Op
+		g := newGate(status.SEC_E_OK)
+		mustStart(t, &blocker, e, nil, CPU, g.run)
+		<-g.started
+		mustStart(t, &o, e, "k", CPU, fn)
+		waited := make(chan status.Status)
+		go func() { waited <- o.Wait(context.Background()) }()
+		synctest.Wait()
+		if isClosed(o.Done()) {
+			t.Fatal("queued call completed while the CPU slot was held")
+		}
+		close(g.release)
+		if st := <-waited; st != status.SEC_I_CONTINUE_NEEDED {
+			t.Errorf("Wait on the queued call = %v", st)
+		}
+		if inline.Load() {
+			t.Error("a call queued when Wait began ran on its waiter")
+		}
+		o.Free()
+		blocker.Free()
+		synctest.Wait()
+		if got := bubbleGoroutines(); got > base {
+			t.Errorf("%d goroutines after the calls, %d before", got, base)
+		}
+	})
+}

@@ -34,6 +34,12 @@
 // order. One mutex (Engine.mu) guards the slots, the queues and the ready
 // list; each Op has its own mutex for its status and callback, taken
 // before Engine.mu when both are needed.
+//
+// A worker runs any ready call of its Engine. Under testing/synctest that
+// matters: a worker started outside a bubble must not run a call issued
+// inside one (the runtime stops the program when it closes the call's
+// channels), so a test that issues calls in a bubble uses an Engine made
+// for it (the root package's tests swap in a fresh one).
 package async
 
 import (
