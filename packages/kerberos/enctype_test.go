@@ -3,6 +3,7 @@ package kerberos
 import (
 	"bytes"
 	"crypto/rand"
+	stdrc4 "crypto/rc4"
 	"encoding/binary"
 	"encoding/hex"
 	"testing"
@@ -169,6 +170,43 @@ func TestBuildAPReqGokrb5Accepts(t *testing.T) {
 					t.Fatalf("etype %d: the authenticator does not read back field for field", etype)
 				}
 			}
+		}
+	}
+}
+
+// TestRC4StreamMatchesStdlib checks the RC4 of the message paths against
+// crypto/rc4, rekeyed in place, over key and message lengths and split
+// calls.
+func TestRC4StreamMatchesStdlib(t *testing.T) {
+	var c rc4Stream
+	for _, kl := range []int{1, 5, 16, 32, 255, 256} {
+		for _, n := range []int{0, 1, 8, 100, 1000} {
+			key := make([]byte, kl)
+			rand.Read(key)
+			src := make([]byte, n)
+			rand.Read(src)
+			std, err := stdrc4.NewCipher(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]byte, n)
+			std.XORKeyStream(want, src)
+			c.reset(key)
+			got := bytes.Clone(src)
+			c.XORKeyStream(got[:n/3], got[:n/3])
+			c.XORKeyStream(got[n/3:], got[n/3:])
+			if !bytes.Equal(got, want) {
+				t.Fatalf("key length %d, %d bytes: differs from crypto/rc4", kl, n)
+			}
+		}
+	}
+}
+
+// TestRC4FramingLen checks the framing length against the DER encoder.
+func TestRC4FramingLen(t *testing.T) {
+	for _, n := range []int{0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffff, 0x1000000} {
+		if got, want := rc4FramingLen(n), len(appendDERLength([]byte{0x60}, n))+rc4OIDLen; got != want {
+			t.Errorf("rc4FramingLen(%#x) = %d, want %d", n, got, want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package kerberos
 import (
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/rc4"
 	"crypto/subtle"
 	"encoding/binary"
 	"hash"
@@ -28,6 +27,50 @@ type rc4Dir struct {
 	md5       hash.Hash
 	sum, key  [16]byte
 	seqBuf    [8]byte
+	scratch   [4]byte   // the salt or the sequence number being hashed
+	rc4       rc4Stream // rekeyed for each SND_SEQ and each message
+}
+
+// rc4Stream is the RC4 cipher (RFC 4757 uses it with a fresh 16-byte key
+// for every sequence number and every message). crypto/rc4 can only be
+// keyed by NewCipher, which allocates, and the message paths allocate
+// nothing; this keys a state the direction owns. It is checked against
+// crypto/rc4 (TestRC4StreamMatchesStdlib).
+type rc4Stream struct {
+	s    [256]byte
+	i, j uint8
+}
+
+// reset keys the stream with key (1 to 256 bytes).
+func (c *rc4Stream) reset(key []byte) {
+	for i := range c.s {
+		c.s[i] = byte(i)
+	}
+	var j uint8
+	for i := range c.s {
+		j += c.s[i] + key[i%len(key)]
+		c.s[i], c.s[j] = c.s[j], c.s[i]
+	}
+	c.i, c.j = 0, 0
+}
+
+// XORKeyStream sets dst to src XOR the key stream; dst and src may be the
+// same slice.
+func (c *rc4Stream) XORKeyStream(dst, src []byte) {
+	i, j := c.i, c.j
+	for k, v := range src {
+		i++
+		j += c.s[i]
+		c.s[i], c.s[j] = c.s[j], c.s[i]
+		dst[k] = v ^ c.s[c.s[i]+c.s[j]]
+	}
+	c.i, c.j = i, j
+}
+
+// clear zeroes the key schedule.
+func (c *rc4Stream) clear() {
+	clear(c.s[:])
+	c.i, c.j = 0, 0
 }
 
 func hmacMD5(key, data []byte) []byte {
@@ -59,7 +102,15 @@ const (
 )
 
 // rc4FramingLen is the length of "60 len OID" for an inner length n.
-func rc4FramingLen(n int) int { return len(appendDERLength([]byte{0x60}, n)) + rc4OIDLen }
+func rc4FramingLen(n int) int {
+	l := 2 // the tag and a short length, or the count of length bytes
+	if n >= 0x80 {
+		for m := n; m > 0; m >>= 8 {
+			l++
+		}
+	}
+	return l + rc4OIDLen
+}
 
 func rc4Frame(dst []byte, inner int) []byte {
 	dst = appendDERLength(append(dst, 0x60), inner)
@@ -67,21 +118,22 @@ func rc4Frame(dst []byte, inner int) []byte {
 }
 
 // seqCipher returns RC4 keyed with Kseq = HMAC(HMAC(Kss, 0), SGN_CKSUM).
-func (d *rc4Dir) seqCipher(cksum []byte) *rc4.Cipher {
+func (d *rc4Dir) seqCipher(cksum []byte) *rc4Stream {
 	d.kseq.Reset()
 	d.kseq.Write(cksum)
-	c, _ := rc4.NewCipher(d.kseq.Sum(d.key[:0]))
-	return c
+	d.rc4.reset(d.kseq.Sum(d.key[:0]))
+	clear(d.key[:])
+	return &d.rc4
 }
 
 // dataCipher returns RC4 keyed with Kcrypt = HMAC(HMAC(Kss^F0, 0), seq).
-func (d *rc4Dir) dataCipher(seq uint32) *rc4.Cipher {
-	var s [4]byte
-	binary.BigEndian.PutUint32(s[:], seq)
+func (d *rc4Dir) dataCipher(seq uint32) *rc4Stream {
+	binary.BigEndian.PutUint32(d.scratch[:], seq)
 	d.kcrypt.Reset()
-	d.kcrypt.Write(s[:])
-	c, _ := rc4.NewCipher(d.kcrypt.Sum(d.key[:0]))
-	return c
+	d.kcrypt.Write(d.scratch[:])
+	d.rc4.reset(d.kcrypt.Sum(d.key[:0]))
+	clear(d.key[:])
+	return &d.rc4
 }
 
 // sndSeq writes the encrypted SND_SEQ: seq (big-endian) and the direction.
@@ -112,9 +164,8 @@ func (d *rc4Dir) readSeq(enc, cksum []byte) (uint32, bool) {
 // token header; the caller writes the rest to d.md5.
 func (d *rc4Dir) startChecksum(usage uint32, header []byte) {
 	d.md5.Reset()
-	var salt [4]byte
-	binary.LittleEndian.PutUint32(salt[:], usage)
-	d.md5.Write(salt[:])
+	binary.LittleEndian.PutUint32(d.scratch[:], usage)
+	d.md5.Write(d.scratch[:])
 	d.md5.Write(header)
 }
 

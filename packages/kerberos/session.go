@@ -84,6 +84,11 @@ func (s *session) delete() {
 			clear(d.key)
 		}
 	}
+	for _, d := range []*rc4Dir{s.rc4Send, s.rc4Recv} {
+		if d != nil {
+			d.rc4.clear()
+		}
+	}
 	s.send, s.recv, s.rc4Send, s.rc4Recv = nil, nil, nil, nil
 	s.recvMu.Unlock()
 	s.sendMu.Unlock()
