@@ -91,6 +91,17 @@ type schannelContext struct {
 	// only then moves w13 to the next key.
 	w13             *sealer13
 	answerKeyUpdate bool
+	// TLS 1.3: the peer's write direction, opened by us (r13), and a
+	// mirror of crypto/tls's read state (feed13) to re-seal the records
+	// it must still process (post-handshake messages, alerts); feedBuf
+	// holds such a record, hs13 a handshake message begun in an earlier
+	// record.
+	r13             *sealer13
+	feed13          *sealer13
+	feedBuf         []byte
+	hs13            []byte
+	open13Len       int  // open13: length of the application data
+	open13KeyUpdate bool // open13: the record ends a KeyUpdate
 }
 
 func newContext(cred *credentials, client bool, target string, req uint32) *schannelContext {
@@ -123,6 +134,7 @@ func (c *schannelContext) fail(op string, st status.Status, cause error) (status
 func (c *schannelContext) forgetHandshakeSecrets() {
 	if c.keyLog != nil {
 		clear(c.keyLog.take())
+		clear(c.keyLog.takePeer())
 	}
 	if c.conn != nil {
 		c.conn.keepTail = false
@@ -584,6 +596,30 @@ func (c *schannelContext) startSealer() (*sealer13, error) {
 	return w, nil
 }
 
+// startOpener takes over opening the peer's TLS 1.3 records. crypto/tls
+// has read none under the peer's application secret when the handshake
+// ends (it reads no record beyond the peer's Finished; later ones come
+// back as EXTRA), so both the opener and the mirror of crypto/tls's read
+// state start at sequence number 0.
+func (c *schannelContext) startOpener() (r, feed *sealer13, err error) {
+	secret := c.keyLog.takePeer()
+	if secret == nil {
+		return nil, nil, errors.New("schannel: crypto/tls did not report the peer's TLS 1.3 application secret")
+	}
+	mirror := append([]byte(nil), secret...)
+	if r, err = newSealer13(c.suite, secret); err != nil {
+		clear(secret)
+		clear(mirror)
+		return nil, nil, err
+	}
+	if feed, err = newSealer13(c.suite, mirror); err != nil {
+		r.zero()
+		clear(mirror)
+		return nil, nil, err
+	}
+	return r, feed, nil
+}
+
 // finishHandshake ends the handshake after the goroutine returned.
 func (c *schannelContext) finishHandshake(op string, in []secbuffer.Buffer, input []byte, pos int, tok *secbuffer.Buffer, out []secbuffer.Buffer, herr error) (status.Status, error) {
 	<-c.exited
@@ -614,6 +650,9 @@ func (c *schannelContext) finishHandshake(op string, in []secbuffer.Buffer, inpu
 			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
 		}
 		c.w13 = w
+		if c.r13, c.feed13, err = c.startOpener(); err != nil {
+			return c.fail(op, status.SEC_E_INTERNAL_ERROR, err)
+		}
 	}
 	c.forgetHandshakeSecrets()
 	c.flags = c.retFlags()
@@ -891,10 +930,15 @@ func (c *schannelContext) Delete() {
 	c.deleted = true
 	c.remembered = nil
 	c.capBuf = nil
-	if c.w13 != nil {
-		c.w13.zero()
-		c.w13 = nil
+	for _, w := range []*sealer13{c.w13, c.r13, c.feed13} {
+		if w != nil {
+			w.zero()
+		}
 	}
+	c.w13, c.r13, c.feed13 = nil, nil, nil
+	clear(c.feedBuf)
+	clear(c.hs13)
+	c.feedBuf, c.hs13 = nil, nil
 	c.forgetHandshakeSecrets()
 	if c.conn != nil {
 		c.conn.out, c.conn.cur = nil, nil
@@ -972,6 +1016,72 @@ func (c *schannelContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq
 	t.Data = t.Data[:trailer]
 	copy(t.Data, rec[s.header+n:])
 	return status.SEC_E_OK, nil
+}
+
+// open13 opens the TLS 1.3 record rec in place. For application data it
+// returns SEC_E_OK with the length of the data in open13Len (the data
+// starts after the header). For any other content it returns
+// SEC_I_RENEGOTIATE with the record re-sealed for crypto/tls in feedBuf,
+// open13KeyUpdate set when it ends a KeyUpdate message, and rec restored.
+func (c *schannelContext) open13(rec []byte) (status.Status, error) {
+	if len(rec)-recordHeaderLen > maxPlaintext+256+1 {
+		return status.SEC_E_ILLEGAL_MESSAGE, errors.New("schannel: TLS 1.3 record overflow")
+	}
+	plain, err := c.r13.openInPlace(rec)
+	if err != nil {
+		return status.SEC_E_DECRYPT_FAILURE, fmt.Errorf("schannel: %w", err)
+	}
+	content, typ, ok := innerType(plain)
+	if !ok {
+		return status.SEC_E_ILLEGAL_MESSAGE, errors.New("schannel: TLS 1.3 record without a content type")
+	}
+	if typ == recordTypeApplicationData {
+		if len(content) > maxPlaintext {
+			return status.SEC_E_ILLEGAL_MESSAGE, errors.New("schannel: TLS 1.3 record overflow")
+		}
+		c.open13Len = len(content)
+		return status.SEC_E_OK, nil
+	}
+	// The record for crypto/tls, under its read state.
+	n := len(content)
+	need := recordHeaderLen + n + 1 + aeadTagLen
+	if cap(c.feedBuf) < need {
+		c.feedBuf = make([]byte, need)
+	}
+	c.feedBuf = c.feedBuf[:need]
+	copy(c.feedBuf[recordHeaderLen:], content)
+	c.open13KeyUpdate = false
+	if typ == recordTypeHandshake {
+		c.open13KeyUpdate = c.scanHandshake(content)
+	}
+	if err := c.feed13.sealInPlace(c.feedBuf[recordHeaderLen:], n, typ); err != nil {
+		return status.SEC_E_INTERNAL_ERROR, err
+	}
+	copy(c.feedBuf, c.feed13.ad[:])
+	c.r13.resealInPlace(rec, len(plain))
+	return status.SEC_I_RENEGOTIATE, nil
+}
+
+// scanHandshake follows the handshake messages of post-handshake records
+// (RFC 8446 §4: type, 24-bit length, body; a message may span records)
+// and reports whether one that ends in content is a KeyUpdate.
+func (c *schannelContext) scanHandshake(content []byte) bool {
+	c.hs13 = append(c.hs13, content...)
+	keyUpdate := false
+	b := c.hs13
+	for len(b) >= 4 {
+		n := 4 + (int(b[1])<<16 | int(b[2])<<8 | int(b[3]))
+		if len(b) < n {
+			break
+		}
+		keyUpdate = keyUpdate || b[0] == keyUpdateNotRequested[0]
+		b = b[n:]
+	}
+	if len(b) > 1<<18 {
+		b = nil // crypto/tls refuses such a message itself
+	}
+	c.hs13 = append(c.hs13[:0], b...)
+	return keyUpdate
 }
 
 // seal13 is EncryptMessage on TLS 1.3: the record is sealed in the
@@ -1097,9 +1207,34 @@ func (c *schannelContext) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (ui
 	if len(dst) == 0 {
 		dst = c.scratch[:]
 	}
-	c.conn.cur = rec
+	feed, keyUpdate := rec, false
+	if c.r13 != nil && rec[0] == recordTypeApplicationData {
+		// TLS 1.3: we open the record in place. Application data
+		// stays there; anything else goes to crypto/tls re-sealed
+		// under its read state, and the caller's bytes are restored.
+		st, err := c.open13(rec)
+		switch {
+		case err != nil:
+			c.ioErr = status.New(op, c.pkg.name, st, err)
+			return 0, st, c.ioErr
+		case st == status.SEC_E_OK:
+			return layout(recordHeaderLen, c.open13Len, status.SEC_E_OK)
+		}
+		feed, keyUpdate, dst = c.feedBuf, c.open13KeyUpdate, c.scratch[:]
+	}
+	c.conn.cur = feed
 	nr, rerr := c.tc.Read(dst)
 	c.conn.cur = nil
+	if keyUpdate && (rerr == nil || errors.Is(rerr, errWouldBlock)) {
+		// crypto/tls moved its read key; so do we, and our mirror.
+		err := c.r13.update()
+		if err == nil {
+			err = c.feed13.update()
+		}
+		if err != nil {
+			rerr = err
+		}
+	}
 	if c.w13 != nil && len(c.conn.out) > 0 {
 		// Without an error, the only record crypto/tls writes while
 		// reading is its answer to a KeyUpdate that asked for ours

@@ -739,3 +739,55 @@ func TestRecordKeysNotPrinted(t *testing.T) {
 		t.Fatal("Delete left the traffic secret in memory")
 	}
 }
+
+// TestOpenSSLRecordPadding: OpenSSL pads every TLS 1.3 record it sends
+// (-record_padding), application data, tickets and KeyUpdates alike; we
+// open them ourselves and must strip the padding (RFC 8446 §5.4).
+func TestOpenSSLRecordPadding(t *testing.T) {
+	bin := peers.Tool(t, "openssl", "openssl")
+	f := writePEM(t)
+	k := getPKI()
+	t.Run("our-client", func(t *testing.T) {
+		port, stdin, lines := startServerLines(t, bin, "-cert", f.serverCert, "-key", f.serverKey, "-tls1_3", "-record_padding", "512")
+		cred := acquire(t, New(&Config{}), packages.SECPKG_CRED_OUTBOUND, &SCHANNEL_CRED{RootStore: k.roots, EnabledProtocols: packages.SP_PROT_TLS1_3_CLIENT})
+		ctx, _ := cred.NewClientContext("localhost", clientReq)
+		defer ctx.Delete()
+		s := &stream{t: t, ctx: ctx, conn: dial(t, port)}
+		if err := s.handshake(true); err != nil {
+			t.Fatal(err)
+		}
+		s.write([]byte("before\n"))
+		waitLines(t, lines, "before")
+		command(t, stdin, "K")
+		time.Sleep(200 * time.Millisecond) // s_server drops the rest of a read holding a command
+		command(t, stdin, "padded from s_server")
+		if got := s.readN(len("padded from s_server\n")); string(got) != "padded from s_server\n" {
+			t.Fatalf("got %q", got)
+		}
+		s.write([]byte("after\n"))
+		waitLines(t, lines, "after")
+	})
+	t.Run("our-server", func(t *testing.T) {
+		cred := acquire(t, New(&Config{}), packages.SECPKG_CRED_INBOUND, &SCHANNEL_CRED{Creds: []tls.Certificate{k.server}, EnabledProtocols: packages.SP_PROT_TLS1_3_SERVER})
+		l, port := listen(t)
+		c := startClient(t, bin, port, "-CAfile", f.ca, "-servername", "localhost", "-tls1_3", "-record_padding", "512")
+		ctx, _ := cred.NewServerContext(serverReq)
+		defer ctx.Delete()
+		s := accept(t, l, ctx)
+		if err := s.handshake(false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c.stdin, "K\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // s_client drops the rest of a read holding a command
+		if _, err := io.WriteString(c.stdin, "padded from s_client\n"); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.readN(len("padded from s_client\n")); string(got) != "padded from s_client\n" {
+			t.Fatalf("got %q", got)
+		}
+		s.write([]byte("from our server\n"))
+		c.waitLine(t, "from our server")
+	})
+}

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// The TLS 1.3 write direction of an established context is ours, not
-// crypto/tls's: crypto/tls switches its write key the moment it reads a
+// The TLS 1.3 record layer of an established context is ours, not
+// crypto/tls's. The write direction first: crypto/tls switches its write key the moment it reads a
 // KeyUpdate that asks for ours (handleKeyUpdate in crypto/tls/conn.go), but
 // an SSPI caller sends our answering KeyUpdate only when the next
 // InitializeSecurityContext or AcceptSecurityContext call returns it. A
@@ -28,7 +28,11 @@ import (
 // records (RFC 8446 §5.2) with the application traffic secret crypto/tls
 // derived (it comes through tls.Config.KeyLogWriter), and moves to the
 // next secret (RFC 8446 §7.2) only when the handshake call produces our
-// KeyUpdate.
+// KeyUpdate. The read direction follows (DecryptMessage): a sealer13 keyed
+// with the peer's secret opens records in place, which saves crypto/tls's
+// two copies and its allocation per record; content other than
+// application data is re-sealed for crypto/tls under a second sealer13
+// that mirrors crypto/tls's own read state.
 
 // keyUpdateNotRequested is the KeyUpdate handshake message we send
 // (RFC 8446 §4.6.3): type key_update (24), length 1, update_not_requested.
@@ -196,6 +200,46 @@ func (w *sealer13) record(typ byte, payload []byte) ([]byte, error) {
 	return rec, nil
 }
 
+// openInPlace opens rec, a whole record sealed under the current key at
+// the current sequence number, inside its own bytes, and returns the inner
+// plaintext (content, content type, padding) within rec.
+func (w *sealer13) openInPlace(rec []byte) ([]byte, error) {
+	body := rec[recordHeaderLen:]
+	if err := w.next(len(body)); err != nil {
+		return nil, err
+	}
+	plain, err := w.aead.Open(body[:0], w.nonce[:], body, rec[:recordHeaderLen])
+	if err != nil {
+		return nil, err
+	}
+	w.seq++
+	return plain, nil
+}
+
+// resealInPlace turns rec back into the record openInPlace opened last:
+// the same key, nonce, header and inner plaintext give the same bytes.
+func (w *sealer13) resealInPlace(rec []byte, inner int) {
+	w.seq--
+	if w.next(len(rec)-recordHeaderLen) == nil {
+		body := rec[recordHeaderLen:]
+		w.aead.Seal(body[:0], w.nonce[:], body[:inner], rec[:recordHeaderLen])
+	}
+	w.seq++
+}
+
+// innerType splits a TLS 1.3 inner plaintext (RFC 8446 §5.2) into its
+// content and content type; ok is false when it is all padding.
+func innerType(plain []byte) (content []byte, typ byte, ok bool) {
+	i := len(plain) - 1
+	for i >= 0 && plain[i] == 0 {
+		i--
+	}
+	if i < 0 {
+		return nil, 0, false
+	}
+	return plain[:i], plain[i], true
+}
+
 // open reports whether rec, a whole record, opens under the current key
 // at sequence number seq. It serves to count the records crypto/tls
 // sealed under the application secret during the handshake (a TLS 1.3
@@ -223,9 +267,11 @@ func (w *sealer13) open(rec []byte, seq uint64) bool {
 // a copy of what crypto/tls writes, so that the records it sealed under
 // that secret can be counted. It runs on the handshake goroutine.
 type secretLog struct {
-	label  []byte
-	conn   *memConn
-	secret []byte
+	label     []byte
+	peerLabel []byte
+	conn      *memConn
+	secret    []byte
+	peer      []byte // the peer's application traffic secret
 }
 
 // Format prints no key material, whatever the verb.
@@ -234,15 +280,16 @@ func (l secretLog) Format(f fmt.State, verb rune) {
 }
 
 func newSecretLog(client bool, conn *memConn) *secretLog {
-	l := &secretLog{conn: conn, label: []byte("SERVER_TRAFFIC_SECRET_0 ")}
+	l := &secretLog{conn: conn, label: []byte("SERVER_TRAFFIC_SECRET_0 "), peerLabel: []byte("CLIENT_TRAFFIC_SECRET_0 ")}
 	if client {
-		l.label = []byte("CLIENT_TRAFFIC_SECRET_0 ")
+		l.label, l.peerLabel = l.peerLabel, l.label
 	}
 	return l
 }
 
 func (l *secretLog) Write(p []byte) (int, error) {
-	if !bytes.HasPrefix(p, l.label) {
+	peer := bytes.HasPrefix(p, l.peerLabel)
+	if !peer && !bytes.HasPrefix(p, l.label) {
 		return len(p), nil
 	}
 	// LABEL <client random, hex> <secret, hex>\n
@@ -255,6 +302,11 @@ func (l *secretLog) Write(p []byte) (int, error) {
 		clear(secret)
 		return 0, errors.New("schannel: unexpected key log line")
 	}
+	if peer {
+		clear(l.peer)
+		l.peer = secret
+		return len(p), nil
+	}
 	clear(l.secret)
 	l.secret = secret
 	if l.conn != nil {
@@ -263,9 +315,16 @@ func (l *secretLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// take hands the secret over to the caller.
+// take hands our secret over to the caller.
 func (l *secretLog) take() []byte {
 	s := l.secret
 	l.secret = nil
+	return s
+}
+
+// takePeer hands the peer's secret over to the caller.
+func (l *secretLog) takePeer() []byte {
+	s := l.peer
+	l.peer = nil
 	return s
 }

@@ -105,11 +105,15 @@
 // turns. Full-duplex use (one goroutine encrypting while another
 // decrypts) is supported under the ordering rule of "Messages".
 //
-// On TLS 1.3 crypto/tls keeps the read direction after the handshake and
-// the package seals our records itself, from the
-// application traffic secret crypto/tls reports through
-// tls.Config.KeyLogWriter: crypto/tls would move its write key when it
-// reads the peer's KeyUpdate, before our answer can reach the wire.
+// On TLS 1.3 the package runs the record layer itself after the
+// handshake, from the application traffic secrets crypto/tls reports
+// through tls.Config.KeyLogWriter: it seals our records (crypto/tls would
+// move its write key when it reads the peer's KeyUpdate, before our answer
+// can reach the wire) and opens the peer's in place in the caller's
+// buffer. Records that are not application data (post-handshake
+// messages, alerts) still go to crypto/tls, re-sealed under a copy of its
+// read state, so that it stores session tickets and follows KeyUpdates as
+// before.
 //
 // # Left out
 //

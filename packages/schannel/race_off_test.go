@@ -1,0 +1,5 @@
+//go:build !race
+
+package schannel
+
+const raceEnabled = false
