@@ -210,3 +210,47 @@ func TestRC4FramingLen(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncPart holds decryptEncPart to gokrb5's decryption on arbitrary
+// ciphertext, for each AES enctype and one fixed key: both reject it, or
+// both accept it with the same plaintext. A seed encrypted by gokrb5 and
+// mutated is the interesting case: one flipped bit must fail both.
+func FuzzEncPart(f *testing.F) {
+	keys := map[int32]types.EncryptionKey{}
+	for _, etype := range []int32{17, 18, 19, 20} {
+		k := make([]byte, 32)
+		if etype == 17 || etype == 19 {
+			k = k[:16]
+		}
+		for i := range k {
+			k[i] = byte(i*7 + int(etype))
+		}
+		keys[etype] = types.EncryptionKey{KeyType: etype, KeyValue: k}
+		for _, n := range []int{0, 5, 16, 40} {
+			ed, err := crypto.GetEncryptedData(make([]byte, n), keys[etype], 11, 0)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(byte(etype), ed.Cipher)
+		}
+	}
+	f.Fuzz(func(t *testing.T, e byte, cipher []byte) {
+		etype := []int32{17, 18, 19, 20}[int(e)%4]
+		key := keys[etype]
+		got, err := decryptEncPart(types.EncryptedData{EType: etype, Cipher: cipher}, key, 11)
+		et, _ := crypto.GetEtype(etype)
+		if len(cipher) < et.GetConfounderByteSize()+et.GetHMACBitLength()/8 {
+			if err == nil {
+				t.Fatalf("etype %d: %d-byte ciphertext accepted", etype, len(cipher))
+			}
+			return
+		}
+		want, werr := et.DecryptMessage(key.KeyValue, cipher, 11)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("etype %d: ours says %v, gokrb5 says %v", etype, err, werr)
+		}
+		if err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("etype %d: plaintexts differ", etype)
+		}
+	})
+}
