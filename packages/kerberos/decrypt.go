@@ -23,6 +23,11 @@ var errShortCipher = errors.New("kerberos: ciphertext shorter than its confounde
 // The AES enctypes take the package's own path (enctype.go), which
 // derives its keys without gokrb5's allocations.
 func decryptEncPart(ed types.EncryptedData, key types.EncryptionKey, usage uint32) (plain []byte, err error) {
+	defer func() {
+		if recover() != nil {
+			plain, err = nil, errors.New("kerberos: malformed ciphertext")
+		}
+	}()
 	if plain, ok, err := decryptAES(key, usage, ed.Cipher); ok {
 		return plain, err
 	}
@@ -33,11 +38,6 @@ func decryptEncPart(ed types.EncryptedData, key types.EncryptionKey, usage uint3
 	if len(ed.Cipher) < et.GetConfounderByteSize()+et.GetHMACBitLength()/8 {
 		return nil, errShortCipher
 	}
-	defer func() {
-		if recover() != nil {
-			plain, err = nil, errors.New("kerberos: malformed ciphertext")
-		}
-	}()
 	return et.DecryptMessage(key.KeyValue, ed.Cipher, usage)
 }
 

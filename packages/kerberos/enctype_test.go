@@ -254,3 +254,18 @@ func FuzzEncPart(f *testing.F) {
 		}
 	})
 }
+
+// TestDecryptEncPartOddKeys feeds keys of every wrong length for each
+// enctype (a session key comes out of a ticket or an authenticator): an
+// error, never a panic.
+func TestDecryptEncPartOddKeys(t *testing.T) {
+	cipher := make([]byte, 64)
+	for _, etype := range []int32{17, 18, 19, 20, 23} {
+		for n := 0; n <= 40; n++ {
+			key := types.EncryptionKey{KeyType: etype, KeyValue: make([]byte, n)}
+			if _, err := decryptEncPart(types.EncryptedData{EType: etype, Cipher: cipher}, key, 11); err == nil {
+				t.Fatalf("etype %d, %d-byte key: zero ciphertext accepted", etype, n)
+			}
+		}
+	}
+}
