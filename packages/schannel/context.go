@@ -1024,7 +1024,7 @@ func (c *schannelContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq
 // SEC_I_RENEGOTIATE with the record re-sealed for crypto/tls in feedBuf,
 // open13KeyUpdate set when it ends a KeyUpdate message, and rec restored.
 func (c *schannelContext) open13(rec []byte) (status.Status, error) {
-	if len(rec)-recordHeaderLen > maxPlaintext+256+1 {
+	if len(rec)-recordHeaderLen > maxPlaintext+256 { // RFC 8446 §5.2
 		return status.SEC_E_ILLEGAL_MESSAGE, errors.New("schannel: TLS 1.3 record overflow")
 	}
 	plain, err := c.r13.openInPlace(rec)
