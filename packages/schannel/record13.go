@@ -288,12 +288,18 @@ func newSecretLog(client bool, conn *memConn) *secretLog {
 }
 
 func (l *secretLog) Write(p []byte) (int, error) {
-	peer := bytes.HasPrefix(p, l.peerLabel)
-	if !peer && !bytes.HasPrefix(p, l.label) {
+	var rest []byte
+	peer := false
+	switch {
+	case bytes.HasPrefix(p, l.label):
+		rest = p[len(l.label):]
+	case bytes.HasPrefix(p, l.peerLabel):
+		rest, peer = p[len(l.peerLabel):], true
+	default:
 		return len(p), nil
 	}
 	// LABEL <client random, hex> <secret, hex>\n
-	fields := bytes.Fields(p[len(l.label):])
+	fields := bytes.Fields(rest)
 	if len(fields) != 2 {
 		return 0, errors.New("schannel: unexpected key log line")
 	}
