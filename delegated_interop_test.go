@@ -50,21 +50,7 @@ func startDelegationRealm(t *testing.T) *delegationRealm {
 // acceptor returns a server context of pkg for the service principal spn.
 func (d *delegationRealm) acceptor(t *testing.T, pkg, spn string) *Context {
 	t.Helper()
-	var data any = &kerberos.Keytab{Path: d.k.ServiceKeytab, Principal: spn}
-	if pkg == "Negotiate" {
-		data = &negotiate.AuthData{Kerberos: data}
-	}
-	cred, err := d.r.AcquireCredentials(context.Background(), pkg, CredentialsInbound, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cred.Free)
-	s, err := NewServerContext(cred, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Delete)
-	return s
+	return keytabAcceptor(t, d.r, pkg, &kerberos.Keytab{Path: d.k.ServiceKeytab, Principal: spn})
 }
 
 // aliceCredentials returns outbound credentials of pkg for alice's

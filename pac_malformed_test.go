@@ -79,11 +79,18 @@ func (m *pacRealm) apReq(t *testing.T, pac []byte) []byte {
 // serverContext returns an acceptor of pkg on the realm's keytab.
 func (m *pacRealm) serverContext(t *testing.T, pkg string) *Context {
 	t.Helper()
-	var data any = &kerberos.Keytab{Keytab: m.kt}
+	return keytabAcceptor(t, m.r, pkg, &kerberos.Keytab{Keytab: m.kt})
+}
+
+// keytabAcceptor returns a server context of pkg ("Kerberos" or
+// "Negotiate") on kt, freed and deleted when t ends.
+func keytabAcceptor(t *testing.T, r *Registry, pkg string, kt *kerberos.Keytab) *Context {
+	t.Helper()
+	var data any = kt
 	if pkg == "Negotiate" {
-		data = &negotiate.AuthData{Kerberos: data}
+		data = &negotiate.AuthData{Kerberos: kt}
 	}
-	cred, err := m.r.AcquireCredentials(context.Background(), pkg, CredentialsInbound, data)
+	cred, err := r.AcquireCredentials(context.Background(), pkg, CredentialsInbound, data)
 	if err != nil {
 		t.Fatal(err)
 	}
