@@ -136,7 +136,13 @@ func (c *toyContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (stat
 	return spec.st, nil
 }
 
-func (c *toyContext) Established() bool { return c.done }
+func (c *toyContext) Session() packages.Session {
+	if !c.done {
+		return nil
+	}
+	return c
+}
+func (c *toyContext) Sizes() packages.SecPkgContext_Sizes { return packages.SecPkgContext_Sizes{} }
 func (c *toyContext) Flags() uint32 {
 	if c.done {
 		return packages.ISC_RET_INTEGRITY | c.req&packages.ISC_REQ_MUTUAL_AUTH

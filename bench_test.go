@@ -55,7 +55,7 @@ func BenchmarkMakeSignature(b *testing.B) {
 		b.SetBytes(int64(len(msg)))
 		for b.Loop() {
 			bufs[1].Data = sig
-			if err := c.pc.MakeSignature(0, bufs, 0); err != nil {
+			if err := c.sess.MakeSignature(0, bufs, 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -104,10 +104,10 @@ func BenchmarkWrap(b *testing.B) {
 		tok := make([]byte, 0, 16)
 		for b.Loop() {
 			bufs := []secbuffer.Buffer{{Type: SECBUFFER_TOKEN, Data: tok}, {Type: SECBUFFER_DATA, Data: data}}
-			if _, err := c.pc.EncryptMessage(0, bufs, 0); err != nil {
+			if _, err := c.sess.EncryptMessage(0, bufs, 0); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := s.pc.DecryptMessage(bufs, 0); err != nil {
+			if _, _, err := s.sess.DecryptMessage(bufs, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

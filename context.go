@@ -44,12 +44,16 @@ type Context struct {
 	sendMu sync.Mutex // serialises MakeSignature and EncryptMessage
 	recvMu sync.Mutex // serialises VerifySignature and DecryptMessage
 
+	// sess is the per-message half the handshake handed over; it is set
+	// (under hsMu) before established is first stored true, and read by
+	// message calls only after they see established.
+	sess packages.Session
+
 	established atomic.Bool // set by the handshake
 	deleted     atomic.Bool // set with all three locks held
 
-	sizesOnce sync.Once // guards sizes and sizesErr
+	sizesOnce sync.Once // guards sizes
 	sizes     packages.SecPkgContext_Sizes
-	sizesErr  error
 
 	extra []byte // guarded by hsMu: the unconsumed input of the last stream Step
 
@@ -57,7 +61,7 @@ type Context struct {
 
 func newContext(info packages.Info, pc packages.Context, client bool, req uint32) *Context {
 	c := &Context{info: info, pc: pc, client: client, req: req, created: time.Now()}
-	c.established.Store(pc.Established())
+	c.takeSession()
 	return c
 }
 
@@ -249,8 +253,19 @@ func (c *Context) step(ctx context.Context, in, out []secbuffer.Buffer) (status.
 		err = newError(op, c.info.Name, st, nil)
 		return st, err
 	}
-	c.established.Store(c.pc.Established())
+	c.takeSession()
 	return st, nil
+}
+
+// takeSession takes the session the handshake hands over once it has
+// completed: from then on the root owns it. Call with hsMu held (or
+// before c is shared).
+func (c *Context) takeSession() {
+	s := c.pc.Session()
+	if s != nil && c.sess == nil {
+		c.sess = s
+	}
+	c.established.Store(s != nil)
 }
 
 // Established reports whether the handshake has completed.
@@ -324,7 +339,7 @@ func (c *Context) rootAttribute(attr uint32) any {
 		return &info
 	case packages.SECPKG_ATTR_NEGOTIATION_INFO:
 		state := uint32(packages.SECPKG_NEGOTIATION_IN_PROGRESS)
-		if c.pc.Established() {
+		if c.established.Load() {
 			state = packages.SECPKG_NEGOTIATION_COMPLETE
 		}
 		return &packages.NegotiationInfo{PackageInfo: c.info, NegotiationState: state}
@@ -384,14 +399,8 @@ func (c *Context) Sizes() (SecPkgContext_Sizes, error) {
 		}
 		return *s, nil
 	}
-	c.sizesOnce.Do(func() {
-		s, err := queryInto[packages.SecPkgContext_Sizes](c, packages.SECPKG_ATTR_SIZES)
-		if err == nil {
-			c.sizes = *s
-		}
-		c.sizesErr = err
-	})
-	return c.sizes, c.sizesErr
+	c.sizesOnce.Do(func() { c.sizes = c.sess.Sizes() })
+	return c.sizes, nil
 }
 
 // NegotiatedPackage returns the name of the package doing the work: for a
@@ -453,7 +462,7 @@ func (c *Context) CompleteAuthToken(bufs []secbuffer.Buffer) (status.Status, err
 		err = wrapErr(op, c.info.Name, err)
 		return status.Code(err), err
 	}
-	c.established.Store(c.pc.Established())
+	c.takeSession()
 	return st, nil
 }
 
@@ -502,7 +511,7 @@ func (c *Context) MakeSignatureBuffers(qop uint32, msg []secbuffer.Buffer, seq u
 	if err := c.ready(op); err != nil {
 		return err
 	}
-	return wrapErr(op, c.info.Name, c.pc.MakeSignature(qop, msg, seq))
+	return wrapErr(op, c.info.Name, c.sess.MakeSignature(qop, msg, seq))
 }
 
 // MakeSignature signs msg and returns the signature (MakeSignature with
@@ -533,7 +542,7 @@ func (c *Context) VerifySignatureBuffers(msg []secbuffer.Buffer, seq uint32) (qo
 	if err := c.ready(op); err != nil {
 		return 0, err
 	}
-	qop, err = c.pc.VerifySignature(msg, seq)
+	qop, err = c.sess.VerifySignature(msg, seq)
 	if err != nil {
 		return 0, wrapErr(op, c.info.Name, err)
 	}
@@ -563,7 +572,7 @@ func (c *Context) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32)
 	if err := c.ready(op); err != nil {
 		return err
 	}
-	_, err := c.pc.EncryptMessage(qop, msg, seq)
+	_, err := c.sess.EncryptMessage(qop, msg, seq)
 	return wrapErr(op, c.info.Name, err)
 }
 
@@ -578,7 +587,7 @@ func (c *Context) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32
 	if err := c.ready(op); err != nil {
 		return 0, status.Code(err), err
 	}
-	qop, st, err = c.pc.DecryptMessage(msg, seq)
+	qop, st, err = c.sess.DecryptMessage(msg, seq)
 	if err != nil {
 		err = wrapErr(op, c.info.Name, err)
 		return 0, status.Code(err), err
@@ -629,7 +638,7 @@ func (c *Context) wrapper(op string) (packages.Wrapper, error) {
 	if err := c.ready(op); err != nil {
 		return nil, err
 	}
-	w, ok := c.pc.(packages.Wrapper)
+	w, ok := c.sess.(packages.Wrapper)
 	if !ok {
 		return nil, newError(op, c.info.Name, status.SEC_E_UNSUPPORTED_FUNCTION, errNoStreamForm)
 	}
@@ -691,6 +700,9 @@ func (c *Context) Delete() {
 	c.deleted.Store(true)
 	c.established.Store(false)
 	c.pc.Delete()
+	if c.sess != nil {
+		c.sess.Delete()
+	}
 }
 
 func (c *Context) lockAll() {

@@ -238,10 +238,18 @@ func (c *fakeContext) Step(ctx context.Context, in, out []secbuffer.Buffer) (sta
 	return c.fail(status.SEC_E_OUT_OF_SEQUENCE)
 }
 
-func (c *fakeContext) Established() bool {
+// Session: the fake is its own session.
+func (c *fakeContext) Session() packages.Session {
 	c.hs.Lock()
 	defer c.hs.Unlock()
-	return c.state == fakeDone
+	if c.state != fakeDone {
+		return nil
+	}
+	return c
+}
+
+func (c *fakeContext) Sizes() packages.SecPkgContext_Sizes {
+	return packages.SecPkgContext_Sizes{MaxToken: fakeMaxToken, MaxSignature: fakeSigLen, BlockSize: 0, SecurityTrailer: fakeSigLen}
 }
 func (c *fakeContext) Flags() uint32     { return c.req &^ packages.ISC_REQ_ALLOCATE_MEMORY }
 func (c *fakeContext) Expiry() time.Time { return time.Time{} }

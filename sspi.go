@@ -138,24 +138,31 @@
 //
 // Each key, lock and error has one owner:
 //
-//   - A [*Context] owns the locks: one for the handshake (Step, the
-//     attribute and control calls), then one per direction (send:
-//     MakeSignature, EncryptMessage, Wrap; receive: VerifySignature,
-//     DecryptMessage, Unwrap). It checks the state before any message
-//     call: until the last Step has returned, or after Delete, message
-//     calls give [SEC_E_INVALID_HANDLE] from the root, so no package
-//     reads keys its handshake is still writing.
+//   - A security context has two halves, as crypto/tls separates the
+//     handshake from the record layer. The handshake
+//     ([packages.Context]) is a single-threaded state machine, one Step
+//     per token; when it completes it hands over a session
+//     ([packages.Session]) that signs, verifies, seals and unseals,
+//     knows its own Wrap/Unwrap layout, owns copies of its keys and
+//     sequence numbers, and zeroes them on its Delete. The handshake
+//     then drops what only it needed (a Kerberos ticket's session key, an
+//     NTLM hash); its Delete never reaches into the session it handed
+//     over.
+//   - A [*Context] owns both halves and the locks: one for the handshake
+//     (Step, the attribute and control calls), then one per direction
+//     (send: MakeSignature, EncryptMessage, Wrap; receive:
+//     VerifySignature, DecryptMessage, Unwrap). Message calls go to the
+//     session only, so no message call can run before the handshake has
+//     produced its keys: until then, or after Delete, they give
+//     [SEC_E_INVALID_HANDLE] from the root. Delete deletes both halves.
 //   - The root dispatches by capability, never by package name: the
-//     optional interfaces of [packages] ([packages.Wrapper] for the
-//     stream form of Wrap and Unwrap, [packages.Exporter], ...) say what a
-//     package's context can do, and each package keeps its own message
+//     optional interfaces of [packages] ([packages.Wrapper] on a session
+//     for the stream form of Wrap and Unwrap, [packages.Exporter], ...)
+//     say what a package can do, and each package keeps its own message
 //     layout.
-//   - A package's context owns copies of the keys it uses (session keys,
-//     subkeys, sealing and signing keys) and zeroes them on Delete; the
-//     handshake drops what only it needed (a Kerberos ticket's session
-//     key, an NTLM hash) when it completes. Credentials own theirs and
-//     zero them on Free; freeing credentials while a context made from
-//     them is mid-handshake does not break it.
+//   - Credentials own their keys and zero them on Free; freeing
+//     credentials while a context made from them is mid-handshake does
+//     not break it.
 //   - Kerberos talks to KDCs through a replaceable transport without
 //     holding a lock across the network: concurrent requests for one
 //     ticket share one exchange, and each caller waits only as long as

@@ -88,11 +88,18 @@ type Credentials interface {
 	Free()
 }
 
-// Context is a security context, client or server. Step is only called by
-// one goroutine at a time (the root serialises the handshake); after the
-// handshake MakeSignature/EncryptMessage and VerifySignature/DecryptMessage
-// may run concurrently with each other (one sender, one receiver), so each
-// direction's state needs its own lock.
+// Context is the handshake half of a security context, client or server:
+// a state machine that takes one step per token. Step is only called by
+// one goroutine at a time (the root serialises the handshake, and the
+// attribute calls with it).
+//
+// When the handshake completes, the context hands over a [Session], the
+// per-message half. The split is that of crypto/tls, where the handshake
+// produces the keys and the record layer owns them: the session holds its
+// own copies of the keys it needs, and the handshake may zero everything
+// it kept. The root asks for the session once Step reports success, owns
+// it from then on, and deletes it with the context. No message call ever
+// reaches the handshake.
 type Context interface {
 	// Step runs one InitializeSecurityContext (client) or
 	// AcceptSecurityContext (server) leg. in holds the input buffers
@@ -103,8 +110,11 @@ type Context interface {
 	// follow, or a failure.
 	Step(ctx context.Context, in, out []secbuffer.Buffer) (status.Status, error)
 
-	// Established reports whether the handshake has completed.
-	Established() bool
+	// Session returns the per-message half of the context once the
+	// handshake has completed, and nil before. It returns the same
+	// session on every call; the caller that takes it owns it and must
+	// Delete it. A context whose handshake has completed is established.
+	Session() Session
 
 	// Flags returns the ISC_RET_* (client) or ASC_RET_* (server) bits in
 	// force: *pfContextAttr.
@@ -118,8 +128,29 @@ type Context interface {
 	// package (*SecPkgContext_Sizes, *Names, ...) or a package-specific
 	// value, or SEC_E_UNSUPPORTED_FUNCTION for an attribute the package does
 	// not have. The root answers SECPKG_ATTR_PACKAGE_INFO, FLAGS and
-	// LIFESPAN itself when the package does not.
+	// LIFESPAN itself when the package does not, and SECPKG_ATTR_SIZES
+	// from the session.
 	QueryAttribute(attr uint32) (any, error)
+
+	// Delete ends the handshake and zeroes the secrets it holds
+	// (DeleteSecurityContext). It does not delete a session already
+	// handed over: that is its owner's. It is idempotent.
+	Delete()
+}
+
+// Session is the per-message half of an established context: it signs,
+// verifies, seals and unseals, and owns the keys and sequence numbers
+// that takes. The sending calls (MakeSignature, EncryptMessage) and the
+// receiving calls (VerifySignature, DecryptMessage) may run concurrently
+// with each other (one sender, one receiver), so each direction's state
+// needs its own lock.
+//
+// A session that has a stream form of message protection also implements
+// [Wrapper].
+type Session interface {
+	// Sizes returns SECPKG_ATTR_SIZES: the largest signature, security
+	// trailer and block size of the session.
+	Sizes() SecPkgContext_Sizes
 
 	// MakeSignature signs the buffers of msg and writes the signature into
 	// its SECBUFFER_TOKEN buffer (MakeSignature).
@@ -138,13 +169,15 @@ type Context interface {
 	// SEC_I_CONTEXT_EXPIRED).
 	DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32, st status.Status, err error)
 
-	// Delete releases the context and zeroes its keys (DeleteSecurityContext).
-	// It is idempotent.
+	// Delete zeroes the session's keys. Later calls fail with
+	// SEC_E_INVALID_HANDLE. It is idempotent, and safe to call while
+	// the other direction is in use.
 	Delete()
 }
 
-// Optional interfaces a Context may implement. The root returns
-// SEC_E_UNSUPPORTED_FUNCTION for a context that does not.
+// Optional interfaces a Context (or, for Wrapper, a Session) may
+// implement. The root returns SEC_E_UNSUPPORTED_FUNCTION for one that
+// does not.
 type (
 	// Completer implements CompleteAuthToken.
 	Completer interface {
@@ -173,8 +206,9 @@ type (
 		ImportContext(blob []byte) (Context, error)
 	}
 
-	// Wrapper is the stream form of message protection (gss_wrap and
-	// gss_unwrap), in the package's own layout: Wrap returns one message
+	// Wrapper is implemented by a [Session] that has a stream form of
+	// message protection (gss_wrap and gss_unwrap), in the package's own
+	// layout: Wrap returns one message
 	// holding the security token and the data (sealed, or only signed
 	// with SECQOP_WRAP_NO_ENCRYPT); Unwrap takes one such message and
 	// returns the plaintext and the QOP it was made with. The root's

@@ -5,38 +5,14 @@ import (
 	"github.com/gosspi/sspi/status"
 )
 
-// MessageProtector is the part of a [Context] that the Wrap and Unwrap
-// layouts below use.
-type MessageProtector interface {
-	QueryAttribute(attr uint32) (any, error)
-	EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32) (status.Status, error)
-	DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32, st status.Status, err error)
-}
-
-// sizes returns the context's SECPKG_ATTR_SIZES.
-func sizes(c MessageProtector) (*SecPkgContext_Sizes, error) {
-	v, err := c.QueryAttribute(SECPKG_ATTR_SIZES)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := v.(*SecPkgContext_Sizes)
-	if !ok || s == nil {
-		return nil, status.SEC_E_INTERNAL_ERROR
-	}
-	return s, nil
-}
-
 // WrapBuffers is the Wrap of packages whose EncryptMessage takes a
 // SECBUFFER_TOKEN (the security token, up to SecurityTrailer bytes), the
 // SECBUFFER_DATA and a SECBUFFER_PADDING (up to BlockSize bytes): it
 // returns token ‖ data ‖ padding, the layout Windows callers (LDAP SASL,
 // .NET NegotiateStream) exchange. One allocation: the buffers are laid out
 // in place and closed up when the package used less than the maximum.
-func WrapBuffers(c MessageProtector, qop uint32, plain []byte) ([]byte, error) {
-	sz, err := sizes(c)
-	if err != nil {
-		return nil, err
-	}
+func WrapBuffers(s Session, qop uint32, plain []byte) ([]byte, error) {
+	sz := s.Sizes()
 	t, n, p := int(sz.SecurityTrailer), len(plain), int(sz.BlockSize)
 	out := make([]byte, t+n+p)
 	copy(out[t:], plain)
@@ -45,7 +21,7 @@ func WrapBuffers(c MessageProtector, qop uint32, plain []byte) ([]byte, error) {
 		{Type: secbuffer.SECBUFFER_DATA, Data: out[t : t+n : t+n]},
 		{Type: secbuffer.SECBUFFER_PADDING, Data: out[t+n : t+n : t+n+p]},
 	}
-	if _, err := c.EncryptMessage(qop, bufs, 0); err != nil {
+	if _, err := s.EncryptMessage(qop, bufs, 0); err != nil {
 		return nil, err
 	}
 	msg := out[:0]
@@ -58,12 +34,12 @@ func WrapBuffers(c MessageProtector, qop uint32, plain []byte) ([]byte, error) {
 // UnwrapStream is the Unwrap of packages whose DecryptMessage finds the
 // token itself in a SECBUFFER_STREAM and returns the plaintext in the
 // SECBUFFER_DATA (Kerberos, Digest). msg is not modified.
-func UnwrapStream(c MessageProtector, msg []byte) ([]byte, uint32, error) {
+func UnwrapStream(s Session, msg []byte) ([]byte, uint32, error) {
 	bufs := []secbuffer.Buffer{
 		{Type: secbuffer.SECBUFFER_STREAM, Data: append([]byte(nil), msg...)},
 		{Type: secbuffer.SECBUFFER_DATA},
 	}
-	qop, _, err := c.DecryptMessage(bufs, 0)
+	qop, _, err := s.DecryptMessage(bufs, 0)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -73,7 +49,7 @@ func UnwrapStream(c MessageProtector, msg []byte) ([]byte, uint32, error) {
 // UnwrapFixed is the Unwrap of packages whose token has a fixed size at
 // the front of the message (NTLM: the 16-byte signature, then the data).
 // A shorter message is SEC_E_INCOMPLETE_MESSAGE. msg is not modified.
-func UnwrapFixed(c MessageProtector, msg []byte, tokenSize int) ([]byte, uint32, error) {
+func UnwrapFixed(s Session, msg []byte, tokenSize int) ([]byte, uint32, error) {
 	if len(msg) < tokenSize {
 		return nil, 0, status.SEC_E_INCOMPLETE_MESSAGE
 	}
@@ -82,7 +58,7 @@ func UnwrapFixed(c MessageProtector, msg []byte, tokenSize int) ([]byte, uint32,
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: m[:tokenSize:tokenSize]},
 		{Type: secbuffer.SECBUFFER_DATA, Data: m[tokenSize:]},
 	}
-	qop, _, err := c.DecryptMessage(bufs, 0)
+	qop, _, err := s.DecryptMessage(bufs, 0)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -149,7 +149,7 @@ func Handshake(ctx context.Context, client, server packages.Context, clientExtra
 			return legs, err
 		}
 		token = out[0].Data
-		if client.Established() && server.Established() {
+		if client.Session() != nil && server.Session() != nil {
 			return legs, nil
 		}
 		if st == status.SEC_E_OK && len(token) == 0 {

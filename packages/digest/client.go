@@ -56,7 +56,9 @@ type clientContext struct {
 	// SASL, set once by the handshake
 	expectRspauth string
 	sessionKey    []byte
-	layer         *securityLayer
+	layer         *securityLayer // SASL: the keys, handed to sess
+	sess          *session       // built by Session; the context's until handedOver
+	handedOver    bool
 }
 
 func newClientContext(p *Package, id *Identity, target string, req uint32) *clientContext {
@@ -598,10 +600,22 @@ func (c *clientContext) readRspauth(tok string, out []secbuffer.Buffer) (status.
 
 // Context methods.
 
-func (c *clientContext) Established() bool {
+// Session implements packages.Context: once the handshake is done, the
+// caller takes the session and owns it.
+func (c *clientContext) Session() packages.Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state == clientEstablished
+	if c.state != clientEstablished {
+		return nil
+	}
+	if c.sess == nil {
+		c.sess = &session{layer: c.layer}
+		if c.http {
+			c.sess.http = c
+		}
+	}
+	c.handedOver = true
+	return c.sess
 }
 
 func (c *clientContext) Flags() uint32 {
@@ -659,19 +673,10 @@ func keyInfo(l *securityLayer) *packages.KeyInfo {
 	return k
 }
 
-// MakeSignature on an HTTP context produces the Authorization for a later
-// request on the same nonce (packages.md 4.2): msg = [TOKEN (empty, or a
-// new challenge), PKG_PARAMS method, PKG_PARAMS URI, PKG_PARAMS
-// H(entity), PADDING (output)]; an empty H(entity) means an empty body. On
-// a SASL context it signs (RFC 2831 2.3).
-func (c *clientContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint32) error {
-	if !c.http {
-		l, err := c.saslLayer()
-		if err != nil {
-			return err
-		}
-		return l.makeSignature(msg)
-	}
+// httpMakeSignature is MakeSignature on an HTTP context: the
+// Authorization for a later request on the same nonce (see
+// session.MakeSignature).
+func (c *clientContext) httpMakeSignature(msg []secbuffer.Buffer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != clientEstablished {
@@ -723,29 +728,9 @@ func (c *clientContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint
 	return nil
 }
 
-func (c *clientContext) saslLayer() (*securityLayer, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return establishedLayer(c.state == clientEstablished, c.layer)
-}
-
-func (c *clientContext) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint32, error) {
-	if c.http {
-		return 0, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := c.saslLayer()
-	if err != nil {
-		return 0, err
-	}
-	return 0, l.verifySignature(msg)
-}
-
-func (c *clientContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, _ uint32) (status.Status, error) {
-	return sealWith(c.http, c.saslLayer, qop, msg)
-}
-
-func (c *clientContext) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, status.Status, error) {
-	return unsealWith(c.http, c.saslLayer, msg)
+// httpVerifySignature: an HTTP client has no request to check.
+func (c *clientContext) httpVerifySignature([]secbuffer.Buffer) error {
+	return status.SEC_E_UNSUPPORTED_FUNCTION
 }
 
 // Delete drops the password and keys.
@@ -757,6 +742,12 @@ func (c *clientContext) Delete() {
 	}
 	clear(c.sessionKey)
 	c.ha1 = ""
+	switch {
+	case c.sess != nil && !c.handedOver:
+		c.sess.Delete()
+	case c.sess == nil && c.layer != nil:
+		c.layer.zero()
+	}
 	c.layer = nil
 	c.state, c.err = clientFailed, status.SEC_E_INVALID_HANDLE
 }

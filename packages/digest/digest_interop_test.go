@@ -289,7 +289,7 @@ func TestOurClientAgainstLighttpd(t *testing.T) {
 			// The next request on the same context: MakeSignature, nc=2.
 			sig := []secbuffer.Buffer{tokenBuf(nil), paramBuf("GET"), paramBuf(uri), paramBuf(""),
 				{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, maxToken)}}
-			if err := c.MakeSignature(0, sig, 0); err != nil {
+			if err := c.Session().MakeSignature(0, sig, 0); err != nil {
 				t.Fatal(err)
 			}
 			resp = get(t, base+uri, string(sig[4].Data))

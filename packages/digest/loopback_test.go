@@ -136,7 +136,7 @@ func TestHTTPLoopback(t *testing.T) {
 			}
 
 			info := step(t, s, serverIn(auth, r1, lookupAlgorithm(hc.alg)), status.SEC_E_OK)
-			if !s.Established() {
+			if s.Session() == nil {
 				t.Fatal("server not established")
 			}
 			names, err := s.QueryAttribute(packages.SECPKG_ATTR_NAMES)
@@ -154,7 +154,7 @@ func TestHTTPLoopback(t *testing.T) {
 			r2 := httpRequest{"PUT", "/other", []byte("second body")}
 			sig := []secbuffer.Buffer{tokenBuf(nil), paramBuf(r2.method), paramBuf(r2.url), paramBuf(""),
 				{Type: secbuffer.SECBUFFER_DATA, Data: r2.body}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, maxToken)}}
-			if err := c.MakeSignature(0, sig, 0); err != nil {
+			if err := c.Session().MakeSignature(0, sig, 0); err != nil {
 				t.Fatal(err)
 			}
 			auth2 := sig[5].Data
@@ -169,15 +169,15 @@ func TestHTTPLoopback(t *testing.T) {
 			r3 := httpRequest{"GET", "/third", nil}
 			sig = []secbuffer.Buffer{tokenBuf(nil), paramBuf(r3.method), paramBuf(r3.url), paramBuf(newDigester(lookupAlgorithm(hc.alg)).entityHash(nil)),
 				{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, maxToken)}}
-			if err := c.MakeSignature(0, sig, 0); err != nil {
+			if err := c.Session().MakeSignature(0, sig, 0); err != nil {
 				t.Fatal(err)
 			}
 			auth3 := sig[4].Data
-			if _, err := s.VerifySignature(serverIn(auth3, r3, lookupAlgorithm(hc.alg)), 0); err != nil {
+			if _, err := s.Session().VerifySignature(serverIn(auth3, r3, lookupAlgorithm(hc.alg)), 0); err != nil {
 				t.Fatalf("VerifySignature: %v", err)
 			}
 			// The same request again is a replay.
-			_, err = s.VerifySignature(serverIn(auth3, r3, lookupAlgorithm(hc.alg)), 0)
+			_, err = s.Session().VerifySignature(serverIn(auth3, r3, lookupAlgorithm(hc.alg)), 0)
 			if !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
 				t.Fatalf("replayed VerifySignature: %v", err)
 			}
@@ -219,8 +219,8 @@ func TestHTTPCompleteAuthToken(t *testing.T) {
 	ch := step(t, s, nil, status.SEC_I_CONTINUE_NEEDED)
 	c := newClient(t, p, "u", "p", "/post", packages.ISC_REQ_USE_HTTP_STYLE|packages.ISC_REQ_INTEGRITY)
 	pending := step(t, c, []secbuffer.Buffer{tokenBuf(ch), paramBuf("POST"), paramBuf("")}, status.SEC_I_COMPLETE_NEEDED)
-	if c.Established() || bytes.Contains(pending, []byte("response=")) {
-		t.Fatalf("pending token %q, established %v", pending, c.Established())
+	if c.Session() != nil || bytes.Contains(pending, []byte("response=")) {
+		t.Fatalf("pending token %q, established %v", pending, c.Session() != nil)
 	}
 	if _, err := c.(packages.Completer).CompleteAuthToken(nil); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
 		t.Fatalf("CompleteAuthToken without a token buffer: %v", err)
@@ -231,7 +231,7 @@ func TestHTTPCompleteAuthToken(t *testing.T) {
 	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: append(make([]byte, 0, maxToken), pending...)},
 		paramBuf("POST"), paramBuf("/post"), paramBuf(newDigester(lookupAlgorithm(MD5Sess)).entityHash(body))}
 	st, err := c.(packages.Completer).CompleteAuthToken(bufs)
-	if st != status.SEC_E_OK || err != nil || !c.Established() {
+	if st != status.SEC_E_OK || err != nil || c.Session() == nil {
 		t.Fatalf("CompleteAuthToken = %v, %v", st, err)
 	}
 	step(t, s, serverIn(bufs[0].Data, httpRequest{"POST", "/post", body}, nil), status.SEC_E_OK)
@@ -403,8 +403,8 @@ func saslPair(t testing.TB, creq, sreq uint32, ciphers []string) (packages.Conte
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(legs) != 5 || !c.Established() || !s.Established() {
-		t.Fatalf("%d legs, established %v/%v", len(legs), c.Established(), s.Established())
+	if len(legs) != 5 || c.Session() == nil || s.Session() == nil {
+		t.Fatalf("%d legs, established %v/%v", len(legs), c.Session() != nil, s.Session() != nil)
 	}
 	return c, s
 }
@@ -451,7 +451,7 @@ func TestSASLLoopback(t *testing.T) {
 				t.Error("session keys differ")
 			}
 			if sc.name == "auth" {
-				err := c.MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, tokenBuf(make([]byte, macLen))}, 0)
+				err := c.Session().MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, tokenBuf(make([]byte, macLen))}, 0)
 				if !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
 					t.Errorf("MakeSignature on auth: %v", err)
 				}
@@ -489,7 +489,7 @@ func seal(t testing.TB, c packages.Context, msg []byte) []secbuffer.Buffer {
 		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, sz.BlockSize)},
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, sz.SecurityTrailer)},
 	}
-	if st, err := c.EncryptMessage(0, bufs, 0); st != status.SEC_E_OK || err != nil {
+	if st, err := c.Session().EncryptMessage(0, bufs, 0); st != status.SEC_E_OK || err != nil {
 		t.Fatalf("EncryptMessage = %v, %v", st, err)
 	}
 	return bufs
@@ -515,7 +515,7 @@ func sealRoundTrip(t *testing.T, from, to packages.Context, msg []byte, conf, st
 	} else {
 		in = bufs
 	}
-	qop, st, err := to.DecryptMessage(in, 0)
+	qop, st, err := to.Session().DecryptMessage(in, 0)
 	if st != status.SEC_E_OK || err != nil {
 		t.Fatalf("DecryptMessage = %v, %v", st, err)
 	}
@@ -531,13 +531,13 @@ func sealRoundTrip(t *testing.T, from, to packages.Context, msg []byte, conf, st
 func signRoundTrip(t *testing.T, from, to packages.Context, msg []byte) {
 	t.Helper()
 	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: msg}, tokenBuf(make([]byte, macLen))}
-	if err := from.MakeSignature(0, bufs, 0); err != nil {
+	if err := from.Session().MakeSignature(0, bufs, 0); err != nil {
 		t.Fatal(err)
 	}
 	if tok := bufs[1].Data; len(tok) != macLen || tok[10] != 0 || tok[11] != 1 {
 		t.Fatalf("signature %x", tok)
 	}
-	if _, err := to.VerifySignature(bufs, 0); err != nil {
+	if _, err := to.Session().VerifySignature(bufs, 0); err != nil {
 		t.Fatalf("VerifySignature: %v", err)
 	}
 }
@@ -555,7 +555,7 @@ func TestSASLTamper(t *testing.T) {
 			c, s := saslPair(t, sc.creq, sc.sreq, cl)
 			m1, m2 := wire(seal(t, c, []byte("first message"))), wire(seal(t, c, []byte("second message")))
 			decrypt := func(w []byte) error {
-				_, _, err := s.DecryptMessage([]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: append([]byte(nil), w...)}, {Type: secbuffer.SECBUFFER_DATA}}, 0)
+				_, _, err := s.Session().DecryptMessage([]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: append([]byte(nil), w...)}, {Type: secbuffer.SECBUFFER_DATA}}, 0)
 				return err
 			}
 			for i := 0; i < len(m1)-4; i++ { // the last 4 bytes are the clear sequence number
@@ -582,11 +582,11 @@ func TestSASLTamper(t *testing.T) {
 			}
 			// Signatures too.
 			b := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("signed")}, tokenBuf(make([]byte, macLen))}
-			if err := s.MakeSignature(0, b, 0); err != nil {
+			if err := s.Session().MakeSignature(0, b, 0); err != nil {
 				t.Fatal(err)
 			}
 			b[0].Data = []byte("signeD")
-			if _, err := c.VerifySignature(b, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+			if _, err := c.Session().VerifySignature(b, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 				t.Fatalf("altered signature: %v", err)
 			}
 		})
@@ -637,14 +637,14 @@ func TestSASLNegative(t *testing.T) {
 		if c.Flags()&packages.ISC_RET_CONFIDENTIALITY != 0 {
 			t.Errorf("flags %#x", c.Flags())
 		}
-		if _, err := c.EncryptMessage(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, tokenBuf(make([]byte, 16))}, 0); !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
+		if _, err := c.Session().EncryptMessage(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, tokenBuf(make([]byte, 16))}, 0); !errors.Is(err, status.SEC_E_UNSUPPORTED_FUNCTION) {
 			t.Errorf("EncryptMessage on auth: %v", err)
 		}
 	})
 	t.Run("per-message before the handshake", func(t *testing.T) {
 		c := newClient(t, New(nil), "u", "pw", "ldap/dc1", 0)
-		if err := c.MakeSignature(0, nil, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
-			t.Errorf("MakeSignature: %v", err)
+		if c.Session() != nil {
+			t.Error("a session before the handshake")
 		}
 	})
 	t.Run("no credentials", func(t *testing.T) {
@@ -725,7 +725,7 @@ func TestSASLMaxbuf(t *testing.T) {
 		t.Fatalf("challenge %q", legs[1].Token)
 	}
 	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: make([]byte, 49)}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 1)}, tokenBuf(make([]byte, macLen))}
-	if _, err := c.EncryptMessage(0, bufs, 0); !errors.Is(err, status.SEC_E_BUFFER_TOO_SMALL) {
+	if _, err := c.Session().EncryptMessage(0, bufs, 0); !errors.Is(err, status.SEC_E_BUFFER_TOO_SMALL) {
 		t.Fatalf("49+16 bytes to a 64-byte maxbuf: %v", err)
 	}
 	sealRoundTrip(t, c, s, make([]byte, 48), true, true)
@@ -745,7 +745,7 @@ func TestSASLConcurrent(t *testing.T) {
 			for i := 0; i < n; i++ {
 				msg := []byte(fmt.Sprintf("message %d", i))
 				bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: msg}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 8)}, tokenBuf(make([]byte, macLen))}
-				if _, err := dir.from.EncryptMessage(0, bufs, 0); err != nil {
+				if _, err := dir.from.Session().EncryptMessage(0, bufs, 0); err != nil {
 					close(ch)
 					return
 				}
@@ -757,7 +757,7 @@ func TestSASLConcurrent(t *testing.T) {
 			i := 0
 			for w := range ch {
 				bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: w}, {Type: secbuffer.SECBUFFER_DATA}}
-				if _, _, err := dir.to.DecryptMessage(bufs, 0); err != nil {
+				if _, _, err := dir.to.Session().DecryptMessage(bufs, 0); err != nil {
 					errs <- err
 					return
 				}

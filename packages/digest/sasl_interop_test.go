@@ -183,7 +183,7 @@ func (lp *ldapPeer) serve(conn net.Conn) error {
 				return err
 			}
 			bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: wire}, {Type: secbuffer.SECBUFFER_DATA}}
-			if _, _, err := lp.ctx.DecryptMessage(bufs, 0); err != nil {
+			if _, _, err := lp.ctx.Session().DecryptMessage(bufs, 0); err != nil {
 				return fmt.Errorf("DecryptMessage: %w", err)
 			}
 			msg = bufs[1].Data
@@ -230,7 +230,7 @@ func (lp *ldapPeer) send(conn net.Conn, msg []byte) error {
 		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, sz.(*packages.SecPkgContext_Sizes).BlockSize)},
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, macLen)},
 	}
-	if _, err := lp.ctx.EncryptMessage(0, bufs, 0); err != nil {
+	if _, err := lp.ctx.Session().EncryptMessage(0, bufs, 0); err != nil {
 		return err
 	}
 	w := wire(bufs)
@@ -409,7 +409,7 @@ func TestOurClientAgainstCyrusServer(t *testing.T) {
 					t.Fatalf("server message %x", got)
 				}
 				bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: got[4:]}, {Type: secbuffer.SECBUFFER_DATA}}
-				if _, _, err := c.DecryptMessage(bufs, 0); err != nil {
+				if _, _, err := c.Session().DecryptMessage(bufs, 0); err != nil {
 					t.Fatalf("DecryptMessage of the server's message: %v", err)
 				}
 				got = bufs[1].Data

@@ -139,6 +139,21 @@ func newSecurityLayer(ha1 []byte, qop string, cs *cipherSpec, client bool, peerM
 	return l, nil
 }
 
+// zero drops the keys of both directions; later calls find no cipher and
+// no integrity key and fail.
+func (l *securityLayer) zero() {
+	for _, h := range []*halfLayer{&l.send, &l.recv} {
+		h.mu.Lock()
+		clear(h.ki)
+		if h.stream != nil {
+			*h.stream = rc4.Cipher{} // the key schedule lives in the struct
+		}
+		h.ki, h.stream, h.block = nil, nil, nil
+		clear(h.iv[:])
+		h.mu.Unlock()
+	}
+}
+
 func (h *halfLayer) initCipher(cs *cipherSpec, kc []byte) error {
 	if !cs.block {
 		c, err := rc4.NewCipher(kc)
@@ -201,15 +216,18 @@ func checkTrailer(t []byte, want uint32) error {
 
 // sign computes the 16-byte integrity trailer over msgs and advances the
 // send sequence number.
-func (l *securityLayer) sign(msgs [][]byte) []byte {
+func (l *securityLayer) sign(msgs [][]byte) ([]byte, error) {
 	h := &l.send
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.ki == nil {
+		return nil, status.SEC_E_INVALID_HANDLE // deleted
+	}
 	tok := make([]byte, macLen)
 	copy(tok, mac10(h.ki, h.seq, msgs...))
 	trailer(tok[10:], h.seq)
 	h.seq++
-	return tok
+	return tok, nil
 }
 
 // verify checks an integrity trailer over msgs.
@@ -220,6 +238,9 @@ func (l *securityLayer) verify(msgs [][]byte, tok []byte) error {
 	h := &l.recv
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.ki == nil {
+		return status.SEC_E_INVALID_HANDLE // deleted
+	}
 	if err := checkTrailer(tok[10:], h.seq); err != nil {
 		return err
 	}
@@ -236,10 +257,13 @@ func padLen(n int) int { return 8 - (n+10)%8 }
 
 // seal encrypts msg in place and returns the padding ciphertext and the
 // 16-byte token (encrypted MAC tail | 00 01 | seq).
-func (l *securityLayer) seal(msg []byte) (pad, tok []byte) {
+func (l *securityLayer) seal(msg []byte) (pad, tok []byte, err error) {
 	h := &l.send
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.ki == nil {
+		return nil, nil, status.SEC_E_INVALID_HANDLE // deleted
+	}
 	mac := mac10(h.ki, h.seq, msg)
 	tok = make([]byte, macLen)
 	if h.stream != nil {
@@ -261,7 +285,7 @@ func (l *securityLayer) seal(msg []byte) (pad, tok []byte) {
 	}
 	trailer(tok[10:], h.seq)
 	h.seq++
-	return pad, tok
+	return pad, tok, nil
 }
 
 var errSealed = errors.New("digest: sealed message fails its integrity check")
@@ -273,6 +297,9 @@ func (l *securityLayer) unseal(ct, t []byte) ([]byte, error) {
 	h := &l.recv
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.ki == nil {
+		return nil, status.SEC_E_INVALID_HANDLE // deleted
+	}
 	if len(t) != 6 {
 		return nil, status.SEC_E_MESSAGE_ALTERED
 	}
@@ -332,7 +359,11 @@ func (l *securityLayer) makeSignature(msg []secbuffer.Buffer) error {
 	if !secbuffer.Fits(tok, macLen, false) {
 		return status.SEC_E_BUFFER_TOO_SMALL
 	}
-	secbuffer.Set(tok, l.sign(signedData(msg)), false)
+	t, err := l.sign(signedData(msg))
+	if err != nil {
+		return err
+	}
+	secbuffer.Set(tok, t, false)
 	return nil
 }
 
@@ -399,13 +430,20 @@ func (l *securityLayer) encryptMessage(qop uint32, msg []secbuffer.Buffer) error
 		return status.SEC_E_BUFFER_TOO_SMALL
 	}
 	if signOnly {
-		secbuffer.Set(tok, l.sign([][]byte{data.Data}), false)
+		t, err := l.sign([][]byte{data.Data})
+		if err != nil {
+			return err
+		}
+		secbuffer.Set(tok, t, false)
 		if padBuf != nil {
 			padBuf.Data = padBuf.Data[:0]
 		}
 		return nil
 	}
-	p, t := l.seal(data.Data)
+	p, t, err := l.seal(data.Data)
+	if err != nil {
+		return err
+	}
 	secbuffer.Set(tok, t, false)
 	if padBuf != nil {
 		secbuffer.Set(padBuf, p, false)
@@ -474,45 +512,6 @@ func (l *securityLayer) decryptMessage(msg []secbuffer.Buffer) (uint32, error) {
 		padBuf.Data = padBuf.Data[:0]
 	}
 	return 0, nil
-}
-
-// sizes answers SECPKG_ATTR_SIZES for a SASL context (packages.md 0.3).
-// establishedLayer is saslLayer for either side: l once the context is
-// established, and SEC_E_UNSUPPORTED_FUNCTION when it negotiated none.
-func establishedLayer(established bool, l *securityLayer) (*securityLayer, error) {
-	if !established {
-		return nil, status.SEC_E_OUT_OF_SEQUENCE
-	}
-	if l == nil {
-		return nil, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	return l, nil
-}
-
-// sealWith is EncryptMessage for either side: an HTTP context has no
-// security layer; a SASL context seals with the layer that layer returns.
-func sealWith(http bool, layer func() (*securityLayer, error), qop uint32, msg []secbuffer.Buffer) (status.Status, error) {
-	if http {
-		return status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := layer()
-	if err == nil {
-		err = l.encryptMessage(qop, msg)
-	}
-	return status.Code(err), err
-}
-
-// unsealWith is DecryptMessage for either side, as sealWith.
-func unsealWith(http bool, layer func() (*securityLayer, error), msg []secbuffer.Buffer) (uint32, status.Status, error) {
-	if http {
-		return 0, status.SEC_E_UNSUPPORTED_FUNCTION, status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := layer()
-	var qop uint32
-	if err == nil {
-		qop, err = l.decryptMessage(msg)
-	}
-	return qop, status.Code(err), err
 }
 
 func (l *securityLayer) sizes() *packages.SecPkgContext_Sizes {

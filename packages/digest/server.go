@@ -49,7 +49,9 @@ type serverContext struct {
 	user       string
 	authzid    string
 	sessionKey []byte
-	layer      *securityLayer
+	layer      *securityLayer // SASL: the keys, handed to sess
+	sess       *session       // built by Session; the context's until handedOver
+	handedOver bool
 }
 
 func newServerContext(p *Package, store UserStore, principal string, req uint32) *serverContext {
@@ -470,10 +472,22 @@ func sameDigestURI(got, want string) bool {
 
 // Context methods.
 
-func (s *serverContext) Established() bool {
+// Session implements packages.Context: once the handshake is done, the
+// caller takes the session and owns it.
+func (s *serverContext) Session() packages.Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state == serverEstablished
+	if s.state != serverEstablished {
+		return nil
+	}
+	if s.sess == nil {
+		s.sess = &session{layer: s.layer}
+		if s.http {
+			s.sess.http = s
+		}
+	}
+	s.handedOver = true
+	return s.sess
 }
 
 func (s *serverContext) Flags() uint32 {
@@ -507,67 +521,43 @@ func (s *serverContext) QueryAttribute(attr uint32) (any, error) {
 	return nil, status.SEC_E_UNSUPPORTED_FUNCTION
 }
 
-func (s *serverContext) saslLayer() (*securityLayer, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return establishedLayer(s.state == serverEstablished, s.layer)
+// httpMakeSignature: an HTTP server signs nothing.
+func (s *serverContext) httpMakeSignature([]secbuffer.Buffer) error {
+	return status.SEC_E_UNSUPPORTED_FUNCTION
 }
 
-func (s *serverContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint32) error {
-	if s.http {
-		return status.SEC_E_UNSUPPORTED_FUNCTION
-	}
-	l, err := s.saslLayer()
-	if err != nil {
-		return err
-	}
-	return l.makeSignature(msg)
-}
-
-// VerifySignature on an HTTP context checks a later request's
-// Authorization (Microsoft Digest, "Protecting Messages"): msg holds the
-// buffers of ASC #2 (TOKEN, PKG_PARAMS method, URL, H(entity), realm). A
-// replayed nc gives SEC_E_OUT_OF_SEQUENCE. Failures here do not end the
-// context. On a SASL context it checks an RFC 2831 2.3 MAC.
-func (s *serverContext) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint32, error) {
-	if !s.http {
-		l, err := s.saslLayer()
-		if err != nil {
-			return 0, err
-		}
-		return 0, l.verifySignature(msg)
-	}
+// httpVerifySignature is VerifySignature on an HTTP context: it checks a
+// later request's Authorization (see session.VerifySignature).
+func (s *serverContext) httpVerifySignature(msg []secbuffer.Buffer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != serverEstablished {
-		return 0, status.SEC_E_OUT_OF_SEQUENCE
+		return status.SEC_E_OUT_OF_SEQUENCE
 	}
 	tok := secbuffer.Find(msg, secbuffer.SECBUFFER_TOKEN)
 	if tok == nil || len(tok.Data) == 0 || len(tok.Data) > maxParamsLen {
-		return 0, status.SEC_E_INVALID_TOKEN
+		return status.SEC_E_INVALID_TOKEN
 	}
 	v, verr := s.verifyHTTP(context.Background(), string(tok.Data), msg)
 	if verr != nil {
-		return 0, status.New("VerifySignature", pkgName, verr.st, verr.err)
+		return status.New("VerifySignature", pkgName, verr.st, verr.err)
 	}
 	if v.user != s.user {
-		return 0, status.New("VerifySignature", pkgName, status.SEC_E_LOGON_DENIED, errors.New("digest: request from another user"))
+		return status.New("VerifySignature", pkgName, status.SEC_E_LOGON_DENIED, errors.New("digest: request from another user"))
 	}
-	return 0, nil
-}
-
-func (s *serverContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, _ uint32) (status.Status, error) {
-	return sealWith(s.http, s.saslLayer, qop, msg)
-}
-
-func (s *serverContext) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, status.Status, error) {
-	return unsealWith(s.http, s.saslLayer, msg)
+	return nil
 }
 
 func (s *serverContext) Delete() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.sessionKey)
+	switch {
+	case s.sess != nil && !s.handedOver:
+		s.sess.Delete()
+	case s.sess == nil && s.layer != nil:
+		s.layer.zero()
+	}
 	s.layer = nil
 	s.state, s.err = serverFailed, status.SEC_E_INVALID_HANDLE
 }

@@ -169,20 +169,20 @@ func BenchmarkWrap(b *testing.B) {
 			tok := make([]byte, 0, 76)
 			// One message first: the keys are derived on first use.
 			warm := [2]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}, {Type: secbuffer.SECBUFFER_DATA, Data: data}}
-			if _, err := cli.EncryptMessage(0, warm[:], 0); err != nil {
+			if _, err := cli.Session().EncryptMessage(0, warm[:], 0); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := srv.DecryptMessage(warm[:], 0); err != nil {
+			if _, _, err := srv.Session().DecryptMessage(warm[:], 0); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
 				w := [2]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}, {Type: secbuffer.SECBUFFER_DATA, Data: data}}
-				if _, err := cli.EncryptMessage(0, w[:], 0); err != nil {
+				if _, err := cli.Session().EncryptMessage(0, w[:], 0); err != nil {
 					b.Fatal(err)
 				}
-				if _, _, err := srv.DecryptMessage(w[:], 0); err != nil {
+				if _, _, err := srv.Session().DecryptMessage(w[:], 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -269,19 +269,19 @@ func BenchmarkMessages(b *testing.B) {
 		pad := make([]byte, 0, 16)
 		wrap := func() {
 			w := [3]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}, {Type: secbuffer.SECBUFFER_DATA, Data: data}, {Type: secbuffer.SECBUFFER_PADDING, Data: pad}}
-			if _, err := cli.EncryptMessage(0, w[:], 0); err != nil {
+			if _, err := cli.Session().EncryptMessage(0, w[:], 0); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := srv.DecryptMessage(w[:], 0); err != nil {
+			if _, _, err := srv.Session().DecryptMessage(w[:], 0); err != nil {
 				b.Fatal(err)
 			}
 		}
 		mic := func() {
 			m := [2]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: data}, {Type: secbuffer.SECBUFFER_TOKEN, Data: sig}}
-			if err := cli.MakeSignature(0, m[:], 0); err != nil {
+			if err := cli.Session().MakeSignature(0, m[:], 0); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := srv.VerifySignature(m[:], 0); err != nil {
+			if _, err := srv.Session().VerifySignature(m[:], 0); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -380,19 +380,19 @@ func TestWrapNoAllocs(t *testing.T) {
 		for name, f := range map[string]func(){
 			"EncryptMessage+DecryptMessage": func() {
 				w := [3]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok}, {Type: secbuffer.SECBUFFER_DATA, Data: data}, {Type: secbuffer.SECBUFFER_PADDING, Data: pad}}
-				if _, err := cli.EncryptMessage(0, w[:], 0); err != nil {
+				if _, err := cli.Session().EncryptMessage(0, w[:], 0); err != nil {
 					t.Fatalf("etype %d: %v", etype, err)
 				}
-				if _, _, err := srv.DecryptMessage(w[:], 0); err != nil {
+				if _, _, err := srv.Session().DecryptMessage(w[:], 0); err != nil {
 					t.Fatalf("etype %d: %v", etype, err)
 				}
 			},
 			"MakeSignature+VerifySignature": func() {
 				m := [2]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: data}, {Type: secbuffer.SECBUFFER_TOKEN, Data: sig}}
-				if err := cli.MakeSignature(0, m[:], 0); err != nil {
+				if err := cli.Session().MakeSignature(0, m[:], 0); err != nil {
 					t.Fatalf("etype %d: %v", etype, err)
 				}
-				if _, err := srv.VerifySignature(m[:], 0); err != nil {
+				if _, err := srv.Session().VerifySignature(m[:], 0); err != nil {
 					t.Fatalf("etype %d: %v", etype, err)
 				}
 			},

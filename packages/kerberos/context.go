@@ -18,10 +18,11 @@ type baseContext struct {
 	state int
 	err   error // sticky failure
 
-	flags      uint32 // ISC_RET_* or ASC_RET_*
-	sess       *session
-	clientName string // user@REALM
-	serverName string // service/host@REALM
+	flags      uint32   // ISC_RET_* or ASC_RET_*
+	sess       *session // built by the last leg; owned by the context until handedOver
+	handedOver bool     // Session returned sess: its caller owns it now
+	clientName string   // user@REALM
+	serverName string   // service/host@REALM
 	start      time.Time
 	expiry     time.Time
 }
@@ -34,9 +35,25 @@ const (
 	stateFailed
 )
 
-func (c *baseContext) Established() bool { return c.state == stateDone }
 func (c *baseContext) Flags() uint32     { return c.flags }
 func (c *baseContext) Expiry() time.Time { return c.expiry }
+
+// Session implements packages.Context: once the handshake is done, the
+// caller takes the session and owns it.
+func (c *baseContext) Session() packages.Session {
+	if c.state != stateDone {
+		return nil
+	}
+	c.handedOver = true
+	return c.sess
+}
+
+// dropSession deletes a session the context still owns.
+func (c *baseContext) dropSession() {
+	if c.sess != nil && !c.handedOver {
+		c.sess.delete()
+	}
+}
 
 // fail makes err sticky and returns its status.
 func (c *baseContext) fail(op string, st status.Status, cause error) (status.Status, error) {
@@ -46,6 +63,7 @@ func (c *baseContext) fail(op string, st status.Status, cause error) (status.Sta
 	} else {
 		err = errorf(op, st, cause)
 	}
+	c.dropSession()
 	c.state = stateFailed
 	c.err = err
 	return st, err
@@ -57,7 +75,8 @@ func (c *baseContext) QueryAttribute(attr uint32) (any, error) {
 	}
 	switch attr {
 	case packages.SECPKG_ATTR_SIZES:
-		return c.sess.sizes(), nil
+		sz := c.sess.Sizes()
+		return &sz, nil
 	case packages.SECPKG_ATTR_NAMES:
 		return &packages.Names{UserName: c.clientName}, nil
 	case packages.SECPKG_ATTR_NATIVE_NAMES:
@@ -67,7 +86,7 @@ func (c *baseContext) QueryAttribute(attr uint32) (any, error) {
 	case packages.SECPKG_ATTR_FLAGS:
 		return &packages.SecPkgContext_Flags{Flags: c.flags}, nil
 	case packages.SECPKG_ATTR_SESSION_KEY:
-		return &packages.SecPkgContext_SessionKey{SessionKey: append([]byte(nil), c.sess.key.KeyValue...)}, nil
+		return &packages.SecPkgContext_SessionKey{SessionKey: c.sess.sessionKey()}, nil
 	case packages.SECPKG_ATTR_PACKAGE_INFO:
 		info := c.p.Info()
 		return &info, nil
@@ -92,42 +111,10 @@ func keyInfo(etype int32) *packages.KeyInfo {
 	return &packages.KeyInfo{SignatureAlgorithmName: "HMAC-MD5", EncryptAlgorithmName: "RSADSI RC4-HMAC", KeySize: 128, SignatureAlgorithm: 0xFFFFFF76, EncryptAlgorithm: 23}
 }
 
-// Per-message calls before the context is established fail with
-// SEC_E_OUT_OF_SEQUENCE (packages.md 0.1 rule 6). The sequence-number
-// argument is ignored: contexts keep their own counters.
-
-func (c *baseContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, seq uint32) error {
-	if c.state != stateDone {
-		return status.SEC_E_OUT_OF_SEQUENCE
-	}
-	return c.sess.makeSignature(qop, msg)
-}
-
-func (c *baseContext) VerifySignature(msg []secbuffer.Buffer, seq uint32) (uint32, error) {
-	if c.state != stateDone {
-		return 0, status.SEC_E_OUT_OF_SEQUENCE
-	}
-	return c.sess.verifySignature(msg)
-}
-
-func (c *baseContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32) (status.Status, error) {
-	if c.state != stateDone {
-		return status.SEC_E_OUT_OF_SEQUENCE, status.SEC_E_OUT_OF_SEQUENCE
-	}
-	return c.sess.encryptMessage(qop, msg)
-}
-
-func (c *baseContext) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (uint32, status.Status, error) {
-	if c.state != stateDone {
-		return 0, status.SEC_E_OUT_OF_SEQUENCE, status.SEC_E_OUT_OF_SEQUENCE
-	}
-	return c.sess.decryptMessage(msg)
-}
-
+// Delete implements packages.Context. A session already handed over is
+// its owner's to delete.
 func (c *baseContext) Delete() {
-	if c.sess != nil {
-		c.sess.delete()
-	}
+	c.dropSession()
 	if c.state != stateFailed {
 		c.state = stateFailed
 		c.err = status.SEC_E_INVALID_HANDLE

@@ -46,7 +46,7 @@ func driverMessages(t *testing.T, c packages.Context, d *gssDriver) {
 				{Type: secbuffer.SECBUFFER_DATA, Data: data},
 				{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, sizes.BlockSize)},
 			}
-			if _, err := c.EncryptMessage(qop, w, 0); err != nil {
+			if _, err := c.Session().EncryptMessage(qop, w, 0); err != nil {
 				t.Fatalf("EncryptMessage: %v", err)
 			}
 			wire := append(bytes.Clone(w[0].Data), w[1].Data...)
@@ -74,7 +74,7 @@ func driverMessages(t *testing.T, c packages.Context, d *gssDriver) {
 			d.send("WRAP", map[bool]string{true: "1", false: "0"}[qop == 0], b64(msg))
 			tok := unb64(t, field(d.read(), 1))
 			r := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: tok}, {Type: secbuffer.SECBUFFER_DATA}}
-			gotQOP, _, err := c.DecryptMessage(r, 0)
+			gotQOP, _, err := c.Session().DecryptMessage(r, 0)
 			if err != nil {
 				t.Fatalf("msg %d qop %#x: DecryptMessage of MIT's token: %v", i, qop, err)
 			}
@@ -84,7 +84,7 @@ func driverMessages(t *testing.T, c packages.Context, d *gssDriver) {
 		}
 		// MIC both ways.
 		bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: msg}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.MaxSignature)}}
-		if err := c.MakeSignature(0, bufs, 0); err != nil {
+		if err := c.Session().MakeSignature(0, bufs, 0); err != nil {
 			t.Fatal(err)
 		}
 		d.send("VERIFY", b64(msg), b64(bufs[1].Data))
@@ -92,7 +92,7 @@ func driverMessages(t *testing.T, c packages.Context, d *gssDriver) {
 		d.send("MIC", b64(msg))
 		mic := unb64(t, field(d.read(), 1))
 		bufs = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: msg}, {Type: secbuffer.SECBUFFER_TOKEN, Data: mic}}
-		if _, err := c.VerifySignature(bufs, 0); err != nil {
+		if _, err := c.Session().VerifySignature(bufs, 0); err != nil {
 			t.Fatalf("VerifySignature of MIT's MIC: %v", err)
 		}
 	}
@@ -483,8 +483,8 @@ func TestInteropDCE(t *testing.T) {
 					d.send("TOKEN", b64(out[0].Data))
 				}
 			}
-			if !sc.Established() || sc.Flags()&packages.ASC_RET_USED_DCE_STYLE == 0 {
-				t.Fatalf("established %v flags %#x", sc.Established(), sc.Flags())
+			if sc.Session() == nil || sc.Flags()&packages.ASC_RET_USED_DCE_STYLE == 0 {
+				t.Fatalf("established %v flags %#x", sc.Session() != nil, sc.Flags())
 			}
 			driverMessages(t, sc, d)
 		})

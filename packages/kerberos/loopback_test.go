@@ -181,27 +181,23 @@ func TestLoopback(t *testing.T) {
 // tampering and reordering are caught.
 func exchangeMessages(t *testing.T, a, b msgContext) {
 	t.Helper()
-	sz, err := a.QueryAttribute(packages.SECPKG_ATTR_SIZES)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sizes := sz.(*packages.SecPkgContext_Sizes)
+	sizes := a.Session().Sizes()
 	msg := []byte("hello, kerberos world: a message longer than one block")
 
 	// MIC
 	sig := make([]byte, 0, sizes.MaxSignature)
 	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: msg}, {Type: secbuffer.SECBUFFER_TOKEN, Data: sig}}
-	if err := a.MakeSignature(0, bufs, 0); err != nil {
+	if err := a.Session().MakeSignature(0, bufs, 0); err != nil {
 		t.Fatal(err)
 	}
 	if len(bufs[1].Data) != int(sizes.MaxSignature) {
 		t.Errorf("signature is %d bytes, want %d", len(bufs[1].Data), sizes.MaxSignature)
 	}
-	if _, err := b.VerifySignature(bufs, 0); err != nil {
+	if _, err := b.Session().VerifySignature(bufs, 0); err != nil {
 		t.Fatalf("VerifySignature: %v", err)
 	}
 	bad := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("hellO")}, bufs[1]}
-	if _, err := b.VerifySignature(bad, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+	if _, err := b.Session().VerifySignature(bad, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Errorf("tampered MIC: %v, want SEC_E_MESSAGE_ALTERED", err)
 	}
 
@@ -213,7 +209,7 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 			{Type: secbuffer.SECBUFFER_DATA, Data: data},
 			{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, sizes.BlockSize)},
 		}
-		if _, err := a.EncryptMessage(qop, w, 0); err != nil {
+		if _, err := a.Session().EncryptMessage(qop, w, 0); err != nil {
 			t.Fatalf("EncryptMessage(qop %#x): %v", qop, err)
 		}
 		if qop == 0 && bytes.Equal(data, msg) {
@@ -224,7 +220,7 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 		}
 		wire := append(append(bytes.Clone(w[0].Data), data...), w[2].Data...)
 		r := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bytes.Clone(w[0].Data)}, {Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(data)}, {Type: secbuffer.SECBUFFER_PADDING, Data: bytes.Clone(w[2].Data)}}
-		gotQOP, _, err := b.DecryptMessage(r, 0)
+		gotQOP, _, err := b.Session().DecryptMessage(r, 0)
 		if err != nil {
 			t.Fatalf("DecryptMessage(qop %#x): %v", qop, err)
 		}
@@ -234,25 +230,25 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 		// The same token as one stream (what gss_unwrap reads), replayed:
 		// out of sequence.
 		s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(wire)}, {Type: secbuffer.SECBUFFER_DATA}}
-		if _, _, err := b.DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
+		if _, _, err := b.Session().DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
 			t.Errorf("replayed wrap: %v, want SEC_E_OUT_OF_SEQUENCE", err)
 		}
 	}
 	// Stream form, and a tampered token.
 	data := bytes.Clone(msg)
 	w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)}, {Type: secbuffer.SECBUFFER_DATA, Data: data}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, 1)}}
-	if _, err := a.EncryptMessage(0, w, 0); err != nil {
+	if _, err := a.Session().EncryptMessage(0, w, 0); err != nil {
 		t.Fatal(err)
 	}
 	wire := append(append(bytes.Clone(w[0].Data), data...), w[2].Data...)
 	tampered := bytes.Clone(wire)
 	tampered[len(tampered)-1] ^= 1
 	s := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: tampered}, {Type: secbuffer.SECBUFFER_DATA}}
-	if _, _, err := b.DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+	if _, _, err := b.Session().DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Errorf("tampered wrap: %v, want SEC_E_MESSAGE_ALTERED", err)
 	}
 	s = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: bytes.Clone(wire)}, {Type: secbuffer.SECBUFFER_DATA}}
-	if _, _, err := b.DecryptMessage(s, 0); err != nil {
+	if _, _, err := b.Session().DecryptMessage(s, 0); err != nil {
 		t.Fatalf("stream DecryptMessage: %v", err)
 	}
 	if !bytes.Equal(s[1].Data, msg) {
@@ -263,28 +259,24 @@ func exchangeMessages(t *testing.T, a, b msgContext) {
 	for i := range toks {
 		d := bytes.Clone(msg)
 		w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, sizes.SecurityTrailer)}, {Type: secbuffer.SECBUFFER_DATA, Data: d}, {Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 0, 1)}}
-		if _, err := a.EncryptMessage(0, w, 0); err != nil {
+		if _, err := a.Session().EncryptMessage(0, w, 0); err != nil {
 			t.Fatal(err)
 		}
 		toks[i] = append(append(bytes.Clone(w[0].Data), d...), w[2].Data...)
 	}
 	s = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: toks[1]}, {Type: secbuffer.SECBUFFER_DATA}}
-	if _, _, err := b.DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
+	if _, _, err := b.Session().DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
 		t.Errorf("reordered wrap: %v, want SEC_E_OUT_OF_SEQUENCE", err)
 	}
 	s = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: toks[0]}, {Type: secbuffer.SECBUFFER_DATA}}
-	if _, _, err := b.DecryptMessage(s, 0); err != nil {
+	if _, _, err := b.Session().DecryptMessage(s, 0); err != nil {
 		t.Errorf("in-order wrap after a rejected one: %v", err)
 	}
 }
 
-// msgContext is the per-message half of packages.Context.
+// msgContext is a context that hands over its session.
 type msgContext interface {
-	QueryAttribute(attr uint32) (any, error)
-	MakeSignature(qop uint32, msg []secbuffer.Buffer, seq uint32) error
-	VerifySignature(msg []secbuffer.Buffer, seq uint32) (uint32, error)
-	EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32) (status.Status, error)
-	DecryptMessage(msg []secbuffer.Buffer, seq uint32) (uint32, status.Status, error)
+	Session() packages.Session
 }
 
 // sessionPair returns an initiator and an acceptor sharing key, without a
@@ -430,7 +422,7 @@ func TestHandshakeFailures(t *testing.T) {
 		if !errors.Is(err, status.SEC_E_MUTUAL_AUTH_FAILED) {
 			t.Fatalf("forged AP-REP: %v, want SEC_E_MUTUAL_AUTH_FAILED", err)
 		}
-		if cc.Established() {
+		if cc.Session() != nil {
 			t.Fatal("context established after a forged AP-REP")
 		}
 		if _, err2 := cc.Step(context.Background(), nil, nil); !errors.Is(err2, status.SEC_E_MUTUAL_AUTH_FAILED) {
@@ -482,8 +474,8 @@ func TestAttributes(t *testing.T) {
 	if _, err := cc.QueryAttribute(packages.SECPKG_ATTR_SIZES); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
 		t.Errorf("SIZES before the handshake: %v", err)
 	}
-	if err := cc.MakeSignature(0, nil, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
-		t.Errorf("MakeSignature before the handshake: %v", err)
+	if cc.Session() != nil {
+		t.Error("a session before the handshake")
 	}
 	if _, err := handshake(t, cc, sc, "", ""); err != nil {
 		t.Fatal(err)
@@ -509,10 +501,16 @@ func TestAttributes(t *testing.T) {
 	if info.Name != "Kerberos" || info.Comment != "Microsoft Kerberos V1.0" || info.Capabilities != 0x008F3BBF || info.RPCID != 16 || info.MaxToken != 48000 || info.Version != 1 {
 		t.Errorf("Info = %+v", info)
 	}
+	cs := cc.Session()
 	cc.Delete()
 	cc.Delete()
-	if err := cc.MakeSignature(0, nil, 0); err == nil {
-		t.Error("MakeSignature after Delete succeeded")
+	if cc.Session() != nil {
+		t.Error("a deleted context still hands over a session")
+	}
+	cs.Delete()
+	cs.Delete()
+	if err := cs.MakeSignature(0, nil, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
+		t.Errorf("MakeSignature after Delete: %v", err)
 	}
 }
 
@@ -596,11 +594,11 @@ func TestConcurrentContexts(t *testing.T) {
 					for j := 0; j < 20; j++ {
 						d := []byte("concurrent message")
 						w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 76)}, {Type: secbuffer.SECBUFFER_DATA, Data: d}}
-						if _, err := a.EncryptMessage(0, w, 0); err != nil {
+						if _, err := a.Session().EncryptMessage(0, w, 0); err != nil {
 							done <- err
 							return
 						}
-						if _, _, err := b.DecryptMessage(w, 0); err != nil {
+						if _, _, err := b.Session().DecryptMessage(w, 0); err != nil {
 							done <- err
 							return
 						}

@@ -56,22 +56,34 @@ func TestFreeCredentialsMidHandshake(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if !cc.Established() || !sc.Established() {
+			if cc.Session() == nil || sc.Session() == nil {
 				t.Fatal("not established")
 			}
 			if !allZero(ctxKey) {
 				t.Error("the established context kept its copy of the ticket session key")
 			}
 			exchangeMessages(t, cc.(msgContext), sc.(msgContext))
+			// The handshake handed its session over: the context's
+			// Delete zeroes what the handshake kept, the session's
+			// Delete the session's keys.
+			cs, ss := cc.Session(), sc.Session()
 			sessKey := cc.(*clientContext).sess.key.KeyValue
 			cc.Delete()
+			if allZero(sessKey) {
+				t.Error("the context's Delete reached into the session it handed over")
+			}
+			cs.Delete()
 			if !allZero(sessKey) {
-				t.Error("Delete left the session key")
+				t.Error("the session's Delete left the session key")
 			}
 			tktKey, srvKey := sc.(*serverContext).tktKey.KeyValue, sc.(*serverContext).sess.key.KeyValue
 			sc.Delete()
-			if !allZero(tktKey) || !allZero(srvKey) {
-				t.Error("the acceptor's Delete left the ticket session key or the session key")
+			if !allZero(tktKey) {
+				t.Error("the acceptor's Delete left the ticket session key")
+			}
+			ss.Delete()
+			if !allZero(srvKey) {
+				t.Error("the acceptor session's Delete left the session key")
 			}
 		})
 	}

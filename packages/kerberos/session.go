@@ -24,6 +24,7 @@ type session struct {
 	key            types.EncryptionKey
 	checkSeq       bool // replay or sequence detection was negotiated
 	dce            bool // DCE style: EC = 16 and rotation by RRC + EC (packages.md 2.7)
+	h              int  // checksum length of the CFX enctypes
 	rand           io.Reader
 
 	sendMu  sync.Mutex
@@ -63,16 +64,56 @@ func newSession(key types.EncryptionKey, initiator, acceptorSubkey bool, sendSeq
 	if s.recv, err = newCFXDir(key.KeyType, key.KeyValue, recvSeal, recvSign); err != nil {
 		return nil, err
 	}
+	s.h = s.send.h
 	return s, nil
 }
 
-func (s *session) sizes() *packages.SecPkgContext_Sizes {
-	if s.rc4Send != nil {
-		return &packages.SecPkgContext_Sizes{MaxToken: maxToken, MaxSignature: 37, BlockSize: 1, SecurityTrailer: 49}
+var (
+	_ packages.Session = (*session)(nil)
+	_ packages.Wrapper = (*session)(nil)
+)
+
+// Sizes implements packages.Session.
+func (s *session) Sizes() packages.SecPkgContext_Sizes {
+	if s.key.KeyType == 23 {
+		return packages.SecPkgContext_Sizes{MaxToken: maxToken, MaxSignature: 37, BlockSize: 1, SecurityTrailer: 49}
 	}
-	h := uint32(s.send.h)
-	return &packages.SecPkgContext_Sizes{MaxToken: maxToken, MaxSignature: 16 + h, BlockSize: 1, SecurityTrailer: 64 + h}
+	h := uint32(s.h)
+	return packages.SecPkgContext_Sizes{MaxToken: maxToken, MaxSignature: 16 + h, BlockSize: 1, SecurityTrailer: 64 + h}
 }
+
+// sessionKey returns a copy of the session key (SECPKG_ATTR_SESSION_KEY).
+func (s *session) sessionKey() []byte {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return append([]byte(nil), s.key.KeyValue...)
+}
+
+// Per-message calls. The sequence-number argument is ignored: sessions
+// keep their own counters.
+
+// MakeSignature implements packages.Session.
+func (s *session) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint32) error {
+	return s.makeSignature(qop, msg)
+}
+
+// VerifySignature implements packages.Session.
+func (s *session) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint32, error) {
+	return s.verifySignature(msg)
+}
+
+// EncryptMessage implements packages.Session.
+func (s *session) EncryptMessage(qop uint32, msg []secbuffer.Buffer, _ uint32) (status.Status, error) {
+	return s.encryptMessage(qop, msg)
+}
+
+// DecryptMessage implements packages.Session.
+func (s *session) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, status.Status, error) {
+	return s.decryptMessage(msg)
+}
+
+// Delete implements packages.Session: it zeroes the keys.
+func (s *session) Delete() { s.delete() }
 
 func (s *session) delete() {
 	s.sendMu.Lock()

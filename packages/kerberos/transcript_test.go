@@ -82,11 +82,11 @@ func TestTranscriptMITInitiator(t *testing.T) {
 		t.Errorf("NAMES = %v", names)
 	}
 	r := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: lines["wrap"]}, {Type: secbuffer.SECBUFFER_DATA}}
-	if _, _, err := sc.DecryptMessage(r, 0); err != nil || !bytes.Equal(r[1].Data, plain) {
+	if _, _, err := sc.Session().DecryptMessage(r, 0); err != nil || !bytes.Equal(r[1].Data, plain) {
 		t.Fatalf("recorded Wrap token: %q, %v", r[1].Data, err)
 	}
 	m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: plain}, {Type: secbuffer.SECBUFFER_TOKEN, Data: lines["mic"]}}
-	if _, err := sc.VerifySignature(m, 0); err != nil {
+	if _, err := sc.Session().VerifySignature(m, 0); err != nil {
 		t.Fatalf("recorded MIC: %v", err)
 	}
 	// Out of its time the same AP-REQ fails.

@@ -187,7 +187,7 @@ func (c *clientContext) readResp(ctx context.Context, in []byte, extra []secbuff
 	}
 	if resp.state == reject {
 		// Let the mechanism report its own failure first (an error token).
-		if len(resp.responseToken) > 0 && !c.inner.Established() {
+		if len(resp.responseToken) > 0 && c.innerSession() == nil {
 			if _, err := c.stepInner(ctx, c.inner, resp.responseToken, extra); err != nil {
 				return result{}, err
 			}
@@ -212,13 +212,13 @@ func (c *clientContext) readResp(ctx context.Context, in []byte, extra []secbuff
 	}
 	var out []byte
 	if len(resp.responseToken) > 0 {
-		if c.inner.Established() {
+		if c.innerSession() != nil {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: mechanism token after the mechanism completed"))
 		}
 		if out, err = c.stepInner(ctx, c.inner, resp.responseToken, extra); err != nil {
 			return result{}, err
 		}
-	} else if !c.inner.Established() {
+	} else if c.innerSession() == nil {
 		return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN,
 			fmt.Errorf("negotiate: %s reply without a mechanism token while %s is not complete", resp.state, c.mech.name))
 	}
@@ -247,7 +247,7 @@ func (c *clientContext) switchMech(ctx context.Context, sel mechCred, resp *negT
 // out (possibly nothing), adding the mechListMIC when the mechanism is
 // complete and one is due (packages.md 3.4).
 func (c *clientContext) reply(out []byte, resp *negTokenResp) (result, error) {
-	if !c.inner.Established() {
+	if c.innerSession() == nil {
 		if resp.mechListMIC != nil {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: mechListMIC before the mechanism completed"))
 		}

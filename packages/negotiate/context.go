@@ -36,7 +36,22 @@ type negContext struct {
 	errToken     []byte  // the mechanism's error token of a failed leg
 	pending      *result // an output that did not fit the caller's buffer
 
+	// sess is the mechanism's session, taken from inner when it
+	// completes (the mechListMIC needs it); the context owns it until
+	// Session hands it over.
+	sess       packages.Session
+	handedOver bool
+
 	established atomic.Bool
+}
+
+// innerSession returns the mechanism's session once its handshake has
+// completed, and nil before.
+func (c *negContext) innerSession() packages.Session {
+	if c.sess == nil && c.inner != nil {
+		c.sess = c.inner.Session()
+	}
+	return c.sess
 }
 
 // result is what one leg produces.
@@ -153,7 +168,7 @@ func (c *negContext) stepInner(ctx context.Context, inner packages.Context, toke
 	return out[0].Data, nil
 }
 
-// micResetter is implemented by a mechanism context whose per-message
+// micResetter is implemented by a mechanism session whose per-message
 // state must be reset after the mechListMIC: the NTLM package's
 // ResetMICState re-keys the RC4 cipher of the direction that signed
 // (outbound) or verified (inbound) it, leaving the sequence numbers alone
@@ -211,20 +226,22 @@ func (c *negContext) settleMICRule() {
 // signMIC returns the mechListMIC: the mechanism's MakeSignature over the
 // DER MechTypeList (RFC 4178 5).
 func (c *negContext) signMIC() ([]byte, error) {
-	size := uint32(64)
-	if v, err := c.inner.QueryAttribute(packages.SECPKG_ATTR_SIZES); err == nil {
-		if s, ok := v.(*packages.SecPkgContext_Sizes); ok && s != nil && s.MaxSignature > 0 {
-			size = s.MaxSignature
-		}
+	sess := c.innerSession()
+	if sess == nil {
+		return nil, errNotEstablished
+	}
+	size := sess.Sizes().MaxSignature
+	if size == 0 {
+		size = 64
 	}
 	msg := []secbuffer.Buffer{
 		{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), c.mechTypesDER...)},
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, size)},
 	}
-	if err := c.inner.MakeSignature(0, msg, 0); err != nil {
+	if err := sess.MakeSignature(0, msg, 0); err != nil {
 		return nil, fmt.Errorf("negotiate: computing the mechListMIC: %w", err)
 	}
-	if r, ok := c.inner.(micResetter); ok {
+	if r, ok := sess.(micResetter); ok {
 		r.ResetMICState(true)
 	}
 	c.micSent = true
@@ -233,26 +250,40 @@ func (c *negContext) signMIC() ([]byte, error) {
 
 // verifyMIC checks the peer's mechListMIC.
 func (c *negContext) verifyMIC(mic []byte) error {
+	sess := c.innerSession()
+	if sess == nil {
+		return status.New(c.op(), pkgName, status.SEC_E_INTERNAL_ERROR, errNotEstablished)
+	}
 	msg := []secbuffer.Buffer{
 		{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), c.mechTypesDER...)},
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: append([]byte(nil), mic...)},
 	}
-	if _, err := c.inner.VerifySignature(msg, 0); err != nil {
+	if _, err := sess.VerifySignature(msg, 0); err != nil {
 		code := status.Code(err)
 		if code == status.SEC_E_INTERNAL_ERROR || !code.Failed() {
 			code = status.SEC_E_MESSAGE_ALTERED
 		}
 		return status.New(c.op(), pkgName, code, fmt.Errorf("negotiate: the mechListMIC does not verify: %w", err))
 	}
-	if r, ok := c.inner.(micResetter); ok {
+	if r, ok := sess.(micResetter); ok {
 		r.ResetMICState(false)
 	}
 	c.micReceived = true
 	return nil
 }
 
-// Established reports whether the handshake has completed.
-func (c *negContext) Established() bool { return c.established.Load() }
+// Session hands over the selected mechanism's session once the
+// Negotiate handshake (the mechListMIC exchange included) has completed.
+func (c *negContext) Session() packages.Session {
+	if !c.established.Load() {
+		return nil
+	}
+	sess := c.innerSession()
+	if sess != nil {
+		c.handedOver = true
+	}
+	return sess
+}
 
 // Flags returns the selected mechanism's flags, with ALLOCATED_MEMORY as
 // the caller asked (Negotiate itself does the allocating).
@@ -307,53 +338,14 @@ func (c *negContext) QueryAttribute(attr uint32) (any, error) {
 	return c.inner.QueryAttribute(attr)
 }
 
-func (c *negContext) ready(op string) (packages.Context, error) {
-	if !c.established.Load() {
-		return nil, status.New(op, pkgName, status.SEC_E_INVALID_HANDLE, errNotEstablished)
-	}
-	return c.inner, nil
-}
-
-// MakeSignature is the selected mechanism's MakeSignature.
-func (c *negContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, seq uint32) error {
-	inner, err := c.ready("MakeSignature")
-	if err != nil {
-		return err
-	}
-	return inner.MakeSignature(qop, msg, seq)
-}
-
-// VerifySignature is the selected mechanism's VerifySignature.
-func (c *negContext) VerifySignature(msg []secbuffer.Buffer, seq uint32) (uint32, error) {
-	inner, err := c.ready("VerifySignature")
-	if err != nil {
-		return 0, err
-	}
-	return inner.VerifySignature(msg, seq)
-}
-
-// EncryptMessage is the selected mechanism's EncryptMessage.
-func (c *negContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32) (status.Status, error) {
-	inner, err := c.ready("EncryptMessage")
-	if err != nil {
-		return status.Code(err), err
-	}
-	return inner.EncryptMessage(qop, msg, seq)
-}
-
-// DecryptMessage is the selected mechanism's DecryptMessage.
-func (c *negContext) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (uint32, status.Status, error) {
-	inner, err := c.ready("DecryptMessage")
-	if err != nil {
-		return 0, status.Code(err), err
-	}
-	return inner.DecryptMessage(msg, seq)
-}
-
-// Delete deletes the mechanism's context. It is idempotent.
+// Delete deletes the mechanism's context, and its session unless it was
+// handed over. It is idempotent.
 func (c *negContext) Delete() {
 	if c.inner != nil {
 		c.inner.Delete()
+	}
+	if c.sess != nil && !c.handedOver {
+		c.sess.Delete()
 	}
 	c.pending = nil
 }

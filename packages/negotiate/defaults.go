@@ -11,7 +11,7 @@ import (
 func defaultKerberos() packages.Package { return kerberos.New(nil) }
 
 // defaultNTLM returns the NTLM package used when Config.NTLM is nil: the
-// NTLM defaults, key exchange included. Its contexts implement
+// NTLM defaults, key exchange included. Its sessions implement
 // micResetter (ntlm's ResetMICState), so the RC4 state consumed by the
 // mechListMIC is reset as MS-SPNG 3.3.5.1 wants.
 func defaultNTLM() packages.Package { return ntlm.New(nil) }

@@ -30,7 +30,7 @@ func Example() {
 	server, _ := scred.NewServerContext(0)
 
 	var token []byte
-	for leg := 0; !client.Established() || !server.Established(); leg++ {
+	for leg := 0; client.Session() == nil || server.Session() == nil; leg++ {
 		c, who := client, "client"
 		if leg%2 == 1 {
 			c, who = server, "server"

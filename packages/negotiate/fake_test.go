@@ -202,7 +202,17 @@ func (c *fakeCtx) Step(ctx context.Context, in, out []secbuffer.Buffer) (status.
 	return status.SEC_E_OUT_OF_SEQUENCE, status.SEC_E_OUT_OF_SEQUENCE
 }
 
-func (c *fakeCtx) Established() bool { return c.done }
+// Session: the fake is its own session.
+func (c *fakeCtx) Session() packages.Session {
+	if !c.done {
+		return nil
+	}
+	return c
+}
+
+func (c *fakeCtx) Sizes() packages.SecPkgContext_Sizes {
+	return packages.SecPkgContext_Sizes{MaxToken: 1000, MaxSignature: 16, SecurityTrailer: 16}
+}
 
 // Flags reports integrity on both sides, as NTLM with SIGN and Kerberos
 // do.

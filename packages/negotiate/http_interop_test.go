@@ -49,7 +49,7 @@ func (s *negotiateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	c := s.conns[conn]
-	if c == nil || c.Established() {
+	if c == nil || c.Session() != nil {
 		s.kinds = append(s.kinds, classifyToken(in))
 		c, err = s.cred.NewServerContext(0)
 		if err != nil {
@@ -69,7 +69,7 @@ func (s *negotiateServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	if !c.Established() {
+	if c.Session() == nil {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}

@@ -237,7 +237,7 @@ func TestKDCDowngradeDetected(t *testing.T) {
 		return b
 	})
 	last := legs[len(legs)-1]
-	if last.client || !errors.Is(last.err, status.SEC_E_MESSAGE_ALTERED) || server.Established() {
+	if last.client || !errors.Is(last.err, status.SEC_E_MESSAGE_ALTERED) || server.Session() != nil {
 		t.Fatalf("legs %s, last error %v: want the server to fail with SEC_E_MESSAGE_ALTERED", statuses(legs), last.err)
 	}
 }
@@ -426,7 +426,7 @@ func TestInteropMITSwitchesToNTLM(t *testing.T) {
 	if r := mustResp(t, tok); r.state != requestMIC || !r.supportedMech.Equal(oidNTLM) {
 		t.Fatalf("our first reply %+v", r)
 	}
-	for i := 0; i < 6 && !s.Established(); i++ {
+	for i := 0; i < 6 && s.Session() == nil; i++ {
 		f = peer.call("STEP %s", b64(tok))
 		if tok = unb64(t, f[1]); len(tok) == 0 {
 			break
@@ -434,8 +434,8 @@ func TestInteropMITSwitchesToNTLM(t *testing.T) {
 		tok = stepOurs(t, s, tok)
 	}
 	f = peer.call("STEP %s", b64(tok))
-	if !s.Established() || f[2] != "1" {
-		t.Fatalf("not established: ours %v, peer %s", s.Established(), f[2])
+	if s.Session() == nil || f[2] != "1" {
+		t.Fatalf("not established: ours %v, peer %s", s.Session() != nil, f[2])
 	}
 	checkNegotiated(t, s, "NTLM", packages.SECPKG_NEGOTIATION_COMPLETE)
 	messagesWithPeer(t, s, peer)
@@ -470,7 +470,7 @@ func TestInteropMITKerberosMICToServer(t *testing.T) {
 		t.Fatalf("our first reply %+v", r)
 	}
 	peerDone := false
-	for i := 0; i < 6 && !(s.Established() && peerDone); i++ {
+	for i := 0; i < 6 && !(s.Session() != nil && peerDone); i++ {
 		f = peer.call("STEP %s", b64(tok))
 		tok, peerDone = unb64(t, f[1]), f[2] == "1"
 		if len(tok) == 0 {
@@ -481,8 +481,8 @@ func TestInteropMITKerberosMICToServer(t *testing.T) {
 			break
 		}
 	}
-	if !s.Established() || !peerDone {
-		t.Fatalf("not established: ours %v, peer %v", s.Established(), peerDone)
+	if s.Session() == nil || !peerDone {
+		t.Fatalf("not established: ours %v, peer %v", s.Session() != nil, peerDone)
 	}
 	checkNegotiated(t, s, "Kerberos", packages.SECPKG_NEGOTIATION_COMPLETE)
 	messagesWithPeer(t, s, peer)
@@ -558,13 +558,13 @@ func TestInteropDowngradeFromMITDetected(t *testing.T) {
 		}
 		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
 		_, lastErr = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}}, out)
-		if lastErr != nil || s.Established() {
+		if lastErr != nil || s.Session() != nil {
 			break
 		}
 		tok = out[0].Data
 	}
-	if !errors.Is(lastErr, status.SEC_E_MESSAGE_ALTERED) || s.Established() {
-		t.Fatalf("our server: %v (established %v), want SEC_E_MESSAGE_ALTERED", lastErr, s.Established())
+	if !errors.Is(lastErr, status.SEC_E_MESSAGE_ALTERED) || s.Session() != nil {
+		t.Fatalf("our server: %v (established %v), want SEC_E_MESSAGE_ALTERED", lastErr, s.Session() != nil)
 	}
 }
 
@@ -576,7 +576,7 @@ func TestKDCKerberosChannelBindings(t *testing.T) {
 	p := kdcPackage(t, k, "")
 	client, server := kdcPair(t, k, p, "HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH)
 	legs := exchange(client, server, []secbuffer.Buffer{cb}, []secbuffer.Buffer{cb}, nil)
-	if last := legs[len(legs)-1]; last.err != nil || !server.Established() || !client.Established() {
+	if last := legs[len(legs)-1]; last.err != nil || server.Session() == nil || client.Session() == nil {
 		t.Fatalf("matching bindings: %s %v", statuses(legs), last.err)
 	}
 	client, server = kdcPair(t, k, p, "HTTP/localhost", packages.ISC_REQ_MUTUAL_AUTH)
@@ -605,7 +605,7 @@ func TestKDCDCEStyle(t *testing.T) {
 	server, _ := scred.NewServerContext(packages.ASC_REQ_USE_DCE_STYLE)
 	legs := exchange(client, server, nil, nil, nil)
 	last := legs[len(legs)-1]
-	if last.err != nil || !client.Established() || !server.Established() {
+	if last.err != nil || client.Session() == nil || server.Session() == nil {
 		t.Fatalf("legs %s: %v", statuses(legs), last.err)
 	}
 	var clientMIC, serverMIC bool
@@ -655,7 +655,7 @@ func TestInteropChannelBindingsKerberos(t *testing.T) {
 			}
 			if perr == nil {
 				out[0].Data = out[0].Data[:0]
-				if _, err := c.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}, tt.ours}, out); err != nil || !c.Established() {
+				if _, err := c.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}, tt.ours}, out); err != nil || c.Session() == nil {
 					t.Fatalf("our client: %v", err)
 				}
 			}
@@ -678,7 +678,7 @@ func TestInteropChannelBindingsKerberos(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || !s.Established() {
+			if err != nil || s.Session() == nil {
 				t.Fatalf("our server: %v", err)
 			}
 			if f := peer.call("STEP %s", b64(out[0].Data)); f[2] != "1" {

@@ -58,8 +58,8 @@
 // outbound direction, and after verifying the peer's the state of its
 // inbound one (sequence numbers go on), so that the application's first
 // message is sealed from fresh RC4 state: Negotiate calls the
-// ResetMICState(outbound bool) method of the mechanism's context when it
-// has one, as the NTLM package's contexts do.
+// ResetMICState(outbound bool) method of the mechanism's session when it
+// has one, as the NTLM package's sessions do.
 //
 // # Attributes and messages
 //
@@ -141,7 +141,7 @@ type Config struct {
 	Kerberos packages.Package
 
 	// NTLM is the NTLM package Negotiate uses; nil means ntlm.New(nil).
-	// Its contexts should implement ResetMICState(outbound bool) (see
+	// Its sessions should implement ResetMICState(outbound bool) (see
 	// the mechListMIC section above) or not negotiate key exchange;
 	// otherwise the first message sealed after the handshake does not
 	// match what Windows and gss-ntlmssp peers expect.

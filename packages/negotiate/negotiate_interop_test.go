@@ -180,13 +180,13 @@ func handshakeWithPeerTokens(t *testing.T, ours packages.Context, peer *gssPeer,
 			tok, peerDone = unb64(t, f[1]), f[2] == "1"
 			peerToks = append(peerToks, tok)
 		}
-		if (ours.Established() && peerDone) || len(tok) == 0 {
+		if (ours.Session() != nil && peerDone) || len(tok) == 0 {
 			break
 		}
 		ourTurn = !ourTurn
 	}
-	if !ours.Established() || !peerDone {
-		t.Fatalf("handshake did not finish: ours %v, peer %v", ours.Established(), peerDone)
+	if ours.Session() == nil || !peerDone {
+		t.Fatalf("handshake did not finish: ours %v, peer %v", ours.Session() != nil, peerDone)
 	}
 	return ourToks, peerToks
 }
@@ -221,7 +221,7 @@ func messagesWithPeer(t *testing.T, ours packages.Context, peer *gssPeer) {
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 128)},
 			{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), msg...)},
 		}
-		if _, err := ours.EncryptMessage(0, bufs, 0); err != nil {
+		if _, err := ours.Session().EncryptMessage(0, bufs, 0); err != nil {
 			t.Fatal(err)
 		}
 		f := peer.call("UNWRAP %s", b64(append(append([]byte(nil), bufs[0].Data...), bufs[1].Data...)))
@@ -242,7 +242,7 @@ func messagesWithPeer(t *testing.T, ours packages.Context, peer *gssPeer) {
 		if kerberos {
 			bufs = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM, Data: wrapped}, {Type: secbuffer.SECBUFFER_DATA}}
 		}
-		if _, _, err := ours.DecryptMessage(bufs, 0); err != nil {
+		if _, _, err := ours.Session().DecryptMessage(bufs, 0); err != nil {
 			t.Fatalf("DecryptMessage of the peer's wrap: %v", err)
 		}
 		if !bytes.Equal(bufs[1].Data, msg) {
@@ -254,11 +254,11 @@ func messagesWithPeer(t *testing.T, ours packages.Context, peer *gssPeer) {
 			{Type: secbuffer.SECBUFFER_DATA, Data: msg},
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])},
 		}
-		if _, err := ours.VerifySignature(bufs, 0); err != nil {
+		if _, err := ours.Session().VerifySignature(bufs, 0); err != nil {
 			t.Fatalf("VerifySignature of the peer's MIC: %v", err)
 		}
 		bufs[1].Data = make([]byte, 0, 128)
-		if err := ours.MakeSignature(0, bufs, 0); err != nil {
+		if err := ours.Session().MakeSignature(0, bufs, 0); err != nil {
 			t.Fatal(err)
 		}
 		peer.call("VERIFY %s %s", b64(msg), b64(bufs[1].Data))
@@ -346,7 +346,7 @@ func TestInteropNTLMWithoutReset(t *testing.T) {
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 16)},
 			{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), msg...)},
 		}
-		if _, err := c.EncryptMessage(0, bufs, 0); err != nil {
+		if _, err := c.Session().EncryptMessage(0, bufs, 0); err != nil {
 			t.Fatal(err)
 		}
 		f, err := peer.try("UNWRAP %s", b64(append(append([]byte(nil), bufs[0].Data...), bufs[1].Data...)))
@@ -376,7 +376,7 @@ func TestInteropNTLMWithoutReset(t *testing.T) {
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: wrapped[:16]},
 			{Type: secbuffer.SECBUFFER_DATA, Data: wrapped[16:]},
 		}
-		if _, _, err := s.DecryptMessage(bufs, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+		if _, _, err := s.Session().DecryptMessage(bufs, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 			t.Fatalf("DecryptMessage: %v, want SEC_E_MESSAGE_ALTERED", err)
 		}
 	})
@@ -445,7 +445,7 @@ func TestInteropTamperedMICFromMIT(t *testing.T) {
 	bad := tamperMIC(t, unb64(t, f[1]))
 	out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 4096)}}
 	_, err = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: bad}}, out)
-	if !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) || s.Established() {
+	if !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) || s.Session() != nil {
 		t.Fatalf("our server: %v, want SEC_E_MESSAGE_ALTERED", err)
 	}
 }
@@ -500,7 +500,7 @@ func TestInteropChannelBindingsNTLM(t *testing.T) {
 				if _, err := c.Step(context.Background(), in, out); err != nil {
 					t.Fatalf("our client: %v", err)
 				}
-				if c.Established() {
+				if c.Session() != nil {
 					break
 				}
 				var f []string
@@ -508,8 +508,8 @@ func TestInteropChannelBindingsNTLM(t *testing.T) {
 					tok = unb64(t, f[1])
 				}
 			}
-			if tt.wantErr != (perr != nil) || tt.wantErr == c.Established() {
-				t.Fatalf("MIT acceptor: %v, our client established %v", perr, c.Established())
+			if tt.wantErr != (perr != nil) || tt.wantErr == (c.Session() != nil) {
+				t.Fatalf("MIT acceptor: %v, our client established %v", perr, c.Session() != nil)
 			}
 		})
 		t.Run("server-"+tt.name, func(t *testing.T) {
@@ -525,7 +525,7 @@ func TestInteropChannelBindingsNTLM(t *testing.T) {
 			for i := 0; i < 3; i++ {
 				out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
 				_, err2 = s.Step(context.Background(), []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: unb64(t, f[1])}, tt.ours}, out)
-				if err2 != nil || s.Established() {
+				if err2 != nil || s.Session() != nil {
 					break
 				}
 				f = peer.call("STEP %s", b64(out[0].Data))
@@ -534,7 +534,7 @@ func TestInteropChannelBindingsNTLM(t *testing.T) {
 				if !errors.Is(err2, status.SEC_E_BAD_BINDINGS) {
 					t.Fatalf("our server: %v, want SEC_E_BAD_BINDINGS", err2)
 				}
-			} else if err2 != nil || !s.Established() {
+			} else if err2 != nil || s.Session() == nil {
 				t.Fatalf("our server: %v", err2)
 			}
 		})

@@ -74,7 +74,7 @@ func exchange(client, server packages.Context, cExtra, sExtra []secbuffer.Buffer
 		st, err := c.Step(context.Background(), in, out)
 		tok = out[0].Data
 		legs = append(legs, leg{isClient, st, err, append([]byte(nil), tok...)})
-		if err != nil || (client.Established() && server.Established()) {
+		if err != nil || (client.Session() != nil && server.Session() != nil) {
 			return legs
 		}
 		if tamper != nil {
@@ -141,20 +141,20 @@ func checkMessages(t *testing.T, client, server packages.Context) {
 			{Type: secbuffer.SECBUFFER_DATA, Data: append([]byte(nil), msg...)},
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 128)},
 		}
-		if err := from.MakeSignature(0, bufs, 0); err != nil {
+		if err := from.Session().MakeSignature(0, bufs, 0); err != nil {
 			t.Fatalf("MakeSignature: %v", err)
 		}
-		if _, err := to.VerifySignature(bufs, 0); err != nil {
+		if _, err := to.Session().VerifySignature(bufs, 0); err != nil {
 			t.Fatalf("VerifySignature: %v", err)
 		}
 		bufs[1].Data = make([]byte, 0, 128)
-		if _, err := from.EncryptMessage(0, bufs, 0); err != nil {
+		if _, err := from.Session().EncryptMessage(0, bufs, 0); err != nil {
 			t.Fatalf("EncryptMessage: %v", err)
 		}
 		if bytes.Equal(bufs[0].Data, msg) {
 			t.Fatal("EncryptMessage left the data in clear")
 		}
-		if _, _, err := to.DecryptMessage(bufs, 0); err != nil {
+		if _, _, err := to.Session().DecryptMessage(bufs, 0); err != nil {
 			t.Fatalf("DecryptMessage: %v", err)
 		}
 		if !bytes.Equal(bufs[0].Data, msg) {
@@ -253,7 +253,7 @@ func TestKerberosThroughNegotiate(t *testing.T) {
 			if r.state != acceptCompleted || !r.supportedMech.Equal(oidMSKRB5) || r.mechListMIC != nil || (r.responseToken != nil) != tt.apRep {
 				t.Fatalf("reply %+v", r)
 			}
-			if !server.Established() {
+			if server.Session() == nil {
 				t.Fatal("server not established")
 			}
 			if len(legs) == 2 {
@@ -424,7 +424,7 @@ func TestTamperedMIC(t *testing.T) {
 			if last.client != tt.failsSide || !errors.Is(last.err, status.SEC_E_MESSAGE_ALTERED) {
 				t.Fatalf("legs %s, last error %v: want SEC_E_MESSAGE_ALTERED", statuses(legs), last.err)
 			}
-			if client.Established() && server.Established() {
+			if client.Session() != nil && server.Session() != nil {
 				t.Fatal("both sides established")
 			}
 		})
@@ -459,7 +459,7 @@ func TestDowngradeDetected(t *testing.T) {
 	if last.client || !errors.Is(last.err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Fatalf("legs %s, last error %v: want the server to fail with SEC_E_MESSAGE_ALTERED", statuses(legs), last.err)
 	}
-	if server.Established() {
+	if server.Session() != nil {
 		t.Fatal("server established over an altered list")
 	}
 }
@@ -483,7 +483,7 @@ func TestRawTokensToServer(t *testing.T) {
 			}
 			server := newCtx(t, side{pkg: p}, false)
 			legs := exchange(client, server, nil, nil, nil)
-			if !client.Established() || !server.Established() {
+			if client.Session() == nil || server.Session() == nil {
 				t.Fatalf("legs %s", statuses(legs))
 			}
 			for _, l := range legs[1:] {
@@ -526,7 +526,7 @@ func TestChannelBindingsPassThrough(t *testing.T) {
 			client, server := newCtx(t, side{pkg: p}, true), newCtx(t, side{pkg: p}, false)
 			legs := exchange(client, server, tt.c, tt.s, nil)
 			last := legs[len(legs)-1]
-			if tt.wantOK != (last.err == nil && server.Established()) {
+			if tt.wantOK != (last.err == nil && server.Session() != nil) {
 				t.Fatalf("legs %s, err %v", statuses(legs), last.err)
 			}
 			if !tt.wantOK && !errors.Is(last.err, status.SEC_E_LOGON_DENIED) {
@@ -573,18 +573,8 @@ func TestBeforeEstablished(t *testing.T) {
 	krb, nt := fakes()
 	p := New(&Config{Kerberos: krb, NTLM: nt})
 	c := newCtx(t, side{pkg: p}, true)
-	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}}
-	if err := c.MakeSignature(0, bufs, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
-		t.Errorf("MakeSignature: %v", err)
-	}
-	if _, err := c.VerifySignature(bufs, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
-		t.Errorf("VerifySignature: %v", err)
-	}
-	if _, err := c.EncryptMessage(0, bufs, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
-		t.Errorf("EncryptMessage: %v", err)
-	}
-	if _, _, err := c.DecryptMessage(bufs, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
-		t.Errorf("DecryptMessage: %v", err)
+	if c.Session() != nil {
+		t.Error("a session before the handshake")
 	}
 	v, err := c.QueryAttribute(packages.SECPKG_ATTR_SIZES)
 	if err != nil || v.(*packages.SecPkgContext_Sizes).MaxToken != 48256 {
@@ -658,7 +648,7 @@ func TestClientUsesServerHints(t *testing.T) {
 		}
 		tok = out[0].Data
 	}
-	if !client.Established() || !server.Established() {
+	if client.Session() == nil || server.Session() == nil {
 		t.Fatal("not established")
 	}
 }
@@ -770,7 +760,7 @@ func FuzzAcceptToken(f *testing.F) {
 			if (err != nil) != st.Failed() {
 				t.Fatalf("status %v with error %v", st, err)
 			}
-			if err != nil || s.Established() {
+			if err != nil || s.Session() != nil {
 				return
 			}
 		}
@@ -827,7 +817,7 @@ func TestClientAcceptsOptionalKerberosMIC(t *testing.T) {
 			t.Fatal(err)
 		}
 		mic := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: init.rawMechTypes}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 64)}}
-		if err := sk.MakeSignature(0, mic, 0); err != nil {
+		if err := sk.Session().MakeSignature(0, mic, 0); err != nil {
 			t.Fatal(err)
 		}
 		if tamper {
@@ -845,7 +835,7 @@ func TestClientAcceptsOptionalKerberosMIC(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || st != ok || !client.Established() || len(out[0].Data) != 0 {
+		if err != nil || st != ok || client.Session() == nil || len(out[0].Data) != 0 {
 			t.Fatalf("client: %v %v, %d bytes", st, err, len(out[0].Data))
 		}
 	}

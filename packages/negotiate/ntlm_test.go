@@ -168,7 +168,7 @@ func TestRealNTLMSealAfterMIC(t *testing.T) {
 	seal := func(c packages.Context, text string) []secbuffer.Buffer {
 		t.Helper()
 		msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte(text)}}
-		if _, err := c.EncryptMessage(0, msg, 0); err != nil {
+		if _, err := c.Session().EncryptMessage(0, msg, 0); err != nil {
 			t.Fatal(err)
 		}
 		return msg
@@ -188,16 +188,26 @@ func TestRealNTLMSealAfterMIC(t *testing.T) {
 			if seq := binary.LittleEndian.Uint32(got[0].Data[12:]); seq != uint32(i+1) {
 				t.Errorf("%s, message %d: sequence number %d, want %d", dir.name, i, seq, i+1)
 			}
-			if _, _, err := dir.to.DecryptMessage(got, 0); err != nil || string(got[1].Data) != text {
+			if _, _, err := dir.to.Session().DecryptMessage(got, 0); err != nil || string(got[1].Data) != text {
 				t.Fatalf("%s, message %d: DecryptMessage %q: %v", dir.name, i, got[1].Data, err)
 			}
 		}
 	}
 }
 
-// noReset hides the contexts' ResetMICState: an NTLM that leaves its RC4
+// noReset hides the sessions' ResetMICState: an NTLM that leaves its RC4
 // state as the mechListMIC left it.
 type noReset struct{ packages.Package }
+
+type noResetSession struct{ packages.Session }
+
+func (c noResetCtx) Session() packages.Session {
+	s := c.Context.Session()
+	if s == nil {
+		return nil
+	}
+	return noResetSession{s}
+}
 
 type noResetCred struct{ packages.Credentials }
 
@@ -257,10 +267,10 @@ func TestRealNTLMResetNeeded(t *testing.T) {
 			legs := exchange(client, server, nil, nil, nil)
 			wantStatuses(t, legs, cont, cont, cont, ok, ok)
 			msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("hello")}}
-			if _, err := client.EncryptMessage(0, msg, 0); err != nil {
+			if _, err := client.Session().EncryptMessage(0, msg, 0); err != nil {
 				t.Fatal(err)
 			}
-			_, _, err = server.DecryptMessage(msg, 0)
+			_, _, err = server.Session().DecryptMessage(msg, 0)
 			if tc.wantErr != 0 {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("DecryptMessage: %v, want %v", err, tc.wantErr)
@@ -290,7 +300,7 @@ func TestRealNTLMChannelBindings(t *testing.T) {
 	other := secbuffer.Buffer{Type: secbuffer.SECBUFFER_CHANNEL_BINDINGS, Data: (&secbuffer.ChannelBindings{ApplicationData: []byte("tls-server-end-point:xyz")}).Marshal()}
 	client, server := ntlmPair(t, &Config{PackageList: "NTLM"}, 0, 0)
 	legs := exchange(client, server, []secbuffer.Buffer{cb}, []secbuffer.Buffer{cb}, nil)
-	if last := legs[len(legs)-1]; last.err != nil || !server.Established() {
+	if last := legs[len(legs)-1]; last.err != nil || server.Session() == nil {
 		t.Fatalf("matching bindings: %s %v", statuses(legs), last.err)
 	}
 	client, server = ntlmPair(t, &Config{PackageList: "NTLM"}, 0, 0)
@@ -440,7 +450,7 @@ func BenchmarkSeal(b *testing.B) {
 			msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: sig}, {Type: secbuffer.SECBUFFER_DATA, Data: data}}
 			for i := 0; i < b.N; i++ {
 				msg[0].Data = sig[:16]
-				if _, err := bc.ctx.EncryptMessage(0, msg, 0); err != nil {
+				if _, err := bc.ctx.Session().EncryptMessage(0, msg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

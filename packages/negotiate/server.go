@@ -140,7 +140,7 @@ func (c *serverContext) stepDirect(ctx context.Context, tok []byte, extra []secb
 	if err != nil {
 		return result{}, err
 	}
-	if c.inner.Established() {
+	if c.innerSession() != nil {
 		return result{token: out, st: status.SEC_E_OK, done: true}, nil
 	}
 	return result{token: out, st: status.SEC_I_CONTINUE_NEEDED}, nil
@@ -206,13 +206,13 @@ func (c *serverContext) readResp(ctx context.Context, tok []byte, extra []secbuf
 	}
 	var out []byte
 	if len(m.responseToken) > 0 {
-		if c.inner.Established() {
+		if c.innerSession() != nil {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: mechanism token after the mechanism completed"))
 		}
 		if out, err = c.stepInner(ctx, c.inner, m.responseToken, extra); err != nil {
 			return result{}, err
 		}
-	} else if !c.inner.Established() {
+	} else if c.innerSession() == nil {
 		return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, fmt.Errorf("negotiate: no %s token", c.mech.name))
 	}
 	return c.afterToken(&negTokenResp{state: acceptIncomplete}, out, mic)
@@ -225,7 +225,7 @@ func (c *serverContext) afterToken(resp *negTokenResp, out, mic []byte) (result,
 	if len(out) > 0 {
 		resp.responseToken = out
 	}
-	if !c.inner.Established() {
+	if c.innerSession() == nil {
 		if mic != nil {
 			return result{}, status.New(c.op(), pkgName, status.SEC_E_INVALID_TOKEN, errors.New("negotiate: mechListMIC before the mechanism completed"))
 		}

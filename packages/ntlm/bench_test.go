@@ -97,7 +97,7 @@ func handshakeMaxToken(ctx context.Context, client, server packages.Context) err
 		if _, err := sides[side].Step(ctx, inBufs, out[:]); err != nil {
 			return err
 		}
-		if client.Established() && server.Established() {
+		if client.Session() != nil && server.Session() != nil {
 			return nil
 		}
 		token = out[0].Data
@@ -215,7 +215,7 @@ func BenchmarkMakeSignature(b *testing.B) {
 			client, _ := benchPair(b)
 			msg, r, data := sigMsg(n), newRawSigner(), make([]byte, n)
 			interleave(b, func() {
-				if err := client.MakeSignature(0, msg, 0); err != nil {
+				if err := client.Session().MakeSignature(0, msg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}, func() { r.sign(data, false) })
@@ -232,10 +232,10 @@ func BenchmarkVerifySignature(b *testing.B) {
 			client, server := benchPair(b)
 			msg, r1, r2, data := sigMsg(n), newRawSigner(), newRawSigner(), make([]byte, n)
 			interleave(b, func() {
-				if err := client.MakeSignature(0, msg, 0); err != nil {
+				if err := client.Session().MakeSignature(0, msg, 0); err != nil {
 					b.Fatal(err)
 				}
-				if _, err := server.VerifySignature(msg, 0); err != nil {
+				if _, err := server.Session().VerifySignature(msg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}, func() {
@@ -254,7 +254,7 @@ func BenchmarkEncryptMessage(b *testing.B) {
 			client, _ := benchPair(b)
 			msg, r, data := sealMsgBuf(n), newRawSigner(), make([]byte, n)
 			interleave(b, func() {
-				if _, err := client.EncryptMessage(0, msg, 0); err != nil {
+				if _, err := client.Session().EncryptMessage(0, msg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}, func() { r.sign(data, true) })
@@ -270,10 +270,10 @@ func BenchmarkDecryptMessage(b *testing.B) {
 			client, server := benchPair(b)
 			msg, r1, r2, data := sealMsgBuf(n), newRawSigner(), newRawSigner(), make([]byte, n)
 			interleave(b, func() {
-				if _, err := client.EncryptMessage(0, msg, 0); err != nil {
+				if _, err := client.Session().EncryptMessage(0, msg, 0); err != nil {
 					b.Fatal(err)
 				}
-				if _, _, err := server.DecryptMessage(msg, 0); err != nil {
+				if _, _, err := server.Session().DecryptMessage(msg, 0); err != nil {
 					b.Fatal(err)
 				}
 			}, func() {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gosspi/sspi/packages"
@@ -73,12 +72,9 @@ type ntlmContext struct {
 	start      time.Time
 	authMIC    bool // the AUTHENTICATE carried a MIC (MsvAvFlags 0x2)
 
-	// Session security is derived on the first per-message call, so that
-	// contexts that only authenticate (HTTP) skip the RC4 key schedules.
-	ready     atomic.Bool // the handshake set sessFlags and exported
-	sessFlags uint32      // the negotiated flags; constant once ready
-	sessOnce  sync.Once
-	sess      *session // set by sessOnce
+	sessFlags  uint32       // the negotiated flags, set when established
+	sess       *ntlmSession // built when established; the context's until handedOver
+	handedOver bool         // Session returned sess: its caller owns it now
 }
 
 func (c *ntlmContext) config() *Config { return &c.pkg.config }
@@ -142,7 +138,7 @@ func (c *ntlmContext) establish(flags uint32, exported [16]byte) {
 	c.start = c.config().now()
 	c.retFlags = c.contextFlags(flags)
 	c.sessFlags = flags
-	c.ready.Store(true)
+	c.sess = newNTLMSession(flags, exported, c.client)
 }
 
 // retFlagMap maps negotiated NTLM flags to ISC_RET_* and ASC_RET_* bits
@@ -186,23 +182,26 @@ func (c *ntlmContext) contextFlags(flags uint32) uint32 {
 	return r
 }
 
-// clearKeys zeroes the keys and stops per-message calls. Call with mu
-// held.
+// clearKeys zeroes the keys the handshake holds, and the session's if it
+// was never handed over. Call with mu held.
 func (c *ntlmContext) clearKeys() {
-	c.ready.Store(false)
-	c.sessOnce.Do(func() {}) // no session from now on, and none in the making
-	if c.sess != nil {
-		c.sess.clear()
+	if c.sess != nil && !c.handedOver {
+		c.sess.Delete()
 	}
 	clear(c.exported[:])
 	c.id.clear()
 }
 
-// Established implements packages.Context.
-func (c *ntlmContext) Established() bool {
+// Session implements packages.Context: once the handshake is done, the
+// caller takes the session and owns it.
+func (c *ntlmContext) Session() packages.Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state == stateEstablished
+	if c.state != stateEstablished {
+		return nil
+	}
+	c.handedOver = true
+	return c.sess
 }
 
 // Flags implements packages.Context.
@@ -273,87 +272,6 @@ func (c *ntlmContext) QueryAttribute(attr uint32) (any, error) {
 		return ki, nil
 	}
 	return nil, status.SEC_E_UNSUPPORTED_FUNCTION
-}
-
-// session returns the established session, deriving its keys on first
-// use, or SEC_E_INVALID_HANDLE before the handshake ends or after Delete.
-func (c *ntlmContext) session() (*session, error) {
-	if !c.ready.Load() {
-		return nil, status.SEC_E_INVALID_HANDLE
-	}
-	c.sessOnce.Do(func() { c.sess = newSession(c.sessFlags, c.exported, c.client) })
-	if c.sess == nil {
-		return nil, status.SEC_E_INVALID_HANDLE
-	}
-	return c.sess, nil
-}
-
-// MakeSignature implements packages.Context. The signature goes into the
-// SECBUFFER_TOKEN buffer, whose capacity must be at least 16 bytes; seq is
-// ignored: connection-oriented NTLM keeps its own sequence numbers.
-func (c *ntlmContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, _ uint32) error {
-	s, err := c.session()
-	if err != nil {
-		return err
-	}
-	return s.makeSignature(qop, msg)
-}
-
-// VerifySignature implements packages.Context.
-func (c *ntlmContext) VerifySignature(msg []secbuffer.Buffer, _ uint32) (uint32, error) {
-	s, err := c.session()
-	if err != nil {
-		return 0, err
-	}
-	_, err = s.verify(msg, false)
-	return 0, err
-}
-
-// EncryptMessage implements packages.Context: the SECBUFFER_DATA buffers
-// are sealed in place and the 16-byte signature goes into the
-// SECBUFFER_TOKEN buffer. With SECQOP_WRAP_NO_ENCRYPT the data is only
-// signed.
-func (c *ntlmContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, _ uint32) (status.Status, error) {
-	s, err := c.session()
-	if err != nil {
-		return status.Code(err), err
-	}
-	if err := s.encryptMessage(qop, msg); err != nil {
-		return status.Code(err), err
-	}
-	return status.SEC_E_OK, nil
-}
-
-// DecryptMessage implements packages.Context.
-func (c *ntlmContext) DecryptMessage(msg []secbuffer.Buffer, _ uint32) (uint32, status.Status, error) {
-	s, err := c.session()
-	if err != nil {
-		return 0, status.Code(err), err
-	}
-	qop, err := s.decryptMessage(msg)
-	if err != nil {
-		return 0, status.Code(err), err
-	}
-	return qop, status.SEC_E_OK, nil
-}
-
-// ResetMICState re-keys the RC4 cipher of one direction of the session:
-// the outbound one (MakeSignature, EncryptMessage) after the context
-// signed the SPNEGO mechListMIC, the inbound one (VerifySignature,
-// DecryptMessage) after it verified the peer's. Sequence numbers are left
-// alone. Without extended session security the one RC4 handle the
-// directions share is re-keyed. This is the RC4 handling of MS-SPNG
-// 3.3.5.1: with key exchange a signature consumes RC4 key stream, and
-// Windows, gss-ntlmssp and MIT's SPNEGO start the application's messages
-// from a fresh cipher after the mechListMIC. The Negotiate package calls
-// it; an application doing its own SPNEGO calls it the same way. It does
-// nothing before the handshake completes or after Delete.
-func (c *ntlmContext) ResetMICState(outbound bool) {
-	s, err := c.session()
-	if err != nil {
-		return
-	}
-	s.resetRC4(outbound)
 }
 
 // MICPresent reports whether the AUTHENTICATE message of the completed

@@ -91,7 +91,7 @@
 // ignored, as by every connection-oriented package. When SPNEGO carries
 // NTLM, the mechListMIC is the first signature of each direction and, with
 // key exchange, consumes RC4 key stream; as [MS-SPNG] 3.3.5.1 says and
-// Windows and gss-ntlmssp do, the context's ResetMICState method re-keys
+// Windows and gss-ntlmssp do, the session's ResetMICState method re-keys
 // the RC4 cipher of the direction that signed or verified it (the sequence
 // numbers go on), so that the application's first message starts from
 // fresh RC4 state. The Negotiate package calls it. The session keys are

@@ -26,13 +26,13 @@ func exchangeMIC(t *testing.T, client, server packages.Context, reset bool) {
 		t.Helper()
 		msg := signMsg(t, from, mechListMIC)
 		if reset {
-			from.(interface{ ResetMICState(bool) }).ResetMICState(true)
+			from.Session().(interface{ ResetMICState(bool) }).ResetMICState(true)
 		}
-		if _, err := to.VerifySignature(msg, 0); err != nil {
+		if _, err := to.Session().VerifySignature(msg, 0); err != nil {
 			t.Fatalf("mechListMIC: %v", err)
 		}
 		if reset {
-			to.(interface{ ResetMICState(bool) }).ResetMICState(false)
+			to.Session().(interface{ ResetMICState(bool) }).ResetMICState(false)
 		}
 	}
 	pass(client, server)
@@ -81,12 +81,12 @@ func TestResetMICState(t *testing.T) {
 				if seq := binary.LittleEndian.Uint32(got[0].Data[12:]); seq != 1 {
 					t.Errorf("%s: sequence number %d, want 1 (the mechListMIC was 0)", dir.name, seq)
 				}
-				if _, _, err := dir.to.DecryptMessage(got, 0); err != nil || string(got[1].Data) != text {
+				if _, _, err := dir.to.Session().DecryptMessage(got, 0); err != nil || string(got[1].Data) != text {
 					t.Fatalf("%s: DecryptMessage %q: %v", dir.name, got[1].Data, err)
 				}
 				// And the stream goes on from there.
 				next := sealMsg(t, dir.from, "second")
-				if _, _, err := dir.to.DecryptMessage(next, 0); err != nil || string(next[1].Data) != "second" {
+				if _, _, err := dir.to.Session().DecryptMessage(next, 0); err != nil || string(next[1].Data) != "second" {
 					t.Fatalf("%s: second message %q: %v", dir.name, next[1].Data, err)
 				}
 			}
@@ -100,12 +100,12 @@ func TestResetMICState(t *testing.T) {
 func TestResetMICStateOneSided(t *testing.T) {
 	client, server := established(t, testConfig(), testConfig(), reqSeal)
 	msg := signMsg(t, client, mechListMIC) // no reset on the client
-	if _, err := server.VerifySignature(msg, 0); err != nil {
+	if _, err := server.Session().VerifySignature(msg, 0); err != nil {
 		t.Fatal(err)
 	}
-	server.(*serverContext).ResetMICState(false)
+	server.Session().(*ntlmSession).ResetMICState(false)
 	sealed := sealMsg(t, client, "hello")
-	if _, _, err := server.DecryptMessage(sealed, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+	if _, _, err := server.Session().DecryptMessage(sealed, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Fatalf("got %v, want SEC_E_MESSAGE_ALTERED", err)
 	}
 }
@@ -116,16 +116,16 @@ func TestResetMICStateDirections(t *testing.T) {
 	// The client re-keys its inbound cipher, which has not been used: no
 	// change; its outbound stream, used once, carries on.
 	first := sealMsg(t, client, "one")
-	client.(*clientContext).ResetMICState(false)
-	if _, _, err := server.DecryptMessage(first, 0); err != nil {
+	client.Session().(*ntlmSession).ResetMICState(false)
+	if _, _, err := server.Session().DecryptMessage(first, 0); err != nil {
 		t.Fatal(err)
 	}
 	second := sealMsg(t, client, "two")
-	if _, _, err := server.DecryptMessage(second, 0); err != nil || string(second[1].Data) != "two" {
+	if _, _, err := server.Session().DecryptMessage(second, 0); err != nil || string(second[1].Data) != "two" {
 		t.Fatalf("outbound stream reset by an inbound reset: %q %v", second[1].Data, err)
 	}
 	reply := sealMsg(t, server, "three")
-	if _, _, err := client.DecryptMessage(reply, 0); err != nil || string(reply[1].Data) != "three" {
+	if _, _, err := client.Session().DecryptMessage(reply, 0); err != nil || string(reply[1].Data) != "three" {
 		t.Fatalf("reply: %q %v", reply[1].Data, err)
 	}
 }
@@ -163,18 +163,22 @@ func TestResetMICStateWithoutESS(t *testing.T) {
 	}
 }
 
-// TestResetMICStateBeforeAndAfter: the call does nothing, and does not
-// panic, before the handshake completes or after Delete.
-func TestResetMICStateBeforeAndAfter(t *testing.T) {
+// TestResetMICStateAfterDelete: no session exists before the handshake
+// completes; after the session's Delete the call does nothing, and does
+// not panic.
+func TestResetMICStateAfterDelete(t *testing.T) {
 	p := newPair(t, testConfig(), testConfig(), nil, "", reqSeal, 0)
-	p.client.(*clientContext).ResetMICState(true)
-	p.server.(*serverContext).ResetMICState(false)
+	if p.client.Session() != nil || p.server.Session() != nil {
+		t.Fatal("a session before the handshake")
+	}
 	if _, err := testkit.Handshake(context.Background(), p.client, p.server, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	s := p.client.Session().(*ntlmSession)
 	p.client.Delete()
-	p.client.(*clientContext).ResetMICState(true)
-	if err := p.client.MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}}, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
+	s.Delete()
+	s.ResetMICState(true)
+	if err := s.MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}}, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
 		t.Fatalf("after Delete: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ func signMsg(t *testing.T, c packages.Context, data string) []secbuffer.Buffer {
 		{Type: secbuffer.SECBUFFER_DATA, Data: []byte(data)},
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 16)},
 	}
-	if err := c.MakeSignature(0, msg, 0); err != nil {
+	if err := c.Session().MakeSignature(0, msg, 0); err != nil {
 		t.Fatal(err)
 	}
 	return msg
@@ -49,7 +49,7 @@ func sealMsg(t testing.TB, c packages.Context, data string) []secbuffer.Buffer {
 		{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)},
 		{Type: secbuffer.SECBUFFER_DATA, Data: []byte(data)},
 	}
-	if _, err := c.EncryptMessage(0, msg, 0); err != nil {
+	if _, err := c.Session().EncryptMessage(0, msg, 0); err != nil {
 		t.Fatal(err)
 	}
 	return msg
@@ -84,41 +84,41 @@ func TestSignatureFailures(t *testing.T) {
 			m := signMsg(t, client, "hello")
 			bad := cloneMsg(m)
 			bad[0].Data[0] ^= 1
-			if _, err := server.VerifySignature(bad, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+			if _, err := server.Session().VerifySignature(bad, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 				t.Fatalf("tampered: %v", err)
 			}
 			m = signMsg(t, client, "next")
-			if _, err := server.VerifySignature(m, 0); err != nil {
+			if _, err := server.Session().VerifySignature(m, 0); err != nil {
 				t.Fatalf("after tampering: %v", err)
 			}
 			// Replay: OUT_OF_SEQUENCE, context still usable.
-			if _, err := server.VerifySignature(cloneMsg(m), 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
+			if _, err := server.Session().VerifySignature(cloneMsg(m), 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
 				t.Fatalf("replay: %v", err)
 			}
 			// Reorder.
 			m1, m2 := signMsg(t, client, "one"), signMsg(t, client, "two")
-			if _, err := server.VerifySignature(m2, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
+			if _, err := server.Session().VerifySignature(m2, 0); !errors.Is(err, status.SEC_E_OUT_OF_SEQUENCE) {
 				t.Fatalf("reordered: %v", err)
 			}
 			for _, m := range [][]secbuffer.Buffer{m1, m2} {
-				if _, err := server.VerifySignature(m, 0); err != nil {
+				if _, err := server.Session().VerifySignature(m, 0); err != nil {
 					t.Fatalf("in order after reorder: %v", err)
 				}
 			}
 			// Sealed and tampered.
 			s := sealMsg(t, server, "secret")
 			s[1].Data[2] ^= 0x80
-			if _, _, err := client.DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+			if _, _, err := client.Session().DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 				t.Fatalf("sealed tampered: %v", err)
 			}
 			s = sealMsg(t, server, "secret 2")
-			if _, _, err := client.DecryptMessage(s, 0); err != nil || string(s[1].Data) != "secret 2" {
+			if _, _, err := client.Session().DecryptMessage(s, 0); err != nil || string(s[1].Data) != "secret 2" {
 				t.Fatalf("after sealed tampering: %q %v", s[1].Data, err)
 			}
 			// Tampered signature.
 			s = sealMsg(t, server, "secret 3")
 			s[0].Data[5] ^= 1
-			if _, _, err := client.DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+			if _, _, err := client.Session().DecryptMessage(s, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 				t.Fatalf("signature tampered: %v", err)
 			}
 		})
@@ -136,7 +136,7 @@ func TestBufferFlags(t *testing.T) {
 		}
 	}
 	m := mk()
-	if _, err := client.EncryptMessage(0, m, 0); err != nil {
+	if _, err := client.Session().EncryptMessage(0, m, 0); err != nil {
 		t.Fatal(err)
 	}
 	if string(m[0].Data) != "header" || string(m[3].Data) != "trailer" || string(m[2].Data) == "body" {
@@ -144,16 +144,16 @@ func TestBufferFlags(t *testing.T) {
 	}
 	// A READONLY buffer is not signed: changing it goes unnoticed.
 	m[0].Data = []byte("HEADER")
-	if _, _, err := server.DecryptMessage(m, 0); err != nil || string(m[2].Data) != "body" {
+	if _, _, err := server.Session().DecryptMessage(m, 0); err != nil || string(m[2].Data) != "body" {
 		t.Fatalf("decrypt: %q %v", m[2].Data, err)
 	}
 	// A READONLY_WITH_CHECKSUM buffer is signed.
 	m = mk()
-	if _, err := client.EncryptMessage(0, m, 0); err != nil {
+	if _, err := client.Session().EncryptMessage(0, m, 0); err != nil {
 		t.Fatal(err)
 	}
 	m[3].Data = []byte("TRAILER")
-	if _, _, err := server.DecryptMessage(m, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+	if _, _, err := server.Session().DecryptMessage(m, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Fatalf("checksummed buffer changed: %v", err)
 	}
 }
@@ -165,13 +165,13 @@ func TestPaddingBuffer(t *testing.T) {
 		{Type: secbuffer.SECBUFFER_DATA, Data: []byte("data")},
 		{Type: secbuffer.SECBUFFER_PADDING, Data: make([]byte, 8)},
 	}
-	if _, err := client.EncryptMessage(0, m, 0); err != nil {
+	if _, err := client.Session().EncryptMessage(0, m, 0); err != nil {
 		t.Fatal(err)
 	}
 	if len(m[2].Data) != 0 {
 		t.Errorf("PADDING is %d bytes, want 0", len(m[2].Data))
 	}
-	if _, _, err := server.DecryptMessage(m, 0); err != nil || string(m[1].Data) != "data" {
+	if _, _, err := server.Session().DecryptMessage(m, 0); err != nil || string(m[1].Data) != "data" {
 		t.Fatalf("decrypt: %q %v", m[1].Data, err)
 	}
 }
@@ -180,23 +180,23 @@ func TestWrapNoEncrypt(t *testing.T) {
 	client, server := established(t, testConfig(), testConfig(), reqSeal)
 	for i := 0; i < 2; i++ {
 		m := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("clear")}}
-		if _, err := client.EncryptMessage(packages.SECQOP_WRAP_NO_ENCRYPT, m, 0); err != nil {
+		if _, err := client.Session().EncryptMessage(packages.SECQOP_WRAP_NO_ENCRYPT, m, 0); err != nil {
 			t.Fatal(err)
 		}
 		if string(m[1].Data) != "clear" {
 			t.Fatalf("WRAP_NO_ENCRYPT encrypted the data: %x", m[1].Data)
 		}
-		qop, _, err := server.DecryptMessage(m, 0)
+		qop, _, err := server.Session().DecryptMessage(m, 0)
 		if err != nil || qop != packages.SECQOP_WRAP_NO_ENCRYPT || string(m[1].Data) != "clear" {
 			t.Fatalf("decrypt: qop %#x %q %v", qop, m[1].Data, err)
 		}
 		s := sealMsg(t, client, "sealed")
-		qop, _, err = server.DecryptMessage(s, 0)
+		qop, _, err = server.Session().DecryptMessage(s, 0)
 		if err != nil || qop != 0 || string(s[1].Data) != "sealed" {
 			t.Fatalf("sealed after no-encrypt: qop %#x %q %v", qop, s[1].Data, err)
 		}
 	}
-	if _, err := client.EncryptMessage(0x1234, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}}, 0); !errors.Is(err, status.SEC_E_QOP_NOT_SUPPORTED) {
+	if _, err := client.Session().EncryptMessage(0x1234, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}}, 0); !errors.Is(err, status.SEC_E_QOP_NOT_SUPPORTED) {
 		t.Errorf("bad qop: %v", err)
 	}
 }
@@ -204,36 +204,42 @@ func TestWrapNoEncrypt(t *testing.T) {
 func TestMessageCallErrors(t *testing.T) {
 	p := newPair(t, testConfig(), testConfig(), nil, "", reqSign, 0)
 	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}}
-	if err := p.client.MakeSignature(0, msg, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
-		t.Errorf("before handshake: %v", err)
+	if p.client.Session() != nil {
+		t.Error("a session before the handshake")
 	}
 	if _, err := testkit.Handshake(context.Background(), p.client, p.server, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	cs := p.client.Session()
 	small := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 8)}}
-	if err := p.client.MakeSignature(0, small, 0); !errors.Is(err, status.SEC_E_BUFFER_TOO_SMALL) {
+	if err := p.client.Session().MakeSignature(0, small, 0); !errors.Is(err, status.SEC_E_BUFFER_TOO_SMALL) {
 		t.Errorf("small token: %v", err)
 	}
-	if err := p.client.MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA}}, 0); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
+	if err := p.client.Session().MakeSignature(0, []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA}}, 0); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
 		t.Errorf("no token: %v", err)
 	}
 	// A SIGN-only session seals when asked, as Windows' does (Active
 	// Directory's LDAP reads SIGN as SEAL), and the peer unseals it.
 	sealedMsg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("sealed on a SIGN-only session")}}
-	if _, err := p.client.EncryptMessage(0, sealedMsg, 0); err != nil {
+	if _, err := p.client.Session().EncryptMessage(0, sealedMsg, 0); err != nil {
 		t.Errorf("seal on a SIGN-only session: %v", err)
 	} else if bytes.Contains(sealedMsg[1].Data, []byte("SIGN-only")) {
 		t.Errorf("data left in clear")
-	} else if qop, _, err := p.server.DecryptMessage(sealedMsg, 0); err != nil || qop != 0 || string(sealedMsg[1].Data) != "sealed on a SIGN-only session" {
+	} else if qop, _, err := p.server.Session().DecryptMessage(sealedMsg, 0); err != nil || qop != 0 || string(sealedMsg[1].Data) != "sealed on a SIGN-only session" {
 		t.Errorf("unseal on a SIGN-only session: qop %#x, %q, %v", qop, sealedMsg[1].Data, err)
 	}
-	if _, err := p.server.VerifySignature([]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 3)}}, 0); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
+	if _, err := p.server.Session().VerifySignature([]secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 3)}}, 0); !errors.Is(err, status.SEC_E_INVALID_TOKEN) {
 		t.Errorf("short signature: %v", err)
 	}
 	p.client.Delete()
 	p.client.Delete()
-	if err := p.client.MakeSignature(0, msg, 0); err == nil {
-		t.Error("MakeSignature after Delete succeeded")
+	if p.client.Session() != nil {
+		t.Error("a deleted context still hands over a session")
+	}
+	cs.Delete()
+	cs.Delete()
+	if err := cs.MakeSignature(0, msg, 0); !errors.Is(err, status.SEC_E_INVALID_HANDLE) {
+		t.Errorf("MakeSignature after Delete: %v", err)
 	}
 	if _, err := p.client.QueryAttribute(packages.SECPKG_ATTR_SESSION_KEY); err == nil {
 		t.Error("session key after Delete")
@@ -457,7 +463,7 @@ func TestConcurrentDirections(t *testing.T) {
 	recv := func(to packages.Context, ch chan []secbuffer.Buffer) {
 		defer wg.Done()
 		for m := range ch {
-			if _, _, err := to.DecryptMessage(m, 0); err != nil || string(m[1].Data) != "payload" {
+			if _, _, err := to.Session().DecryptMessage(m, 0); err != nil || string(m[1].Data) != "payload" {
 				t.Errorf("decrypt: %v", err)
 				return
 			}

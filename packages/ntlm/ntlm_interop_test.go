@@ -163,7 +163,7 @@ func acceptFromPeer(t *testing.T, d *peers.GSSDriver, server packages.Context, e
 	t.Helper()
 	ctx := context.Background()
 	var info map[string]string
-	for !server.Established() || info == nil {
+	for server.Session() == nil || info == nil {
 		tok, done, inf, err := d.Next(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w; stderr: %s", err, d.Stderr())
@@ -251,7 +251,7 @@ func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:sigLen]},
 			{Type: secbuffer.SECBUFFER_DATA, Data: tok[sigLen:]},
 		}
-		if _, _, err := ours.DecryptMessage(msg, 0); err != nil || !bytes.Equal(msg[1].Data, plain) {
+		if _, _, err := ours.Session().DecryptMessage(msg, 0); err != nil || !bytes.Equal(msg[1].Data, plain) {
 			t.Fatalf("DecryptMessage of the peer's wrap: %q %v", msg[1].Data, err)
 		}
 		// Us → peer, sealed.
@@ -260,7 +260,7 @@ func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
 			{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, sigLen)},
 			{Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(plain)},
 		}
-		if _, err := ours.EncryptMessage(0, msg, 0); err != nil {
+		if _, err := ours.Session().EncryptMessage(0, msg, 0); err != nil {
 			t.Fatal(err)
 		}
 		got, enc, err := d.Unwrap(ctx, append(msg[0].Data, msg[1].Data...))
@@ -273,12 +273,12 @@ func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
 			t.Fatal(err)
 		}
 		sig := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: plain}, {Type: secbuffer.SECBUFFER_TOKEN, Data: mic}}
-		if _, err := ours.VerifySignature(sig, 0); err != nil {
+		if _, err := ours.Session().VerifySignature(sig, 0); err != nil {
 			t.Fatalf("VerifySignature of the peer's MIC: %v", err)
 		}
 		// Us → peer, signed.
 		sig = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: plain}, {Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, sigLen)}}
-		if err := ours.MakeSignature(0, sig, 0); err != nil {
+		if err := ours.Session().MakeSignature(0, sig, 0); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.VerifyMIC(ctx, plain, sig[1].Data); err != nil {
@@ -292,7 +292,7 @@ func exchangeWithPeer(t *testing.T, d *peers.GSSDriver, ours packages.Context) {
 	}
 	tok[len(tok)-1] ^= 1
 	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: tok[:sigLen]}, {Type: secbuffer.SECBUFFER_DATA, Data: tok[sigLen:]}}
-	if _, _, err := ours.DecryptMessage(msg, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
+	if _, _, err := ours.Session().DecryptMessage(msg, 0); !errors.Is(err, status.SEC_E_MESSAGE_ALTERED) {
 		t.Errorf("tampered peer message: %v", err)
 	}
 }
@@ -449,7 +449,7 @@ func testGSSClientNTLMv1(t *testing.T, users, level string, wantESS bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := server.(*serverContext).session(); s == nil || s.ess != wantESS {
+	if s, _ := server.Session().(*ntlmSession).keys(); s == nil || s.ess != wantESS {
 		t.Errorf("extended session security: want %v", wantESS)
 	}
 	checkSessionKey(t, server, info)

@@ -218,7 +218,7 @@ func TestHandshake(t *testing.T) {
 			if !bytes.Equal(ck, sk) || len(ck) != 16 {
 				t.Errorf("session keys differ: %x %x", ck, sk)
 			}
-			cs, err := p.client.(*clientContext).session()
+			cs, err := p.client.Session().(*ntlmSession).keys()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,10 +255,10 @@ func exchangeMessages(t *testing.T, client, server packages.Context) {
 				{Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(plain)},
 				{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)},
 			}
-			if err := dir.from.MakeSignature(0, msg, 0); err != nil {
+			if err := dir.from.Session().MakeSignature(0, msg, 0); err != nil {
 				t.Fatalf("%s MakeSignature: %v", dir.name, err)
 			}
-			if _, err := dir.to.VerifySignature(msg, 0); err != nil {
+			if _, err := dir.to.Session().VerifySignature(msg, 0); err != nil {
 				t.Fatalf("%s VerifySignature: %v", dir.name, err)
 			}
 			if !sealing {
@@ -268,13 +268,13 @@ func exchangeMessages(t *testing.T, client, server packages.Context) {
 				{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 16)},
 				{Type: secbuffer.SECBUFFER_DATA, Data: bytes.Clone(plain)},
 			}
-			if _, err := dir.from.EncryptMessage(0, msg, 0); err != nil {
+			if _, err := dir.from.Session().EncryptMessage(0, msg, 0); err != nil {
 				t.Fatalf("%s EncryptMessage: %v", dir.name, err)
 			}
 			if bytes.Equal(msg[1].Data, plain) {
 				t.Fatalf("%s: data not encrypted", dir.name)
 			}
-			qop, _, err := dir.to.DecryptMessage(msg, 0)
+			qop, _, err := dir.to.Session().DecryptMessage(msg, 0)
 			if err != nil || qop != 0 {
 				t.Fatalf("%s DecryptMessage: qop %#x, %v", dir.name, qop, err)
 			}

@@ -59,7 +59,7 @@ func TestOversizedChallenge(t *testing.T) {
 	if len(out) != 0 {
 		t.Fatalf("sent %d bytes", len(out))
 	}
-	if p.client.Established() {
+	if p.client.Session() != nil {
 		t.Fatal("established")
 	}
 }
@@ -281,16 +281,25 @@ func TestContextDropsKeys(t *testing.T) {
 		if sc.transcript != nil {
 			t.Fatal("the server kept the handshake's messages")
 		}
-		if _, err := c.session(); err != nil { // derive the session keys
+		n := c.Session().(*ntlmSession)
+		ks, err := n.keys() // derive the session keys
+		if err != nil {
 			t.Fatal(err)
 		}
-		if c.exported == [16]byte{} || c.sess.out.key == nil || c.sess.out.mac == nil {
+		if c.exported == [16]byte{} || ks.out.key == nil || ks.out.mac == nil {
 			t.Fatal("no session keys")
 		}
-		key, mac := c.sess.out.key, c.sess.in.mac
+		key, mac := ks.out.key, ks.in.mac
 		c.Delete()
-		if c.exported != [16]byte{} || !bytes.Equal(key, make([]byte, len(key))) || c.sess.out.rc4 != nil {
-			t.Fatal("Delete left session keys")
+		if c.exported != [16]byte{} {
+			t.Fatal("the handshake's Delete left the exported session key")
+		}
+		if ks.out.rc4 == nil {
+			t.Fatal("the handshake's Delete reached into the session it handed over")
+		}
+		n.Delete()
+		if !bytes.Equal(key, make([]byte, len(key))) || ks.out.rc4 != nil {
+			t.Fatal("the session's Delete left session keys")
 		}
 		if mac.innerState != [md5StateLen]byte{} || mac.outerState != [md5StateLen]byte{} {
 			t.Fatal("Delete left the signing key's HMAC state")

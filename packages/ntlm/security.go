@@ -349,7 +349,7 @@ func xorSealed(k *keyStream, msg []secbuffer.Buffer) {
 	}
 }
 
-// makeSignature implements Context.MakeSignature.
+// makeSignature implements Session.MakeSignature.
 func (s *session) makeSignature(qop uint32, msg []secbuffer.Buffer) error {
 	if qop != 0 {
 		return status.SEC_E_QOP_NOT_SUPPORTED
@@ -357,7 +357,7 @@ func (s *session) makeSignature(qop uint32, msg []secbuffer.Buffer) error {
 	return s.protect(msg, false)
 }
 
-// encryptMessage implements Context.EncryptMessage.
+// encryptMessage implements Session.EncryptMessage.
 func (s *session) encryptMessage(qop uint32, msg []secbuffer.Buffer) error {
 	switch qop {
 	case 0:
@@ -368,7 +368,7 @@ func (s *session) encryptMessage(qop uint32, msg []secbuffer.Buffer) error {
 	return status.SEC_E_QOP_NOT_SUPPORTED
 }
 
-// decryptMessage implements Context.DecryptMessage.
+// decryptMessage implements Session.DecryptMessage.
 func (s *session) decryptMessage(msg []secbuffer.Buffer) (uint32, error) {
 	wasSealed, err := s.verify(msg, true)
 	if err != nil {

@@ -74,11 +74,11 @@ func TestTranscriptGSSClient(t *testing.T) {
 	}
 	wrap := in.hex("peer-wrap")
 	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: wrap[:sigLen]}, {Type: secbuffer.SECBUFFER_DATA, Data: wrap[sigLen:]}}
-	if _, _, err := s.DecryptMessage(msg, 0); err != nil || string(msg[1].Data) != v.Get("peer-plaintext") {
+	if _, _, err := s.Session().DecryptMessage(msg, 0); err != nil || string(msg[1].Data) != v.Get("peer-plaintext") {
 		t.Fatalf("peer's wrap: %q %v", msg[1].Data, err)
 	}
 	sig := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte(v.Get("peer-plaintext"))}, {Type: secbuffer.SECBUFFER_TOKEN, Data: in.hex("peer-mic")}}
-	if _, err := s.VerifySignature(sig, 0); err != nil {
+	if _, err := s.Session().VerifySignature(sig, 0); err != nil {
 		t.Fatalf("peer's MIC: %v", err)
 	}
 }

@@ -39,7 +39,7 @@ func TestMessageAllocs(t *testing.T) {
 				enc[1] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: buf[hdr : hdr+maxPlaintext]}
 				enc[2] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: buf[hdr+maxPlaintext:]}
 				enc[3] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_EMPTY}
-				if st, err := client.ctx.EncryptMessage(0, enc, 0); st != status.SEC_E_OK {
+				if st, err := client.ctx.Session().EncryptMessage(0, enc, 0); st != status.SEC_E_OK {
 					failed = err
 					return
 				}
@@ -55,7 +55,7 @@ func TestMessageAllocs(t *testing.T) {
 			openAllocs := testing.AllocsPerRun(runs, func() {
 				dec[0] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: recs[j]}
 				dec[1], dec[2], dec[3] = secbuffer.Buffer{}, secbuffer.Buffer{}, secbuffer.Buffer{}
-				if _, st, err := server.ctx.DecryptMessage(dec, 0); st != status.SEC_E_OK || len(dec[1].Data) != maxPlaintext {
+				if _, st, err := server.ctx.Session().DecryptMessage(dec, 0); st != status.SEC_E_OK || len(dec[1].Data) != maxPlaintext {
 					failed = err
 				}
 				j++
@@ -93,7 +93,7 @@ func TestEncryptSeparateBuffers(t *testing.T) {
 					{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: make([]byte, 64)},
 					{Type: secbuffer.SECBUFFER_EMPTY},
 				}
-				if st, err := client.ctx.EncryptMessage(0, msg, 0); st != status.SEC_E_OK {
+				if st, err := client.ctx.Session().EncryptMessage(0, msg, 0); st != status.SEC_E_OK {
 					t.Fatalf("EncryptMessage(%d bytes): %v %v", n, st, err)
 				}
 				var rec []byte

@@ -171,7 +171,7 @@ func (r *schannelRecords) run(b *testing.B, n int) {
 			enc[1] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: buf[hdr : hdr+maxPlaintext]}
 			enc[2] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: buf[hdr+maxPlaintext:]}
 			enc[3] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_EMPTY}
-			if st, err := r.client.EncryptMessage(0, enc, 0); st != status.SEC_E_OK {
+			if st, err := r.client.Session().EncryptMessage(0, enc, 0); st != status.SEC_E_OK {
 				errc <- err
 				return
 			}
@@ -189,7 +189,7 @@ func (r *schannelRecords) run(b *testing.B, n int) {
 		dec := r.dec
 		dec[0] = secbuffer.Buffer{Type: secbuffer.SECBUFFER_DATA, Data: rec}
 		dec[1], dec[2], dec[3] = secbuffer.Buffer{}, secbuffer.Buffer{}, secbuffer.Buffer{}
-		if _, st, err := r.server.DecryptMessage(dec, 0); st != status.SEC_E_OK || len(dec[1].Data) != maxPlaintext {
+		if _, st, err := r.server.Session().DecryptMessage(dec, 0); st != status.SEC_E_OK || len(dec[1].Data) != maxPlaintext {
 			b.Fatal(st, err)
 		}
 		r.free <- m[0]

@@ -138,14 +138,14 @@ func ntlmOverTLS(t *testing.T, client, server *endpoint, cb, sb []byte) error {
 			break
 		}
 		if sst == status.SEC_E_OK {
-			if !nc.Established() {
+			if nc.Session() == nil {
 				return errors.New("server done before the client")
 			}
 			break
 		}
 		tok = tunnel(server, client, out[0].Data)
 	}
-	if !nc.Established() || !ns.Established() {
+	if nc.Session() == nil || ns.Session() == nil {
 		return errors.New("NTLM did not complete")
 	}
 	n, err := ns.QueryAttribute(packages.SECPKG_ATTR_NAMES)

@@ -71,6 +71,8 @@ type schannelContext struct {
 
 	// set once when the handshake completes
 	established atomic.Bool
+	sessOnce    sync.Once
+	sess        *session // the record layer, built by Session
 	cs          tls.ConnectionState
 	suite       *suiteInfo
 	flags       uint32
@@ -805,8 +807,15 @@ func (c *schannelContext) stepEstablished(op string, in []secbuffer.Buffer, inpu
 	return status.SEC_E_OK, nil
 }
 
-// Established reports whether the handshake has completed.
-func (c *schannelContext) Established() bool { return c.established.Load() }
+// Session implements packages.Context: the record layer, once the first
+// handshake has completed.
+func (c *schannelContext) Session() packages.Session {
+	if !c.established.Load() {
+		return nil
+	}
+	c.sessOnce.Do(func() { c.sess = &session{c: c} })
+	return c.sess
+}
 
 // Flags returns the ISC_RET_* or ASC_RET_* bits in force.
 func (c *schannelContext) Flags() uint32 {
@@ -859,16 +868,6 @@ func (c *schannelContext) QueryAttribute(attr uint32) (any, error) {
 		return nil, status.SEC_E_INVALID_HANDLE
 	}
 	return c.query(attr)
-}
-
-// MakeSignature is not offered by Schannel.
-func (c *schannelContext) MakeSignature(qop uint32, msg []secbuffer.Buffer, seq uint32) error {
-	return status.New("MakeSignature", c.pkg.name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
-}
-
-// VerifySignature is not offered by Schannel.
-func (c *schannelContext) VerifySignature(msg []secbuffer.Buffer, seq uint32) (uint32, error) {
-	return 0, status.New("VerifySignature", c.pkg.name, status.SEC_E_UNSUPPORTED_FUNCTION, nil)
 }
 
 // ApplyControlToken takes SCHANNEL_SHUTDOWN, SCHANNEL_ALERT (close_notify
@@ -927,6 +926,19 @@ func (c *schannelContext) Delete() {
 	c.state = stateDeleted
 	c.established.Store(false)
 	c.ioMu.Lock()
+	c.endRecords()
+	c.forgetHandshakeSecrets()
+	if c.conn != nil {
+		c.conn.out, c.conn.cur = nil, nil
+	}
+	c.tc = nil
+	c.ioMu.Unlock()
+}
+
+// endRecords ends the record layer: later EncryptMessage and
+// DecryptMessage calls fail, and the TLS 1.3 record keys are zeroed.
+// Call with ioMu held.
+func (c *schannelContext) endRecords() {
 	c.deleted = true
 	c.remembered = nil
 	c.capBuf = nil
@@ -939,19 +951,13 @@ func (c *schannelContext) Delete() {
 	clear(c.feedBuf)
 	clear(c.hs13)
 	c.feedBuf, c.hs13 = nil, nil
-	c.forgetHandshakeSecrets()
-	if c.conn != nil {
-		c.conn.out, c.conn.cur = nil, nil
-	}
-	c.tc = nil
-	c.ioMu.Unlock()
 }
 
-// EncryptMessage seals the DATA buffer into one TLS record: the record
+// encryptMessage seals the DATA buffer into one TLS record: the record
 // header (and explicit nonce or IV) goes to STREAM_HEADER, the encrypted
 // data stays in DATA, the tag, MAC and padding go to STREAM_TRAILER, whose
 // length shrinks to what was used.
-func (c *schannelContext) EncryptMessage(qop uint32, msg []secbuffer.Buffer, seq uint32) (status.Status, error) {
+func (c *schannelContext) encryptMessage(qop uint32, msg []secbuffer.Buffer) (status.Status, error) {
 	const op = "EncryptMessage"
 	if qop != 0 {
 		return status.SEC_E_QOP_NOT_SUPPORTED, status.New(op, c.pkg.name, status.SEC_E_QOP_NOT_SUPPORTED, nil)
@@ -1114,11 +1120,11 @@ func (c *schannelContext) seal13(op string, h, d, t *secbuffer.Buffer, n int) (s
 	return status.SEC_E_OK, nil
 }
 
-// DecryptMessage processes the one record at the start of the DATA buffer
+// decryptMessage processes the one record at the start of the DATA buffer
 // (spec packages.md §5.5) and rewrites the buffers in place: STREAM_HEADER,
 // DATA (the plaintext, inside the caller's bytes), STREAM_TRAILER and, for
 // bytes after the record, EXTRA.
-func (c *schannelContext) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (uint32, status.Status, error) {
+func (c *schannelContext) decryptMessage(msg []secbuffer.Buffer) (uint32, status.Status, error) {
 	const op = "DecryptMessage"
 	if !c.established.Load() {
 		return 0, status.SEC_E_INVALID_HANDLE, status.New(op, c.pkg.name, status.SEC_E_INVALID_HANDLE, errors.New("schannel: handshake not complete"))

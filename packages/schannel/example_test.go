@@ -84,16 +84,16 @@ func Example() {
 		return o[0].Data, extra, st
 	}
 	tok, _, _ := step(client, nil, true)
-	for !client.Established() || !server.Established() {
+	for client.Session() == nil || server.Session() == nil {
 		tok, _, _ = step(server, tok, false)
-		if client.Established() {
+		if client.Session() != nil {
 			break
 		}
 		var extra []byte
 		tok, extra, _ = step(client, tok, false)
 		_ = extra // after SEC_E_OK: TLS 1.3 session tickets, for DecryptMessage
 	}
-	if len(tok) > 0 && !server.Established() {
+	if len(tok) > 0 && server.Session() == nil {
 		step(server, tok, false)
 	}
 	info, _ := client.QueryAttribute(packages.SECPKG_ATTR_CONNECTION_INFO)
@@ -111,13 +111,13 @@ func Example() {
 		{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: buf[int(sizes.Header)+len(msg):]},
 		{Type: secbuffer.SECBUFFER_EMPTY},
 	}
-	if _, err := client.EncryptMessage(0, enc, 0); err != nil {
+	if _, err := client.Session().EncryptMessage(0, enc, 0); err != nil {
 		log.Fatal(err)
 	}
 	record := buf[:len(enc[0].Data)+len(enc[1].Data)+len(enc[2].Data)]
 
 	dec := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: record}, {}, {}, {}}
-	_, st, err := server.DecryptMessage(dec, 0)
+	_, st, err := server.Session().DecryptMessage(dec, 0)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -398,7 +398,7 @@ func TestShutdown(t *testing.T) {
 					t.Fatalf("close_notify: %v %v % x", st, err, notify)
 				}
 				msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM_HEADER, Data: make([]byte, 64)}, {Type: secbuffer.SECBUFFER_DATA, Data: []byte("x")}, {Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: make([]byte, 64)}, {Type: secbuffer.SECBUFFER_EMPTY}}
-				if _, err := a.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_CONTEXT_EXPIRED {
+				if _, err := a.ctx.Session().EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_CONTEXT_EXPIRED {
 					t.Fatalf("EncryptMessage after shutdown: %v", err)
 				}
 				// The peer may still have data in flight before the alert.
@@ -410,7 +410,7 @@ func TestShutdown(t *testing.T) {
 				if r.st != status.SEC_I_CONTEXT_EXPIRED || r.err != nil || len(r.data) != 0 || !bytes.Equal(r.extra, []byte{1, 2, 3}) {
 					t.Fatalf("peer DecryptMessage: %v %v data=%q extra=% x", r.st, r.err, r.data, r.extra)
 				}
-				if _, err := b.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_CONTEXT_EXPIRED {
+				if _, err := b.ctx.Session().EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_CONTEXT_EXPIRED {
 					t.Fatalf("peer EncryptMessage after close_notify: %v", err)
 				}
 				// The peer answers with its own close_notify.
@@ -764,12 +764,12 @@ func TestStreamSizes(t *testing.T) {
 		}
 		// More than cbMaximumMessage is refused.
 		msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM_HEADER, Data: make([]byte, 64)}, {Type: secbuffer.SECBUFFER_DATA, Data: make([]byte, 16385)}, {Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: make([]byte, 64)}}
-		if _, err := client.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_INVALID_PARAMETER {
+		if _, err := client.ctx.Session().EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_INVALID_PARAMETER {
 			t.Errorf("16385 bytes: %v", err)
 		}
 		// Header or trailer too small.
 		msg = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_STREAM_HEADER, Data: make([]byte, tt.header-1)}, {Type: secbuffer.SECBUFFER_DATA, Data: make([]byte, 10)}, {Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: make([]byte, 64)}}
-		if _, err := client.ctx.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_BUFFER_TOO_SMALL {
+		if _, err := client.ctx.Session().EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_BUFFER_TOO_SMALL {
 			t.Errorf("small header: %v", err)
 		}
 		cx, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_CONNECTION_INFO_EX)
@@ -792,12 +792,8 @@ func TestBeforeHandshake(t *testing.T) {
 	if _, err := cc.QueryAttribute(packages.SECPKG_ATTR_STREAM_SIZES); status.Code(err) != status.SEC_E_INVALID_HANDLE {
 		t.Errorf("STREAM_SIZES: %v", err)
 	}
-	msg := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_DATA, Data: []byte{23, 3, 3, 0, 0}}, {}, {}, {}}
-	if _, _, err := cc.DecryptMessage(msg, 0); status.Code(err) != status.SEC_E_INVALID_HANDLE {
-		t.Errorf("DecryptMessage: %v", err)
-	}
-	if _, err := cc.EncryptMessage(0, msg, 0); status.Code(err) != status.SEC_E_INVALID_HANDLE {
-		t.Errorf("EncryptMessage: %v", err)
+	if cc.Session() != nil {
+		t.Error("a session before the handshake")
 	}
 	if _, err := cc.Step(context.Background(), nil, nil); status.Code(err) != status.SEC_E_INVALID_TOKEN {
 		t.Errorf("no output buffer: %v", err)
@@ -876,7 +872,7 @@ func TestRequestFlagsBuffer(t *testing.T) {
 					}
 				}
 			}
-			if !client.ctx.Established() {
+			if client.ctx.Session() == nil {
 				t.Fatal("not established")
 			}
 			r, _ := client.ctx.QueryAttribute(packages.SECPKG_ATTR_CERT_CHECK_RESULT)

@@ -235,7 +235,7 @@ func encrypt(t testing.TB, c packages.Context, plain []byte) []byte {
 		{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: buf[int(sz.Header)+len(plain):]},
 		{Type: secbuffer.SECBUFFER_EMPTY},
 	}
-	if st, err := c.EncryptMessage(0, msg, 0); err != nil || st != status.SEC_E_OK {
+	if st, err := c.Session().EncryptMessage(0, msg, 0); err != nil || st != status.SEC_E_OK {
 		t.Fatalf("EncryptMessage: %v %v", st, err)
 	}
 	var rec []byte
@@ -261,7 +261,7 @@ func decrypt(c packages.Context, in []byte) decryptResult {
 		{Type: secbuffer.SECBUFFER_EMPTY},
 		{Type: secbuffer.SECBUFFER_EMPTY},
 	}
-	_, st, err := c.DecryptMessage(msg, 0)
+	_, st, err := c.Session().DecryptMessage(msg, 0)
 	r := decryptResult{st: st, err: err, miss: -1}
 	for _, b := range msg {
 		switch b.Type {

@@ -207,7 +207,7 @@ func seal(ctx packages.Context, plain []byte) ([]byte, error) {
 		{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: buf[5+len(plain):]},
 		{Type: secbuffer.SECBUFFER_EMPTY},
 	}
-	if st, err := ctx.EncryptMessage(0, msg, 0); st != status.SEC_E_OK {
+	if st, err := ctx.Session().EncryptMessage(0, msg, 0); st != status.SEC_E_OK {
 		return nil, fmt.Errorf("EncryptMessage: %v %v", st, err)
 	}
 	if len(msg[0].Data) != 5 || len(msg[2].Data) != 17 {

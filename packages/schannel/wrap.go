@@ -9,7 +9,8 @@ import (
 // Wrap implements packages.Wrapper: plain as TLS records of at most
 // cbMaximumMessage bytes each (SECPKG_ATTR_STREAM_SIZES), one
 // EncryptMessage (STREAM_HEADER, DATA, STREAM_TRAILER) per record.
-func (c *schannelContext) Wrap(qop uint32, plain []byte) ([]byte, error) {
+func (s *session) Wrap(qop uint32, plain []byte) ([]byte, error) {
+	c := s.c
 	v, err := c.QueryAttribute(packages.SECPKG_ATTR_STREAM_SIZES)
 	if err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func (c *schannelContext) Wrap(qop uint32, plain []byte) ([]byte, error) {
 			{Type: secbuffer.SECBUFFER_STREAM_TRAILER, Data: rec[h+len(chunk):]},
 			{Type: secbuffer.SECBUFFER_EMPTY},
 		}
-		if _, err := c.EncryptMessage(qop, bufs, 0); err != nil {
+		if _, err := s.EncryptMessage(qop, bufs, 0); err != nil {
 			return nil, err
 		}
 		// Close up a trailer shorter than the maximum.
@@ -52,8 +53,9 @@ func (c *schannelContext) Wrap(qop uint32, plain []byte) ([]byte, error) {
 // (a renegotiation request, close_notify) ends with the status
 // DecryptMessage gives it, SEC_I_RENEGOTIATE or SEC_I_CONTEXT_EXPIRED, as
 // an error.
-func (c *schannelContext) Unwrap(msg []byte) ([]byte, uint32, error) {
+func (s *session) Unwrap(msg []byte) ([]byte, uint32, error) {
 	const op = "DecryptMessage"
+	c := s.c
 	rest := append([]byte(nil), msg...)
 	var plain []byte
 	for len(rest) > 0 {
@@ -63,7 +65,7 @@ func (c *schannelContext) Unwrap(msg []byte) ([]byte, uint32, error) {
 			{Type: secbuffer.SECBUFFER_EMPTY},
 			{Type: secbuffer.SECBUFFER_EMPTY},
 		}
-		_, st, err := c.DecryptMessage(bufs, 0)
+		_, st, err := s.DecryptMessage(bufs, 0)
 		if err != nil {
 			return nil, 0, err
 		}
