@@ -603,29 +603,14 @@ func (c *Context) DecryptMessage(msg []secbuffer.Buffer, seq uint32) (qop uint32
 // ([packages.Wrapper]); one without a stream form gives
 // SEC_E_UNSUPPORTED_FUNCTION.
 func (c *Context) Wrap(plain []byte) (sealed []byte, err error) {
-	const op = "EncryptMessage"
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	w, err := c.wrapper(op)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err = w.Wrap(0, plain)
-	return sealed, wrapErr(op, c.info.Name, err)
+	return c.wrap(0, plain)
 }
 
 // Unwrap opens a message made by the peer's Wrap and returns the
 // plaintext. sealed is not modified.
 func (c *Context) Unwrap(sealed []byte) (plain []byte, err error) {
-	const op = "DecryptMessage"
-	c.recvMu.Lock()
-	defer c.recvMu.Unlock()
-	w, err := c.wrapper(op)
-	if err != nil {
-		return nil, err
-	}
-	plain, _, err = w.Unwrap(sealed)
-	return plain, wrapErr(op, c.info.Name, err)
+	plain, _, err = c.unwrap(sealed)
+	return plain, err
 }
 
 // errNoStreamForm is the cause of Wrap and Unwrap on a package without
