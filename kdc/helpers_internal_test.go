@@ -27,6 +27,7 @@ func marshalForUser(fu *forUser) ([]byte, error) {
 	})
 	return b.Bytes()
 }
+
 // A minimal Kerberos client over gokrb5's messages, for the exchanges
 // package kerberos does not make (S4U, cross-realm paths).
 

@@ -2,8 +2,8 @@ package kdc_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"

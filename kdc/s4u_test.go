@@ -81,7 +81,6 @@ func TestS4U(t *testing.T) {
 	alice := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, "alice")
 	aliceSID, _ := k.UserSID("alice")
 
-
 	frontName, frontKey, frontKVNO := testPrincipalKey(t, k, "HTTP/front.s4u.test", AES256CTSHMACSHA196)
 	tgt, tgtEnc := testAS(t, k, frontName, realm, frontKey, frontKVNO)
 	evidence, evEnc, ke := testTGS(t, k, tgt, tgtEnc.Key, frontName, realm, realm, frontName, nil, forUserPAData(t, alice, realm, tgtEnc.Key))

@@ -135,6 +135,11 @@ func (k *KDC) Serve(req []byte) (rep []byte) {
 			rep = k.errorReply(nil, &kdcError{code: errGeneric, text: "internal error"})
 		}
 	}()
+	return k.serve(req)
+}
+
+// serve is Serve without its recover, which the fuzz targets call.
+func (k *KDC) serve(req []byte) []byte {
 	if len(req) == 0 || len(req) > MaxRequestSize {
 		if len(req) > MaxRequestSize {
 			return k.errorReply(nil, refuse(errGeneric, "request too large"))
