@@ -12,6 +12,7 @@
 //	decode     print the structure of an NTLM, SPNEGO, Kerberos or Digest token
 //	get        fetch a URL with Negotiate, Kerberos, NTLM or Digest authentication
 //	serve      run a test HTTP server that requires a chosen scheme
+//	kdc        run a Kerberos KDC for tests on 127.0.0.1
 //	help       show the help of a command
 //
 // Run "sspi help <command>" for the options of a command.
@@ -39,6 +40,7 @@ var commands = []*command{
 	decodeCommand,
 	getCommand,
 	serveCommand,
+	kdcCommand,
 }
 
 // Exit statuses.
