@@ -272,11 +272,21 @@ func (k *KDC) times(r *request, now time.Time, limit time.Time, renewable bool) 
 		end = limit
 	}
 	opts := r.options()
-	if renewable && (opts&bit(flagRenewable) != 0 || opts&bit(optRenewableOK) != 0 && !r.body.Till.IsZero() && r.body.Till.After(end)) {
+	switch {
+	case !renewable:
+	case opts&bit(flagRenewable) != 0:
 		renew = now.Add(k.cfg.renewLifetime())
 		if !r.body.RTime.IsZero() && r.body.RTime.Year() > 1970 && r.body.RTime.Before(renew) {
 			renew = r.body.RTime
 		}
+	case opts&bit(optRenewableOK) != 0 && !r.body.Till.IsZero() && r.body.Till.After(end):
+		// RFC 4120 5.4.1: a renewable ticket up to the end time asked for.
+		renew = now.Add(k.cfg.renewLifetime())
+		if r.body.Till.Year() > 1970 && r.body.Till.Before(renew) {
+			renew = r.body.Till
+		}
+	}
+	if !renew.IsZero() {
 		if !limit.IsZero() && limit.Before(renew) {
 			renew = limit
 		}
