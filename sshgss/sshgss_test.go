@@ -295,7 +295,7 @@ func TestLoopback(t *testing.T) {
 			}
 			return "", 0, errors.New("no such user")
 		},
-		Rules:            []string{`RULE:[1:$1@$0](alice@.*)s/alice@.*/alias/`, "DEFAULT"},
+		Rules: []string{`RULE:[1:$1@$0](alice@.*)s/alice@.*/alias/`, "DEFAULT"},
 	}
 	if err := os.WriteFile(dir+"/root", []byte("alice@"+r.kdc.Realm+"\n"), 0o600); err != nil {
 		t.Fatal(err)
