@@ -397,12 +397,12 @@ func (s subst) apply(in string) string {
 }
 
 // Userok reports whether principal may log in as the local user, as
-// krb5_kuserok decides: the user must exist; if the user's .k5login
-// exists it must be owned by the user or root, and a principal listed in
-// it (one per line, exactly; a line without a realm is in the default
-// realm) may log in; a principal not listed may not, unless
-// K5LoginNotAuthoritative. Otherwise (no .k5login) the principal may log
-// in when LocalName maps it to user.
+// krb5_kuserok decides: the user must exist (unless
+// K5LoginNotAuthoritative); if the user's .k5login exists it must be
+// owned by the user or root, and a principal listed in it (one per line,
+// exactly, realm included) may log in; a principal not listed may not,
+// unless K5LoginNotAuthoritative. Otherwise (no .k5login) the principal
+// may log in when LocalName maps it to user.
 func (a *LocalAuth) Userok(principalName, localUser string) bool {
 	return a.Authorize(principalName, localUser) == nil
 }
@@ -424,23 +424,29 @@ func (a *LocalAuth) Authorize(principalName, localUser string) error {
 	}
 	home, uid, err := a.lookupUser(localUser)
 	if err != nil {
-		return deny("no such user")
-	}
-	path := filepath.Join(home, ".k5login")
-	if a.K5LoginDirectory != "" {
-		if strings.ContainsAny(localUser, "/\x00") || localUser == "." || localUser == ".." {
-			return deny("bad user name")
+		// MIT's k5login module takes an unknown user as an
+		// authoritative refusal; the local name may still decide when
+		// .k5login is not authoritative.
+		if !a.K5LoginNotAuthoritative {
+			return deny("no such user")
 		}
-		path = filepath.Join(a.K5LoginDirectory, localUser)
-	}
-	listed, exists, err := k5loginLists(path, uid, p, a.DefaultRealm)
-	switch {
-	case err != nil:
-		return deny(err.Error())
-	case listed:
-		return nil
-	case exists && !a.K5LoginNotAuthoritative:
-		return deny("not in " + path)
+	} else {
+		path := filepath.Join(home, ".k5login")
+		if a.K5LoginDirectory != "" {
+			if strings.ContainsAny(localUser, "/\x00") || localUser == "." || localUser == ".." {
+				return deny("bad user name")
+			}
+			path = filepath.Join(a.K5LoginDirectory, localUser)
+		}
+		listed, exists, err := k5loginLists(path, uid, p)
+		switch {
+		case err != nil:
+			return deny(err.Error())
+		case listed:
+			return nil
+		case exists && !a.K5LoginNotAuthoritative:
+			return deny("not in " + path)
+		}
 	}
 	ln, err := a.localName(p)
 	if err != nil {
@@ -469,7 +475,7 @@ func (a *LocalAuth) lookupUser(name string) (string, int, error) {
 
 // k5loginLists reads a .k5login: whether it lists p, and whether it
 // exists. A file owned by someone other than uid or root is an error.
-func k5loginLists(path string, uid int, p principal, defaultRealm string) (listed, exists bool, err error) {
+func k5loginLists(path string, uid int, p principal) (listed, exists bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, false, nil
@@ -494,16 +500,16 @@ func k5loginLists(path string, uid int, p principal, defaultRealm string) (liste
 	if len(data) > maxK5LoginSize {
 		return false, true, fmt.Errorf("%s is larger than %d bytes", path, maxK5LoginSize)
 	}
-	return k5loginHas(data, p, defaultRealm), true, nil
+	return k5loginHas(data, p), true, nil
 }
 
 // k5loginHas reports whether a .k5login's content lists p: one
-// principal a line, the newline (only) removed; lines that do not parse
-// are skipped.
-func k5loginHas(data []byte, p principal, defaultRealm string) bool {
+// principal a line with its realm (MIT 1.20 matches no line without
+// one), the newline (only) removed; lines that do not parse are skipped.
+func k5loginHas(data []byte, p principal) bool {
 	for _, line := range strings.Split(string(data), "\n") {
-		q, err := parsePrincipal(line, defaultRealm)
-		if err == nil && q.equal(p) {
+		q, err := parsePrincipal(line, "")
+		if err == nil && q.realm != "" && q.equal(p) {
 			return true
 		}
 	}
