@@ -111,13 +111,13 @@ func (c *Client) InitSecContext(target string, token []byte, isGSSDelegCreds boo
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout(c.config.Timeout))
 	defer cancel()
-	out, err := c.ctx.Step(sctx, token)
+	out, cont, err := c.ctx.GSSStep(sctx, token)
 	if err != nil {
 		c.ctx.Delete()
 		c.ctx = nil
 		return nil, false, fmt.Errorf("sshgss: %w", err)
 	}
-	return out, !c.ctx.Established(), nil
+	return out, cont, nil
 }
 
 // GetMIC returns the MIC token over micField (gss_get_mic; RFC 4462 3.5:
@@ -129,7 +129,7 @@ func (c *Client) GetMIC(micField []byte) ([]byte, error) {
 	if c.ctx == nil || !c.ctx.Established() {
 		return nil, errors.New("sshgss: GetMIC before the context is established")
 	}
-	mic, err := c.ctx.MakeSignature(micField, 0, 0)
+	mic, err := c.ctx.GetMIC(micField)
 	if err != nil {
 		return nil, fmt.Errorf("sshgss: %w", err)
 	}

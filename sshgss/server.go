@@ -79,12 +79,12 @@ func (s *Server) AcceptSecContext(token []byte) (outputToken []byte, srcName str
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), timeout(s.config.Timeout))
 	defer cancel()
-	out, err := s.ctx.Step(sctx, token)
+	out, cont, err := s.ctx.GSSStep(sctx, token)
 	if err != nil {
 		s.deleteLocked()
 		return nil, "", false, fmt.Errorf("sshgss: %w", err)
 	}
-	if !s.ctx.Established() {
+	if cont {
 		return out, "", true, nil
 	}
 	if pkg := s.ctx.NegotiatedPackage(); pkg != "Kerberos" {
@@ -108,7 +108,7 @@ func (s *Server) VerifyMIC(micField []byte, micToken []byte) error {
 	if s.ctx == nil || !s.ctx.Established() {
 		return errors.New("sshgss: VerifyMIC before the context is established")
 	}
-	if _, err := s.ctx.VerifySignature(micField, micToken, 0); err != nil {
+	if err := s.ctx.VerifyMIC(micField, micToken); err != nil {
 		return fmt.Errorf("sshgss: %w", err)
 	}
 	return nil
