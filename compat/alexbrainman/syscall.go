@@ -405,14 +405,11 @@ func ApplyControlToken(context *CtxtHandle, input *SecBufferDesc) (ret syscall.E
 // signatureOutput: MakeSignature writes the TOKEN buffer.
 func signatureOutput(typ uint32) bool { return typ == SECBUFFER_TOKEN }
 
-// encryptOutput: EncryptMessage writes the TOKEN, PADDING and stream
-// header and trailer buffers; DATA is sealed in place.
+// encryptOutput: EncryptMessage writes the TOKEN and PADDING buffers,
+// whose size is room for output; DATA is sealed in place, and the stream
+// header and trailer (Schannel) are filled in place at their full size.
 func encryptOutput(typ uint32) bool {
-	switch typ {
-	case SECBUFFER_TOKEN, SECBUFFER_PADDING, SECBUFFER_STREAM_HEADER, SECBUFFER_STREAM_TRAILER:
-		return true
-	}
-	return false
+	return typ == SECBUFFER_TOKEN || typ == SECBUFFER_PADDING
 }
 
 // message runs a per-message call over converted buffers.
