@@ -142,8 +142,19 @@ func Handshake(ctx context.Context, client, server packages.Context, clientExtra
 			in = append(in, secbuffer.Buffer{Type: secbuffer.SECBUFFER_TOKEN, Data: token})
 		}
 		in = append(in, extra...)
-		out := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 1<<16)}}
-		st, err := c.Step(ctx, in, out)
+		// Output buffers start small and grow when the package says
+		// SEC_E_BUFFER_TOO_SMALL, which must leave the context usable
+		// (the provider contract): most tokens fit the first try.
+		var out []secbuffer.Buffer
+		var st status.Status
+		var err error
+		for size := 2048; ; size *= 2 {
+			out = []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, size)}}
+			st, err = c.Step(ctx, in, out)
+			if status.Code(err) != status.SEC_E_BUFFER_TOO_SMALL || size >= 1<<20 {
+				break
+			}
+		}
 		legs = append(legs, Leg{Client: clientTurn, Status: st, Token: out[0].Data})
 		if err != nil {
 			return legs, err
