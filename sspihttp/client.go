@@ -17,6 +17,9 @@ import (
 
 	"github.com/gosspi/sspi"
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/packages/kerberos"
+	"github.com/gosspi/sspi/packages/negotiate"
+	"github.com/gosspi/sspi/packages/ntlm"
 	"github.com/gosspi/sspi/secbuffer"
 )
 
@@ -81,6 +84,28 @@ type Transport struct {
 	// Registry holds the security packages; nil means sspi.DefaultRegistry().
 	Registry *sspi.Registry
 
+	// Kerberos, NTLM and Negotiate, when set, configure this Transport's
+	// packages of that name in place of the Registry's, which stays as it
+	// is for everyone else: a krb5.conf or a KDC transport of its own
+	// (kerberos.Config), NTLMv1 or a workstation name (ntlm.Config), a
+	// package list or a refused fallback (negotiate.Config). Whenever one
+	// of the three is set, Negotiate runs over this Transport's Kerberos
+	// and NTLM (a negotiate.Config that names its own packages keeps
+	// them), with the zero negotiate.Config if Negotiate is nil. The
+	// other packages (WDigest) are the Registry's.
+	Kerberos  *kerberos.Config
+	NTLM      *ntlm.Config
+	Negotiate *negotiate.Config
+
+	// Flags are ISC_REQ_* flags asked for beside those the Transport
+	// sets (ISC_REQ_CONNECTION, and ISC_REQ_MUTUAL_AUTH with MutualAuth)
+	// on its Negotiate, Kerberos and NTLM contexts: ISC_REQ_DELEGATE to
+	// send the server a forwarded TGT, ISC_REQ_INTEGRITY or
+	// ISC_REQ_CONFIDENTIALITY to negotiate session security, and so on.
+	// ISC_REQ_MUTUAL_AUTH here makes the Transport check the server's
+	// proof as MutualAuth does.
+	Flags uint32
+
 	// Schemes lists the schemes to answer, in order of preference; nil
 	// means Negotiate, Kerberos, NTLM, Digest. Among the
 	// challenges of a response, the first scheme of this list that the
@@ -137,6 +162,9 @@ type Transport struct {
 	// The empty string, the default, waits for the server's challenge.
 	Preemptive string
 
+	regOnce sync.Once
+	reg     *sspi.Registry // set by regOnce
+
 	mu     sync.Mutex
 	creds  map[credKey]*sspi.Credentials // guarded by mu
 	digest map[string]*digestSession     // guarded by mu; key: scheme://host
@@ -166,10 +194,75 @@ func (t *Transport) base() http.RoundTripper {
 }
 
 func (t *Transport) registry() *sspi.Registry {
-	if t.Registry != nil {
-		return t.Registry
+	t.regOnce.Do(func() {
+		base := t.Registry
+		if base == nil {
+			base = sspi.DefaultRegistry()
+		}
+		t.reg = base
+		if t.Kerberos == nil && t.NTLM == nil && t.Negotiate == nil {
+			return
+		}
+		t.reg = privateRegistry(base, t.Kerberos, t.NTLM, t.Negotiate)
+	})
+	return t.reg
+}
+
+// privateRegistry returns a Registry with base's packages, except
+// Kerberos, NTLM and Negotiate, made from the configurations given (nil:
+// base's Kerberos or NTLM).
+func privateRegistry(base *sspi.Registry, kc *kerberos.Config, nc *ntlm.Config, gc *negotiate.Config) *sspi.Registry {
+	pkg := func(name string) packages.Package {
+		p, err := base.Package(name)
+		if err != nil {
+			return nil
+		}
+		return p
 	}
-	return sspi.DefaultRegistry()
+	krb, nt := pkg("Kerberos"), pkg("NTLM")
+	if kc != nil {
+		krb = kerberos.New(kc)
+	}
+	if nc != nil {
+		nt = ntlm.New(nc)
+	}
+	var neg negotiate.Config
+	if gc != nil {
+		neg = *gc
+	}
+	if neg.Kerberos == nil {
+		neg.Kerberos = krb
+	}
+	if neg.NTLM == nil {
+		neg.NTLM = nt
+	}
+	own := map[string]packages.Package{
+		strings.ToLower("Kerberos"):  krb,
+		strings.ToLower("NTLM"):      nt,
+		strings.ToLower("Negotiate"): negotiate.New(&neg),
+	}
+	r := sspi.NewRegistry()
+	for _, info := range base.Packages() {
+		p, ok := own[strings.ToLower(info.Name)]
+		if !ok {
+			p = pkg(info.Name)
+		}
+		delete(own, strings.ToLower(info.Name))
+		if p != nil {
+			r.Register(p)
+		}
+	}
+	for _, name := range []string{"Negotiate", "Kerberos", "NTLM"} {
+		if p := own[strings.ToLower(name)]; p != nil {
+			r.Register(p)
+		}
+	}
+	return r
+}
+
+// mutualAuth reports whether the server must prove its identity.
+func (t *Transport) mutualAuth() bool {
+	return t.MutualAuth || t.Flags&sspi.ISC_REQ_MUTUAL_AUTH != 0
 }
 
 func (t *Transport) schemes() []string {
@@ -498,8 +591,8 @@ func (x *exchange) preempt(first *http.Request, scheme string) (*http.Response, 
 
 // newContext makes the client context of a connection-bound scheme.
 func (x *exchange) newContext(cred *sspi.Credentials, scheme string, hn headerNames) (*sspi.Context, error) {
-	var flags uint32 = sspi.ISC_REQ_CONNECTION
-	if x.t.MutualAuth {
+	flags := sspi.ISC_REQ_CONNECTION | x.t.Flags
+	if x.t.mutualAuth() {
 		flags |= sspi.ISC_REQ_MUTUAL_AUTH
 	}
 	c, err := sspi.NewClientContext(cred, x.t.target(x.req, hn), flags)
@@ -572,12 +665,12 @@ func (x *exchange) legs(c *sspi.Context, scheme string, out []byte, first *http.
 		tok, haveTok := finalToken(r.Header.Values(hn.challenge), scheme)
 		if r.StatusCode != hn.status {
 			if haveTok && !c.Established() {
-				if _, err := c.Step(ctx, tok); err != nil && t.MutualAuth {
+				if _, err := c.Step(ctx, tok); err != nil && t.mutualAuth() {
 					r.Body.Close()
 					return nil, fmt.Errorf("%w: %w", ErrMutualAuthFailed, err)
 				}
 			}
-			if t.MutualAuth && !c.Established() {
+			if t.mutualAuth() && !c.Established() {
 				r.Body.Close()
 				return nil, ErrMutualAuthFailed
 			}
@@ -753,12 +846,12 @@ func (x *exchange) digestAuth(resp *http.Response, cred *sspi.Credentials, ch ch
 			continue // stale=true is answered; anything else is refused
 		}
 		if info := r.Header.Get(hn.info); info != "" {
-			if _, err := c.Step(ctx, []byte(info)); err != nil && t.MutualAuth {
+			if _, err := c.Step(ctx, []byte(info)); err != nil && t.mutualAuth() {
 				r.Body.Close()
 				c.Delete()
 				return nil, fmt.Errorf("%w: %w", ErrMutualAuthFailed, err)
 			}
-		} else if t.MutualAuth {
+		} else if t.mutualAuth() {
 			r.Body.Close()
 			c.Delete()
 			return nil, ErrMutualAuthFailed

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,6 +73,9 @@ func startServer(t testing.TB, s *Server) *testServer {
 	t.Helper()
 	if s.ErrorLog == nil {
 		s.ErrorLog = nullLogger()
+	}
+	if s.AuditLog == nil {
+		s.AuditLog = slog.New(slog.DiscardHandler)
 	}
 	ts := &testServer{srv: s}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -5,11 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gosspi/sspi"
 	"github.com/gosspi/sspi/packages/digest"
@@ -45,6 +47,11 @@ type Identity struct {
 	// Kerberos and Negotiate-over-Kerberos logins whose ticket had one;
 	// nil otherwise. Handlers must not modify it.
 	PAC *sspi.PAC
+	// Flags are the ASC_RET_* flags of the server's context: among them
+	// ASC_RET_DELEGATE when the client delegated its credentials
+	// (ISC_REQ_DELEGATE), ASC_RET_MUTUAL_AUTH when the server proved its
+	// identity. Zero for Digest.
+	Flags uint32
 }
 
 type identityKey struct{}
@@ -58,10 +65,11 @@ func IdentityFromContext(ctx context.Context) (*Identity, bool) {
 
 // connState is the authentication state of one connection.
 type connState struct {
-	mu     sync.Mutex // held for a whole handshake leg
-	scheme string
-	ctx    *sspi.Context // the handshake in progress, or the last one
-	id     *Identity     // set when the connection is authenticated
+	conn    net.Conn      // constant; nil when unknown
+	mu      sync.Mutex    // held for a whole handshake leg
+	ctx     *sspi.Context // the last established handshake
+	pending *pending      // the handshake waiting for the client's next leg
+	id      *Identity     // set when the connection is authenticated
 }
 
 type connKey struct{}
@@ -73,8 +81,12 @@ type connKey struct{}
 //	srv := &http.Server{Handler: s.Middleware(h), ConnContext: sspihttp.ConnContext}
 //
 // A ConnContext of the program's own can call it and add its values.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connState{})
+//
+// [Server.HTTPServer] installs the Server's own hooks, [Server.ConnContext]
+// and [Server.ConnState], which also free a connection's handshake when
+// the connection closes; prefer them.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connState{conn: c})
 }
 
 // Server authenticates HTTP requests: its Middleware wraps a handler and
@@ -101,6 +113,15 @@ func ConnContext(ctx context.Context, _ net.Conn) context.Context {
 // On a Kerberos or Negotiate-over-Kerberos login the [Identity] carries
 // the client's PAC: its user and group SIDs when the KDC put logon info
 // in it.
+//
+// A handshake waiting for the client's next leg (after NTLM's CHALLENGE)
+// holds a context on the server: it is dropped, its context deleted and
+// its connection closed, after HandshakeTimeout, or when more than
+// MaxPendingPerAddr handshakes from the same client address are waiting
+// (the oldest goes). Every failed authentication (a refused token, a
+// handshake dropped) is recorded in AuditLog with its reason, never with
+// a token or a credential. [Server.HTTPServer] gives an http.Server with
+// the timeouts a server exposed to a network needs.
 //
 // Server is safe for concurrent use; its fields must not change once
 // Middleware has been called.
@@ -149,10 +170,31 @@ type Server struct {
 	// package's standard logger. Credentials are never logged.
 	ErrorLog *log.Logger
 
+	// AuditLog receives one record (level Warn, message "sspihttp:
+	// authentication failed") for each failed authentication, with the
+	// attributes scheme, remote (the client's IP address), status (the
+	// SECURITY_STATUS, when a package refused) and reason. Tokens,
+	// passwords and hashes are never part of it. Nil means slog.Default().
+	AuditLog *slog.Logger
+
+	// HandshakeTimeout bounds how long a Negotiate, Kerberos or NTLM
+	// handshake may wait for the client's next leg: then it is dropped.
+	// Zero means DefaultHandshakeTimeout; a negative value, no bound.
+	HandshakeTimeout time.Duration
+
+	// MaxPendingPerAddr bounds the handshakes waiting for their next leg
+	// from one client IP address; a new one beyond it drops the oldest.
+	// Zero means DefaultMaxPendingPerAddr; a negative value, no bound.
+	MaxPendingPerAddr int
+
 	credOnce     sync.Once
 	creds        map[string]*sspi.Credentials // set once by credOnce
 	offered      []string                     // set once by credOnce
 	digestHandle sspi.CredHandle              // set once by credOnce: Digest for the flat calls
+
+	pend    pendingTable
+	connsMu sync.Mutex
+	conns   map[net.Conn]*connState // guarded by connsMu: set by Server.ConnContext
 }
 
 // TLSServerEndPoint returns a [Server.ChannelBindings] function giving
@@ -326,30 +368,50 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, cs *connState
 		http.Error(w, "authentication is misconfigured on this server", http.StatusInternalServerError)
 		return nil
 	}
+	addr := clientAddr(r)
 	in, ok := cr.token()
+	if !ok {
+		s.audit(r.Context(), cr.scheme, addr, reasonBadToken, nil)
+	}
 	if !ok || len(in) == 0 {
 		s.challenge(w, r, "", nil)
 		return nil
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.ctx == nil || cs.scheme != cr.scheme || cs.ctx.Established() {
+	// The next leg of a pending handshake takes its context back, unless
+	// the timeout or the per-address bound dropped it (and said so in the
+	// audit log).
+	var c *sspi.Context
+	if p := cs.pending; p != nil {
+		cs.pending = nil
+		if !s.pend.remove(p) {
+			s.challenge(w, r, "", nil)
+			return nil
+		}
+		if p.scheme == cr.scheme {
+			c = p.ctx
+		} else {
+			p.ctx.Delete()
+		}
+	}
+	if c == nil {
 		if cs.ctx != nil {
 			cs.ctx.Delete()
+			cs.ctx = nil
 		}
 		var req uint32 = sspi.ASC_REQ_CONNECTION
 		if s.RequireChannelBindings {
 			req |= sspi.ASC_REQ_PROXY_BINDINGS
 		}
-		c, err := sspi.NewServerContext(s.creds[cr.scheme], req)
-		if err != nil {
+		var err error
+		if c, err = sspi.NewServerContext(s.creds[cr.scheme], req); err != nil {
 			s.logf("sspihttp: %s: %v", cr.scheme, err)
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			return nil
 		}
-		cs.ctx, cs.scheme, cs.id = c, cr.scheme, nil
 	}
-	c := cs.ctx
+	cs.id = nil
 	bufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: in}}
 	if s.ChannelBindings != nil {
 		if cb := s.ChannelBindings(r); cb != nil {
@@ -359,14 +421,25 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, cs *connState
 	out, err := c.StepBuffers(r.Context(), bufs)
 	if err != nil {
 		c.Delete()
-		cs.ctx = nil
+		s.audit(r.Context(), cr.scheme, addr, "", err)
 		s.challenge(w, r, "", nil)
 		return nil
 	}
 	if !c.Established() {
+		if r.ProtoMajor >= 2 {
+			// No next leg can come on this request's state.
+			c.Delete()
+		} else {
+			p := &pending{ctx: c, scheme: cr.scheme, addr: addr, conn: cs.conn}
+			cs.pending = p
+			if old := s.pend.add(s, p); old != nil {
+				s.drop(old, reasonTooMany)
+			}
+		}
 		s.challenge(w, r, cr.scheme, out)
 		return nil
 	}
+	cs.ctx = c
 	if len(out) > 0 {
 		w.Header().Add(s.headers().challenge, cr.scheme+" "+base64.StdEncoding.EncodeToString(out))
 	}
@@ -374,7 +447,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, cs *connState
 	if err != nil {
 		s.logf("sspihttp: %s: no client name: %v", cr.scheme, err)
 	}
-	id := &Identity{Name: name, Scheme: cr.scheme, Package: c.NegotiatedPackage()}
+	id := &Identity{Name: name, Scheme: cr.scheme, Package: c.NegotiatedPackage(), Flags: c.Flags()}
 	if pac, ok := c.PAC(); ok {
 		id.PAC, id.UserSID = pac, pac.UserSID
 		if len(pac.GroupSIDs) > 0 {
@@ -430,6 +503,7 @@ func (s *Server) digest(w http.ResponseWriter, r *http.Request, cr challenge) *I
 		if !st.Failed() {
 			reg.DeleteSecurityContext(&h)
 		}
+		s.audit(r.Context(), SchemeDigest, clientAddr(r), "", st)
 		s.challenge(w, r, "", nil)
 		return nil
 	}
