@@ -191,7 +191,7 @@ func ntlmAuth(tok []byte) string { return "NTLM " + base64.StdEncoding.EncodeToS
 // handshake that goes on in time succeeds.
 func TestPendingHandshakeTimeout(t *testing.T) {
 	audit, logger := newAudit()
-	s := &Server{AuditLog: logger, HandshakeTimeout: 300 * time.Millisecond}
+	s := &Server{AuditLog: logger, HandshakeTimeout: 1500 * time.Millisecond}
 	addr := rawServer(t, s)
 
 	cl, neg := ntlmClient(t, s.Registry, testPass)
