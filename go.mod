@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	golang.org/x/crypto v0.50.0
+	golang.org/x/term v0.42.0
 )
 
 require (

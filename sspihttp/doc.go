@@ -32,7 +32,10 @@
 //
 // With no Credentials the packages' defaults apply: the Kerberos
 // credential cache (kinit) and NTLM_USER_FILE. [WithCredentials] sets the
-// credentials of one request. Bodies are sent again for each leg through
+// credentials of one request. [Transport.Flags] adds ISC_REQ_* flags
+// (ISC_REQ_DELEGATE, ISC_REQ_MUTUAL_AUTH, ...) and [Transport.Kerberos],
+// [Transport.NTLM] and [Transport.Negotiate] give the Transport packages
+// configured its own way, leaving the Registry as it is. Bodies are sent again for each leg through
 // Request.GetBody ([ErrBodyNotRewindable] otherwise). After a redirect to
 // another host, or from https to http, challenges are left unanswered
 // unless [Transport.AllowHost] allows the host.
@@ -43,7 +46,18 @@
 //		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: "/etc/http.keytab"}},
 //		Digest:    digest.Users{{Name: "alice", Password: pw}},
 //	}
-//	srv := &http.Server{Handler: s.Middleware(mux), ConnContext: sspihttp.ConnContext}
+//	srv := s.HTTPServer(":8443", mux) // timeouts and per-connection hooks set
+//	log.Fatal(srv.ListenAndServeTLS("cert.pem", "key.pem"))
+//
+// [Server.HTTPServer] gives an http.Server with a read-header timeout, an
+// idle timeout and the hooks that free a connection's handshake when it
+// closes; the Server drops a handshake whose client does not send its
+// next leg within [Server.HandshakeTimeout], bounds the handshakes
+// pending from one client address ([Server.MaxPendingPerAddr]), and
+// records every failed authentication in [Server.AuditLog] (log/slog)
+// with its reason and without any token or credential. A hand-made
+// http.Server must set ConnContext (to [ConnContext] or
+// [Server.ConnContext]) and should set the same timeouts.
 //
 // The handler reads who authenticated with [IdentityFromContext]: the
 // client's name, the scheme and package used and, for Kerberos and

@@ -131,10 +131,10 @@ func (t *pendingTable) count() int {
 // deleted, the connection closed, and the audit log told why.
 func (s *Server) drop(p *pending, reason string) {
 	p.ctx.Delete()
+	s.audit(context.Background(), p.scheme, p.addr, reason, nil)
 	if p.conn != nil {
 		p.conn.Close()
 	}
-	s.audit(context.Background(), p.scheme, p.addr, reason, nil)
 }
 
 func (s *Server) handshakeTimeout() time.Duration {

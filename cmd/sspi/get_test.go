@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -149,11 +150,16 @@ func TestServeUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve"}, "nothing to authenticate with"},
-		{[]string{"serve", "--ntlm"}, "--ntlm needs at least one -u"},
+		{[]string{"serve", "--ntlm"}, "--ntlm needs at least one user"},
 		{[]string{"serve", "--kerberos", "-u", "a:b"}, "--kerberos needs --keytab"},
-		{[]string{"serve", "-u", "nopass"}, "want user:password"},
+		{[]string{"serve", "-u", "nopass"}, "no password for nopass on standard input"},
+		{[]string{"serve", "-u", ":pw"}, "no user name"},
+		{[]string{"serve", "--users", "/nonexistent/users"}, "no such file"},
 		{[]string{"serve", "extra"}, "unexpected argument"},
 	}
+	serveStdin = strings.NewReader("")
+	defer func() { serveStdin = os.Stdin }()
+	os.Unsetenv(serveEnvPassword)
 	for _, tt := range tests {
 		t.Setenv("KRB5_KTNAME", "")
 		code, _, errOut := runCmd(t, tt.args...)

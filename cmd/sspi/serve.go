@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -44,9 +45,18 @@ Options:
   --digest        offer Digest (needs -u)
                   With none of these, every scheme whose credentials are
                   given is offered.
+  -u user         a user NTLM and Digest accept (repeatable); DOMAIN\user
+                  restricts an NTLM user to one domain. Its password is
+                  read from the environment variable SSPI_SERVE_PASSWORD
+                  or, when that is unset, asked for on the terminal (or
+                  read as a line from standard input)
+  --users file    the users NTLM and Digest accept, one user:password per
+                  line (blank lines and lines starting with # are
+                  skipped); keep the file readable by its owner only
   -u user:password
-                  a user NTLM and Digest accept (repeatable); DOMAIN\user
-                  restricts an NTLM user to one domain
+                  still accepted, with a warning: a password on the
+                  command line is visible to every user of the machine
+                  (ps, /proc) and stays in the shell's history
   --keytab file   the keytab of the HTTP/<host> service principal for
                   Kerberos and Negotiate (default: KRB5_KTNAME)
   --realm name    the Digest realm (default "gosspi")
@@ -59,9 +69,19 @@ Options:
   --bindings      require TLS channel bindings (tls-server-end-point) in
                   Negotiate, Kerberos and NTLM: Windows' Extended
                   Protection; implies --tls
+  --handshake-timeout duration
+                  drop a Negotiate, Kerberos or NTLM handshake whose
+                  client does not send its next leg in time (default 30s)
+  --max-pending n drop the oldest handshake waiting for its next leg when
+                  one client address has more than n (default 256)
+
+The server reads request headers within 10s and closes connections idle
+for 2 minutes. Each failed authentication is logged on standard error
+(level WARN) with its reason, never with a password or a token.
 
 Example:
-  sspi serve --ntlm --digest -u alice:secret &
+  echo 'alice:secret' > users && chmod 600 users
+  sspi serve --ntlm --digest --users users &
   curl --ntlm -u alice:secret http://127.0.0.1:8080/
   sspi get --digest -u alice:secret http://127.0.0.1:8080/
 `
@@ -76,16 +96,30 @@ var serveCommand = &command{
 // serveOptions are the parsed options of sspi serve.
 type serveOptions struct {
 	schemes  []string
-	users    multiFlag
+	users    multiFlag // user:password
 	keytab   string
 	realm    string
 	addr     string
 	persist  bool
 	tls      bool
 	bindings bool
+
+	handshakeTimeout time.Duration
+	maxPending       int
 }
 
+// serveEnvPassword names the environment variable holding the password of
+// the -u users given without one.
+const serveEnvPassword = "SSPI_SERVE_PASSWORD"
+
+// parseServe parses the options of sspi serve; readPassword is asked for
+// the password of a -u user given without one when SSPI_SERVE_PASSWORD
+// is unset.
 func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
+	return parseServeWith(args, stderr, promptPassword(stderr))
+}
+
+func parseServeWith(args []string, stderr io.Writer, readPassword func(user string) (string, error)) (*serveOptions, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage) }
@@ -95,7 +129,12 @@ func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.BoolVar(&krb, "kerberos", false, "")
 	fs.BoolVar(&nt, "ntlm", false, "")
 	fs.BoolVar(&dg, "digest", false, "")
-	fs.Var(&o.users, "u", "")
+	var names multiFlag
+	var usersFile string
+	fs.Var(&names, "u", "")
+	fs.StringVar(&usersFile, "users", "", "")
+	fs.DurationVar(&o.handshakeTimeout, "handshake-timeout", sspihttp.DefaultHandshakeTimeout, "")
+	fs.IntVar(&o.maxPending, "max-pending", sspihttp.DefaultMaxPendingPerAddr, "")
 	fs.StringVar(&o.keytab, "keytab", os.Getenv("KRB5_KTNAME"), "")
 	fs.StringVar(&o.realm, "realm", "", "")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "")
@@ -120,10 +159,35 @@ func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
 			o.schemes = append(o.schemes, s.name)
 		}
 	}
-	for _, u := range o.users {
-		if !strings.Contains(u, ":") {
-			return nil, fmt.Errorf("-u %q: want user:password", u)
+	if usersFile != "" {
+		users, err := readUsersFile(usersFile, stderr)
+		if err != nil {
+			return nil, err
 		}
+		o.users = append(o.users, users...)
+	}
+	warned := false
+	for _, u := range names {
+		name, _, hasPass := strings.Cut(u, ":")
+		if name == "" {
+			return nil, fmt.Errorf("-u %q: no user name", u)
+		}
+		if hasPass {
+			if !warned {
+				fmt.Fprintf(stderr, "sspi serve: WARNING: a password given with -u user:password is visible to every user of this machine (ps, /proc) and stays in the shell's history; use --users FILE, %s or the prompt\n", serveEnvPassword)
+				warned = true
+			}
+			o.users = append(o.users, u)
+			continue
+		}
+		pass, ok := os.LookupEnv(serveEnvPassword)
+		if !ok {
+			var err error
+			if pass, err = readPassword(name); err != nil {
+				return nil, err
+			}
+		}
+		o.users = append(o.users, name+":"+pass)
 	}
 	if len(o.schemes) == 0 {
 		if o.keytab != "" {
@@ -137,16 +201,16 @@ func parseServe(args []string, stderr io.Writer) (*serveOptions, error) {
 		}
 	}
 	if len(o.schemes) == 0 {
-		return nil, errors.New("nothing to authenticate with: give -u user:password (NTLM, Digest) or --keytab (Kerberos)")
+		return nil, errors.New("nothing to authenticate with: give --users FILE or -u user (NTLM, Digest) or --keytab (Kerberos)")
 	}
 	for _, s := range o.schemes {
 		switch {
 		case s == sspihttp.SchemeKerberos && o.keytab == "":
 			return nil, errors.New("--kerberos needs --keytab (or KRB5_KTNAME)")
 		case (s == sspihttp.SchemeNTLM || s == sspihttp.SchemeDigest) && len(o.users) == 0:
-			return nil, fmt.Errorf("--%s needs at least one -u user:password", strings.ToLower(s))
+			return nil, fmt.Errorf("--%s needs at least one user (--users FILE or -u user)", strings.ToLower(s))
 		case s == sspihttp.SchemeNegotiate && o.keytab == "" && len(o.users) == 0:
-			return nil, errors.New("--negotiate needs --keytab (Kerberos) or -u user:password (NTLM)")
+			return nil, errors.New("--negotiate needs --keytab (Kerberos) or users (--users FILE or -u user) for NTLM")
 		}
 	}
 	return o, nil
@@ -174,7 +238,16 @@ func (o *serveOptions) server(logw io.Writer) *sspihttp.Server {
 	reg.Register(ntp)
 	reg.Register(digest.New(nil))
 	s := &sspihttp.Server{Registry: reg, Schemes: o.schemes, Realm: o.realm, PersistConnection: o.persist,
-		ErrorLog: log.New(logw, "sspi serve: ", 0)}
+		ErrorLog:          log.New(logw, "sspi serve: ", 0),
+		AuditLog:          slog.New(slog.NewTextHandler(logw, nil)),
+		HandshakeTimeout:  o.handshakeTimeout,
+		MaxPendingPerAddr: o.maxPending}
+	if o.handshakeTimeout == 0 {
+		s.HandshakeTimeout = -1 // 0 on the command line: none
+	}
+	if o.maxPending == 0 {
+		s.MaxPendingPerAddr = -1
+	}
 	var kt any
 	if o.keytab != "" {
 		kt = &kerberos.Keytab{Path: o.keytab}
@@ -221,8 +294,8 @@ func (o *serveOptions) serve(stdout, stderr io.Writer, ready func(url string), s
 		as.ChannelBindings = sspihttp.TLSServerEndPoint(cert)
 		as.RequireChannelBindings = true
 	}
-	srv := &http.Server{Handler: as.Middleware(hello), ConnContext: sspihttp.ConnContext,
-		ErrorLog: log.New(stderr, "sspi serve: ", 0)}
+	srv := as.HTTPServer("", hello) // read-header and idle timeouts, per-connection cleanup
+	srv.ErrorLog = log.New(stderr, "sspi serve: ", 0)
 	url := scheme + "://" + ln.Addr().String() + "/"
 	fmt.Fprintf(stdout, "listening on %s (%s)\n", url, strings.Join(o.schemes, ", "))
 	if cert != nil {
