@@ -422,15 +422,28 @@ func buildPAC(pi *pacInfo, serverKey, kdcKey types.EncryptionKey, ticketSig func
 		{typ: pacUPNDNSInfo, data: pi.upnDNSInfo()},
 		{typ: pacAttributesInfo, data: pi.attributesInfo()},
 		{typ: pacRequestor, data: pi.userSID()},
-		{typ: pacServerChecksum, data: signatureBuffer(serverKey)},
-		{typ: pacPrivSvrChecksum, data: signatureBuffer(kdcKey)},
 	}
-	service := ticketSig != nil
-	if service {
-		tsig, err := ticketSig()
-		if err != nil {
+	var tsig []byte
+	if ticketSig != nil {
+		if tsig, err = ticketSig(); err != nil {
 			return nil, err
 		}
+	}
+	return signPAC(bufs, serverKey, kdcKey, tsig)
+}
+
+// signPAC lays out bufs followed by the signature buffers and signs them
+// (MS-PAC 2.8): with tsig (a service ticket's ticket signature), the
+// ticket signature and the full PAC signature are added, the latter
+// computed first, over the PAC with the server, KDC and full signatures
+// zero; then the server signature over the PAC with the server and KDC
+// signatures zero; then the KDC signature over the server signature.
+func signPAC(bufs []pacBuf, serverKey, kdcKey types.EncryptionKey, tsig []byte) ([]byte, error) {
+	bufs = append(bufs,
+		pacBuf{typ: pacServerChecksum, data: signatureBuffer(serverKey)},
+		pacBuf{typ: pacPrivSvrChecksum, data: signatureBuffer(kdcKey)})
+	service := tsig != nil
+	if service {
 		sb := signatureBuffer(kdcKey)
 		copy(sb[4:], tsig)
 		bufs = append(bufs, pacBuf{typ: pacTicketChecksum, data: sb},
