@@ -40,6 +40,7 @@ func (c *credentials) asExchange(ctx context.Context) (*ticket, error) {
 	}
 	rep, err := c.roundTrip(ctx, op, c.crealm, b)
 	var pas types.PADataSequence
+	var preauthKey types.EncryptionKey
 	if err != nil {
 		var ke messages.KRBError
 		if !errors.As(err, &ke) || ke.ErrorCode != errorcode.KDC_ERR_PREAUTH_REQUIRED {
@@ -49,10 +50,12 @@ func (c *credentials) asExchange(ctx context.Context) (*ticket, error) {
 			return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed METHOD-DATA: %w", err))
 		}
 		etype := c.preauthEtype(pas, req.ReqBody.EType)
-		key, err := c.clientKey(etype, pas)
+		key, err := c.clientKey(ctx, etype, pas)
 		if err != nil {
-			return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, err)
+			return nil, keyError(op, err)
 		}
+		preauthKey = key
+		defer clear(preauthKey.KeyValue)
 		ts, err := c.encTimestamp(key)
 		if err != nil {
 			return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, err)
@@ -69,9 +72,12 @@ func (c *credentials) asExchange(ctx context.Context) (*ticket, error) {
 	if err := asRep.Unmarshal(rep); err != nil {
 		return nil, errorf(op, status.SEC_E_INTERNAL_ERROR, fmt.Errorf("kerberos: malformed AS-REP: %w", err))
 	}
-	key, err := c.clientKey(asRep.EncPart.EType, append(slices.Clone(asRep.PAData), pas...))
-	if err != nil {
-		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, err)
+	var key types.EncryptionKey
+	if preauthKey.KeyType == asRep.EncPart.EType && len(preauthKey.KeyValue) > 0 && !hasEtypeInfo(asRep.PAData) {
+		// The key the pre-authentication used: no second string-to-key.
+		key = types.EncryptionKey{KeyType: preauthKey.KeyType, KeyValue: slices.Clone(preauthKey.KeyValue)}
+	} else if key, err = c.clientKey(ctx, asRep.EncPart.EType, append(slices.Clone(asRep.PAData), pas...)); err != nil {
+		return nil, keyError(op, err)
 	}
 	plain, err := decryptEncPart(asRep.EncPart, key, keyusage.AS_REP_ENCPART)
 	clear(key.KeyValue)
@@ -125,8 +131,11 @@ func (c *credentials) preauthEtype(pas types.PADataSequence, def []int32) int32 
 }
 
 // clientKey returns the client's long-term key of etype: from the keytab,
-// or the password's string-to-key with the salt in pas.
-func (c *credentials) clientKey(etype int32, pas types.PADataSequence) (types.EncryptionKey, error) {
+// or the password's string-to-key with the salt and s2kparams of the
+// first PA-ETYPE-INFO2 entry for etype in pas (else PA-ETYPE-INFO's or
+// PA-PW-SALT's salt, else the default salt), bounded and interruptible
+// (s2k.go).
+func (c *credentials) clientKey(ctx context.Context, etype int32, pas types.PADataSequence) (types.EncryptionKey, error) {
 	if c.clientKT != nil {
 		k, _, err := c.clientKT.GetEncryptionKey(c.cname, c.crealm, 0, etype)
 		if err != nil {
@@ -134,29 +143,73 @@ func (c *credentials) clientKey(etype int32, pas types.PADataSequence) (types.En
 		}
 		return types.EncryptionKey{KeyType: k.KeyType, KeyValue: slices.Clone(k.KeyValue)}, nil
 	}
-	// Keep only the salt information for this enctype.
-	var sel types.PADataSequence
+	salt, params, found := "", []byte(nil), false
 	for _, pa := range pas {
-		if pa.PADataType == patype.PA_ETYPE_INFO2 {
+		if found {
+			break
+		}
+		switch pa.PADataType {
+		case patype.PA_ETYPE_INFO2:
 			var info types.ETypeInfo2
-			if info.Unmarshal(pa.PADataValue) == nil {
-				for _, e := range info {
-					if e.EType == etype {
-						one, err := marshalETypeInfo2Entry(e)
-						if err == nil {
-							sel = append(sel, types.PAData{PADataType: patype.PA_ETYPE_INFO2, PADataValue: one})
-						}
+			if info.Unmarshal(pa.PADataValue) != nil {
+				continue
+			}
+			for _, e := range info {
+				if e.EType == etype {
+					salt, params, found = e.Salt, e.S2KParams, true
+					if salt == "" {
+						salt = defaultSalt(c.cname, c.crealm)
 					}
+					break
 				}
 			}
+		case patype.PA_ETYPE_INFO:
+			var info types.ETypeInfo
+			if info.Unmarshal(pa.PADataValue) != nil {
+				continue
+			}
+			for _, e := range info {
+				if e.EType == etype && len(e.Salt) > 0 {
+					salt, found = string(e.Salt), true
+					break
+				}
+			}
+		case patype.PA_PW_SALT:
+			salt, found = string(pa.PADataValue), true
 		}
 	}
-	k, _, err := crypto.GetKeyFromPassword(c.password, c.cname, c.crealm, etype, sel)
+	if !found {
+		salt = defaultSalt(c.cname, c.crealm)
+	}
+	k, err := stringToKey(ctx, c.password, etype, salt, params)
 	if err != nil {
 		return k, fmt.Errorf("kerberos: string-to-key: %w", err)
 	}
-	k.KeyType = etype
 	return k, nil
+}
+
+// keyError maps a clientKey failure to its status: a cancelled or expired
+// context as a KDC that could not be reached in time, refused s2kparams
+// as an enctype the client cannot use.
+func keyError(op string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errorf(op, status.SEC_E_NO_AUTHENTICATING_AUTHORITY, err)
+	case errors.Is(err, ErrBadS2KParams):
+		return errorf(op, status.SEC_E_KDC_UNKNOWN_ETYPE, err)
+	}
+	return errorf(op, status.SEC_E_NO_CREDENTIALS, err)
+}
+
+// hasEtypeInfo reports whether pas carries salt information.
+func hasEtypeInfo(pas types.PADataSequence) bool {
+	for _, pa := range pas {
+		switch pa.PADataType {
+		case patype.PA_ETYPE_INFO2, patype.PA_ETYPE_INFO, patype.PA_PW_SALT:
+			return true
+		}
+	}
+	return false
 }
 
 // marshalETypeInfo2Entry encodes ETYPE-INFO2 with the single entry e

@@ -2,10 +2,8 @@ package kerberos
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -24,8 +22,11 @@ type Transport interface {
 // ErrNoKDC is the cause reported when no KDC of the realm answered.
 var ErrNoKDC = errors.New("kerberos: no KDC reachable")
 
-// netTransport sends to the KDCs of krb5.conf: UDP first for requests
-// below udp_preference_limit, TCP otherwise or when the reply was too big.
+// netTransport sends to the KDCs of the realm, found in krb5.conf or DNS
+// (locate.go), over UDP, TCP or a KDC proxy with MIT's timing
+// (sendto.go): UDP first for requests below udp_preference_limit, TCP
+// first otherwise, and TCP alone again when a UDP reply was
+// KRB_ERR_RESPONSE_TOO_BIG.
 type netTransport struct{ p *Package }
 
 const defaultUDPLimit = 1465
@@ -35,20 +36,34 @@ func (t *netTransport) RoundTrip(ctx context.Context, realm string, req []byte) 
 	if err != nil {
 		return nil, err
 	}
+	servers, _, err := t.p.locateKDCs(ctx, realm)
+	if err != nil {
+		return nil, err
+	}
 	limit := conf.LibDefaults.UDPPreferenceLimit
 	if limit <= 0 {
 		limit = defaultUDPLimit
 	}
-	if len(req) < limit {
-		rep, err := t.try(ctx, realm, req, false)
-		if err == nil && !tooBig(rep) {
-			return rep, nil
+	start := time.Now()
+	for _, tcpOnly := range []bool{false, true} {
+		addrs, err := t.p.expandServers(ctx, servers, len(req) > limit, tcpOnly)
+		if err != nil {
+			return nil, fmt.Errorf("%w for realm %q", err, realm)
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		rep, from, err := t.p.sendto(ctx, realm, addrs, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("realm %q: %w", realm, err)
 		}
+		if from.transport == transportUDP && tooBig(rep) && !tcpOnly {
+			continue
+		}
+		logKDC(ctx, realm, from, start)
+		return rep, nil
 	}
-	return t.try(ctx, realm, req, true)
+	return nil, fmt.Errorf("%w for realm %q: every reply was too big for UDP", ErrNoKDC, realm)
 }
 
 // tooBig reports whether rep is KRB_ERR_RESPONSE_TOO_BIG.
@@ -58,85 +73,6 @@ func tooBig(rep []byte) bool {
 	}
 	var e messages.KRBError
 	return e.Unmarshal(rep) == nil && e.ErrorCode == errorcode.KRB_ERR_RESPONSE_TOO_BIG
-}
-
-func (t *netTransport) try(ctx context.Context, realm string, req []byte, tcp bool) ([]byte, error) {
-	conf, _ := t.p.krb5conf()
-	n, kdcs, err := conf.GetKDCs(realm, tcp)
-	if err != nil || n == 0 {
-		return nil, fmt.Errorf("%w for realm %q", ErrNoKDC, realm)
-	}
-	var last error
-	for i := 1; i <= n; i++ {
-		addr, ok := kdcs[i]
-		if !ok {
-			continue
-		}
-		rep, err := exchange(ctx, addr, req, tcp)
-		if err == nil {
-			return rep, nil
-		}
-		last = err
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	return nil, fmt.Errorf("%w for realm %q: %w", ErrNoKDC, realm, last)
-}
-
-// exchange sends req to one KDC and reads the reply. Cancelling ctx closes
-// the connection.
-func exchange(ctx context.Context, addr string, req []byte, tcp bool) ([]byte, error) {
-	network := "udp"
-	if tcp {
-		network = "tcp"
-	}
-	d := net.Dialer{Timeout: 5 * time.Second}
-	conn, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	deadline := time.Now().Add(5 * time.Second)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := conn.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
-	if !tcp {
-		if _, err := conn.Write(req); err != nil {
-			return nil, err
-		}
-		buf := make([]byte, 65536)
-		n, err := conn.Read(buf)
-		if err != nil {
-			return nil, err
-		}
-		return buf[:n], nil
-	}
-	// RFC 4120 7.2.2: a 4-byte big-endian length before each message.
-	msg := make([]byte, 4+len(req))
-	binary.BigEndian.PutUint32(msg, uint32(len(req)))
-	copy(msg[4:], req)
-	if _, err := conn.Write(msg); err != nil {
-		return nil, err
-	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > 1<<24 {
-		return nil, errors.New("kerberos: KDC reply too long")
-	}
-	rep := make([]byte, n)
-	if _, err := io.ReadFull(conn, rep); err != nil {
-		return nil, err
-	}
-	return rep, nil
 }
 
 // krbErrorStatus maps a KRB-ERROR code to the SSPI status Windows reports.

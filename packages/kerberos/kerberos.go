@@ -143,6 +143,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -171,9 +172,19 @@ type Config struct {
 	// configuration).
 	Krb5Conf *config.Config
 
-	// Transport carries KDC requests. Nil means UDP and TCP to the realm's
-	// KDCs as krb5.conf lists them.
+	// Transport carries KDC requests. Nil means UDP, TCP or MS-KKDCP to the
+	// realm's KDCs as krb5.conf lists them, else as DNS SRV records name
+	// them, with MIT krb5's timing (see "KDC discovery" in the package
+	// documentation).
 	Transport Transport
+
+	// Resolver answers the DNS queries of KDC discovery, the DC locator
+	// and host name canonicalization. Nil means net.DefaultResolver.
+	Resolver Resolver
+
+	// KDCProxyClient sends MS-KKDCP requests to KDC proxies
+	// ("kdc = https://host/KdcProxy"). Nil means http.DefaultClient.
+	KDCProxyClient *http.Client
 
 	// ClockSkew is the largest clock difference an acceptor accepts. Zero
 	// means krb5.conf's clockskew, else 5 minutes.
