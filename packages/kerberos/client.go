@@ -155,11 +155,16 @@ func (c *clientContext) sendAPReq(ctx context.Context, in, out []secbuffer.Buffe
 	if err != nil {
 		return c.fail(op, status.SEC_E_BAD_BINDINGS, err)
 	}
-	sname, realm, err := parseTarget(c.cred.conf, c.target)
+	sname, realm, alt, altRealm, err := c.cred.targetNames(ctx, c.target)
 	if err != nil {
 		return c.fail(op, status.SEC_E_TARGET_UNKNOWN, err)
 	}
 	tkt, err := c.cred.serviceTicket(ctx, sname, realm)
+	if err != nil && alt != nil && errors.Is(err, status.SEC_E_TARGET_UNKNOWN) {
+		// dns_canonicalize_hostname = fallback: the canonical name next.
+		sname, realm = *alt, altRealm
+		tkt, err = c.cred.serviceTicket(ctx, sname, realm)
+	}
 	if err != nil {
 		return c.fail(op, status.SEC_E_TARGET_UNKNOWN, err)
 	}

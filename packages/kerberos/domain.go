@@ -3,6 +3,7 @@ package kerberos
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
@@ -24,7 +25,13 @@ import (
 //     krb5.conf (the default realm first) are asked with the Active
 //     Directory LDAP ping of MS-ADTS 6.3.3 (CLDAP, UDP port 389); a DC
 //     whose NETLOGON_SAM_LOGON_RESPONSE_EX gives that NetBIOS domain name
-//     gives its DNS domain name, upper-cased, as the realm.
+//     gives its DNS domain name, upper-cased, as the realm;
+//  4. otherwise, as Windows' DC locator does in DNS, the domain
+//     controllers of the SRV records _ldap._tcp.dc._msdcs.<name> are asked
+//     the same way, for <name> the NetBIOS name itself (the resolver's
+//     search list applies) and then each DNS search domain of the host
+//     (Resolver.SearchDomains, else /etc/resolv.conf, then the domain of
+//     the host name).
 //
 // A name that none of these maps stays as it is, so the KDC lookup fails
 // and Negotiate falls back to NTLM visibly (see the negotiate package).
@@ -45,6 +52,7 @@ type netbiosCache struct {
 
 type netbiosEntry struct {
 	realm string
+	how   string    // how the realm was found, for diagnostics
 	until time.Time // zero: for good
 }
 
@@ -56,12 +64,21 @@ func isNetBIOSName(name string) bool {
 
 // realmForDomain returns the realm for the domain part of a user name.
 func (p *Package) realmForDomain(ctx context.Context, conf *config.Config, domain string) string {
+	realm, _ := p.mapDomain(ctx, conf, domain)
+	return realm
+}
+
+// mapDomain returns the realm for domain and how it was found.
+func (p *Package) mapDomain(ctx context.Context, conf *config.Config, domain string) (realm, how string) {
 	upper := strings.ToUpper(domain)
-	if !isNetBIOSName(domain) || configuredRealm(conf, upper) {
-		return upper
+	if !isNetBIOSName(domain) {
+		return upper, "the DNS domain, upper-cased"
+	}
+	if configuredRealm(conf, upper) {
+		return upper, "a realm of krb5.conf"
 	}
 	if r, ok := conf.DomainRealm[strings.ToLower(domain)]; ok && r != "" {
-		return strings.ToUpper(r)
+		return strings.ToUpper(r), "krb5.conf [domain_realm]"
 	}
 	now := time.Now()
 	p.netbios.mu.Lock()
@@ -69,12 +86,12 @@ func (p *Package) realmForDomain(ctx context.Context, conf *config.Config, domai
 	p.netbios.mu.Unlock()
 	if ok && (e.until.IsZero() || now.Before(e.until)) {
 		if e.realm != "" {
-			return e.realm
+			return e.realm, e.how
 		}
-		return upper
+		return upper, "not mapped (NetBIOS name kept; remembered miss)"
 	}
-	realm := p.locateDomain(ctx, conf, upper)
-	entry := netbiosEntry{realm: realm}
+	realm, how = p.locateDomain(ctx, conf, upper)
+	entry := netbiosEntry{realm: realm, how: how}
 	if realm == "" {
 		entry.until = now.Add(time.Minute) // try again later
 	}
@@ -85,9 +102,22 @@ func (p *Package) realmForDomain(ctx context.Context, conf *config.Config, domai
 	p.netbios.m[upper] = entry
 	p.netbios.mu.Unlock()
 	if realm == "" {
-		return upper
+		return upper, "not mapped (NetBIOS name kept: no DC answered for it)"
 	}
-	return realm
+	return realm, how
+}
+
+// MapDomain returns the Kerberos realm a user's domain maps to (a DNS
+// domain upper-cased, a NetBIOS domain through krb5.conf or the DC
+// locator) and a sentence saying how it was found. It is for diagnostics
+// (the sspi command's whoami).
+func (p *Package) MapDomain(ctx context.Context, domain string) (realm, how string, err error) {
+	conf, err := p.krb5conf()
+	if err != nil {
+		return "", "", err
+	}
+	realm, how = p.mapDomain(ctx, conf, domain)
+	return realm, how, nil
 }
 
 // configuredRealm reports whether realm is the default realm or has a
@@ -104,20 +134,17 @@ func configuredRealm(conf *config.Config, realm string) bool {
 	return false
 }
 
-// locateDomain asks the DCs of the configured realms for the DNS name of
-// the NetBIOS domain; "" when none knows it.
-func (p *Package) locateDomain(ctx context.Context, conf *config.Config, netbios string) string {
+// locateDomain asks the DCs of the configured realms, then those DNS
+// names, for the DNS name of the NetBIOS domain; "" when none knows it.
+func (p *Package) locateDomain(ctx context.Context, conf *config.Config, netbios string) (realm, how string) {
 	var hosts []string
 	seen := map[string]bool{}
 	add := func(r config.Realm) {
 		for _, kdc := range r.KDC {
-			h := kdc
-			if host, _, err := net.SplitHostPort(kdc); err == nil {
-				h = host
-			}
-			if h != "" && !seen[h] && !strings.Contains(h, "://") {
-				seen[h] = true
-				hosts = append(hosts, h)
+			s, ok := parseKDCEntry(kdc)
+			if ok && s.host != "" && !seen[s.host] {
+				seen[s.host] = true
+				hosts = append(hosts, s.host)
 			}
 		}
 	}
@@ -129,11 +156,52 @@ func (p *Package) locateDomain(ctx context.Context, conf *config.Config, netbios
 	for _, r := range conf.Realms {
 		add(r)
 	}
+	if realm, dc := p.pingDCs(ctx, hosts, netbios); realm != "" {
+		return realm, "LDAP ping (CLDAP) to " + dc + ", a KDC of krb5.conf"
+	}
+	// DNS: the DC locator's SRV records.
+	res := p.resolver()
+	names := append([]string{strings.ToLower(netbios)}, p.searchDomains()...)
+	for _, d := range names {
+		if ctx.Err() != nil {
+			return "", ""
+		}
+		_, recs, err := res.LookupSRV(ctx, "ldap", "tcp", "dc._msdcs."+d)
+		if err != nil {
+			slog.DebugContext(ctx, "kerberos: DC locator SRV lookup failed", "name", "_ldap._tcp.dc._msdcs."+d, "err", err)
+			continue
+		}
+		var dcs []string
+		for _, r := range orderSRV(recs, rand.IntN) {
+			if h := strings.TrimSuffix(r.Target, "."); h != "" && !seen[h] {
+				seen[h] = true
+				dcs = append(dcs, h)
+			}
+		}
+		if realm, dc := p.pingDCs(ctx, dcs, netbios); realm != "" {
+			return realm, "DC locator: DNS SRV _ldap._tcp.dc._msdcs." + d + ", then LDAP ping (CLDAP) to " + dc
+		}
+	}
+	return "", ""
+}
+
+// pingDCs sends the LDAP ping to each host in turn and returns the realm
+// of the first whose NetBIOS domain is netbios, and that DC.
+func (p *Package) pingDCs(ctx context.Context, hosts []string, netbios string) (string, string) {
 	for _, h := range hosts {
 		if ctx.Err() != nil {
-			return ""
+			return "", ""
 		}
-		resp, err := cldap.Ping(ctx, net.JoinHostPort(h, ldapPingPort), cldap.Request{}, pingTimeout)
+		addr := net.JoinHostPort(h, ldapPingPort)
+		if net.ParseIP(h) == nil {
+			ips, err := p.resolver().LookupHost(ctx, h)
+			if err != nil || len(ips) == 0 {
+				slog.DebugContext(ctx, "kerberos: DC name does not resolve", "dc", h, "err", err)
+				continue
+			}
+			addr = net.JoinHostPort(ips[0], ldapPingPort)
+		}
+		resp, err := cldap.Ping(ctx, addr, cldap.Request{}, pingTimeout)
 		if err != nil {
 			slog.DebugContext(ctx, "kerberos: LDAP ping failed", "dc", h, "domain", netbios, "err", err)
 			continue
@@ -142,8 +210,8 @@ func (p *Package) locateDomain(ctx context.Context, conf *config.Config, netbios
 			realm := strings.ToUpper(resp.DNSDomainName)
 			slog.DebugContext(ctx, "kerberos: NetBIOS domain mapped by the DC locator",
 				"domain", netbios, "realm", realm, "dc", resp.DNSHostName)
-			return realm
+			return realm, h
 		}
 	}
-	return ""
+	return "", ""
 }

@@ -269,9 +269,14 @@ func (p *Package) krb5conf() (*config.Config, error) {
 			return
 		}
 		// KRB5_CONFIG may list several files; the first one present is
-		// read.
+		// read. As in MIT krb5, when it is set /etc/krb5.conf is not
+		// read: KRB5_CONFIG=/dev/null means no configuration.
 		path := ""
-		for _, f := range strings.Split(os.Getenv("KRB5_CONFIG")+":/etc/krb5.conf", ":") {
+		files := "/etc/krb5.conf"
+		if v := os.Getenv("KRB5_CONFIG"); v != "" {
+			files = v
+		}
+		for _, f := range strings.Split(files, ":") {
 			if _, err := os.Stat(f); f != "" && err == nil {
 				path = f
 				break
