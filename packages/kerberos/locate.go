@@ -3,6 +3,7 @@ package kerberos
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 
 	"github.com/jcmturner/gokrb5/v8/config"
 )
@@ -32,14 +32,14 @@ type Resolver interface {
 }
 
 // resolver returns the DNS resolver in force: Config.Resolver, else the
-// system's. In a test binary (testing.Testing) the default refuses to
-// reach a DNS server off loopback, so that tests which forget to set
-// Config.Resolver never send a query off the machine.
+// system's. In a test binary (one whose -test.v flag is registered) the
+// default refuses to reach a DNS server off loopback, so that tests which
+// forget to set Config.Resolver never send a query off the machine.
 func (p *Package) resolver() Resolver {
 	if p.config.Resolver != nil {
 		return p.config.Resolver
 	}
-	if testing.Testing() {
+	if flag.Lookup("test.v") != nil {
 		return loopbackOnlyResolver
 	}
 	return net.DefaultResolver

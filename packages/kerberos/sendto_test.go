@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -480,5 +481,18 @@ func TestParseKDCEntry(t *testing.T) {
 		if !ok || s.String() != want {
 			t.Errorf("%q: %q, %v; want %q", in, s.String(), ok, want)
 		}
+	}
+}
+
+// TestDefaultResolverStaysOnLoopback checks the test-binary guard: with
+// no Config.Resolver, a DNS query never leaves the machine.
+func TestDefaultResolverStaysOnLoopback(t *testing.T) {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || !strings.Contains(string(b), "nameserver") || strings.Contains(string(b), "nameserver 127.") {
+		t.Skip("no non-loopback nameserver in /etc/resolv.conf to be kept from")
+	}
+	_, _, err = New(nil).resolver().LookupSRV(context.Background(), "kerberos", "udp", "example.com")
+	if err == nil || !strings.Contains(err.Error(), "not on loopback") {
+		t.Fatalf("err = %v, want the loopback guard", err)
 	}
 }
