@@ -24,7 +24,8 @@ func haveMITClients() bool {
 // MIT's kinit gets a TGT from our KDC with each enctype (the krb5.conf
 // limiting default_tkt_enctypes and default_tgs_enctypes to it), kvno a
 // service ticket that it checks against the keytab our KDC wrote, and
-// klist -e shows the enctypes; a wrong password is refused.
+// klist -e shows the enctypes; kinit -R renews the TGT; a wrong password
+// is refused.
 func TestMITClients(t *testing.T) {
 	if !peers.Interop() {
 		t.Skip("SSPI_INTEROP=1 not set: MIT kinit/kvno/klist against this KDC is an interop test")
@@ -74,8 +75,11 @@ func TestMITClients(t *testing.T) {
 			if out, err := run("wrong\n", "kinit", "alice"); err == nil || !strings.Contains(out, "Password incorrect") {
 				t.Fatalf("kinit with a wrong password: %v\n%s", err, out)
 			}
-			if out, err := run("alice-pw\n", "kinit", "alice"); err != nil {
+			if out, err := run("alice-pw\n", "kinit", "-r", "2d", "alice"); err != nil {
 				t.Fatalf("kinit: %v\n%s", err, out)
+			}
+			if out, err := run("", "kinit", "-R"); err != nil {
+				t.Fatalf("kinit -R: %v\n%s", err, out)
 			}
 			out, err := run("", "kvno", "-k", kt, "HTTP/localhost")
 			if err != nil || !strings.Contains(out, "HTTP/localhost@MIT.TEST: kvno = 2, keytab entry valid") {

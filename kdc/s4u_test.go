@@ -1,6 +1,7 @@
 package kdc
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -193,5 +194,56 @@ func TestCrossRealm(t *testing.T) {
 	// B does not take A's own TGT.
 	if _, _, ke := testTGS(t, k, tgt, tgtEnc.Key, name, "A.TEST", "B.TEST", srv("HTTP/svc.b.test"), nil); ke == nil || ke.ErrorCode != errWrongRealm {
 		t.Fatalf("A's TGT at B: %v", ke)
+	}
+}
+
+// A renewable TGT renewed (RENEW option) keeps its session key, auth time
+// and renew-till, and moves its end time; a TGT that is not renewable is
+// refused with KDC_ERR_BADOPTION.
+func TestRenew(t *testing.T) {
+	k, err := New(Config{Realm: "RENEW.TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.AddUser("alice", "pw", User{}); err != nil {
+		t.Fatal(err)
+	}
+	name, key, kvno := testPrincipalKey(t, k, "alice", AES256CTSHMACSHA196)
+	tgt, enc := testAS(t, k, name, "RENEW.TEST", key, kvno) // gokrb5 asks for a renewable TGT
+	if flagsWord(enc.Flags.Bytes)&bit(flagRenewable) == 0 {
+		t.Fatalf("TGT not renewable: flags %x", enc.Flags.Bytes)
+	}
+	krbtgt := srv("krbtgt/RENEW.TEST")
+	renewed, renc, ke := testTGS(t, k, tgt, enc.Key, name, "RENEW.TEST", "RENEW.TEST", krbtgt, func(r *messages.TGSReq) {
+		types.SetFlag(&r.ReqBody.KDCOptions, optRenew)
+	})
+	if ke != nil {
+		t.Fatalf("renew: %v", ke)
+	}
+	if !bytes.Equal(renc.Key.KeyValue, enc.Key.KeyValue) || !renc.AuthTime.Equal(enc.AuthTime) || !renc.RenewTill.Equal(enc.RenewTill) {
+		t.Fatalf("renewed ticket changed key, auth time or renew-till: %+v", renc)
+	}
+	_, krbtgtKey, _ := testPrincipalKey(t, k, "krbtgt/RENEW.TEST", AES256CTSHMACSHA196)
+	if err := renewed.Decrypt(krbtgtKey); err != nil || !renewed.DecryptedEncPart.CName.Equal(name) {
+		t.Fatalf("renewed TGT: %v", err)
+	}
+	if _, ok := findPAC(adElements(renewed.DecryptedEncPart.AuthorizationData)); !ok {
+		t.Fatal("renewed TGT lost its PAC")
+	}
+	// A TGT asked for without the renewable option is not renewable:
+	// renewing it fails.
+	st, senc, ke := testTGS(t, k, tgt, enc.Key, name, "RENEW.TEST", "RENEW.TEST", krbtgt, func(r *messages.TGSReq) {
+		r.ReqBody.KDCOptions = types.NewKrbFlags()
+	})
+	if ke != nil {
+		t.Fatal(ke)
+	}
+	if flagsWord(senc.Flags.Bytes)&bit(flagRenewable) != 0 {
+		t.Fatal("renewable without asking")
+	}
+	if _, _, ke := testTGS(t, k, st, senc.Key, name, "RENEW.TEST", "RENEW.TEST", krbtgt, func(r *messages.TGSReq) {
+		types.SetFlag(&r.ReqBody.KDCOptions, optRenew)
+	}); ke == nil || ke.ErrorCode != errBadOption {
+		t.Fatalf("renewal of a ticket that is not renewable: %v", ke)
 	}
 }

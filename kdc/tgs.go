@@ -38,6 +38,9 @@ func (k *KDC) serveTGS(r *request) ([]byte, error) {
 		return nil, refuse(errSPrincipalUnknown, "no service name")
 	}
 	opts := r.options()
+	if opts&bit(optRenew) != 0 {
+		return k.renew(r, a, now)
+	}
 	cname, crealm := a.clientName, a.crealm
 	pacClient := client
 	flags := a.tgtFlags & (bit(flagForwardable) | bit(flagForwarded) | bit(flagProxiable) | bit(flagPreAuthent))
@@ -265,4 +268,53 @@ func (k *KDC) openEvidence(t messages.Ticket, requester *principal, now time.Tim
 		}
 	}
 	return &evidenceTicket{cname: e.CName, crealm: e.CRealm, flags: flagsWord(e.Flags.Bytes), authTime: e.AuthTime, endTime: e.EndTime}, nil
+}
+
+// renew answers a TGS-REQ with the RENEW option (RFC 4120 3.3.3): the
+// presented ticket again, same session key and authorization data, valid
+// from now to at most its renew-till.
+func (k *KDC) renew(r *request, a *tgsAuth, now time.Time) ([]byte, error) {
+	etp := a.tgt.DecryptedEncPart
+	flags := flagsWord(etp.Flags.Bytes)
+	if flags&bit(flagRenewable) == 0 || etp.RenewTill.IsZero() {
+		return nil, refuse(errBadOption, "ticket not renewable")
+	}
+	if now.After(etp.RenewTill) {
+		return nil, refuse(errApTktExpired, "renewable lifetime over")
+	}
+	if r.body.SName.PrincipalNameString() != a.tgsName.PrincipalNameString() {
+		return nil, refuse(errBadOption, "renewal of another ticket")
+	}
+	service := k.lookup(a.tgsName, a.tgsRealm)
+	if service == nil {
+		return nil, refuse(errSPrincipalUnknown, "TGS principal not found")
+	}
+	end := now.Add(k.cfg.lifetime())
+	if end.After(etp.RenewTill) {
+		end = etp.RenewTill
+	}
+	flags &^= bit(flagInitial)
+	tp := &ticketPart{flags: flags, key: etp.Key, crealm: etp.CRealm, cname: etp.CName, transited: etp.Transited.Contents,
+		authTime: etp.AuthTime, startTime: now.Truncate(time.Second), endTime: end.Truncate(time.Second), renewTill: etp.RenewTill,
+		authData: adElements(etp.AuthorizationData)}
+	tkt, err := k.issue(tp, service, nil)
+	if err != nil {
+		return nil, err
+	}
+	rp := repPart{key: etp.Key, nonce: int64(r.body.Nonce), flags: flags, authTime: tp.authTime,
+		startTime: tp.startTime, endTime: tp.endTime, renewTill: tp.renewTill, srealm: a.tgsRealm, sname: a.tgsName}
+	der, err := rp.marshal(tagEncTGSRep)
+	if err != nil {
+		return nil, err
+	}
+	replyKey, usage := a.session, uint32(usageTGSRepSessionKey)
+	if a.hasSubkey {
+		replyKey, usage = a.subkey, usageTGSRepSubkey
+	}
+	enc, err := crypto.GetEncryptedData(der, replyKey, usage, 0)
+	if err != nil {
+		return nil, err
+	}
+	rep := kdcRep{msgType: msgTGSRep, crealm: etp.CRealm, cname: etp.CName, trealm: a.tgsRealm, sname: a.tgsName, ticket: tkt, enc: enc}
+	return rep.marshal()
 }
