@@ -14,6 +14,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/sspi/internal/wire"
 	"github.com/gosspi/sspi/packages"
 )
 
@@ -90,11 +91,11 @@ type pacBuffer struct {
 // returns lies within b, after the header, 8-byte aligned, and overlaps
 // no other; the types this package reads appear at most once.
 func parsePACFrame(b []byte) (version uint32, bufs []pacBuffer, err error) {
-	if len(b) < pacHeaderLen {
+	r := wire.String(b)
+	var n uint32
+	if !r.ReadUint32LE(&n) || !r.ReadUint32LE(&version) {
 		return 0, nil, malformedPAC("%d bytes, shorter than PACTYPE", len(b))
 	}
-	n := binary.LittleEndian.Uint32(b)
-	version = binary.LittleEndian.Uint32(b[4:])
 	if version != 0 {
 		return 0, nil, malformedPAC("version %d, want 0", version)
 	}
@@ -107,16 +108,18 @@ func parsePACFrame(b []byte) (version uint32, bufs []pacBuffer, err error) {
 	}
 	bufs = make([]pacBuffer, 0, n)
 	for i := range int(n) {
-		e := b[pacHeaderLen+pacInfoBufferLen*i:]
-		typ := binary.LittleEndian.Uint32(e)
-		size := uint64(binary.LittleEndian.Uint32(e[4:]))
-		off := binary.LittleEndian.Uint64(e[8:])
+		var typ, size uint32
+		var off uint64
+		r.ReadUint32LE(&typ) // the header check above guarantees n entries
+		r.ReadUint32LE(&size)
+		r.ReadUint64LE(&off)
+		var data []byte
 		switch {
 		case off%pacAlignment != 0:
 			return 0, nil, malformedPAC("buffer %d (type %d) at offset %d, not 8-byte aligned", i, typ, off)
 		case off < header:
 			return 0, nil, malformedPAC("buffer %d (type %d) at offset %d, inside the header", i, typ, off)
-		case off > uint64(len(b)) || size > uint64(len(b))-off:
+		case off > uint64(len(b)) || !wire.Resolve(b, int(header), off, uint64(size), &data):
 			return 0, nil, malformedPAC("buffer %d (type %d) of %d bytes at offset %d, past the end (%d bytes)", i, typ, size, off, len(b))
 		}
 		if readPACBuffer(typ) {
@@ -126,7 +129,7 @@ func parsePACFrame(b []byte) (version uint32, bufs []pacBuffer, err error) {
 				}
 			}
 		}
-		bufs = append(bufs, pacBuffer{typ: typ, off: off, data: b[off : off+size : off+size]})
+		bufs = append(bufs, pacBuffer{typ: typ, off: off, data: data})
 	}
 	if err := checkPACOverlap(bufs); err != nil {
 		return 0, nil, err
@@ -313,23 +316,23 @@ type upnField struct {
 // UTF-16LE of an even byte length, each lies within b after the fixed
 // part, and none overlaps another.
 func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, error) {
-	if len(b) < upnDNSInfoLen {
+	r := wire.String(b)
+	var upnLen, upnOff, dnsLen, dnsOff uint16
+	u := &UPNDNSInfo{}
+	if !r.ReadUint16LE(&upnLen) || !r.ReadUint16LE(&upnOff) || !r.ReadUint16LE(&dnsLen) || !r.ReadUint16LE(&dnsOff) || !r.ReadUint32LE(&u.Flags) {
 		return nil, malformedPAC("UPN_DNS_INFO of %d bytes", len(b))
 	}
-	le := binary.LittleEndian
-	u := &UPNDNSInfo{Flags: le.Uint32(b[8:])}
 	fields := []upnField{
-		{"UPN", le.Uint16(b), le.Uint16(b[2:])},
-		{"DNS domain name", le.Uint16(b[4:]), le.Uint16(b[6:])},
+		{"UPN", upnLen, upnOff},
+		{"DNS domain name", dnsLen, dnsOff},
 	}
 	fixed := upnDNSInfoLen
 	if u.Extended() {
-		if len(b) < upnDNSInfoExtendedLen {
+		var samLen, samOff, sidLen, sidOff uint16
+		if !r.ReadUint16LE(&samLen) || !r.ReadUint16LE(&samOff) || !r.ReadUint16LE(&sidLen) || !r.ReadUint16LE(&sidOff) {
 			return nil, malformedPAC("extended UPN_DNS_INFO of %d bytes", len(b))
 		}
-		fields = append(fields,
-			upnField{"SAM name", le.Uint16(b[12:]), le.Uint16(b[14:])},
-			upnField{"SID", le.Uint16(b[16:]), le.Uint16(b[18:])})
+		fields = append(fields, upnField{"SAM name", samLen, samOff}, upnField{"SID", sidLen, sidOff})
 		fixed = upnDNSInfoExtendedLen
 	}
 	vals := make([][]byte, len(fields))
@@ -341,7 +344,7 @@ func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, error) {
 		switch {
 		case start < fixed:
 			return nil, malformedPAC("UPN_DNS_INFO %s at offset %d, inside the fixed part", f.name, f.off)
-		case end > len(b):
+		case !wire.Resolve(b, fixed, uint64(f.off), uint64(f.len), &vals[i]):
 			return nil, malformedPAC("UPN_DNS_INFO %s of %d bytes at offset %d, past the end (%d bytes)", f.name, f.len, f.off, len(b))
 		case f.name != "SID" && f.len%2 != 0:
 			return nil, malformedPAC("UPN_DNS_INFO %s of odd length %d", f.name, f.len)
@@ -351,7 +354,6 @@ func parseUPNDNSInfo(b []byte) (*UPNDNSInfo, error) {
 				return nil, malformedPAC("UPN_DNS_INFO %s overlaps %s", f.name, fields[j].name)
 			}
 		}
-		vals[i] = b[start:end]
 	}
 	u.UPN = utf16le(vals[0])
 	u.DNSDomainName = utf16le(vals[1])
