@@ -344,7 +344,9 @@ func (k *KDC) issue(t *ticketPart, service *principal, pi *pacInfo) (types.Encry
 	if err != nil {
 		return types.EncryptedData{}, err
 	}
-	return crypto.GetEncryptedData(der, skey, usageTicket, service.kvno)
+	ed, err := crypto.GetEncryptedData(der, skey, usageTicket, service.kvno)
+	clear(der) // holds the session key
+	return ed, err
 }
 
 func isTGS(p types.PrincipalName) bool {
@@ -463,6 +465,8 @@ func (k *KDC) serveAS(r *request) ([]byte, error) {
 		return nil, err
 	}
 	enc, err := crypto.GetEncryptedData(der, replyKey, usageASRepEncPart, client.kvno)
+	clear(der)
+	clear(session.KeyValue)
 	if err != nil {
 		return nil, err
 	}

@@ -200,6 +200,8 @@ func (k *KDC) serveTGS(r *request) ([]byte, error) {
 		replyKey, usage = a.subkey, usageTGSRepSubkey
 	}
 	enc, err := crypto.GetEncryptedData(der, replyKey, usage, 0)
+	clear(der)
+	clear(session.KeyValue)
 	if err != nil {
 		return nil, err
 	}
@@ -312,6 +314,7 @@ func (k *KDC) renew(r *request, a *tgsAuth, now time.Time) ([]byte, error) {
 		replyKey, usage = a.subkey, usageTGSRepSubkey
 	}
 	enc, err := crypto.GetEncryptedData(der, replyKey, usage, 0)
+	clear(der)
 	if err != nil {
 		return nil, err
 	}
