@@ -121,9 +121,9 @@ func loginToPeer(t *testing.T, d *peers.GSSDriver, a integratedauth.IntegratedAu
 func exchange(t *testing.T, d *peers.GSSDriver, c *sspi.Context) {
 	t.Helper()
 	msg := []byte("SELECT @@VERSION")
-	sealed, err := c.Wrap(msg)
-	if err != nil {
-		t.Fatal(err)
+	sealed, confState, err := c.GSSWrap(msg, true)
+	if err != nil || !confState {
+		t.Fatalf("GSSWrap: sealed %v, %v", confState, err)
 	}
 	got, conf, err := d.Unwrap(bg, sealed)
 	if err != nil {
@@ -136,12 +136,12 @@ func exchange(t *testing.T, d *peers.GSSDriver, c *sspi.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := c.Unwrap(back)
+	plain, confidential, err := c.GSSUnwrap(back)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(plain) != "row 1" {
-		t.Fatalf("unwrapped %q", plain)
+	if string(plain) != "row 1" || !confidential {
+		t.Fatalf("GSSUnwrap = %q (sealed %v)", plain, confidential)
 	}
 }
 
