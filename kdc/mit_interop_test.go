@@ -106,3 +106,81 @@ func TestMITClients(t *testing.T) {
 		})
 	}
 }
+
+// MIT's client across two realms of this KDC (kvno for a service of B.TEST
+// with a TGT of A.TEST: the cross-realm TGT krbtgt/B.TEST@A.TEST, then B's
+// TGS) and through S4U: kvno -U (S4U2Self) and -P (S4U2Proxy) by a
+// front-end service allowed to delegate to a back end only.
+func TestMITCrossRealmS4U(t *testing.T) {
+	if !peers.Interop() {
+		t.Skip("SSPI_INTEROP=1 not set: MIT kvno against this KDC is an interop test")
+	}
+	peers.Require(t, "MIT kinit, klist, kvno (apt-get install krb5-user)", haveMITClients())
+	k, err := kdc.New(kdc.Config{Realm: "A.TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(k.AddRealm("B.TEST"))
+	must(k.AddUser("alice", "alice-pw", kdc.User{}))
+	for spn, svc := range map[string]kdc.Service{
+		"HTTP/svc.b.test@B.TEST": {},
+		"HTTP/front.a.test":      {AllowedToDelegateTo: []string{"HTTP/back.a.test"}, TrustedToAuthForDelegation: true},
+		"HTTP/back.a.test":       {},
+		"HTTP/other.a.test":      {},
+	} {
+		_, err := k.AddService(spn, svc)
+		must(err)
+	}
+	_, err = k.Listen("")
+	must(err)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "krb5.conf")
+	must(k.WriteKrb5Conf(conf))
+	for _, spn := range []string{"HTTP/svc.b.test@B.TEST", "HTTP/front.a.test", "HTTP/back.a.test"} {
+		must(k.WriteKeytab(filepath.Join(dir, strings.NewReplacer("/", "_", "@", "_").Replace(spn)+".keytab"), spn))
+	}
+	run := func(cc, stdin, name string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), "KRB5_CONFIG="+conf, "KRB5CCNAME=FILE:"+filepath.Join(dir, cc), "KRB5_TRACE=/dev/null")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+		}
+		return string(out)
+	}
+	run("alice.cc", "alice-pw\n", "kinit", "alice")
+	out := run("alice.cc", "", "kvno", "-k", filepath.Join(dir, "HTTP_svc.b.test_B.TEST.keytab"), "HTTP/svc.b.test@B.TEST")
+	if !strings.Contains(out, "keytab entry valid") {
+		t.Fatalf("cross-realm kvno:\n%s", out)
+	}
+	if out := run("alice.cc", "", "klist"); !strings.Contains(out, "krbtgt/B.TEST@A.TEST") {
+		t.Fatalf("no cross-realm TGT in:\n%s", out)
+	}
+
+	run("front.cc", "", "kinit", "-k", "-t", filepath.Join(dir, "HTTP_front.a.test.keytab"), "HTTP/front.a.test")
+	out = run("front.cc", "", "kvno", "-k", filepath.Join(dir, "HTTP_front.a.test.keytab"), "-U", "alice", "HTTP/front.a.test")
+	if !strings.Contains(out, "keytab entry valid") {
+		t.Fatalf("S4U2Self:\n%s", out)
+	}
+	out = run("front.cc", "", "kvno", "-U", "alice", "-P", "HTTP/back.a.test")
+	if !strings.Contains(out, "HTTP/back.a.test@A.TEST: kvno = 2") {
+		t.Fatalf("S4U2Proxy:\n%s", out)
+	}
+	if out := run("front.cc", "", "klist"); !strings.Contains(out, "HTTP/back.a.test@A.TEST\n\tfor client alice@A.TEST") {
+		t.Fatalf("no proxy ticket for alice in:\n%s", out)
+	}
+	cmd := exec.Command("kvno", "-U", "alice", "-P", "HTTP/other.a.test")
+	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+conf, "KRB5CCNAME=FILE:"+filepath.Join(dir, "front.cc"))
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "KDC can't fulfill requested option") {
+		t.Fatalf("S4U2Proxy off the allow-list: %v\n%s", err, out)
+	}
+}

@@ -36,12 +36,15 @@ Options:
                   Windows and MIT)
   -config file    a JSON file with the realm instead of the flags above:
                   {"realm": "EXAMPLE.TEST", "rc4": false,
+                   "realms": ["OTHER.TEST"],
                    "users": [{"name": "alice", "password": "...",
                               "rid": 1105, "groups": [512],
                               "extra_sids": ["S-1-18-1"]}],
                    "services": [{"spn": "HTTP/web.example.test",
                                  "allowed_to_delegate_to": ["HTTP/db.example.test"],
                                  "trusted_to_auth_for_delegation": true}]}
+                  More realms (trusting each other) come in "realms"; users
+                  and services of one of them are named name@REALM.
 
 Example:
   sspi kdc -user alice:alice-pw -service HTTP/localhost -dir /tmp/realm &
@@ -58,6 +61,7 @@ var kdcCommand = &command{
 // kdcFile is the JSON configuration of sspi kdc -config.
 type kdcFile struct {
 	Realm    string       `json:"realm"`
+	Realms   []string     `json:"realms"`
 	RC4      bool         `json:"rc4"`
 	Listen   string       `json:"listen"`
 	Dir      string       `json:"dir"`
@@ -153,6 +157,12 @@ func runKDC(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer k.Close()
+	for _, r := range file.Realms {
+		if err := k.AddRealm(r); err != nil {
+			fmt.Fprintf(stderr, "sspi kdc: %v\n", err)
+			return exitUsage
+		}
+	}
 	for _, u := range file.Users {
 		if err := k.AddUser(u.Name, u.Password, kdc.User{RID: u.RID, GroupRIDs: u.Groups, ExtraSIDs: u.ExtraSIDs, Disabled: u.Disabled}); err != nil {
 			fmt.Fprintf(stderr, "sspi kdc: %v\n", err)
@@ -194,7 +204,11 @@ func runKDC(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "keytab %s %s\n", s.SPN, path)
 	}
 	for _, u := range file.Users {
-		fmt.Fprintf(stdout, "user %s@%s\n", u.Name, k.Realm())
+		name := u.Name
+		if !strings.Contains(name, "@") {
+			name += "@" + k.Realm()
+		}
+		fmt.Fprintf(stdout, "user %s\n", name)
 	}
 	fmt.Fprintf(stdout, "export KRB5_CONFIG=%s\n", conf)
 	stop := kdcStop
