@@ -248,10 +248,8 @@ func applyRuleExpr(expr string, p principal) (string, bool, error) {
 		loc := re.FindStringIndex(sel)
 		if loc == nil || loc[0] != 0 || loc[1] != len(sel) {
 			// MIT takes the filter to match only when it spans the
-			// whole selection string; otherwise the next rule is tried.
-			if _, err := parseSubsts(rest); err != nil {
-				return bad(err.Error())
-			}
+			// whole selection string; otherwise the next rule is tried
+			// (the substitutions unread, as with MIT).
 			return "", false, nil
 		}
 	}
