@@ -2,14 +2,14 @@ package kdc_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
-
-	"github.com/jcmturner/gokrb5/v8/messages"
 
 	"github.com/gosspi/sspi"
 	"github.com/gosspi/sspi/kdc"
+	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/sspitest"
 )
 
@@ -76,6 +76,59 @@ func enctypeName(e int32) string {
 	return "unknown"
 }
 
-var _ = context.Background
-var _ = errors.Is
-var _ messages.KRBError
+// Many clients at once, in process and over the network, while users are
+// added: every logon succeeds (run with -race).
+func TestConcurrent(t *testing.T) {
+	realm := sspitest.NewRealm(t)
+	kt := realm.AddService(t, "HTTP/web.sspitest.test")
+	server := realm.ServerCredentials(t, "Kerberos", kt)
+	if _, err := realm.KDC.Listen(""); err != nil {
+		t.Fatal(err)
+	}
+	netReg := sspi.NewRegistry()
+	netReg.Register(kerberos.New(&kerberos.Config{Krb5Conf: realm.KDC.Krb5Config()}))
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("user%d", i)
+			if err := realm.KDC.AddUser(name, "pw", kdc.User{Enctypes: []int32{kdc.AES128CTSHMACSHA196}}); err != nil {
+				errs <- err
+				return
+			}
+			reg := realm.Registry
+			if i%2 == 1 {
+				reg = netReg
+			}
+			ctx := context.Background()
+			cred, err := reg.AcquireCredentials(ctx, "Kerberos", sspi.CredentialsOutbound, &sspi.AuthIdentity{User: name, Domain: realm.Name, Password: "pw"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer cred.Free()
+			c, _ := sspi.NewClientContext(cred, "HTTP/web.sspitest.test", 0)
+			defer c.Delete()
+			s, _ := sspi.NewServerContext(server, 0)
+			defer s.Delete()
+			tok, err := c.Step(ctx, nil)
+			if err == nil {
+				_, err = s.Step(ctx, tok)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			if got, _ := s.UserName(); got != name+"@"+realm.Name {
+				errs <- fmt.Errorf("server sees %q for %s", got, name)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

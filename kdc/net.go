@@ -22,6 +22,10 @@ const maxUDPReply = 4096
 // tcpIdle bounds how long a TCP connection may stay idle or slow.
 const tcpIdle = 30 * time.Second
 
+// maxConns bounds the TCP connections served at once (each holds at most
+// one request of MaxRequestSize); more are closed on accept.
+const maxConns = 256
+
 // Listen serves the KDC on UDP and TCP at addr ("127.0.0.1:0" when
 // empty: both on one free port). It returns the addresses bound. Close
 // stops the servers.
@@ -130,6 +134,11 @@ func (k *KDC) serveTCP(l net.Listener) {
 			k.lnMu.Unlock()
 			c.Close()
 			return
+		}
+		if len(k.conns) >= maxConns {
+			k.lnMu.Unlock()
+			c.Close()
+			continue
 		}
 		if k.conns == nil {
 			k.conns = map[net.Conn]struct{}{}
