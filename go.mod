@@ -5,6 +5,7 @@ go 1.25.0
 require (
 	github.com/jcmturner/gokrb5/v8 v8.4.4
 	golang.org/x/crypto v0.50.0
+	golang.org/x/sys v0.43.0
 	golang.org/x/term v0.42.0
 )
 
@@ -16,5 +17,4 @@ require (
 	github.com/jcmturner/gofork v1.7.6 // indirect
 	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
 	golang.org/x/net v0.52.0 // indirect
-	golang.org/x/sys v0.43.0 // indirect
 )
