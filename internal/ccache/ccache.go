@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"time"
@@ -201,6 +202,9 @@ type Options struct {
 	// KCMSocket is the path of the KCM daemon's socket: krb5.conf's
 	// kcm_socket. Empty means DefaultKCMSocket.
 	KCMSocket string
+
+	// dial replaces the connection to the KCM daemon (tests).
+	dial func(ctx context.Context) (net.Conn, error)
 }
 
 // Resolve opens the cache name points at. It does no I/O for FILE

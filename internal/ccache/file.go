@@ -131,7 +131,7 @@ func resolveDir(residual string) (Cache, error) {
 	if path, ok := strings.CutPrefix(residual, ":"); ok {
 		dir, base := filepath.Split(path)
 		if dir == "" || !strings.HasPrefix(base, "tkt") {
-			return nil, fmt.Errorf("%w: DIR subsidiary %q is not DIR::dir/tkt...", ErrFormat, path)
+			return nil, fmt.Errorf("%w: DIR subsidiary %q is not DIR::dir/tktNAME", ErrFormat, path)
 		}
 		return &fileCache{path: path, name: "DIR::" + path}, nil
 	}

@@ -63,8 +63,14 @@ func dialKCM(ctx context.Context, o *Options) (*kcmConn, error) {
 	if path == "" {
 		path = DefaultKCMSocket
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	var c net.Conn
+	var err error
+	if o.dial != nil {
+		c, err = o.dial(ctx)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "unix", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: no KCM daemon at %s: %v", ErrNotFound, path, err)
 	}

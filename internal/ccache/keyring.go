@@ -26,4 +26,3 @@ func marshalPrimary(name string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(name)))
 	return append(b, name...)
 }
-

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +30,11 @@ func resolveKeyring(residual string) (Cache, error) {
 	}
 	collection, sub, hasSub := strings.Cut(rest, ":")
 	c := &keyringCache{anchor: anchor, collection: collection, sub: sub}
-	colID, err := c.collectionKeyring()
+	done, err := c.possess()
 	if err != nil {
 		return nil, err
 	}
-	c.colID = colID
+	defer done()
 	if !hasSub {
 		if c.sub, err = c.primaryName(); err != nil {
 			return nil, err
@@ -60,6 +61,23 @@ const (
 type keyringCache struct {
 	anchor, collection, sub string
 	colID                   int
+}
+
+// possess pins the goroutine to its OS thread and finds the collection
+// again from it. Linux keeps the process keyring in each thread's
+// credentials, so the link that gives possession of a user or persistent
+// collection (made in the process keyring) holds for the thread that
+// made it only; every operation runs on one thread that made it. The
+// caller calls the function returned when done.
+func (c *keyringCache) possess() (func(), error) {
+	runtime.LockOSThread()
+	id, err := c.collectionKeyring()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	c.colID = id
+	return runtime.UnlockOSThread, nil
 }
 
 func (c *keyringCache) Name() string {
@@ -225,6 +243,15 @@ func entries(cacheID int) ([]keyringEntry, error) {
 }
 
 func (c *keyringCache) Load(ctx context.Context) (Principal, []Credential, error) {
+	done, err := c.possess()
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	defer done()
+	return c.load()
+}
+
+func (c *keyringCache) load() (Principal, []Credential, error) {
 	cacheID, err := c.cacheKeyring()
 	if err != nil {
 		return Principal{}, nil, err
@@ -302,8 +329,8 @@ func (c *keyringCache) addCred(cacheID int, cred *Credential) error {
 
 // updateExpiration makes the cache keyring expire with its last
 // credential, as MIT does.
-func (c *keyringCache) updateExpiration(ctx context.Context, cacheID int) {
-	_, creds, err := c.Load(ctx)
+func (c *keyringCache) updateExpiration(cacheID int) {
+	_, creds, err := c.load()
 	if err != nil {
 		return
 	}
@@ -325,6 +352,11 @@ func (c *keyringCache) updateExpiration(ctx context.Context, cacheID int) {
 }
 
 func (c *keyringCache) Store(ctx context.Context, cred *Credential) error {
+	done, err := c.possess()
+	if err != nil {
+		return err
+	}
+	defer done()
 	cacheID, err := c.cacheKeyring()
 	if err != nil {
 		return err
@@ -332,11 +364,16 @@ func (c *keyringCache) Store(ctx context.Context, cred *Credential) error {
 	if err := c.addCred(cacheID, cred); err != nil {
 		return err
 	}
-	c.updateExpiration(ctx, cacheID)
+	c.updateExpiration(cacheID)
 	return nil
 }
 
 func (c *keyringCache) Initialize(ctx context.Context, p Principal, creds []Credential) error {
+	done, err := c.possess()
+	if err != nil {
+		return err
+	}
+	defer done()
 	cacheID, err := findOrCreateKeyring(c.colID, 0, c.sub)
 	if err != nil {
 		return err
@@ -355,6 +392,6 @@ func (c *keyringCache) Initialize(ctx context.Context, p Principal, creds []Cred
 			return err
 		}
 	}
-	c.updateExpiration(ctx, cacheID)
+	c.updateExpiration(cacheID)
 	return nil
 }

@@ -16,13 +16,17 @@ import (
 // on Linux and the BSDs; API: on macOS and MSLSA: on Windows, which
 // [Resolve] refuses with an error that says to set KRB5CCNAME.
 func DefaultName(krb5ccname, confName string) (string, error) {
+	return defaultName(runtime.GOOS, krb5ccname, confName)
+}
+
+func defaultName(goos, krb5ccname, confName string) (string, error) {
 	if krb5ccname != "" {
 		return krb5ccname, nil
 	}
 	if confName != "" {
 		return ExpandTokens(confName)
 	}
-	switch runtime.GOOS {
+	switch goos {
 	case "darwin", "ios":
 		return "API:", nil
 	case "windows":

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
-	krbcreds "github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/iana/flags"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/sspi/internal/ccache"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
@@ -31,8 +31,12 @@ type Keytab struct {
 	Principal string
 }
 
-// CCache is auth data for AcquireCredentials: a FILE credential cache.
-// An empty Path means KRB5CCNAME or the default cache.
+// CCache is auth data for AcquireCredentials: a credential cache named as
+// MIT names it (FILE:path, DIR:dir, DIR::dir/tktNAME, KEYRING:anchor:name,
+// KCM: or KCM:name; a bare path is a FILE cache). An empty Path means the
+// default cache: KRB5CCNAME, else krb5.conf's default_ccache_name, else
+// FILE:/tmp/krb5cc_UID (on macOS the default API: cache is out of reach
+// and gives an error that says to set KRB5CCNAME).
 type CCache struct {
 	Path string
 }
@@ -75,7 +79,8 @@ type credentials struct {
 	crealm    string
 	password  string
 	clientKT  *keytab.Keytab
-	delegated bool // credentials received through delegation
+	delegated bool         // credentials received through delegation
+	ccache    ccache.Cache // the cache new service tickets go to (ccache.go), or nil
 
 	mu      sync.Mutex
 	cname   types.PrincipalName // guarded by mu once acquired: the AS-REP may canonicalise it
@@ -156,11 +161,11 @@ func (c *credentials) parseUser(user, domain string) (types.PrincipalName, strin
 	return types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, user), strings.ToUpper(realm)
 }
 
-func (c *credentials) loadOutbound(principal string, authData any) error {
+func (c *credentials) loadOutbound(ctx context.Context, principal string, authData any) error {
 	switch a := authData.(type) {
 	case *packages.AuthIdentity:
 		if a == nil {
-			return c.loadDefaultOutbound(principal)
+			return c.loadDefaultOutbound(ctx, principal)
 		}
 		if a.User == "" {
 			return status.Errorf(status.SEC_E_UNKNOWN_CREDENTIALS, "kerberos: no user name")
@@ -183,23 +188,19 @@ func (c *credentials) loadOutbound(principal string, authData any) error {
 		}
 		return c.keytabPrincipal(name)
 	case *CCache:
-		path := a.Path
-		if path == "" {
-			path = c.defaultCCachePath()
-		}
-		return c.loadCCache(path)
+		return c.loadCCache(ctx, a.Path) // ccache.go
 	case *credentials:
 		return c.loadCredentials(a) // delegated.go
 	case nil:
-		return c.loadDefaultOutbound(principal)
+		return c.loadDefaultOutbound(ctx, principal)
 	}
 	return status.Errorf(status.SEC_E_UNKNOWN_CREDENTIALS, "kerberos: unsupported auth data %T", authData)
 }
 
 // loadDefaultOutbound uses the default credential cache, then the default
 // client keytab.
-func (c *credentials) loadDefaultOutbound(principal string) error {
-	ccErr := c.loadCCache(c.defaultCCachePath())
+func (c *credentials) loadDefaultOutbound(ctx context.Context, principal string) error {
+	ccErr := c.loadCCache(ctx, "")
 	if ccErr == nil {
 		return nil
 	}
@@ -232,16 +233,6 @@ func (c *credentials) keytabPrincipal(name string) error {
 	return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: empty keytab")
 }
 
-func (c *credentials) defaultCCachePath() string {
-	if v := os.Getenv("KRB5CCNAME"); v != "" {
-		return v
-	}
-	if v := c.p.confValue("default_ccache_name"); v != "" {
-		return v
-	}
-	return fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
-}
-
 // expandPath strips a FILE:/WRFILE: prefix and expands %{uid}.
 func expandPath(p string) string {
 	for _, pre := range []string{"FILE:", "WRFILE:"} {
@@ -251,46 +242,6 @@ func expandPath(p string) string {
 	p = strings.ReplaceAll(p, "%{uid}", uid)
 	p = strings.ReplaceAll(p, "%{euid}", fmt.Sprint(os.Geteuid()))
 	return p
-}
-
-func (c *credentials) loadCCache(path string) error {
-	if strings.Contains(path, ":") && !strings.HasPrefix(path, "FILE:") && !strings.HasPrefix(path, "/") {
-		return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: unsupported credential cache type %q", path)
-	}
-	path = expandPath(path)
-	cc, err := krbcreds.LoadCCache(path)
-	if err != nil {
-		return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: credential cache: %w", err)
-	}
-	c.cname = cc.GetClientPrincipalName()
-	c.crealm = cc.GetClientRealm()
-	c.tickets = map[string]*ticket{}
-	for _, e := range cc.GetEntries() {
-		if len(e.Ticket) == 0 || len(e.Server.PrincipalName.NameString) == 0 || e.Server.PrincipalName.NameString[0] == "X-CACHECONF:" {
-			continue
-		}
-		var tkt messages.Ticket
-		if err := tkt.Unmarshal(e.Ticket); err != nil {
-			continue
-		}
-		t := &ticket{
-			ticket: tkt, key: e.Key, cname: e.Client.PrincipalName, crealm: e.Client.Realm,
-			flags: flagsWord(e.TicketFlags.Bytes), authTime: e.AuthTime, startTime: e.StartTime,
-			endTime: e.EndTime, renewTill: e.RenewTill,
-		}
-		sn := e.Server.PrincipalName
-		if len(sn.NameString) == 2 && sn.NameString[0] == "krbtgt" && sn.NameString[1] == c.crealm && e.Server.Realm == c.crealm {
-			if c.tgt == nil || t.endTime.After(c.tgt.endTime) {
-				c.tgt = t
-			}
-			continue
-		}
-		c.tickets[ticketKey(sn, e.Server.Realm)] = t
-	}
-	if c.tgt == nil && len(c.tickets) == 0 {
-		return status.Errorf(status.SEC_E_NO_CREDENTIALS, "kerberos: credential cache %q holds no tickets", path)
-	}
-	return nil
 }
 
 func ticketKey(sname types.PrincipalName, realm string) string {
@@ -365,7 +316,11 @@ func (c *credentials) serviceTicket(ctx context.Context, sname types.PrincipalNa
 			return nil, err
 		}
 		defer clear(tgt.key.KeyValue)
-		return c.tgsExchange(ctx, tgt, sname, false)
+		t, err := c.tgsExchange(ctx, tgt, sname, false)
+		if err == nil {
+			c.storeInCCache(ctx, t)
+		}
+		return t, err
 	}
 	store := func(t *ticket) {
 		if old := c.tickets[key]; old != nil {

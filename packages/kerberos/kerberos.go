@@ -17,8 +17,9 @@
 // Outbound credentials come from, in [Package.AcquireCredentials]'s
 // authData: a *packages.AuthIdentity (user, realm in Domain or as
 // user@REALM, password: an AS exchange with PA-ENC-TIMESTAMP), a [*Keytab]
-// (a client keytab), a [*CCache] (a FILE credential cache, as kinit writes
-// it), outbound credentials of this package to copy (the delegated ones
+// (a client keytab), a [*CCache] (a FILE, DIR, KEYRING or KCM credential
+// cache, as kinit writes them; service tickets obtained are stored back in
+// it unless [Config.NoCCacheStore]), outbound credentials of this package to copy (the delegated ones
 // of [DelegatedCredentialer]), or nil: the credential cache named by KRB5CCNAME (or krb5.conf's
 // default_ccache_name, or /tmp/krb5cc_UID), then the client keytab
 // (KRB5_CLIENT_KTNAME or default_client_keytab_name). Inbound credentials
@@ -135,8 +136,10 @@
 // ImpersonateSecurityContext family. Of the Windows authorization data of
 // MS-KILE 3.2.5.8 only AD-AUTH-DATA-AP-OPTIONS (KERB_AP_OPTIONS_CBT, sent
 // with channel bindings) is added to the authenticator, not
-// KERB-AD-RESTRICTION-ENTRY, KERB-LOCAL or AD-TARGET-PRINCIPAL. Only FILE credential caches are read
-// and written (version 4, through [CCacheWriter]).
+// KERB-AD-RESTRICTION-ENTRY, KERB-LOCAL or AD-TARGET-PRINCIPAL. The API:
+// credential cache of macOS and the MSLSA: cache of Windows need their
+// system's libraries and are refused with an error saying to set
+// KRB5CCNAME=FILE:path; MEMORY: caches belong to another process.
 package kerberos
 
 import (
@@ -198,6 +201,12 @@ type Config struct {
 	// Rand is the source of confounders, subkeys and sequence numbers.
 	// Nil means crypto/rand.Reader.
 	Rand io.Reader
+
+	// NoCCacheStore keeps service tickets obtained with credentials from
+	// a credential cache out of that cache. By default they are stored
+	// back in it, as MIT's libraries do, so that later processes (and
+	// klist) find them.
+	NoCCacheStore bool
 
 	// Time returns the current time. Nil means time.Now.
 	Time func() time.Time
@@ -367,7 +376,7 @@ func (p *Package) AcquireCredentials(ctx context.Context, principal string, use 
 	}
 	c := &credentials{p: p, conf: conf, use: use & packages.SECPKG_CRED_BOTH}
 	if use&packages.SECPKG_CRED_OUTBOUND != 0 {
-		if err := c.loadOutbound(principal, authData); err != nil {
+		if err := c.loadOutbound(ctx, principal, authData); err != nil {
 			return nil, errorf(op, status.Code(err), err)
 		}
 		if c.password != "" || c.clientKT != nil {

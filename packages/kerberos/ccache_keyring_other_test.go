@@ -1,0 +1,5 @@
+//go:build !linux
+
+package kerberos
+
+func unlinkKeyringCollection(string) {}
