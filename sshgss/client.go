@@ -41,9 +41,12 @@ type ClientConfig struct {
 //		DeleteSecContext() error
 //	}
 //
-// It runs one exchange at a time; its methods are safe for concurrent
-// use. A Client can be used again after DeleteSecContext, which
-// x/crypto/ssh calls at the end of each attempt.
+// A Client runs one exchange at a time: x/crypto/ssh calls it from the
+// connection being authenticated, and calls DeleteSecContext at the end
+// of each attempt, after which the Client can be used again. Connections
+// dialled at the same time need a Client each (an ssh.ClientConfig each);
+// a second exchange started while one runs fails with ErrBusy. Its
+// methods are safe for concurrent use.
 type Client struct {
 	cred   *sspi.Credentials
 	config ClientConfig
@@ -71,6 +74,11 @@ func timeout(d time.Duration) time.Duration {
 	return d
 }
 
+// ErrBusy reports an exchange started on a Client or Server while
+// another one runs on it: a Client or Server shared between connections
+// that authenticate at the same time.
+var ErrBusy = errors.New("sshgss: another exchange is running on this Client or Server; use one per connection")
+
 // ErrNotKerberos reports credentials of a package other than Kerberos for
 // the client, or other than Kerberos or Negotiate for the server.
 var ErrNotKerberos = errors.New("sshgss: gssapi-with-mic needs Kerberos credentials")
@@ -85,9 +93,10 @@ func (c *Client) InitSecContext(target string, token []byte, isGSSDelegCreds boo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if token == nil && c.ctx != nil {
-		// A new exchange: the previous one was abandoned.
-		c.ctx.Delete()
-		c.ctx = nil
+		// x/crypto/ssh deletes the context at the end of every
+		// attempt, so another exchange is running on this Client: a
+		// second connection sharing it.
+		return nil, false, ErrBusy
 	}
 	if c.ctx == nil {
 		if token != nil {

@@ -24,7 +24,10 @@
 // exchange at a time on each connection but shares it between the
 // connections of that config; a [Server] holds one exchange, so give each
 // connection its own (a copy of the ServerConfig per connection, or one
-// per NewServerConn). The principal the exchange authenticated
+// per NewServerConn); a shared one refuses a second exchange while the
+// first runs ([ErrBusy]) rather than mix their principals or delegated
+// credentials. The same holds for a [Client] shared by ssh.ClientConfig
+// between connections dialled at the same time. The principal the exchange authenticated
 // ("alice@EXAMPLE.COM") is the srcName that AllowLogin receives; decide
 // whether it may log in as the requested user with [LocalAuth], which
 // applies ~/.k5login and krb5.conf's auth_to_local rules as MIT krb5

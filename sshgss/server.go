@@ -30,8 +30,9 @@ type ServerConfig struct {
 //	}
 //
 // A Server holds one exchange: x/crypto/ssh calls it for one connection
-// at a time only if each connection has its own (see the package doc).
-// Its methods are safe for concurrent use.
+// at a time only if each connection has its own (see the package doc). A
+// token arriving while an established exchange has not been deleted
+// fails with ErrBusy. Its methods are safe for concurrent use.
 type Server struct {
 	cred   *sspi.Credentials
 	config ServerConfig
@@ -61,8 +62,11 @@ func (s *Server) AcceptSecContext(token []byte) (outputToken []byte, srcName str
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx != nil && s.ctx.Established() {
-		// A new exchange on a connection whose last one was not deleted.
-		s.deleteLocked()
+		// x/crypto/ssh deletes the context at the end of every
+		// exchange: this token starts an exchange of another
+		// connection sharing this Server. Refuse it rather than let
+		// one connection see another's principal or credentials.
+		return nil, "", false, ErrBusy
 	}
 	if s.ctx == nil {
 		if s.cred == nil {

@@ -355,7 +355,8 @@ func TestLoopback(t *testing.T) {
 }
 
 // A MIC over other data than the server's fails the login: the server
-// checks the MIC, not only the context.
+// checks the MIC, not only the context. A second exchange while one runs
+// fails with ErrBusy; after DeleteSecContext a new one runs.
 func TestServerRefusesBadMIC(t *testing.T) {
 	r := testRealm(t)
 	c := sshgss.NewClient(r.alice(t), nil)
@@ -384,6 +385,17 @@ func TestServerRefusesBadMIC(t *testing.T) {
 	if _, err := s.DelegatedCredentials(); !errors.Is(err, sspi.SEC_E_NO_CREDENTIALS) {
 		t.Fatalf("DelegatedCredentials without delegation: %v", err)
 	}
+	// Another exchange on the same Client or Server before the first
+	// is deleted: a second connection sharing them.
+	if _, _, err := c.InitSecContext("host@localhost", nil, false); !errors.Is(err, sshgss.ErrBusy) {
+		t.Fatalf("a second client exchange: %v", err)
+	}
+	if _, _, _, err := s.AcceptSecContext(tok); !errors.Is(err, sshgss.ErrBusy) {
+		t.Fatalf("a second server exchange: %v", err)
+	}
+	if s.Principal() != "alice@"+r.kdc.Realm {
+		t.Fatalf("the refused exchange changed the principal to %q", s.Principal())
+	}
 	c.DeleteSecContext()
 	s.DeleteSecContext()
 	if _, err := c.GetMIC([]byte("x")); err == nil {
@@ -392,6 +404,16 @@ func TestServerRefusesBadMIC(t *testing.T) {
 	if err := s.VerifyMIC([]byte("session id and request"), mic); err == nil {
 		t.Fatal("VerifyMIC after DeleteSecContext")
 	}
+	// After DeleteSecContext both run a new exchange.
+	tok, _, err = c.InitSecContext("host@localhost", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, name, _, err = s.AcceptSecContext(tok); err != nil || name != "alice@"+r.kdc.Realm {
+		t.Fatalf("second exchange: %q %v", name, err)
+	}
+	c.DeleteSecContext()
+	s.DeleteSecContext()
 }
 
 // Negotiate client credentials would send SPNEGO, which gssapi-with-mic
