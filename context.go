@@ -198,9 +198,13 @@ func (e *IncompleteMessageError) Unwrap() error { return e.Err }
 // (SEC_E_CONTEXT_EXPIRED, SEC_E_INVALID_TOKEN). Send a non-empty out, then
 // act on the error.
 func (c *Context) StepBuffers(ctx context.Context, in []secbuffer.Buffer) (out []byte, err error) {
-	n := int(c.info.MaxToken)
+	// Most tokens are far below the package's MaxToken (48000 bytes for
+	// Kerberos and Negotiate): start small and let a package that needs
+	// more say SEC_E_BUFFER_TOO_SMALL, rather than clearing MaxToken bytes
+	// on every leg.
+	n := min(int(c.info.MaxToken), stepBufferStart)
 	if n == 0 {
-		n = 1 << 16
+		n = stepBufferStart
 	}
 	for {
 		outBufs := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, n)}}
@@ -223,6 +227,9 @@ func (c *Context) StepBuffers(ctx context.Context, in []secbuffer.Buffer) (out [
 		return outBufs[0].Data, nil
 	}
 }
+
+// stepBufferStart is the room StepBuffers first offers for a token.
+const stepBufferStart = 4096
 
 // maxTokenRetry bounds the output buffer StepBuffers offers a package that
 // keeps answering SEC_E_BUFFER_TOO_SMALL.
