@@ -13,6 +13,7 @@
 //	get        fetch a URL with Negotiate, Kerberos, NTLM or Digest authentication
 //	serve      run a test HTTP server that requires a chosen scheme
 //	kdc        run a Kerberos KDC for tests on 127.0.0.1
+//	klist      list the Kerberos credential cache the library would use
 //	help       show the help of a command
 //
 // Run "sspi help <command>" for the options of a command.
@@ -41,6 +42,7 @@ var commands = []*command{
 	getCommand,
 	serveCommand,
 	kdcCommand,
+	klistCommand,
 }
 
 // Exit statuses.

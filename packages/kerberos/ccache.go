@@ -2,8 +2,10 @@ package kerberos
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/messages"
@@ -150,4 +152,73 @@ func (c *credentials) storeInCCache(ctx context.Context, t *ticket) {
 	// The failure is deliberately dropped (see above): MIT's kvno also
 	// gets its ticket when the cache is read-only.
 	_ = c.ccache.Store(ctx, cred)
+}
+
+// CCacheEntry is one credential of a cache, without its key, for
+// display.
+type CCacheEntry struct {
+	Client, Server string // unparsed principal names
+	EncType        int32  // the session key's enctype
+	AuthTime       time.Time
+	StartTime      time.Time
+	EndTime        time.Time
+	RenewTill      time.Time
+	Flags          uint32 // TicketFlags, bit 0 the most significant
+	Config         bool   // a configuration entry (X-CACHECONF:), not a ticket
+}
+
+// CCacheContents is what [Package.ReadCCache] found.
+type CCacheContents struct {
+	// Name is the cache read, resolved (KCM: becomes KCM:NAME, a DIR or
+	// KEYRING collection its primary cache).
+	Name string
+	// Source says where the name came from: "given", "KRB5CCNAME",
+	// "default_ccache_name" or "platform default".
+	Source    string
+	Principal string
+	Entries   []CCacheEntry
+}
+
+// ReadCCache reads the credential cache name, or with an empty name the
+// default one that AcquireCredentials would use (KRB5CCNAME, else
+// krb5.conf's default_ccache_name, else the platform's default), and
+// lists its principal and credentials without their keys, as klist does.
+// Its error says why a cache could not be used.
+func (p *Package) ReadCCache(ctx context.Context, name string) (*CCacheContents, error) {
+	const op = "ReadCCache"
+	source := "given"
+	if name == "" {
+		env, conf := os.Getenv("KRB5CCNAME"), p.confValue("default_ccache_name")
+		switch {
+		case env != "":
+			source = "KRB5CCNAME"
+		case conf != "":
+			source = "default_ccache_name"
+		default:
+			source = "platform default"
+		}
+		var err error
+		if name, err = ccache.DefaultName(env, conf); err != nil {
+			return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, err)
+		}
+	}
+	cc, err := ccache.Resolve(ctx, name, &ccache.Options{KCMSocket: p.confValue("kcm_socket")})
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, fmt.Errorf("%s (%s): %w", name, source, err))
+	}
+	princ, creds, err := cc.Load(ctx)
+	if err != nil {
+		return nil, errorf(op, status.SEC_E_NO_CREDENTIALS, fmt.Errorf("(%s): %w", source, err))
+	}
+	out := &CCacheContents{Name: cc.Name(), Source: source, Principal: princ.String()}
+	for i := range creds {
+		e := &creds[i]
+		out.Entries = append(out.Entries, CCacheEntry{
+			Client: e.Client.String(), Server: e.Server.String(), EncType: e.KeyType,
+			AuthTime: e.AuthTime, StartTime: e.StartTime, EndTime: e.EndTime, RenewTill: e.RenewTill,
+			Flags: e.Flags, Config: e.IsConfig(),
+		})
+		e.Zero()
+	}
+	return out, nil
 }
