@@ -26,13 +26,16 @@ Options:
   -p name   run only the package called name (case-insensitive)
   --async   make the handshake calls through the async family
             (SspiInitializeSecurityContextAsyncW, SspiAcceptSecurityContextAsync)
-  --no-kdc  do not start a test Kerberos realm (scripts/testkdc.sh)
+  --no-kdc  do not start a test Kerberos realm
 
 Kerberos and Negotiate use the realm of KRB5_CONFIG when KRB5_KTNAME names
 a service keytab (the client then uses the ticket cache of kinit);
-otherwise the demo starts a throwaway MIT realm on 127.0.0.1 if MIT
-Kerberos is installed. Without a realm, Kerberos is skipped and Negotiate
-falls back to NTLM, and the demo says so.
+otherwise the demo starts a throwaway realm, GOSSPI.TEST on 127.0.0.1:
+on MIT krb5kdc (scripts/testkdc.sh) when MIT Kerberos is installed, else
+on the KDC built into this module (package kdc), and says which.
+SSPI_TEST_KDC=go picks the built-in KDC even where MIT's is installed,
+SSPI_TEST_KDC=mit requires MIT's. With --no-kdc and no realm, Kerberos is
+skipped and Negotiate falls back to NTLM, and the demo says so.
 
 Exit status: 0 if every package that ran succeeded, 1 otherwise.
 `

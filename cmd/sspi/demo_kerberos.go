@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/internal/gokdc"
 	"github.com/gosspi/sspi/internal/mitkdc"
 	"github.com/gosspi/sspi/packages/kerberos"
 	"github.com/gosspi/sspi/packages/negotiate"
@@ -16,8 +17,10 @@ import (
 
 // demoRealm is the Kerberos realm the Kerberos and Negotiate demos use:
 // the one krb5.conf (KRB5_CONFIG) names, with a service keytab from
-// KRB5_KTNAME and the ticket cache of kinit, or else a throwaway realm of
-// scripts/testkdc.sh on 127.0.0.1, started for the demo and stopped after.
+// KRB5_KTNAME and the ticket cache of kinit, or else a throwaway realm
+// on 127.0.0.1, started for the demo and stopped after: on MIT krb5kdc
+// (scripts/testkdc.sh) when it is installed, else on the KDC of package
+// kdc, in process.
 type demoRealm struct {
 	client any    // client pAuthData (nil: the ticket cache)
 	keytab string // the service keytab
@@ -25,6 +28,7 @@ type demoRealm struct {
 	about  string // where the realm comes from
 	skip   string // why there is none, and how to have one
 	kdc    *mitkdc.KDC
+	gokdc  *gokdc.Realm
 }
 
 var (
@@ -38,9 +42,8 @@ var (
 
 // howToEnableKerberos is the skip message of the Kerberos demos.
 const howToEnableKerberos = "set KRB5_CONFIG to your krb5.conf, KRB5_KTNAME to the keytab of a " +
-	"service principal, and get a ticket with kinit; or install MIT Kerberos " +
-	"(apt-get install krb5-kdc krb5-admin-server krb5-user) so that the demo can start " +
-	"a test realm with scripts/testkdc.sh"
+	"service principal, and get a ticket with kinit; or drop --no-kdc so that the demo " +
+	"starts a test realm (on MIT krb5kdc when installed, else on the built-in Go KDC)"
 
 // findRealm returns the realm of the demos, starting the test KDC the
 // first time if it must.
@@ -61,13 +64,20 @@ func findRealm() *demoRealm {
 			realm = &demoRealm{skip: "no KDC (--no-kdc): " + howToEnableKerberos}
 			return
 		}
-		if !mitkdc.KDCInstalled() {
-			realm = &demoRealm{skip: "no KDC: " + howToEnableKerberos}
+		useGo := !mitkdc.KDCInstalled()
+		switch os.Getenv("SSPI_TEST_KDC") {
+		case "go":
+			useGo = true
+		case "mit":
+			useGo = false
+		}
+		if useGo {
+			realm = startGoRealm()
 			return
 		}
 		k, err := mitkdc.StartKDC()
 		if err != nil {
-			realm = &demoRealm{skip: fmt.Sprintf("the test KDC did not start (%v); %s", err, howToEnableKerberos)}
+			realm = &demoRealm{skip: fmt.Sprintf("the MIT test KDC did not start (%v); %s", err, howToEnableKerberos)}
 			return
 		}
 		// The packages of the default registry read KRB5_CONFIG when
@@ -75,9 +85,28 @@ func findRealm() *demoRealm {
 		os.Setenv("KRB5_CONFIG", k.Krb5Conf)
 		realm = &demoRealm{kdc: k, keytab: k.ServiceKeytab, target: "HTTP/localhost",
 			client: &sspi.AuthIdentity{User: "alice", Domain: k.Realm, Password: "alice-pw"},
-			about:  fmt.Sprintf("test realm %s of scripts/testkdc.sh on 127.0.0.1:%d", k.Realm, k.Port)}
+			about:  fmt.Sprintf("test realm %s on MIT krb5kdc (scripts/testkdc.sh), 127.0.0.1:%d", k.Realm, k.Port)}
 	})
 	return realm
+}
+
+// startGoRealm starts the test realm on the KDC of package kdc, in this
+// process, listening on 127.0.0.1 for the packages of the default
+// registry, which find it through KRB5_CONFIG.
+func startGoRealm() *demoRealm {
+	dir, err := os.MkdirTemp("", "gosspi-demo-kdc-")
+	if err != nil {
+		return &demoRealm{skip: fmt.Sprintf("the built-in test KDC did not start (%v); %s", err, howToEnableKerberos)}
+	}
+	r, err := gokdc.Start(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return &demoRealm{skip: fmt.Sprintf("the built-in test KDC did not start (%v); %s", err, howToEnableKerberos)}
+	}
+	os.Setenv("KRB5_CONFIG", r.Krb5Conf)
+	return &demoRealm{gokdc: r, keytab: r.ServiceKeytab, target: "HTTP/localhost",
+		client: &sspi.AuthIdentity{User: "alice", Domain: r.Realm, Password: gokdc.Users["alice"]},
+		about:  fmt.Sprintf("test realm %s on the built-in Go KDC (package kdc), 127.0.0.1:%d", r.Realm, r.Port)}
 }
 
 // stopRealm stops a test KDC the demo started; the next demo looks for
@@ -85,6 +114,10 @@ func findRealm() *demoRealm {
 func stopRealm() {
 	if realm != nil && realm.kdc != nil {
 		realm.kdc.Stop()
+	}
+	if realm != nil && realm.gokdc != nil {
+		realm.gokdc.Stop()
+		os.RemoveAll(realm.gokdc.Dir)
 	}
 	realm, realmOnce = nil, sync.Once{}
 }

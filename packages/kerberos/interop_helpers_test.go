@@ -123,17 +123,11 @@ func kdcPackage(t testing.TB, k *peers.KDC, cfg *Config) *Package {
 	return New(&c)
 }
 
-// kinit writes a credential cache for alice with MIT kinit.
+// kinit writes a credential cache for alice: with MIT kinit on an MIT
+// realm, through this package on the Go KDC.
 func kinit(t testing.TB, k *peers.KDC) string {
 	t.Helper()
-	cc := filepath.Join(t.TempDir(), "ccache")
-	cmd := exec.Command("kinit", "alice")
-	cmd.Env = k.Env(cc)
-	cmd.Stdin = strings.NewReader("alice-pw\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kinit: %v: %s", err, out)
-	}
-	return cc
+	return k.KinitAlice(t)
 }
 
 func bg() context.Context { return context.Background() }
