@@ -45,12 +45,12 @@ var (
 	mitErr  error
 )
 
-// mitRealm adds ldap/localhost to the shared test KDC (once per test
-// binary), writes a keytab with it and the other services, and gets
-// alice a TGT with kinit.
+// mitRealm adds ldap/localhost to the shared MIT test KDC (once per test
+// binary) with kadmin.local, writes a keytab with it and the other
+// services, and gets alice a TGT with kinit.
 func mitRealm(t testing.TB) *mit {
 	t.Helper()
-	k := peers.TestKDC(t)
+	k := peers.MITKDC(t)
 	kinit := peers.Tool(t, "kinit", "krb5-user")
 	kadmin := peers.Tool(t, "kadmin.local", "krb5-admin-server")
 	mitOnce.Do(func() {

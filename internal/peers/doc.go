@@ -1,7 +1,18 @@
 // Package peers starts and drives the real GSSAPI peers the interop tests
-// run against: MIT Kerberos (kdc.go) and, through gssdriver.py, any MIT
-// GSSAPI mechanism (krb5, SPNEGO, and NTLM through gss-ntlmssp) on either
-// side of a context.
+// run against: the test Kerberos realm (kdc.go) and, through gssdriver.py,
+// any MIT GSSAPI mechanism (krb5, SPNEGO, and NTLM through gss-ntlmssp) on
+// either side of a context.
+//
+// # The test realm
+//
+// [TestKDC] gives the shared realm GOSSPI.TEST of scripts/testkdc.sh on
+// MIT krb5kdc when it is installed, and otherwise on the KDC of package
+// kdc (same principals, passwords, keytabs and krb5.conf), so that the
+// Kerberos tests run on a machine with only Go. SSPI_TEST_KDC=go forces
+// the Go KDC, SSPI_TEST_KDC=mit MIT's. [MITKDC] is for the tests that
+// need MIT's KDC itself (kadmin.local); [KDC.Kinit] gets a TGT into a
+// credential cache with MIT kinit or, on the Go KDC, with this module's
+// Kerberos package.
 //
 // # Skipping and failing
 //
