@@ -168,7 +168,7 @@ description: %[3]s
 // With minssf=56 slapd offers confidentiality alone and the client,
 // wishing for less, gets it.
 func TestGSSAPIBindSlapd(t *testing.T) {
-	k := peers.TestKDC(t)
+	k := peers.MITKDC(t)
 	conf, err := config.Load(k.Krb5Conf)
 	if err != nil && conf == nil {
 		t.Fatal(err)
