@@ -106,7 +106,7 @@ func startGoServer(b *testing.B, keytab string, env []string) (string, int) {
 // free 127.0.0.1 port: /krb/ accepts Kerberos, /ntlm/ NTLM (gss-ntlmssp,
 // connection-bound), both through Negotiate. It returns the address and
 // the pid of the parent process.
-func startApache(b *testing.B, k *peers.KDC) (string, int) {
+func startApache(b testing.TB, k *peers.KDC) (string, int) {
 	const mods = "/usr/lib/apache2/modules/"
 	_, errMod := os.Stat(mods + "mod_auth_gssapi.so")
 	_, errBin := exec.LookPath("apache2")
@@ -158,7 +158,7 @@ ServerName localhost
 Listen %[2]s
 PidFile %[1]s/httpd.pid
 ErrorLog %[1]s/error.log
-LogLevel warn auth_gssapi:debug
+LogLevel warn
 User www-data
 Group www-data
 LoadModule mpm_event_module %[3]smod_mpm_event.so
