@@ -24,7 +24,8 @@
 // authenticator subkeys), the enctypes aes256-cts-hmac-sha1-96 (18),
 // aes128-cts-hmac-sha1-96 (17), aes128-cts-hmac-sha256-128 (19),
 // aes256-cts-hmac-sha384-192 (20) and rc4-hmac (23), each principal with
-// its own key set and kvno. Forwardable and forwarded tickets (KRB-CRED
+// its own key set and kvno ([KDC.SetPassword] moves to the next). Renewable
+// tickets and their renewal, forwardable and forwarded tickets (KRB-CRED
 // delegation), S4U2Self and S4U2Proxy (constrained delegation with a
 // per-service allow-list, MS-SFU), and several realms in one KDC with
 // cross-realm TGTs and referrals between them. Tickets carry a PAC (MS-PAC)

@@ -247,3 +247,77 @@ func TestRenew(t *testing.T) {
 		t.Fatalf("renewal of a ticket that is not renewable: %v", ke)
 	}
 }
+
+// The TGS-REQ authenticator's checksum covers the request body: a body
+// changed after it was computed is refused with KRB_AP_ERR_MODIFIED; an
+// authenticator from another client than the TGT's with
+// KRB_AP_ERR_BADMATCH.
+func TestTGSChecksum(t *testing.T) {
+	k, err := New(Config{Realm: "CK.TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.AddUser("alice", "pw", User{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddService("HTTP/svc.ck.test", Service{}); err != nil {
+		t.Fatal(err)
+	}
+	name, key, kvno := testPrincipalKey(t, k, "alice", AES256CTSHMACSHA196)
+	tgt, enc := testAS(t, k, name, "CK.TEST", key, kvno)
+	req, err := messages.NewTGSReq(name, "CK.TEST", k.Krb5Config(), tgt, enc.Key, srv("HTTP/svc.ck.test"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ReqBody.SName = srv("krbtgt/CK.TEST") // after the checksum
+	b, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ke messages.KRBError
+	if err := ke.Unmarshal(k.Serve(b)); err != nil || ke.ErrorCode != errApModified {
+		t.Fatalf("tampered body: %v %d", err, ke.ErrorCode)
+	}
+	bob := types.NewPrincipalName(nametype.KRB_NT_PRINCIPAL, "bob")
+	if _, _, ke := testTGS(t, k, tgt, enc.Key, bob, "CK.TEST", "CK.TEST", srv("HTTP/svc.ck.test"), func(*messages.TGSReq) {}); ke == nil || ke.ErrorCode != errApBadMatch {
+		t.Fatalf("authenticator of another client: %v", ke)
+	}
+}
+
+// SetPassword gives an account new keys and the next kvno: the old keytab
+// no longer opens the service's new tickets, a new one does.
+func TestSetPassword(t *testing.T) {
+	k, err := New(Config{Realm: "KV.TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.AddUser("alice", "pw", User{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddService("HTTP/svc.kv.test", Service{Password: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	_, oldKey, oldKVNO := testPrincipalKey(t, k, "HTTP/svc.kv.test", AES256CTSHMACSHA196)
+	if err := k.SetPassword("HTTP/svc.kv.test", "two"); err != nil {
+		t.Fatal(err)
+	}
+	_, newKey, newKVNO := testPrincipalKey(t, k, "HTTP/svc.kv.test", AES256CTSHMACSHA196)
+	if newKVNO != oldKVNO+1 || bytes.Equal(oldKey.KeyValue, newKey.KeyValue) {
+		t.Fatalf("kvno %d -> %d", oldKVNO, newKVNO)
+	}
+	name, key, kvno := testPrincipalKey(t, k, "alice", AES256CTSHMACSHA196)
+	tgt, enc := testAS(t, k, name, "KV.TEST", key, kvno)
+	tkt, _, ke := testTGS(t, k, tgt, enc.Key, name, "KV.TEST", "KV.TEST", srv("HTTP/svc.kv.test"), nil)
+	if ke != nil {
+		t.Fatal(ke)
+	}
+	if tkt.EncPart.KVNO != newKVNO {
+		t.Fatalf("ticket kvno %d, want %d", tkt.EncPart.KVNO, newKVNO)
+	}
+	if err := tkt.Decrypt(oldKey); err == nil {
+		t.Fatal("the old key opens the new ticket")
+	}
+	if err := tkt.Decrypt(newKey); err != nil {
+		t.Fatal(err)
+	}
+}
