@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// KCMSocketName is the name Heimdal's kcm gives its socket in /run.
+// KCMSocketName is the name KCM daemons give their socket in /run.
 const KCMSocketName = ".heim_org.h5l.kcm-socket"
 
 // KCM starts Heimdal's kcm daemon (package heimdal-kcm) for the test and
@@ -21,19 +21,51 @@ const KCMSocketName = ".heim_org.h5l.kcm-socket"
 // right to mount, KCM skips t (fails it when [Interop] is true).
 func KCM(t testing.TB) string {
 	t.Helper()
-	kcm := Tool(t, "kcm", "heimdal-kcm")
+	return startKCM(t, Tool(t, "kcm", "heimdal-kcm"), nil)
+}
+
+// SSSDKCM starts sssd's KCM responder (package sssd-kcm, the default
+// credential cache of Fedora and RHEL) for the test and returns the path
+// of its socket. As [KCM] does, it runs in a private mount namespace
+// with folders of t.TempDir mounted on /run (where it makes its socket
+// when no systemd socket is handed to it) and on /var/lib/sss/secrets
+// (its database).
+func SSSDKCM(t testing.TB) string {
+	t.Helper()
+	const path = "/usr/libexec/sssd/sssd_kcm"
+	if _, err := os.Stat(path); err != nil {
+		Require(t, path+" (apt-get install -y sssd-kcm)", false)
+	}
+	return startKCM(t, path, []string{"/var/lib/sss/secrets"}, "--uid", "0", "--gid", "0", "--logger=stderr")
+}
+
+// startKCM runs daemon in a private mount namespace with a new folder
+// mounted on /run and on each of the binds, and waits for its socket.
+func startKCM(t testing.TB, daemon string, binds []string, args ...string) string {
 	unshare := Tool(t, "unshare", "util-linux")
-	Require(t, "root, to mount /run in a private namespace for kcm", os.Geteuid() == 0)
-	dir := filepath.Join(t.TempDir(), "run")
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	Require(t, "root, to mount /run in a private namespace for "+filepath.Base(daemon), os.Geteuid() == 0)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	script := `mount --bind "$1" /run`
+	shArgs := []string{"sh", run}
+	for i, b := range binds {
+		d := filepath.Join(tmp, "bind"+string(rune('0'+i)))
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		shArgs = append(shArgs, d, b)
+		script += ` && mount --bind "$` + string(rune('2'+2*i)) + `" "$` + string(rune('3'+2*i)) + `"`
+	}
+	if err := os.Mkdir(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	script += ` && shift ` + string(rune('1'+2*len(binds))) + ` && exec "$@"`
+	shArgs = append(append(shArgs, daemon), args...)
 	out := &syncBuffer{}
-	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
-		`mount --bind "$1" /run && exec "$2"`, "sh", dir, kcm)
+	cmd := exec.Command(unshare, append([]string{"--mount", "--propagation", "private", "sh", "-c", script}, shArgs...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		Require(t, "kcm in a private mount namespace ("+err.Error()+")", false)
+		Require(t, filepath.Base(daemon)+" in a private mount namespace ("+err.Error()+")", false)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -41,7 +73,7 @@ func KCM(t testing.TB) string {
 		cmd.Process.Kill()
 		<-done
 	})
-	sock := filepath.Join(dir, KCMSocketName)
+	sock := filepath.Join(run, KCMSocketName)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
@@ -49,11 +81,11 @@ func KCM(t testing.TB) string {
 		}
 		select {
 		case <-done:
-			Require(t, "kcm in a private mount namespace (exited: "+out.String()+")", false)
+			Require(t, filepath.Base(daemon)+" in a private mount namespace (exited: "+out.String()+")", false)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("kcm: no socket at %s after 10 s: %s", sock, out.String())
+			t.Fatalf("%s: no socket at %s after 10 s: %s", daemon, sock, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -87,7 +87,7 @@ func TestInteropCCacheTypes(t *testing.T) {
 		ccname  func(t *testing.T, dir string) string // the name kinit and the package use
 		viaConf bool                                  // default_ccache_name instead of KRB5CCNAME
 		linux   bool
-		kcm     bool
+		kcm     func(testing.TB) string // starts a KCM daemon, returns its socket
 	}
 	cases := []cacheCase{
 		{name: "FILE", ccname: func(t *testing.T, dir string) string { return "FILE:" + filepath.Join(dir, "cc") }},
@@ -113,7 +113,8 @@ func TestInteropCCacheTypes(t *testing.T) {
 		{name: "KEYRING-persistent", linux: true, ccname: func(t *testing.T, dir string) string {
 			return "KEYRING:persistent:" + strconv.Itoa(os.Geteuid()) + ":" + randomName(t)
 		}},
-		{name: "KCM", kcm: true, ccname: func(t *testing.T, dir string) string { return "KCM:" }},
+		{name: "KCM-heimdal", kcm: peers.KCM, ccname: func(t *testing.T, dir string) string { return "KCM:" }},
+		{name: "KCM-sssd", kcm: peers.SSSDKCM, ccname: func(t *testing.T, dir string) string { return "KCM:" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,8 +123,8 @@ func TestInteropCCacheTypes(t *testing.T) {
 			}
 			dir := t.TempDir()
 			var extra []string
-			if tc.kcm {
-				extra = append(extra, "kcm_socket = "+peers.KCM(t))
+			if tc.kcm != nil {
+				extra = append(extra, "kcm_socket = "+tc.kcm(t))
 			}
 			name := tc.ccname(t, dir)
 			kinitName := name
