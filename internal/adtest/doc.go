@@ -41,13 +41,15 @@
 //     too, and sets KRB5_CONFIG, a private KRB5CCNAME and KRB5RCACHEDIR,
 //     so that the library's packages and the MIT tools find the DC;
 //   - provisions the domain SAMBA.TEST (NetBIOS SAMBA, DNS samba.test,
-//     no DNS server: --dns-backend=NONE) into a temporary folder with
+//     with its own DNS server: --dns-backend=SAMBA_INTERNAL, serving
+//     the domain's zone with its _kerberos, _ldap and _msdcs SRV records on
+//     127.0.0.2:53) into a temporary folder with
 //     samba-tool domain provision, listening on 127.0.0.2 only, with a
 //     TLS certificate of the harness's own CA for LDAPS, "ldap server
 //     require strong auth = allow_sasl_over_tls" (plain LDAP requires
 //     sign or seal; LDAPS takes SASL binds without them) and
 //     auth_audit:3 logging;
-//   - starts samba -i (services rpc, ldap, cldap, kdc, winbindd) and
+//   - starts samba -i (services rpc, ldap, cldap, kdc, winbindd, dns) and
 //     waits for ports 88, 389 and 636, while fixtures.py creates the
 //     accounts of [Fixtures] in the directory (Samba's Python bindings,
 //     one process).

@@ -217,7 +217,7 @@ func (dc *DC) smbOptions() []string {
 	return []string{
 		"interfaces=" + dc.Addr + "/8",
 		"bind interfaces only=yes",
-		"server services=rpc, ldap, cldap, kdc, winbindd",
+		"server services=rpc, ldap, cldap, kdc, winbindd, dns",
 		"ldap server require strong auth=allow_sasl_over_tls",
 		"log level=1 auth_audit:3",
 		"log file=" + filepath.Join(d, "logs", "log.%m"),
@@ -238,7 +238,7 @@ func (dc *DC) provision() error {
 	defer cancel()
 	args := []string{"domain", "provision",
 		"--realm=" + dc.Realm, "--domain=" + dc.NetBIOS, "--server-role=dc",
-		"--dns-backend=NONE", "--host-name=" + DCHostName, "--host-ip=" + dc.Addr,
+		"--dns-backend=SAMBA_INTERNAL", "--host-name=" + DCHostName, "--host-ip=" + dc.Addr,
 		"--adminpass=" + AdminPassword, "--targetdir=" + filepath.Join(dc.Dir, "dc"),
 	}
 	for _, o := range dc.smbOptions() {
