@@ -14,6 +14,7 @@
 //	serve      run a test HTTP server that requires a chosen scheme
 //	kdc        run a Kerberos KDC for tests on 127.0.0.1
 //	klist      list the Kerberos credential cache the library would use
+//	whoami     explain which credentials, realm and KDCs Kerberos uses, or why not
 //	help       show the help of a command
 //
 // Run "sspi help <command>" for the options of a command.
@@ -43,6 +44,7 @@ var commands = []*command{
 	serveCommand,
 	kdcCommand,
 	klistCommand,
+	whoamiCommand,
 }
 
 // Exit statuses.

@@ -88,7 +88,7 @@ func (p *Package) mapDomain(ctx context.Context, conf *config.Config, domain str
 		if e.realm != "" {
 			return e.realm, e.how
 		}
-		return upper, "not mapped (NetBIOS name kept; remembered miss)"
+		return upper, "a NetBIOS name no DC was found for (kept as it is; remembered for a minute)"
 	}
 	realm, how = p.locateDomain(ctx, conf, upper)
 	entry := netbiosEntry{realm: realm, how: how}
@@ -102,7 +102,7 @@ func (p *Package) mapDomain(ctx context.Context, conf *config.Config, domain str
 	p.netbios.m[upper] = entry
 	p.netbios.mu.Unlock()
 	if realm == "" {
-		return upper, "not mapped (NetBIOS name kept: no DC answered for it)"
+		return upper, "a NetBIOS name no DC was found for (kept as it is): no krb5.conf realm or [domain_realm] entry, no DC answered the LDAP ping"
 	}
 	return realm, how
 }

@@ -235,8 +235,21 @@ func (p *Package) locateKDCs(ctx context.Context, realm string) ([]kdcServer, KD
 	}
 	if len(found) == 0 {
 		loc.Source = ""
-		return nil, loc, fmt.Errorf("%w for realm %q: no KDC in krb5.conf or DNS SRV (%s): %w",
-			ErrNoKDC, realm, strings.Join(loc.Queries, ", "), errors.Join(errs...))
+		// "No such record" is the expected miss; any other DNS failure
+		// (a timeout, a server failure) is worth showing.
+		var cause error
+		for _, e := range errs {
+			var de *net.DNSError
+			if !errors.As(e, &de) || !de.IsNotFound {
+				cause = e
+				break
+			}
+		}
+		err := fmt.Errorf("%w for realm %q: not in krb5.conf, and no DNS SRV record %s", ErrNoKDC, realm, strings.Join(loc.Queries, ", "))
+		if cause != nil {
+			err = fmt.Errorf("%w (DNS: %w)", err, cause)
+		}
+		return nil, loc, err
 	}
 	for _, s := range found {
 		loc.KDCs = append(loc.KDCs, s.String())
