@@ -108,11 +108,16 @@ func runWhoami(args []string, stdout, stderr io.Writer) int {
 		realm = r
 		w.line("realm", "%s (%s)", realm, how)
 	} else {
-		name, source := krb.DefaultCCacheName()
-		desc := fmt.Sprintf("default: credential cache %s (from %s)", name, source)
-		cred, ccErr := krb.AcquireCredentials(ctx, "", packages.SECPKG_CRED_OUTBOUND, &kerberos.CCache{Path: name})
+		// The cache AcquireCredentials reads first, then what it falls
+		// back to: the client keytab.
+		var cred packages.Credentials
+		cc, ccErr := krb.ReadCCache(ctx, "")
+		desc := "default: credential cache"
+		if ccErr == nil {
+			desc = fmt.Sprintf("default: credential cache %s (from %s)", cc.Name, cc.Source)
+			cred, ccErr = krb.AcquireCredentials(ctx, "", packages.SECPKG_CRED_OUTBOUND, &kerberos.CCache{Path: cc.Name})
+		}
 		if ccErr != nil {
-			// What the default credentials fall back to: the client keytab.
 			var err error
 			cred, err = krb.AcquireCredentials(ctx, "", packages.SECPKG_CRED_OUTBOUND, nil)
 			if err != nil {

@@ -45,7 +45,7 @@ func TestWhoami(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("exit %d with the client keytab, want 0", code)
 	}
-	wantWhoami(t, out, "default: credential cache FILE:"+cc+" (from KRB5CCNAME) not usable",
+	wantWhoami(t, out, "default: credential cache not usable", "(KRB5CCNAME)", "FILE:"+cc,
 		"default: the client keytab (KRB5_CLIENT_KTNAME or default_client_keytab_name): alice@GOSSPI.TEST")
 	t.Setenv("KRB5_CLIENT_KTNAME", filepath.Join(t.TempDir(), "nokt"))
 	out, code = whoami(t)
