@@ -318,3 +318,23 @@ func TestSplitName(t *testing.T) {
 		}
 	}
 }
+
+// Marshal allocates its output once: the keys it copies leave no
+// stale copies in buffers that grew.
+func TestMarshalSizedOnce(t *testing.T) {
+	f := &File{Principal: Principal{Realm: strings.Repeat("R", 300), Components: []string{strings.Repeat("c", 500)}},
+		Credentials: []Credential{testCred(tgs, 1), testCred(http, 2)}}
+	f.Credentials[0].Server.Components = []string{strings.Repeat("s", 700), "x"}
+	b := f.Marshal()
+	n := 64 + f.Principal.size()
+	for i := range f.Credentials {
+		n += f.Credentials[i].size()
+	}
+	if cap(b) != n || len(b) > n {
+		t.Fatalf("len %d cap %d, want cap %d", len(b), cap(b), n)
+	}
+	c := &f.Credentials[0]
+	if m := MarshalCredential(c); cap(m) != c.size() {
+		t.Fatalf("MarshalCredential cap %d, want %d", cap(m), c.size())
+	}
+}

@@ -320,18 +320,21 @@ func (e *encoder) credential(c *Credential) {
 // size is an upper bound of the encoded size of c, so that buffers
 // holding keys are allocated once and leave no copies behind.
 func (c *Credential) size() int {
-	n := 64 + len(c.Key) + len(c.Ticket) + len(c.SecondTicket)
-	for _, p := range []Principal{c.Client, c.Server} {
-		n += 12 + len(p.Realm)
-		for _, s := range p.Components {
-			n += 4 + len(s)
-		}
-	}
+	n := 64 + len(c.Key) + len(c.Ticket) + len(c.SecondTicket) + c.Client.size() + c.Server.size()
 	for _, a := range c.Addresses {
 		n += 6 + len(a.Data)
 	}
 	for _, a := range c.AuthData {
 		n += 6 + len(a.Data)
+	}
+	return n
+}
+
+// size is the encoded size of p.
+func (p *Principal) size() int {
+	n := 12 + len(p.Realm)
+	for _, s := range p.Components {
+		n += 4 + len(s)
 	}
 	return n
 }
@@ -343,7 +346,7 @@ func (f *File) Marshal() []byte {
 	if v != 3 {
 		v = 4
 	}
-	n := 64
+	n := 64 + f.Principal.size()
 	for i := range f.Credentials {
 		n += f.Credentials[i].size()
 	}

@@ -118,13 +118,16 @@ func credFromTicket(t *ticket) (*ccache.Credential, error) {
 	if err != nil {
 		return nil, err
 	}
-	nt := t.cname.NameType
+	nt, snt := t.cname.NameType, t.ticket.SName.NameType
 	if nt == 0 {
 		nt = nametype.KRB_NT_PRINCIPAL
 	}
+	if snt == 0 {
+		snt = nametype.KRB_NT_PRINCIPAL
+	}
 	return &ccache.Credential{
 		Client:    ccache.Principal{NameType: nt, Realm: t.crealm, Components: t.cname.NameString},
-		Server:    ccache.Principal{NameType: t.ticket.SName.NameType, Realm: t.ticket.Realm, Components: t.ticket.SName.NameString},
+		Server:    ccache.Principal{NameType: snt, Realm: t.ticket.Realm, Components: t.ticket.SName.NameString},
 		KeyType:   t.key.KeyType,
 		Key:       t.key.KeyValue,
 		AuthTime:  t.authTime,

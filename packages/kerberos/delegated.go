@@ -1,18 +1,16 @@
 package kerberos
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/types"
 
+	"github.com/gosspi/sspi/internal/ccache"
 	"github.com/gosspi/sspi/packages"
 	"github.com/gosspi/sspi/status"
 )
@@ -124,10 +122,6 @@ type CCacheWriter interface {
 
 var _ CCacheWriter = (*credentials)(nil)
 
-// ccacheVersion is the FILE credential cache format written: version 4,
-// big-endian, with a header (MIT krb5 doc/formats/ccache_file_format).
-const ccacheVersion = 0x0504
-
 // WriteCCache writes the credentials' tickets as a version 4 FILE
 // credential cache: the client principal as the default principal, then
 // the TGT and the service tickets held, each with its session key,
@@ -148,88 +142,32 @@ func (c *credentials) WriteCCache(w io.Writer) error {
 	for _, k := range slices.Sorted(maps.Keys(c.tickets)) {
 		ts = append(ts, c.tickets[k])
 	}
-	var b ccacheBuilder
-	b.buf.Grow(4096 * (len(ts) + 1)) // no copies of the keys left behind by growth
-	b.u16(ccacheVersion)
-	b.u16(0) // no header fields
-	b.principal(c.cname, c.crealm)
+	file := &ccache.File{Version: 4, Principal: ccache.Principal{NameType: c.cname.NameType, Realm: c.crealm, Components: c.cname.NameString}}
+	if file.Principal.NameType == 0 {
+		file.Principal.NameType = nametype.KRB_NT_PRINCIPAL
+	}
 	var err error
 	for _, t := range ts {
-		if err = b.credential(t); err != nil {
+		var cred *ccache.Credential
+		if cred, err = credFromTicket(t); err != nil {
 			break
 		}
+		file.Credentials = append(file.Credentials, *cred) // shares the key: never zeroed here
+	}
+	var out []byte
+	if err == nil {
+		out = file.Marshal() // sized once, so no copies of the keys are left behind
 	}
 	c.mu.Unlock()
-	defer clear(b.buf.Bytes()) // the keys
+	defer clear(out) // the keys
 	switch {
 	case err != nil:
 		return errorf(op, status.SEC_E_INTERNAL_ERROR, err)
 	case len(ts) == 0:
 		return errorf(op, status.SEC_E_NO_CREDENTIALS, errors.New("kerberos: the credentials hold no ticket"))
 	}
-	if _, err := w.Write(b.buf.Bytes()); err != nil {
+	if _, err := w.Write(out); err != nil {
 		return errorf(op, status.SEC_E_INTERNAL_ERROR, err)
 	}
-	return nil
-}
-
-// ccacheBuilder writes the big-endian fields of a FILE credential cache.
-type ccacheBuilder struct{ buf bytes.Buffer }
-
-func (b *ccacheBuilder) u8(v uint8)   { b.buf.WriteByte(v) }
-func (b *ccacheBuilder) u16(v uint16) { b.buf.Write(binary.BigEndian.AppendUint16(nil, v)) }
-func (b *ccacheBuilder) u32(v uint32) { b.buf.Write(binary.BigEndian.AppendUint32(nil, v)) }
-
-// data writes a counted octet string.
-func (b *ccacheBuilder) data(v []byte) {
-	b.u32(uint32(len(v)))
-	b.buf.Write(v)
-}
-
-// principal writes name type, component count, realm and components.
-func (b *ccacheBuilder) principal(p types.PrincipalName, realm string) {
-	nt := p.NameType
-	if nt == 0 {
-		nt = nametype.KRB_NT_PRINCIPAL
-	}
-	b.u32(uint32(nt))
-	b.u32(uint32(len(p.NameString)))
-	b.data([]byte(realm))
-	for _, s := range p.NameString {
-		b.data([]byte(s))
-	}
-}
-
-// time writes a time as 32-bit seconds since the epoch (0 when unset).
-func (b *ccacheBuilder) time(t time.Time) {
-	if t.IsZero() {
-		b.u32(0)
-		return
-	}
-	b.u32(uint32(t.Unix()))
-}
-
-// credential writes one credential: client, server, keyblock, times,
-// is_skey, ticket flags, no addresses or authdata, the ticket and no
-// second ticket.
-func (b *ccacheBuilder) credential(t *ticket) error {
-	der, err := t.ticket.Marshal()
-	if err != nil {
-		return err
-	}
-	b.principal(t.cname, t.crealm)
-	b.principal(t.ticket.SName, t.ticket.Realm)
-	b.u16(uint16(t.key.KeyType))
-	b.data(t.key.KeyValue)
-	b.time(t.authTime)
-	b.time(t.startTime)
-	b.time(t.endTime)
-	b.time(t.renewTill)
-	b.u8(0)
-	b.u32(t.flags)
-	b.u32(0) // addresses
-	b.u32(0) // authdata
-	b.data(der)
-	b.data(nil)
 	return nil
 }
