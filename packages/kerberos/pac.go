@@ -11,7 +11,6 @@ import (
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
-	"github.com/jcmturner/gokrb5/v8/pac"
 	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/gosspi/sspi/internal/wire"
@@ -253,32 +252,25 @@ func parsePAC(b []byte, key types.EncryptionKey) (*PAC, error) {
 
 // decodePACBuffers decodes the logon info, client info and UPN_DNS_INFO
 // buffers of a parsed PAC. Every buffer is kept in Buffers.
-func decodePACBuffers(version uint32, bufs []pacBuffer) (_ *PAC, err error) {
-	defer func() {
-		// The NDR decoders are gokrb5's; a PAC they cannot read is an
-		// error, never a crash.
-		if r := recover(); r != nil {
-			err = malformedPAC("decoder panic: %v", r)
-		}
-	}()
+func decodePACBuffers(version uint32, bufs []pacBuffer) (*PAC, error) {
 	out := &PAC{}
 	for _, p := range bufs {
 		out.Buffers = append(out.Buffers, packages.PACBuffer{Type: p.typ, Data: p.data})
 		switch p.typ {
 		case pacLogonInfo:
-			var li pac.KerbValidationInfo
-			if err := li.Unmarshal(p.data); err != nil {
-				return nil, &pacError{what: "logon info", err: err}
+			li, err := decodeLogonInfo(p.data)
+			if err != nil {
+				return nil, err
 			}
-			out.LogonInfo = logonInfo(&li)
-			out.UserSID = fmt.Sprintf("%s-%d", li.LogonDomainID.String(), li.UserID)
-			out.GroupSIDs = li.GetGroupMembershipSIDs()
+			out.LogonInfo = li
+			out.UserSID = li.LogonDomainSID + "-" + strconv.FormatUint(uint64(li.UserID), 10)
+			out.GroupSIDs = groupSIDs(li)
 		case pacClientInfo:
-			var ci pac.ClientInfo
-			if err := ci.Unmarshal(p.data); err != nil {
-				return nil, &pacError{what: "client info", err: err}
+			name, err := decodeClientInfo(p.data)
+			if err != nil {
+				return nil, err
 			}
-			out.ClientName = ci.Name
+			out.ClientName = name
 		case pacUPNDNSInfo:
 			u, err := parseUPNDNSInfo(p.data)
 			if err != nil {
@@ -408,33 +400,3 @@ func parseSID(b []byte) (string, error) {
 	return s.String(), nil
 }
 
-// logonInfo copies what packages.LogonInfo holds out of gokrb5's
-// KERB_VALIDATION_INFO.
-func logonInfo(li *pac.KerbValidationInfo) *packages.LogonInfo {
-	out := &packages.LogonInfo{
-		EffectiveName:      li.EffectiveName.Value,
-		FullName:           li.FullName.Value,
-		LogonServer:        li.LogonServer.Value,
-		LogonDomainName:    li.LogonDomainName.Value,
-		LogonDomainSID:     li.LogonDomainID.String(),
-		UserID:             li.UserID,
-		PrimaryGroupID:     li.PrimaryGroupID,
-		UserFlags:          li.UserFlags,
-		UserAccountControl: li.UserAccountControl,
-		LogonCount:         li.LogonCount,
-		BadPasswordCount:   li.BadPasswordCount,
-	}
-	for _, g := range li.GroupIDs {
-		out.GroupIDs = append(out.GroupIDs, g.RelativeID)
-	}
-	for _, x := range li.ExtraSIDs {
-		out.ExtraSIDs = append(out.ExtraSIDs, x.SID.String())
-	}
-	if li.ResourceGroupCount > 0 {
-		out.ResourceGroupDomainSID = li.ResourceGroupDomainSID.String()
-		for _, g := range li.ResourceGroupIDs {
-			out.ResourceGroupIDs = append(out.ResourceGroupIDs, g.RelativeID)
-		}
-	}
-	return out
-}
