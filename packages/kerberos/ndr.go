@@ -301,4 +301,3 @@ func decodeClientInfo(b []byte) (string, error) {
 	}
 	return utf16le(b[10 : 10+n]), nil
 }
-

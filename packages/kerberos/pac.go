@@ -399,4 +399,3 @@ func parseSID(b []byte) (string, error) {
 	}
 	return s.String(), nil
 }
-
