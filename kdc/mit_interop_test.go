@@ -1,11 +1,15 @@
 package kdc_test
 
 import (
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/pac"
 
 	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/kdc"
@@ -182,5 +186,95 @@ func TestMITCrossRealmS4U(t *testing.T) {
 	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+conf, "KRB5CCNAME=FILE:"+filepath.Join(dir, "front.cc"))
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "KDC can't fulfill requested option") {
 		t.Fatalf("S4U2Proxy off the allow-list: %v\n%s", err, out)
+	}
+}
+
+// mspacScript accepts, with MIT's GSSAPI through python3-gssapi, a context
+// from the credential cache to HTTP@localhost, and prints each PAC
+// attribute MIT's mspac module exposes: name, whether MIT verified it,
+// and its value in hex.
+const mspacScript = `
+import gssapi, gssapi.raw as raw
+target = gssapi.Name('HTTP@localhost', gssapi.NameType.hostbased_service)
+c = gssapi.SecurityContext(name=target, usage='initiate')
+s = gssapi.SecurityContext(usage='accept', creds=gssapi.Credentials(usage='accept'))
+s.step(c.step())
+n = s.initiator_name
+print("name", n)
+for a in raw.inquire_name(n).attrs:
+    r = raw.get_name_attribute(n, a)
+    print(a.decode(), r.authenticated, r.values[0].hex() if r.values else "")
+`
+
+// MIT's acceptor reads the PAC of a ticket this KDC issued: its mspac
+// module verifies the signatures (the attributes are "authenticated") and
+// exposes the logon info, whose user RID, groups and extra SIDs are those
+// the KDC was given.
+func TestMITReadsPAC(t *testing.T) {
+	if !peers.Interop() {
+		t.Skip("SSPI_INTEROP=1 not set: MIT's PAC reading is an interop test")
+	}
+	peers.Require(t, "MIT kinit (krb5-user) and python3-gssapi", haveMITClients() && peers.HavePythonGSSAPI())
+	k, err := kdc.New(kdc.Config{Realm: "PAC.TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if err := k.AddUser("alice", "alice-pw", kdc.User{RID: 1234, GroupRIDs: []uint32{512}, ExtraSIDs: []string{"S-1-5-21-7-8-9-1000"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddService("HTTP/localhost", kdc.Service{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Listen(""); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf, kt := filepath.Join(dir, "krb5.conf"), filepath.Join(dir, "http.keytab")
+	if err := k.WriteKrb5Conf(conf); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.WriteKeytab(kt, "HTTP/localhost"); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "KRB5_CONFIG="+conf, "KRB5CCNAME=FILE:"+filepath.Join(dir, "cc"), "KRB5_KTNAME=FILE:"+kt, "KRB5RCACHEDIR="+dir)
+	cmd := exec.Command("kinit", "alice")
+	cmd.Env, cmd.Stdin = env, strings.NewReader("alice-pw\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	cmd = exec.Command(peers.Python, "-c", mspacScript)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3-gssapi: %v\n%s", err, out)
+	}
+	attrs := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			attrs[f[0]] = f[1:]
+		}
+	}
+	if n := attrs["name"]; len(n) != 1 || n[0] != "alice@PAC.TEST" {
+		t.Fatalf("MIT accepted %v:\n%s", n, out)
+	}
+	for _, a := range []string{"urn:mspac:logon-info", "urn:mspac:client-info", "urn:mspac:upn-dns-info", "urn:mspac:server-checksum", "urn:mspac:privsvr-checksum"} {
+		if v := attrs[a]; len(v) != 2 || v[0] != "True" {
+			t.Fatalf("%s: %v (MIT did not verify it):\n%s", a, v, out)
+		}
+	}
+	raw, err := hex.DecodeString(attrs["urn:mspac:logon-info"][1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var li pac.KerbValidationInfo
+	if err := li.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	dom, _ := k.DomainSID("PAC.TEST")
+	groups := li.GetGroupMembershipSIDs()
+	if li.UserID != 1234 || li.LogonDomainID.String() != dom || !slices.Contains(groups, dom+"-512") || !slices.Contains(groups, "S-1-5-21-7-8-9-1000") {
+		t.Fatalf("logon info read by MIT: user %d domain %s groups %v", li.UserID, li.LogonDomainID.String(), groups)
 	}
 }
