@@ -134,7 +134,9 @@ func TestInteropCurlNegotiateNTLM(t *testing.T) {
 func TestInteropCurlNegotiateKerberos(t *testing.T) {
 	k := peers.TestKDC(t)
 	peers.Tool(t, "curl", "curl")
-	kinit := peers.Tool(t, "kinit", "krb5-user")
+	if k.MIT() {
+		peers.Tool(t, "kinit", "krb5-user")
+	}
 	cred, err := kdcPackage(t, k, "").AcquireCredentials(context.Background(), "", packages.SECPKG_CRED_INBOUND,
 		&AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}, NTLM: krbUsers})
 	if err != nil {
@@ -145,11 +147,10 @@ func TestInteropCurlNegotiateKerberos(t *testing.T) {
 	env := append(k.Env(filepath.Join(dir, "ccache")), "KRB5RCACHEDIR="+dir, "NTLM_USER_FILE=")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ki := exec.CommandContext(ctx, kinit, "alice@GOSSPI.TEST")
-	ki.Env = env
-	ki.Stdin = strings.NewReader("alice-pw\n")
-	if out, err := ki.CombinedOutput(); err != nil {
-		t.Fatalf("kinit: %v\n%s", err, out)
+	// MIT kinit on an MIT realm, this module's Kerberos package on the
+	// Go KDC.
+	if err := k.Kinit("alice", "alice-pw", filepath.Join(dir, "ccache")); err != nil {
+		t.Fatal(err)
 	}
 	url := strings.Replace(hs.URL, "127.0.0.1", "localhost", 1) + "/"
 	cmd := exec.CommandContext(ctx, "curl", "-4", "-sS", "--negotiate", "-u", ":", "--http1.1", "-o", "-", "-w", "\n%{http_code}", url)
