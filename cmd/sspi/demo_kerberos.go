@@ -76,6 +76,12 @@ func findRealm() *demoRealm {
 			return
 		}
 		k, err := mitkdc.StartKDC()
+		if err != nil && os.Getenv("SSPI_TEST_KDC") != "mit" {
+			// MIT's is installed but did not start: the built-in one.
+			realm = startGoRealm()
+			realm.about += " (MIT krb5kdc did not start: " + strings.SplitN(err.Error(), "\n", 2)[0] + ")"
+			return
+		}
 		if err != nil {
 			realm = &demoRealm{skip: fmt.Sprintf("the MIT test KDC did not start (%v); %s", err, howToEnableKerberos)}
 			return
