@@ -45,6 +45,7 @@ type KDC struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Scanner
+	lines  chan string // the child's answers, after its ready line
 	done   chan struct{}
 }
 
@@ -130,7 +131,7 @@ func StartGoKDC() (*KDC, error) {
 	if err := os.Mkdir(realmDir, 0o700); err != nil {
 		return fail(err)
 	}
-	k := &KDC{Dir: realmDir, done: make(chan struct{})}
+	k := &KDC{Dir: realmDir, done: make(chan struct{}), lines: make(chan string, 1)}
 	k.cmd = exec.Command(bin, realmDir)
 	k.cmd.Stderr = os.Stderr
 	if k.stdin, err = k.cmd.StdinPipe(); err != nil {
@@ -152,6 +153,10 @@ func StartGoKDC() (*KDC, error) {
 			switch key {
 			case "ready":
 				ready <- nil
+				for k.stdout.Scan() {
+					k.lines <- k.stdout.Text()
+				}
+				close(k.lines)
 				return
 			case "KRB5_CONFIG":
 				k.Krb5Conf = v
@@ -206,15 +211,8 @@ func (k *KDC) Kinit(user, password, ccache string) error {
 	if _, err := fmt.Fprintf(k.stdin, "kinit %s %s %s\n", user, password, ccache); err != nil {
 		return fmt.Errorf("peers: the Go KDC: %w", err)
 	}
-	line := make(chan string, 1)
-	go func() {
-		if k.stdout.Scan() {
-			line <- k.stdout.Text()
-		}
-		close(line)
-	}()
 	select {
-	case l, ok := <-line:
+	case l, ok := <-k.lines:
 		if !ok {
 			return errors.New("peers: the Go KDC ended")
 		}
