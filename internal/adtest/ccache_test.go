@@ -40,7 +40,11 @@ func TestKinitCacheTypesNoConfig(t *testing.T) {
 	}{
 		{name: "FILE", cc: func(t *testing.T) string { return "FILE:" + filepath.Join(t.TempDir(), "cc") }},
 		{name: "DIR", cc: func(t *testing.T) string { return "DIR:" + filepath.Join(t.TempDir(), "cc") }},
-		{name: "KEYRING-session", cc: func(t *testing.T) string { return "KEYRING:session:" + rnd() }},
+		{name: "KEYRING-session", cc: func(t *testing.T) string {
+			n := rnd()
+			t.Cleanup(func() { unlinkSessionKeyring("_krb_" + n) })
+			return "KEYRING:session:" + n
+		}},
 		{name: "KEYRING-persistent", cc: func(t *testing.T) string {
 			return "KEYRING:persistent:" + strconv.Itoa(os.Geteuid()) + ":" + rnd()
 		}},
@@ -108,4 +112,14 @@ func TestKinitCacheTypesNoConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unlinkSessionKeyring unlinks the keyring name from the session keyring
+// with keyctl (keyutils), leaving the session as the test found it.
+func unlinkSessionKeyring(name string) {
+	out, err := exec.Command("keyctl", "search", "@s", "keyring", name).Output()
+	if err != nil {
+		return
+	}
+	exec.Command("keyctl", "unlink", strings.TrimSpace(string(out)), "@s").Run()
 }

@@ -110,6 +110,11 @@ func TestInteropCCacheTypes(t *testing.T) {
 			t.Cleanup(func() { unlinkKeyringCollection("_krb_" + n) })
 			return "KEYRING:user:" + n
 		}},
+		{name: "KEYRING-legacy", linux: true, ccname: func(t *testing.T, dir string) string {
+			n := randomName(t)
+			t.Cleanup(func() { unlinkKeyringCollection("_krb_" + n); unlinkKeyringCollection(n) })
+			return "KEYRING:" + n
+		}},
 		{name: "KEYRING-persistent", linux: true, ccname: func(t *testing.T, dir string) string {
 			return "KEYRING:persistent:" + strconv.Itoa(os.Geteuid()) + ":" + randomName(t)
 		}},
