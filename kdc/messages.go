@@ -534,3 +534,97 @@ func parseAuthData(b []byte) ([]adElement, bool) {
 	}
 	return out, true
 }
+
+// maxDERDepth bounds the nesting checkDER walks.
+const maxDERDepth = 24
+
+// checkDER reports whether b is one DER element whose constructed
+// elements, down to maxDERDepth, all hold well-formed elements and
+// nothing else, each context-specific one exactly one element. Requests pass this before gokrb5 sees them: its
+// hand-written parts (the sequence of additional tickets) index into
+// their input without bounds checks.
+func checkDER(b []byte) bool {
+	s := cryptobyte.String(b)
+	return checkElements(&s, 0) && s.Empty()
+}
+
+func checkElements(s *cryptobyte.String, depth int) bool {
+	if depth > maxDERDepth {
+		return false
+	}
+	for !s.Empty() {
+		var body cryptobyte.String
+		var tag asn1.Tag
+		if !s.ReadAnyASN1(&body, &tag) {
+			return false
+		}
+		if tag&0x20 == 0 {
+			continue
+		}
+		if explicitField(tag) {
+			// RFC 4120 tags every field EXPLICIT: one element inside, no
+			// more (gokrb5's decoder misreads the rest).
+			inner := body
+			var one cryptobyte.String
+			var t asn1.Tag
+			if !inner.ReadAnyASN1(&one, &t) || !inner.Empty() {
+				return false
+			}
+		}
+		if !checkElements(&body, depth+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// explicitField reports whether tag is that of a field of a Kerberos
+// SEQUENCE: context-specific and constructed (every field is EXPLICIT).
+func explicitField(tag asn1.Tag) bool {
+	return tag&0xe0 == 0xa0
+}
+
+// checkAdditionalTickets reports whether the additional-tickets of a
+// KDC-REQ, if any, are a SEQUENCE of Tickets ([APPLICATION 1]) and
+// nothing else.
+func checkAdditionalTickets(req []byte, msgType int) bool {
+	s := cryptobyte.String(req)
+	var outer, seq cryptobyte.String
+	if !s.ReadASN1(&outer, appTag(msgType)) || !s.Empty() || !outer.ReadASN1(&seq, asn1.SEQUENCE) || !outer.Empty() {
+		return false
+	}
+	var body cryptobyte.String
+	for !seq.Empty() {
+		var elem cryptobyte.String
+		var tag asn1.Tag
+		if !seq.ReadAnyASN1(&elem, &tag) || !explicitField(tag) {
+			return false
+		}
+		if tag == ctxTag(4) {
+			if !elem.ReadASN1(&body, asn1.SEQUENCE) || !elem.Empty() {
+				return false
+			}
+		}
+	}
+	for !body.Empty() {
+		var elem cryptobyte.String
+		var tag asn1.Tag
+		if !body.ReadAnyASN1(&elem, &tag) || !explicitField(tag) {
+			return false
+		}
+		if tag != ctxTag(11) {
+			continue
+		}
+		var tickets cryptobyte.String
+		if !elem.ReadASN1(&tickets, asn1.SEQUENCE) || !elem.Empty() {
+			return false
+		}
+		for !tickets.Empty() {
+			var t, tseq cryptobyte.String
+			if !tickets.ReadASN1(&t, appTag(tagTicket)) || !t.ReadASN1(&tseq, asn1.SEQUENCE) || !t.Empty() {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -147,6 +147,9 @@ func (k *KDC) serve(req []byte) []byte {
 		return nil
 	}
 	var r request
+	if (req[0] == 0x6a || req[0] == 0x6c) && (!checkDER(req) || !checkAdditionalTickets(req, int(req[0]&0x1f))) {
+		return k.errorReply(nil, refuse(errGeneric, "malformed request"))
+	}
 	switch req[0] {
 	case 0x6a: // [APPLICATION 10] AS-REQ
 		var m messages.ASReq
@@ -407,7 +410,7 @@ func (k *KDC) serveAS(r *request) ([]byte, error) {
 	if !ok || !k.allowed(ed.EType) {
 		return nil, refuse(errEtypeNoSupp, "pre-authentication enctype not supported")
 	}
-	plain, err := crypto.DecryptEncPart(ed, ckey, usagePAEncTimestamp)
+	plain, err := decrypt(ed, ckey, usagePAEncTimestamp)
 	if err != nil {
 		edata, _ := marshalPAData([]types.PAData{{PADataType: paETypeInfo2, PADataValue: hints}})
 		return nil, &kdcError{code: errPreauthFailed, text: "pre-authentication failed", edata: edata}
@@ -533,7 +536,7 @@ func (k *KDC) authenticateTGS(r *request, now time.Time) (*tgsAuth, error) {
 	if !ok {
 		return nil, refuse(errEtypeNoSupp, "no TGS key of the ticket's enctype")
 	}
-	if err := ap.Ticket.Decrypt(tkey); err != nil {
+	if err := decryptTicket(&ap.Ticket, tkey); err != nil {
 		return nil, refuse(errApBadIntegrity, "cannot decrypt the TGT")
 	}
 	etp := ap.Ticket.DecryptedEncPart
@@ -545,11 +548,15 @@ func (k *KDC) authenticateTGS(r *request, now time.Time) (*tgsAuth, error) {
 	if !etp.StartTime.IsZero() && etp.StartTime.Sub(now) > k.cfg.maxSkew() {
 		return nil, refuse(errApTktNYV, "ticket not yet valid")
 	}
-	plain, err := crypto.DecryptEncPart(ap.EncryptedAuthenticator, etp.Key, usageTGSReqAuth)
+	plain, err := decrypt(ap.EncryptedAuthenticator, etp.Key, usageTGSReqAuth)
 	if err != nil {
 		return nil, refuse(errApBadIntegrity, "cannot decrypt the authenticator")
 	}
 	var auth types.Authenticator
+	if !checkDER(plain) {
+		// The client chose these bytes: they get the same checks as a request.
+		return nil, refuse(errGeneric, "malformed authenticator")
+	}
 	if err := auth.Unmarshal(plain); err != nil {
 		return nil, refuse(errGeneric, "malformed authenticator")
 	}
@@ -587,4 +594,41 @@ func adElements(ad types.AuthorizationData) []adElement {
 		out = append(out, adElement{typ: e.ADType, data: e.ADData})
 	}
 	return out
+}
+
+// minCipher is the length of an enctype's ciphertext of nothing: its
+// confounder and checksum (RFC 3962, RFC 8009, RFC 4757).
+func minCipher(etype int32) int {
+	switch etype {
+	case AES128CTSHMACSHA196, AES256CTSHMACSHA196:
+		return 16 + 12
+	case AES128CTSHMACSHA256128:
+		return 16 + 16
+	case AES256CTSHMACSHA384192:
+		return 16 + 24
+	case RC4HMAC:
+		return 16 + 8
+	}
+	return -1
+}
+
+// errDecrypt reports an enc-part that does not decrypt.
+var errDecrypt = errors.New("kdc: cannot decrypt")
+
+// decrypt decrypts ed with key for usage, after checking what gokrb5 does
+// not: that the enctypes match and the ciphertext is long enough.
+func decrypt(ed types.EncryptedData, key types.EncryptionKey, usage uint32) ([]byte, error) {
+	if ed.EType != key.KeyType || minCipher(ed.EType) < 0 || len(ed.Cipher) < minCipher(ed.EType) || len(key.KeyValue) != keySize(key.KeyType) {
+		return nil, errDecrypt
+	}
+	return crypto.DecryptEncPart(ed, key, usage)
+}
+
+// decryptTicket decrypts t's enc-part with key into t.DecryptedEncPart.
+func decryptTicket(t *messages.Ticket, key types.EncryptionKey) error {
+	plain, err := decrypt(t.EncPart, key, usageTicket)
+	if err != nil {
+		return err
+	}
+	return t.DecryptedEncPart.Unmarshal(plain)
 }

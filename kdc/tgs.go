@@ -257,7 +257,7 @@ func (k *KDC) openEvidence(t messages.Ticket, requester *principal, now time.Tim
 	if !ok {
 		return nil, refuse(errEtypeNoSupp, "no key of the evidence ticket's enctype")
 	}
-	if err := t.Decrypt(key); err != nil {
+	if err := decryptTicket(&t, key); err != nil {
 		return nil, refuse(errApBadIntegrity, "cannot decrypt the evidence ticket")
 	}
 	e := t.DecryptedEncPart
