@@ -587,18 +587,21 @@ func TestConcurrentContexts(t *testing.T) {
 				errs <- err
 				return
 			}
-			// One sender and one receiver per direction at once.
+			// One sender and one receiver per direction at once. The
+			// sessions are taken first: Session is a handshake call,
+			// made by one goroutine.
+			cs, ss := cc.Session(), sc.Session()
 			done := make(chan error, 2)
-			for _, pair := range [][2]packages.Context{{cc, sc}, {sc, cc}} {
-				go func(a, b packages.Context) {
+			for _, pair := range [][2]packages.Session{{cs, ss}, {ss, cs}} {
+				go func(a, b packages.Session) {
 					for j := 0; j < 20; j++ {
 						d := []byte("concurrent message")
 						w := []secbuffer.Buffer{{Type: secbuffer.SECBUFFER_TOKEN, Data: make([]byte, 0, 76)}, {Type: secbuffer.SECBUFFER_DATA, Data: d}}
-						if _, err := a.Session().EncryptMessage(0, w, 0); err != nil {
+						if _, err := a.EncryptMessage(0, w, 0); err != nil {
 							done <- err
 							return
 						}
-						if _, _, err := b.Session().DecryptMessage(w, 0); err != nil {
+						if _, _, err := b.DecryptMessage(w, 0); err != nil {
 							done <- err
 							return
 						}
