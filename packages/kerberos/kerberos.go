@@ -27,16 +27,46 @@
 // default_keytab_name, then /etc/krb5.keytab; the acceptor uses whichever
 // key matches the ticket's service principal, kvno and enctype.
 //
-// The configuration is [Config.Krb5Conf], or the file named by KRB5_CONFIG,
-// or /etc/krb5.conf. KDC traffic follows the realm's kdc list over UDP
-// (below udp_preference_limit) and TCP, through [Config.Transport].
+// The configuration is [Config.Krb5Conf], or the files named by
+// KRB5_CONFIG (which, as in MIT krb5, replaces /etc/krb5.conf), or
+// /etc/krb5.conf; with none of them the package works from DNS alone.
+//
+// # KDC discovery
+//
+// The realm of a password user is the domain of a UPN (alice@example.com)
+// or the Domain given, upper-cased; a NetBIOS domain (EXAMPLE\alice) is
+// mapped to its DNS domain (a realm or [domain_realm] entry of krb5.conf,
+// then the LDAP ping of MS-ADTS 6.3.3 to the KDCs it lists, then the DC
+// locator's SRV records _ldap._tcp.dc._msdcs.<name> under the DNS search
+// domains). The KDCs of
+// a realm are its kdc relations in krb5.conf ("host[:port]",
+// "tcp/host", "udp/host", or an MS-KKDCP proxy "https://host/KdcProxy"),
+// else, when dns_lookup_kdc is true (the default, as in MIT krb5), the
+// DNS SRV records _kerberos._udp and _kerberos._tcp of the realm, else
+// the Active Directory forms _kerberos._tcp.dc._msdcs and
+// _kerberos._udp.dc._msdcs, each ordered by priority and weight (RFC
+// 2782). DNS goes through [Config.Resolver] (the system resolver by
+// default). Requests follow MIT krb5's timing: UDP first below
+// udp_preference_limit (TCP first above it, TCP alone after
+// KRB_ERR_RESPONSE_TOO_BIG), 1 s for each KDC before the next one is
+// asked in parallel, then 2 s, and two more passes waiting 4 s and 8 s; a
+// KDC that did not answer is tried last for the next 90 s, process-wide.
+// The context's deadline bounds every wait and the string-to-key
+// derivation, and the KDC's ETYPE-INFO2 iteration counts are refused
+// below the enctype default or at or above 2^24 (SEC_E_KDC_UNKNOWN_ETYPE,
+// [ErrBadS2KParams]). [Package.LocateKDCs] and [Package.MapDomain] report
+// what was found and how (the sspi command's whoami prints them).
 //
 // # Targets
 //
 // A target is "service/host", "service/host@REALM", a GSS host-based name
-// "service@host", or a user principal "user@REALM". The realm of a
-// host-based name comes from krb5.conf's domain_realm, else the default
-// realm.
+// "service@host", or a user principal "user@REALM". SPN-form targets are
+// used as given. The host of a host-based name is canonicalized as MIT
+// krb5 does: dns_canonicalize_hostname (true by default; "fallback"
+// tries the name as given first) resolves CNAMEs, and rdns (true by
+// default) then takes the reverse lookup of its address. The realm of a
+// host comes from krb5.conf's domain_realm, else the default realm, else
+// the client's realm.
 //
 // # Windows behaviour
 //
