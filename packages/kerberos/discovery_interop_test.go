@@ -1,14 +1,17 @@
 package kerberos
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gosspi/sspi/internal/peers"
 	"github.com/gosspi/sspi/internal/testkit"
 	"github.com/gosspi/sspi/packages"
+	"github.com/gosspi/sspi/status"
 )
 
 // TestInteropDNSDiscovery runs Kerberos with no krb5.conf at all
@@ -27,6 +30,11 @@ func TestInteropDNSDiscovery(t *testing.T) {
 		// Only the AD form for this realm name, pointing at the same KDC
 		// (it answers for GOSSPI.TEST only; the lookup is what is checked).
 		fmt.Sprintf("--srv-host=_kerberos._tcp.dc._msdcs.ad.gosspi.test,kdc1.gosspi.test,%d,0,100", k.Port),
+		// www.gosspi.test is an alias of the host whose service principal
+		// exists (HTTP/localhost): dns_canonicalize_hostname's default
+		// (true) finds it.
+		"--host-record=localhost,127.0.0.1",
+		"--cname=www.gosspi.test,localhost",
 	)
 	t.Setenv("KRB5_CONFIG", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "nocc"))
@@ -62,7 +70,7 @@ func TestInteropDNSDiscovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cred.Free()
-			for _, target := range []string{"HTTP/localhost", "HTTP@localhost"} {
+			for _, target := range []string{"HTTP/localhost", "HTTP@localhost", "HTTP@www.gosspi.test"} {
 				c, err := cred.NewClientContext(target, packages.ISC_REQ_MUTUAL_AUTH|packages.ISC_REQ_CONFIDENTIALITY|packages.ISC_REQ_SEQUENCE_DETECT)
 				if err != nil {
 					t.Fatal(err)
@@ -78,7 +86,39 @@ func TestInteropDNSDiscovery(t *testing.T) {
 			}
 		})
 	}
+	// The SPN form is used as given, as Windows does: no such principal.
+	if err := iscError(t, p, bg(), &packages.AuthIdentity{User: "alice@gosspi.test", Password: "alice-pw"}, "HTTP/www.gosspi.test"); !errors.Is(err, status.SEC_E_TARGET_UNKNOWN) {
+		t.Errorf("HTTP/www.gosspi.test: %v, want SEC_E_TARGET_UNKNOWN", err)
+	}
 	if _, err := os.Stat(filepath.Join(os.Getenv("KRB5_CONFIG"))); err == nil {
 		t.Fatal("KRB5_CONFIG file exists")
+	}
+}
+
+// TestInteropDeadKDCTiming measures AS+TGS against the test KDC listed
+// after a silent one, six times with new credentials each: the first run
+// waits one per-attempt timeout (1 s) for the silent KDC, the later ones
+// go to the live KDC first because the silent one is remembered.
+func TestInteropDeadKDCTiming(t *testing.T) {
+	k := peers.TestKDC(t)
+	dead := blackHole(t)
+	conf := fakeRealmConf(k.Realm, dead, fmt.Sprintf("127.0.0.1:%d", k.Port))
+	p := New(&Config{Krb5Conf: conf})
+	var took []time.Duration
+	for run := range 6 {
+		start := time.Now()
+		if err := iscError(t, p, bg(), aliceIdentity, "HTTP/localhost"); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		took = append(took, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("AS+TGS with one dead and one live KDC, 6 runs: %v", took)
+	if took[0] < 900*time.Millisecond || took[0] > 3*time.Second {
+		t.Errorf("first run took %v, want about 1 s", took[0])
+	}
+	for i, d := range took[1:] {
+		if d > 500*time.Millisecond {
+			t.Errorf("run %d took %v: the dead KDC was tried first again", i+1, d)
+		}
 	}
 }
