@@ -213,3 +213,30 @@ func TestResponseTooBigUDP(t *testing.T) {
 		t.Fatal("reply to a frame with the reserved bit set")
 	}
 }
+
+// KDC options the KDC does not serve (user-to-user, postdating,
+// validation) are refused with KDC_ERR_BADOPTION, not ignored.
+func TestUnsupportedOptions(t *testing.T) {
+	k, err := New(Config{Realm: "AS.TEST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.AddUser("alice", "pw", User{}); err != nil {
+		t.Fatal(err)
+	}
+	alice, _, _ := testPrincipalKey(t, k, "alice", AES256CTSHMACSHA196)
+	for _, opt := range []int{5, 6, 28, 31} {
+		req, err := messages.NewASReqForTGT("AS.TEST", k.Krb5Config(), alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types.SetFlag(&req.ReqBody.KDCOptions, opt)
+		b, err := req.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ke := krbErrorOf(t, k.Serve(b)); ke.ErrorCode != errBadOption {
+			t.Errorf("option %d: error %d", opt, ke.ErrorCode)
+		}
+	}
+}

@@ -53,7 +53,8 @@
 //
 // # Left out
 //
-// FAST, PKINIT, user-to-user, password changes (kpasswd), claims and
+// FAST, PKINIT, user-to-user, postdated tickets and validation (these
+// KDC options get KDC_ERR_BADOPTION), password changes (kpasswd), claims and
 // device info in the PAC, and persistence: the database lives in memory.
 // It is built for tests and demos, not to guard a production realm.
 package kdc

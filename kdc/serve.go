@@ -82,6 +82,11 @@ const (
 
 func bit(n int) uint32 { return 1 << (31 - n) }
 
+// unsupportedOptions are the KDC options this KDC refuses with
+// KDC_ERR_BADOPTION: allow-postdate (5), postdated (6), enc-tkt-in-skey
+// (28) and validate (31).
+var unsupportedOptions = bit(5) | bit(6) | bit(28) | bit(31)
+
 // kdcError is a refusal: the KRB-ERROR to send.
 type kdcError struct {
 	code  int32
@@ -173,6 +178,11 @@ func (k *KDC) serve(req []byte) []byte {
 	if len(r.padata) > 16 || len(r.body.EType) > 32 || len(r.body.AdditionalTickets) > 2 ||
 		len(r.body.CName.NameString) > maxNameComponents || len(r.body.SName.NameString) > maxNameComponents {
 		return k.errorReply(&r, refuse(errGeneric, "request too complex"))
+	}
+	if opts := r.options(); opts&unsupportedOptions != 0 {
+		// User-to-user, postdating and validation are not served: refused
+		// rather than ignored.
+		return k.errorReply(&r, refuse(errBadOption, "KDC option not supported"))
 	}
 	var out []byte
 	var err error
