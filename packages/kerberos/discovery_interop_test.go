@@ -117,7 +117,8 @@ func TestInteropDeadKDCTiming(t *testing.T) {
 		t.Errorf("first run took %v, want about 1 s", took[0])
 	}
 	for i, d := range took[1:] {
-		if d > 500*time.Millisecond {
+		// Trying the dead KDC first would cost its full 1 s wait.
+		if d > 900*time.Millisecond {
 			t.Errorf("run %d took %v: the dead KDC was tried first again", i+1, d)
 		}
 	}

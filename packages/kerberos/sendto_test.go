@@ -159,7 +159,8 @@ func TestSendtoDeadKDC(t *testing.T) {
 		t.Errorf("first run took %v, want about the 1 s per-attempt wait", took[0])
 	}
 	for i, d := range took[1:] {
-		if d > 300*time.Millisecond {
+		// Asking the dead KDC first would cost its full 1 s wait.
+		if d > 900*time.Millisecond {
 			t.Errorf("run %d took %v: the dead KDC was not remembered", i+1, d)
 		}
 	}
@@ -222,7 +223,7 @@ func TestSendtoTCPFallback(t *testing.T) {
 	if err != nil || string(rep) != "tcp" {
 		t.Fatalf("got %q, %v", rep, err)
 	}
-	if d := time.Since(start); d > 700*time.Millisecond {
+	if d := time.Since(start); d > 900*time.Millisecond { // waiting for UDP would cost 1 s
 		t.Errorf("TCP fallback took %v after a refused UDP attempt", d)
 	}
 }
@@ -238,7 +239,8 @@ func TestSendtoDeadline(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
-	if d := time.Since(start); d > 600*time.Millisecond {
+	// Without the deadline the passes would wait 1+1+2+4 s and more.
+	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("took %v past a 300 ms deadline", d)
 	}
 }
@@ -371,7 +373,8 @@ func TestS2KDeadline(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
-	if d := time.Since(start); d > 400*time.Millisecond {
+	// The whole derivation takes several seconds (more under -race).
+	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("string-to-key ran %v past a 100 ms deadline", d)
 	}
 
@@ -389,7 +392,7 @@ func TestS2KDeadline(t *testing.T) {
 	defer cancel2()
 	start = time.Now()
 	_, err = cred.(*credentials).tgtCopy(ctx2)
-	if err == nil || time.Since(start) > 600*time.Millisecond {
+	if err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("AS exchange ended after %v with %v", time.Since(start), err)
 	}
 }
