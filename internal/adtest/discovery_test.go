@@ -87,3 +87,33 @@ func TestDiscoveryThroughDCDNS(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryKinitOnly: a user who only ran kinit (a FILE cache; kinit
+// itself used the harness's krb5.conf) and has no krb5.conf for the
+// library: the default credentials come from KRB5CCNAME, the service
+// ticket's KDC from the DC's DNS, and Negotiate runs over Kerberos to a
+// service of the domain.
+func TestDiscoveryKinitOnly(t *testing.T) {
+	dc := Require(t)
+	cc, err := dc.Kinit(Alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := serviceCred(t, dc, newRegistry(t, dc, registryOptions{}), "Negotiate", WebService.SPNs[0])
+	t.Setenv("KRB5_CONFIG", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("KRB5CCNAME", "FILE:"+cc)
+	krb := kerberos.New(&kerberos.Config{Resolver: newDCResolver(dc), NoCCacheStore: true})
+	r := sspi.NewRegistry()
+	r.Register(negotiate.New(&negotiate.Config{Kerberos: krb, NTLM: ntlm.New(nil)}))
+	client := acquire(t, r, "Negotiate", "", sspi.CredentialsOutbound, nil)
+	c, s := contexts(t, client, server, WebService.SPNs[0], kerberosISC, kerberosASC)
+	if err := handshake(testCtx(t), c, s); err != nil {
+		t.Fatalf("%v\n--- samba's log:\n%s", err, dc.LogTail(10))
+	}
+	if got := c.NegotiatedPackage(); got != "Kerberos" {
+		t.Fatalf("Negotiate chose %q (fallback: %v), want Kerberos", got, c.FallbackReason())
+	}
+	if name, err := s.UserName(); err != nil || name != Alice.Principal() {
+		t.Errorf("server UserName() = %q, %v; want %s", name, err, Alice.Principal())
+	}
+}
