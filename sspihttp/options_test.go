@@ -2,9 +2,12 @@ package sspihttp
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -143,5 +146,88 @@ func TestTransportKerberosConfigAndDelegation(t *testing.T) {
 		Kerberos: &kerberos.Config{Krb5Conf: conf}, Flags: sspi.ISC_REQ_DELEGATE | sspi.ISC_REQ_MUTUAL_AUTH})
 	if id.Package != "Kerberos" || id.Flags&sspi.ASC_RET_DELEGATE == 0 || id.Flags&sspi.ASC_RET_MUTUAL_AUTH == 0 {
 		t.Fatalf("with ISC_REQ_DELEGATE|ISC_REQ_MUTUAL_AUTH: package %s flags %#x", id.Package, id.Flags)
+	}
+}
+
+// A handler gets the credentials a Kerberos client delegated and uses
+// them: the back-end service sees the client, not the server; without
+// ISC_REQ_DELEGATE there are none.
+func TestIdentityDelegatedCredentials(t *testing.T) {
+	k := peers.TestKDC(t)
+	reg := testRegistry(t, k)
+	backCred, err := reg.AcquireCredentials(context.Background(), "Kerberos", sspi.CredentialsInbound, &kerberos.Keytab{Path: k.ServiceKeytab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backCred.Free()
+	type result struct {
+		user string
+		err  error
+	}
+	results := make(chan result, 1)
+	s := &Server{Registry: reg, Schemes: []string{SchemeNegotiate}, ErrorLog: nullLogger(),
+		Negotiate: &negotiate.AuthData{Kerberos: &kerberos.Keytab{Path: k.ServiceKeytab}}}
+	hs := httptest.NewUnstartedServer(s.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := IdentityFromContext(r.Context())
+		cred, err := id.DelegatedCredentials()
+		if err != nil {
+			results <- result{err: err}
+			return
+		}
+		defer cred.Free()
+		// Log in to a back end as the client.
+		c, err := sspi.NewClientContext(cred, "HTTP/localhost", sspi.ISC_REQ_MUTUAL_AUTH)
+		if err != nil {
+			results <- result{err: err}
+			return
+		}
+		defer c.Delete()
+		b, err := sspi.NewServerContext(backCred, 0)
+		if err != nil {
+			results <- result{err: err}
+			return
+		}
+		defer b.Delete()
+		var tok []byte
+		for !c.Established() || !b.Established() {
+			if tok, err = c.Step(r.Context(), tok); err != nil {
+				break
+			}
+			if b.Established() {
+				break
+			}
+			if tok, err = b.Step(r.Context(), tok); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			results <- result{err: err}
+			return
+		}
+		user, err := b.UserName()
+		results <- result{user: user, err: err}
+	})))
+	hs.Config.ConnContext = ConnContext
+	hs.Start()
+	defer hs.Close()
+	url := strings.Replace(hs.URL, "127.0.0.1", "localhost", 1) + "/"
+	alice := (&kerberosIdentity{"alice", k.Realm, "alice-pw"}).authIdentity()
+	for _, delegate := range []bool{true, false} {
+		tr := &Transport{Registry: reg, Schemes: []string{SchemeNegotiate}, Credentials: alice}
+		if delegate {
+			tr.Flags = sspi.ISC_REQ_DELEGATE
+		}
+		code, body, _ := get(t, &http.Client{Transport: tr}, "GET", url, "")
+		tr.CloseIdleConnections()
+		if code != 200 {
+			t.Fatalf("delegate %v: status %d %q", delegate, code, body)
+		}
+		r := <-results
+		switch {
+		case delegate && (r.err != nil || r.user != "alice@"+k.Realm):
+			t.Errorf("delegated: the back end saw %q, %v", r.user, r.err)
+		case !delegate && !errors.Is(r.err, sspi.SEC_E_NO_CREDENTIALS):
+			t.Errorf("not delegated: %q, %v; want SEC_E_NO_CREDENTIALS", r.user, r.err)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gosspi/sspi"
+	"github.com/gosspi/sspi/status"
 	"github.com/gosspi/sspi/packages/digest"
 	"github.com/gosspi/sspi/secbuffer"
 )
@@ -52,6 +53,24 @@ type Identity struct {
 	// (ISC_REQ_DELEGATE), ASC_RET_MUTUAL_AUTH when the server proved its
 	// identity. Zero for Digest.
 	Flags uint32
+
+	ctx *sspi.Context // the connection's context; nil for Digest
+}
+
+// DelegatedCredentials returns the credentials the client delegated
+// (Kerberos with ISC_REQ_DELEGATE: its forwarded TGT), for the handler to
+// authenticate as the client to another service: pass them to
+// sspi.NewClientContext, or to a Transport's Credentials. The caller owns
+// the copy and frees it. Call it while the request is being served: the
+// connection's context is deleted when the connection closes, after which
+// the call fails with SEC_E_INVALID_HANDLE. Without delegation (NTLM,
+// Digest, no ISC_REQ_DELEGATE, a TGT that is not forwardable) it fails
+// with SEC_E_NO_CREDENTIALS.
+func (id *Identity) DelegatedCredentials() (*sspi.Credentials, error) {
+	if id.ctx == nil {
+		return nil, status.New("DelegatedCredentials", id.Package, status.SEC_E_NO_CREDENTIALS, nil)
+	}
+	return id.ctx.DelegatedCredentials()
 }
 
 type identityKey struct{}
@@ -447,7 +466,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, cs *connState
 	if err != nil {
 		s.logf("sspihttp: %s: no client name: %v", cr.scheme, err)
 	}
-	id := &Identity{Name: name, Scheme: cr.scheme, Package: c.NegotiatedPackage(), Flags: c.Flags()}
+	id := &Identity{Name: name, Scheme: cr.scheme, Package: c.NegotiatedPackage(), Flags: c.Flags(), ctx: c}
 	if pac, ok := c.PAC(); ok {
 		id.PAC, id.UserSID = pac, pac.UserSID
 		if len(pac.GroupSIDs) > 0 {
