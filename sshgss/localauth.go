@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // LocalAuth decides which Kerberos principals may log in as which local
@@ -485,8 +484,8 @@ func k5loginLists(path string, uid int, p principal) (listed, exists bool, err e
 	if err != nil {
 		return false, true, err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid && st.Uid != 0 {
-		return false, true, fmt.Errorf("%s is owned by uid %d", path, st.Uid)
+	if owner, ok := fileOwner(fi); ok && owner != uid && owner != 0 {
+		return false, true, fmt.Errorf("%s is owned by uid %d", path, owner)
 	}
 	if fi.Size() > maxK5LoginSize {
 		return false, true, fmt.Errorf("%s is larger than %d bytes", path, maxK5LoginSize)
