@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/gosspi/sspi"
-	"github.com/gosspi/sspi/status"
 	"github.com/gosspi/sspi/packages/digest"
 	"github.com/gosspi/sspi/secbuffer"
+	"github.com/gosspi/sspi/status"
 )
 
 // Identity is who a [Server] authenticated: [IdentityFromContext] returns
