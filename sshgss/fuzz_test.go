@@ -41,7 +41,9 @@ func FuzzProfile(f *testing.F) {
 		}
 		for _, r := range p.relations {
 			for _, s := range r.path {
-				if s == "" || strings.ContainsAny(s, " \t\n=[]{}") || strings.HasPrefix(s, "#") || strings.HasPrefix(s, ";") {
+				// A trailing '*' is the "final" flag on the line that
+				// names it, so a name ending in '*' cannot be written back.
+				if s == "" || strings.ContainsAny(s, " \t\n=[]{}") || strings.HasPrefix(s, "#") || strings.HasPrefix(s, ";") || strings.HasSuffix(s, "*") {
 					return // names marshal cannot write back
 				}
 			}
